@@ -1,0 +1,37 @@
+#pragma once
+// The Eigen CPU compute policy: the tensor storage and layer ops that networks are written against.
+// A network template calls Compute::conv2d_forward(ctx, ...) etc.; a GPU compute policy provides the
+// same members over device memory.
+#include <utility>
+#include <vector>
+
+#include "ist/backend/eigen/batch_norm.hpp"
+#include "ist/backend/eigen/conv2d.hpp"
+#include "ist/backend/eigen/cpu_context.hpp"
+#include "ist/backend/eigen/elementwise.hpp"
+#include "ist/backend/eigen/linear.hpp"
+#include "ist/backend/eigen/pooling.hpp"
+#include "ist/backend/eigen/softmax_cross_entropy.hpp"
+
+namespace ist::eigen {
+
+struct Compute {
+  using Context = CpuContext;
+  template <class T>
+  using Buffer = std::vector<T>;
+
+  template <class... A> static void conv2d_forward(A&&... a) { eigen::conv2d_forward(std::forward<A>(a)...); }
+  template <class... A> static void conv2d_backward(A&&... a) { eigen::conv2d_backward(std::forward<A>(a)...); }
+  template <class... A> static void batch_norm_forward_train(A&&... a) { eigen::batch_norm_forward_train(std::forward<A>(a)...); }
+  template <class... A> static void batch_norm_forward_infer(A&&... a) { eigen::batch_norm_forward_infer(std::forward<A>(a)...); }
+  template <class... A> static void batch_norm_backward(A&&... a) { eigen::batch_norm_backward(std::forward<A>(a)...); }
+  template <class... A> static void residual_add(A&&... a) { eigen::residual_add(std::forward<A>(a)...); }
+  template <class... A> static void scale_copy(A&&... a) { eigen::scale_copy(std::forward<A>(a)...); }
+  template <class... A> static void add_to(A&&... a) { eigen::add_to(std::forward<A>(a)...); }
+  template <class... A> static void global_avg_pool_forward(A&&... a) { eigen::global_avg_pool_forward(std::forward<A>(a)...); }
+  template <class... A> static void global_avg_pool_backward(A&&... a) { eigen::global_avg_pool_backward(std::forward<A>(a)...); }
+  template <class... A> static void linear_forward(A&&... a) { eigen::linear_forward(std::forward<A>(a)...); }
+  template <class... A> static void linear_backward(A&&... a) { eigen::linear_backward(std::forward<A>(a)...); }
+};
+
+}  // namespace ist::eigen

@@ -1,0 +1,35 @@
+#pragma once
+// Fully connected layer: y [n, out] = x [n, in] * w^T + b, with w: [out, in], b: [out] (b may be null).
+// Gradient contract: dw and db accumulate (+=); dx is overwritten (pass null to skip it).
+#include <Eigen/Core>
+
+#include "ist/backend/eigen/cpu_context.hpp"
+
+namespace ist::eigen {
+
+namespace detail {
+template <class T>
+using MatMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>>;
+template <class T>
+using ConstMatMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>>;
+}  // namespace detail
+
+// In Eigen's column-major view: X is (in x n), W is (in x out), Y is (out x n).
+template <class T>
+void linear_forward(CpuContext&, int n, int in, int out, const T* x, const T* w, const T* b, T* y) {
+  detail::ConstMatMap<T> X(x, in, n), W(w, in, out);
+  detail::MatMap<T> Y(y, out, n);
+  Y.noalias() = W.transpose() * X;
+  if (b) Y.colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(b, out);
+}
+
+template <class T>
+void linear_backward(CpuContext&, int n, int in, int out, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                     T* db) {
+  detail::ConstMatMap<T> X(x, in, n), W(w, in, out), dY(dy, out, n);
+  detail::MatMap<T>(dw, in, out).noalias() += X * dY.transpose();
+  if (db) Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(db, out) += dY.rowwise().sum();
+  if (dx) detail::MatMap<T>(dx, in, n).noalias() = W * dY;
+}
+
+}  // namespace ist::eigen

@@ -1,0 +1,43 @@
+#pragma once
+// An image classification data set held in memory as bytes (60 000 Fashion-MNIST images take 47 MB),
+// as the IDX and CIFAR readers return it. Conversion to float happens batch by batch (batch_iterator.hpp).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ist/core/error.hpp"
+
+namespace ist {
+
+struct ImageDataset {
+  std::vector<std::uint8_t> pixels;  // [n, c, h, w] row-major, raw 0..255
+  std::vector<std::int32_t> labels;  // [n], each in [0, num_classes)
+  int n = 0, c = 0, h = 0, w = 0, num_classes = 0;
+  std::string source;  // the file(s) it came from, for messages
+  std::size_t image_size() const { return static_cast<std::size_t>(c) * h * w; }
+};
+
+// The first `count` images and labels of `data` (0 <= count <= data.n).
+inline ImageDataset take_first(const ImageDataset& data, int count) {
+  IST_CHECK(count >= 0 && count <= data.n, "ist::take_first: ", data.source, ": expected count in [0, ", data.n,
+            "], found ", count);
+  IST_CHECK(data.pixels.size() == static_cast<std::size_t>(data.n) * data.image_size() &&
+                data.labels.size() == static_cast<std::size_t>(data.n),
+            "ist::take_first: ", data.source, ": expected ", data.n, " images of ", data.image_size(),
+            " bytes and ", data.n, " labels, found ", data.pixels.size(), " pixel bytes and ", data.labels.size(),
+            " labels");
+  ImageDataset out;
+  const std::size_t bytes = static_cast<std::size_t>(count) * data.image_size();
+  out.pixels.assign(data.pixels.begin(), data.pixels.begin() + static_cast<std::ptrdiff_t>(bytes));
+  out.labels.assign(data.labels.begin(), data.labels.begin() + count);
+  out.n = count;
+  out.c = data.c;
+  out.h = data.h;
+  out.w = data.w;
+  out.num_classes = data.num_classes;
+  out.source = data.source + " (first " + std::to_string(count) + ")";
+  return out;
+}
+
+}  // namespace ist

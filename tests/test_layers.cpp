@@ -1,0 +1,225 @@
+// Per-layer tests of the Eigen backend: known values and finite-difference gradient checks (double).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "grad_check.hpp"
+#include "ist/backend/eigen/batch_norm.hpp"
+#include "ist/backend/eigen/conv2d.hpp"
+#include "ist/backend/eigen/elementwise.hpp"
+#include "ist/backend/eigen/linear.hpp"
+#include "ist/backend/eigen/pooling.hpp"
+#include "ist/backend/eigen/softmax_cross_entropy.hpp"
+
+using namespace ist;
+using ist::test::dot;
+using ist::test::max_rel_error;
+using ist::test::random_vector;
+
+namespace {
+
+// Direct convolution, the definition, for reference.
+std::vector<double> conv_reference(const ConvShape& s, const std::vector<double>& x, const std::vector<double>& w) {
+  std::vector<double> y(s.out_size(), 0.0);
+  const int oh = s.out_h(), ow = s.out_w();
+  for (int n = 0; n < s.n; ++n)
+    for (int k = 0; k < s.k; ++k)
+      for (int i = 0; i < oh; ++i)
+        for (int j = 0; j < ow; ++j) {
+          double acc = 0;
+          for (int c = 0; c < s.c; ++c)
+            for (int a = 0; a < s.r; ++a)
+              for (int b = 0; b < s.r; ++b) {
+                const int ih = i * s.stride - s.pad + a, iw = j * s.stride - s.pad + b;
+                if (ih < 0 || ih >= s.h || iw < 0 || iw >= s.w) continue;
+                acc += x[((std::size_t(n) * s.c + c) * s.h + ih) * s.w + iw] *
+                       w[((std::size_t(k) * s.c + c) * s.r + a) * s.r + b];
+              }
+          y[((std::size_t(n) * s.k + k) * oh + i) * ow + j] = acc;
+        }
+  return y;
+}
+
+const ConvShape kConvCases[] = {
+    {2, 3, 5, 5, 4, 3, 1, 1},  // 3x3 stride 1 pad 1
+    {2, 3, 6, 5, 4, 3, 2, 1},  // 3x3 stride 2, odd/even sizes
+    {3, 4, 5, 5, 2, 1, 1, 0},  // 1x1 pointwise
+    {2, 4, 7, 6, 3, 1, 2, 0},  // 1x1 stride 2 (projection shortcut)
+    {1, 2, 4, 4, 2, 3, 1, 0},  // 3x3 no padding
+};
+
+}  // namespace
+
+TEST_CASE("layers: conv2d forward matches the direct definition (known values)") {
+  {  // a hand-sized case: 1 channel 3x3 input, all-ones kernel, pad 1: each output = sum of its neighbourhood
+    eigen::CpuContext ctx(1);
+    const ConvShape s{1, 1, 3, 3, 1, 3, 1, 1};
+    const std::vector<double> x{1, 2, 3, 4, 5, 6, 7, 8, 9}, w(9, 1.0);
+    std::vector<double> y(9);
+    eigen::conv2d_forward(ctx, s, x.data(), w.data(), y.data());
+    const std::vector<double> expect{12, 21, 16, 27, 45, 33, 24, 39, 28};
+    for (int i = 0; i < 9; ++i) CHECK(y[std::size_t(i)] == doctest::Approx(expect[std::size_t(i)]));
+  }
+  for (int threads : {1, 2}) {
+    eigen::CpuContext ctx(threads);
+    for (const auto& s : kConvCases) {
+      auto x = random_vector(s.in_size(), 1), w = random_vector(s.weight_size(), 2);
+      std::vector<double> y(s.out_size());
+      eigen::conv2d_forward(ctx, s, x.data(), w.data(), y.data());
+      const auto ref = conv_reference(s, x, w);
+      for (std::size_t i = 0; i < y.size(); ++i) REQUIRE(y[i] == doctest::Approx(ref[i]).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("layers: conv2d backward passes finite differences") {
+  eigen::CpuContext ctx(2);
+  for (const auto& s : kConvCases) {
+    CAPTURE(s.r);
+    CAPTURE(s.stride);
+    auto x = random_vector(s.in_size(), 3), w = random_vector(s.weight_size(), 4);
+    const auto probe = random_vector(s.out_size(), 5);
+    std::vector<double> y(s.out_size()), dx(s.in_size(), 7.0), dw(s.weight_size(), 0.0);
+    auto loss = [&] {
+      eigen::conv2d_forward(ctx, s, x.data(), w.data(), y.data());
+      return dot(y, probe);
+    };
+    eigen::conv2d_backward(ctx, s, x.data(), w.data(), probe.data(), dx.data(), dw.data());
+    CHECK(max_rel_error(x, dx, loss) < 1e-6);
+    CHECK(max_rel_error(w, dw, loss) < 1e-6);
+    // Contract: weight gradients accumulate, input gradients overwrite (or add when asked).
+    auto dw2 = dw;
+    auto dx2 = dx;
+    eigen::conv2d_backward(ctx, s, x.data(), w.data(), probe.data(), dx2.data(), dw2.data(), true);
+    for (std::size_t i = 0; i < dw.size(); ++i) REQUIRE(dw2[i] == doctest::Approx(2 * dw[i]));
+    for (std::size_t i = 0; i < dx.size(); ++i) REQUIRE(dx2[i] == doctest::Approx(2 * dx[i]));
+  }
+}
+
+TEST_CASE("layers: conv2d float32 agrees with double") {
+  eigen::CpuContext ctx(2);
+  const ConvShape s{4, 16, 14, 14, 32, 3, 2, 1};
+  const auto xd = random_vector(s.in_size(), 6), wd = random_vector(s.weight_size(), 7);
+  std::vector<float> xf(xd.begin(), xd.end()), wf(wd.begin(), wd.end()), yf(s.out_size());
+  std::vector<double> yd(s.out_size());
+  eigen::conv2d_forward(ctx, s, xd.data(), wd.data(), yd.data());
+  eigen::conv2d_forward(ctx, s, xf.data(), wf.data(), yf.data());
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < yd.size(); ++i) {
+    num += (yf[i] - yd[i]) * (yf[i] - yd[i]);
+    den += yd[i] * yd[i];
+  }
+  CHECK(std::sqrt(num / den) < 1e-5);
+}
+
+TEST_CASE("layers: batch norm forward normalizes per channel (known values)") {
+  eigen::CpuContext ctx(1);
+  // n=2, c=1, hw=2: values 1,3 | 5,7 -> mean 4, var 5.
+  const std::vector<double> x{1, 3, 5, 7}, gamma{2}, beta{0.5};
+  std::vector<double> y(4), mean(1), invstd(1), rm{0}, rv{1};
+  eigen::batch_norm_forward_train(ctx, {2, 1, 2}, x.data(), gamma.data(), beta.data(), y.data(), mean.data(),
+                                  invstd.data(), false, 0.0, eigen::RunningStats<double>{rm.data(), rv.data(), 0.1});
+  CHECK(mean[0] == doctest::Approx(4));
+  CHECK(invstd[0] == doctest::Approx(1 / std::sqrt(5.0)));
+  CHECK(y[0] == doctest::Approx(2 * (1 - 4) / std::sqrt(5.0) + 0.5));
+  CHECK(y[3] == doctest::Approx(2 * (7 - 4) / std::sqrt(5.0) + 0.5));
+  CHECK(rm[0] == doctest::Approx(0.4));                   // 0.9*0 + 0.1*4
+  CHECK(rv[0] == doctest::Approx(0.9 + 0.1 * 20.0 / 3));  // unbiased variance 20/3
+  // Inference with given statistics, and the fused ReLU.
+  std::vector<double> yi(4);
+  const std::vector<double> m{4}, v{5};
+  eigen::batch_norm_forward_infer(ctx, {2, 1, 2}, x.data(), gamma.data(), beta.data(), m.data(), v.data(), yi.data(),
+                                  true, 0.0);
+  CHECK(yi[0] == 0.0);
+  CHECK(yi[3] == doctest::Approx(y[3]));
+}
+
+TEST_CASE("layers: batch norm (+ReLU) backward passes finite differences") {
+  eigen::CpuContext ctx(2);
+  for (bool relu : {false, true}) {
+    CAPTURE(relu);
+    const eigen::BatchNormShape s{3, 4, 5};
+    auto x = random_vector(s.size(), 8), gamma = random_vector(4, 9), beta = random_vector(4, 10);
+    const auto probe = random_vector(s.size(), 11);
+    std::vector<double> y(s.size()), mean(4), invstd(4), dx(s.size()), dg(4, 0.0), db(4, 0.0);
+    auto loss = [&] {
+      eigen::batch_norm_forward_train(ctx, s, x.data(), gamma.data(), beta.data(), y.data(), mean.data(),
+                                      invstd.data(), relu);
+      return dot(y, probe);
+    };
+    loss();
+    eigen::batch_norm_backward(ctx, s, x.data(), y.data(), probe.data(), gamma.data(), mean.data(), invstd.data(),
+                               dx.data(), dg.data(), db.data(), relu);
+    CHECK(max_rel_error(x, dx, loss) < 1e-6);
+    CHECK(max_rel_error(gamma, dg, loss) < 1e-6);
+    CHECK(max_rel_error(beta, db, loss) < 1e-6);
+  }
+}
+
+TEST_CASE("layers: relu, residual add, pooling, linear: known values and finite differences") {
+  eigen::CpuContext ctx(2);
+  {
+    const std::vector<double> x{-1, 0, 2};
+    std::vector<double> y(3), dx(3);
+    eigen::relu_forward(ctx, 3, x.data(), y.data());
+    CHECK(y == std::vector<double>{0, 0, 2});
+    const std::vector<double> dy{5, 6, 7};
+    eigen::relu_backward(ctx, 3, y.data(), dy.data(), dx.data());
+    CHECK(dx == std::vector<double>{0, 0, 7});
+    std::vector<double> out{1, 2, 3};
+    eigen::residual_add(ctx, 3, 0.5, x.data(), out.data());  // 0.5*out + x
+    CHECK(out == std::vector<double>{-0.5, 1, 3.5});
+  }
+  {  // pooling: [1, 2, 3] -> [mean, mean]
+    const std::vector<double> x{1, 2, 3, 10, 20, 30};
+    std::vector<double> y(2), dx(6);
+    eigen::global_avg_pool_forward(ctx, 1, 2, 3, x.data(), y.data());
+    CHECK(y[0] == doctest::Approx(2));
+    CHECK(y[1] == doctest::Approx(20));
+    const std::vector<double> dy{3, 6};
+    eigen::global_avg_pool_backward(ctx, 1, 2, 3, dy.data(), dx.data());
+    CHECK(dx == std::vector<double>{1, 1, 1, 2, 2, 2});
+  }
+  {  // linear: known value and gradients
+    const std::vector<double> x1{1, 2}, w1{1, 0, 0, 1, 1, 1}, b1{0.5, 0, -1};
+    std::vector<double> y1(3);
+    eigen::linear_forward(ctx, 1, 2, 3, x1.data(), w1.data(), b1.data(), y1.data());
+    CHECK(y1 == std::vector<double>{1.5, 2, 2});
+    const int n = 4, in = 5, out = 3;
+    auto x = random_vector(std::size_t(n * in), 12), w = random_vector(std::size_t(out * in), 13),
+         b = random_vector(std::size_t(out), 14);
+    const auto probe = random_vector(std::size_t(n * out), 15);
+    std::vector<double> y(std::size_t(n * out)), dx(x.size()), dw(w.size(), 0.0), db(b.size(), 0.0);
+    auto loss = [&] {
+      eigen::linear_forward(ctx, n, in, out, x.data(), w.data(), b.data(), y.data());
+      return dot(y, probe);
+    };
+    eigen::linear_backward(ctx, n, in, out, x.data(), w.data(), probe.data(), dx.data(), dw.data(), db.data());
+    CHECK(max_rel_error(x, dx, loss) < 1e-7);
+    CHECK(max_rel_error(w, dw, loss) < 1e-7);
+    CHECK(max_rel_error(b, db, loss) < 1e-7);
+  }
+}
+
+TEST_CASE("layers: softmax cross-entropy: known value, gradient, bad label") {
+  // Two classes with equal logits: loss ln 2, gradient (0.5 - 1, 0.5) / n.
+  const std::vector<double> z{0.0, 0.0};
+  const std::int32_t label[1] = {0};
+  std::vector<double> dz(2);
+  auto r = eigen::softmax_cross_entropy(1, 2, z.data(), label, dz.data());
+  CHECK(r.loss == doctest::Approx(std::log(2.0)));
+  CHECK(dz[0] == doctest::Approx(-0.5));
+  CHECK(dz[1] == doctest::Approx(0.5));
+  // Finite differences on a random batch.
+  const int n = 3, k = 4;
+  auto logits = random_vector(std::size_t(n * k), 16);
+  const std::int32_t labels[3] = {0, 3, 1};
+  std::vector<double> g(logits.size());
+  eigen::softmax_cross_entropy(n, k, logits.data(), labels, g.data());
+  auto loss = [&] { return eigen::softmax_cross_entropy<double>(n, k, logits.data(), labels, nullptr).loss; };
+  CHECK(max_rel_error(logits, g, loss) < 1e-7);
+  const std::int32_t bad[1] = {7};
+  CHECK_THROWS_WITH_AS(eigen::softmax_cross_entropy(1, 2, z.data(), bad, dz.data()),
+                       doctest::Contains("expected a label in [0, 2), found 7"), ist::Error);
+}
