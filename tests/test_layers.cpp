@@ -119,7 +119,7 @@ TEST_CASE("layers: batch norm forward normalizes per channel (known values)") {
   const std::vector<double> x{1, 3, 5, 7}, gamma{2}, beta{0.5};
   std::vector<double> y(4), mean(1), invstd(1), rm{0}, rv{1};
   eigen::batch_norm_forward_train(ctx, {2, 1, 2}, x.data(), gamma.data(), beta.data(), y.data(), mean.data(),
-                                  invstd.data(), false, 0.0, eigen::RunningStats<double>{rm.data(), rv.data(), 0.1});
+                                  invstd.data(), false, 0.0, RunningStats<double>{rm.data(), rv.data(), 0.1});
   CHECK(mean[0] == doctest::Approx(4));
   CHECK(invstd[0] == doctest::Approx(1 / std::sqrt(5.0)));
   CHECK(y[0] == doctest::Approx(2 * (1 - 4) / std::sqrt(5.0) + 0.5));
@@ -139,7 +139,7 @@ TEST_CASE("layers: batch norm (+ReLU) backward passes finite differences") {
   eigen::CpuContext ctx(2);
   for (bool relu : {false, true}) {
     CAPTURE(relu);
-    const eigen::BatchNormShape s{3, 4, 5};
+    const BatchNormShape s{3, 4, 5};
     auto x = random_vector(s.size(), 8), gamma = random_vector(4, 9), beta = random_vector(4, 10);
     const auto probe = random_vector(s.size(), 11);
     std::vector<double> y(s.size()), mean(4), invstd(4), dx(s.size()), dg(4, 0.0), db(4, 0.0);

@@ -23,4 +23,18 @@ struct ConvShape {
   constexpr bool is_pointwise() const noexcept { return r == 1 && stride == 1 && pad == 0; }
 };
 
+// A batch norm's input: [n, c, hw], normalized per channel over n and hw.
+struct BatchNormShape {
+  int n = 0, c = 0, hw = 0;
+  constexpr std::size_t size() const noexcept { return std::size_t(n) * c * hw; }
+};
+
+// Optional running statistics of one batch norm: both pointers set, or both null.
+template <class T>
+struct RunningStats {
+  T* mean = nullptr;
+  T* var = nullptr;
+  T momentum = T(0.1);
+};
+
 }  // namespace ist

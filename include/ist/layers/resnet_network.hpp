@@ -256,12 +256,12 @@ class ResNetNetwork {
 
   void bn_forward(int b, int norm, const T* gamma, const T* beta, const T* x, T* y, T* mean, T* invstd, int ch,
                   int hw, const ForwardOptions<T>& opt) {
-    const eigen::BatchNormShape bs{batch_, ch, hw};
+    const BatchNormShape bs{batch_, ch, hw};
     if (opt.bn == BnStatistics::Running) {
       const T* st = opt.running_stats + bn_stats(b, norm);
       Compute::batch_norm_forward_infer(*ctx_, bs, x, gamma, beta, st, st + ch, y, true);
     } else {
-      eigen::RunningStats<T> rs{};
+      RunningStats<T> rs{};
       if (opt.running_stats && opt.training) {
         T* st = opt.running_stats + bn_stats(b, norm);
         rs = {st, st + ch, opt.running_momentum};
@@ -303,7 +303,7 @@ class ResNetNetwork {
     T* da2 = tmp(1);
     Compute::conv2d_backward(*ctx_, s.conv2, at(s.a2), tensor(p, b, 5), dz2, da2, tensor(gp, b, 5));
     T* dz1 = tmp(0);
-    Compute::batch_norm_backward(*ctx_, eigen::BatchNormShape{batch_, d.out_channels, hw_out}, at(s.z1), at(s.a2),
+    Compute::batch_norm_backward(*ctx_, BatchNormShape{batch_, d.out_channels, hw_out}, at(s.z1), at(s.a2),
                                  static_cast<const T*>(da2), tensor(p, b, 3), at(s.mean2), at(s.invstd2), dz1,
                                  tensor(gp, b, 3), tensor(gp, b, 4), true);
     T* da1 = tmp(1);
@@ -311,7 +311,7 @@ class ResNetNetwork {
                              tensor(gp, b, 2));
     if (d.projection)
       Compute::conv2d_backward(*ctx_, s.proj, at(s.a1), tensor(p, b, 6), dout, da1, tensor(gp, b, 6), true);
-    Compute::batch_norm_backward(*ctx_, eigen::BatchNormShape{batch_, d.in_channels, s.hw_in}, x, at(s.a1),
+    Compute::batch_norm_backward(*ctx_, BatchNormShape{batch_, d.in_channels, s.hw_in}, x, at(s.a1),
                                  static_cast<const T*>(da1), tensor(p, b, 0), at(s.mean1), at(s.invstd1), dx,
                                  tensor(gp, b, 0), tensor(gp, b, 1), true);
     if (!d.projection) Compute::add_to(*ctx_, std::size_t(batch_) * d.in_channels * s.hw_in, dout, dx);
@@ -333,7 +333,7 @@ class ResNetNetwork {
                              dlogits, dpooled, tensor(gp, b, 2), tensor(gp, b, 3));
     T* da = tmp(1);
     Compute::global_avg_pool_backward(*ctx_, batch_, c, s.hw_in, static_cast<const T*>(dpooled), da);
-    Compute::batch_norm_backward(*ctx_, eigen::BatchNormShape{batch_, c, s.hw_in}, x, at(s.a1),
+    Compute::batch_norm_backward(*ctx_, BatchNormShape{batch_, c, s.hw_in}, x, at(s.a1),
                                  static_cast<const T*>(da), tensor(p, b, 0), at(s.mean1), at(s.invstd1), dx,
                                  tensor(gp, b, 0), tensor(gp, b, 1), true);
   }

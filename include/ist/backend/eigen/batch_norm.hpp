@@ -13,21 +13,9 @@
 #include <omp.h>
 
 #include "ist/backend/eigen/cpu_context.hpp"
+#include "ist/core/shape.hpp"
 
 namespace ist::eigen {
-
-struct BatchNormShape {
-  int n = 0, c = 0, hw = 0;
-  std::size_t size() const noexcept { return std::size_t(n) * c * hw; }
-};
-
-// Optional running statistics: both pointers set, or both null.
-template <class T>
-struct RunningStats {
-  T* mean = nullptr;
-  T* var = nullptr;
-  T momentum = T(0.1);
-};
 
 // y = [relu](gamma * (x - mean_b) * invstd_b + beta); saves mean_b and invstd_b.
 template <class T>

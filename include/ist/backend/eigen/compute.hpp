@@ -32,6 +32,7 @@ struct Compute {
   template <class... A> static void global_avg_pool_backward(A&&... a) { eigen::global_avg_pool_backward(std::forward<A>(a)...); }
   template <class... A> static void linear_forward(A&&... a) { eigen::linear_forward(std::forward<A>(a)...); }
   template <class... A> static void linear_backward(A&&... a) { eigen::linear_backward(std::forward<A>(a)...); }
+  template <class... A> static LossResult softmax_cross_entropy(A&&... a) { return eigen::softmax_cross_entropy(std::forward<A>(a)...); }
 };
 
 }  // namespace ist::eigen
