@@ -28,6 +28,12 @@ struct BlockInfo {
   std::size_t param_offset = 0, param_count = 0;
 };
 
+// A layer whose hidden units a width-wise decomposer may split (IST / GIST). ResNets have none.
+struct WidthLayerInfo {
+  std::string name;  // "hidden1"
+  int units = 0;
+};
+
 struct ModelInfo {
   std::string name;
   int in_channels = 0, num_classes = 0;
@@ -35,6 +41,7 @@ struct ModelInfo {
   std::size_t num_bn_stats = 0;
   std::vector<BlockInfo> blocks;
   std::vector<TensorInfo> tensors;
+  std::vector<WidthLayerInfo> width_layers;
 
   std::vector<int> decomposable_blocks() const {
     std::vector<int> out;

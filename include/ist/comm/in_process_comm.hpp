@@ -1,0 +1,76 @@
+#pragma once
+// InProcessComm: S workers as threads of this process; the calling thread coordinates. A transfer is a
+// copy between the coordinator's and the worker's buffers, counted in the ledger exactly as a message
+// between processes would be.
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "ist/comm/communicator.hpp"
+#include "ist/comm/ledger.hpp"
+#include "ist/core/error.hpp"
+
+namespace ist {
+
+class InProcessComm {
+ public:
+  // concurrent = false runs the workers one after another on the calling thread: slower, but each
+  // worker's compute time is then measured without the others competing for cores.
+  explicit InProcessComm(int workers, bool concurrent = true) : workers_(workers), concurrent_(concurrent) {
+    IST_CHECK(workers >= 1, "ist::InProcessComm: expected at least 1 worker, found ", workers);
+  }
+  int num_workers() const { return workers_; }
+  bool is_coordinator() const { return true; }
+  bool is_local(int) const { return true; }
+
+  void to_worker(int w, std::span<const float> src, std::span<float> dst) {
+    copy(src, dst, "to_worker");
+    ledger_.add_to_worker(w, src.size_bytes());
+  }
+  void to_coordinator(int w, std::span<const float> src, std::span<float> dst) {
+    copy(src, dst, "to_coordinator");
+    ledger_.add_from_worker(w, src.size_bytes());
+  }
+
+  void run_workers(std::function<void(int)> f) {
+    std::exception_ptr first;
+    std::mutex m;
+    auto guarded = [&](int w) {
+      try {
+        f(w);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(m);
+        if (!first) first = std::current_exception();
+      }
+    };
+    if (workers_ == 1 || !concurrent_) {
+      for (int w = 0; w < workers_; ++w) guarded(w);
+    } else {
+      std::vector<std::thread> threads;
+      threads.reserve(std::size_t(workers_));
+      for (int w = 0; w < workers_; ++w) threads.emplace_back(guarded, w);
+      for (auto& t : threads) t.join();
+    }
+    if (first) std::rethrow_exception(first);
+  }
+
+  CommLedger& ledger() { return ledger_; }
+
+ private:
+  static void copy(std::span<const float> src, std::span<float> dst, const char* what) {
+    IST_CHECK(src.size() == dst.size(), "ist::InProcessComm::", what, ": expected equal sizes, found ", src.size(),
+              " and ", dst.size());
+    std::memcpy(dst.data(), src.data(), src.size_bytes());
+  }
+  int workers_;
+  bool concurrent_;
+  CommLedger ledger_;
+};
+
+static_assert(Communicator<InProcessComm>);
+
+}  // namespace ist

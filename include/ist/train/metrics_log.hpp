@@ -1,0 +1,85 @@
+#pragma once
+// MetricsLog: one JSON object per line (JSONL), one line per round or epoch, ready to plot
+// (pandas.read_json(path, lines=True)). Every append rewrites the file atomically, so a crash never
+// leaves a torn line and the file always holds every finished row.
+#include <cmath>
+#include <cstdint>
+#include <iomanip>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ist/core/atomic_file.hpp"
+
+namespace ist {
+
+// One row under construction: row.add("round", 3).add("test_accuracy", 0.91).
+class MetricsRow {
+ public:
+  MetricsRow& add(std::string_view key, double value) {
+    field(key);
+    if (std::isfinite(value)) {
+      std::ostringstream v;
+      v << std::setprecision(10) << value;
+      os_ << v.str();
+    } else {
+      os_ << "null";
+    }
+    return *this;
+  }
+  MetricsRow& add(std::string_view key, std::int64_t value) {
+    field(key);
+    os_ << value;
+    return *this;
+  }
+  MetricsRow& add(std::string_view key, int value) { return add(key, std::int64_t(value)); }
+  MetricsRow& add(std::string_view key, std::uint64_t value) {
+    field(key);
+    os_ << value;
+    return *this;
+  }
+  MetricsRow& add(std::string_view key, std::string_view value) {
+    field(key);
+    os_ << '"';
+    for (char c : value) {
+      if (c == '"' || c == '\\') os_ << '\\';
+      os_ << c;
+    }
+    os_ << '"';
+    return *this;
+  }
+  std::string json() const { return "{" + os_.str() + "}"; }
+
+ private:
+  void field(std::string_view key) {
+    if (!first_) os_ << ',';
+    first_ = false;
+    os_ << '"' << key << "\":";
+  }
+  std::ostringstream os_;
+  bool first_ = true;
+};
+
+class MetricsLog {
+ public:
+  MetricsLog() = default;  // disabled: append() does nothing
+  explicit MetricsLog(std::string path) : path_(std::move(path)) {
+    if (!path_.empty()) write_file_atomically(path_, "");
+  }
+  bool enabled() const noexcept { return !path_.empty(); }
+  const std::string& path() const noexcept { return path_; }
+  void append(const MetricsRow& row) {
+    if (!enabled()) return;
+    content_ += row.json();
+    content_ += '\n';
+    write_file_atomically(path_, content_);
+  }
+
+ private:
+  std::string path_;
+  std::string content_;
+};
+
+}  // namespace ist

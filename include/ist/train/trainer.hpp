@@ -1,0 +1,423 @@
+#pragma once
+// IndependentSubnetTrainer<Model, Decomposer, Aggregator, Backend>: trains one global network with S
+// workers, each round moving to each worker only the slices of its own sub-network.
+//
+//   ist::IndependentSubnetTrainer<Net, ist::LayerwiseRandom> trainer(
+//       ist::LayerwiseRandom{}, ist::HolderAverage{}, ist::CpuBackend<>(ist::InProcessComm(4)), config);
+//   ist::FitResult r = trainer.fit(train_set, test_set);
+//
+// One round (train_round):
+//   1. plan     = decomposer.plan(info, {seed, round, S})      who trains what; a pure function
+//   2. validate_plan(plan, ...)                                  a bad plan stops before any byte moves
+//   3. coordinator -> worker w: the slices of its sub-network    (and momentum, with OptimizerState::Carry)
+//   4. every worker: L local SGD steps on its compact sub-network, concurrently
+//   5. worker w -> coordinator: its trained slices
+//   6. aggregator.merge(global, ...)                             HolderAverage: mean over holders
+// The communicator's ledger counts every byte of steps 3 and 5.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ist/aggregate/aggregator.hpp"
+#include "ist/aggregate/holder_average.hpp"
+#include "ist/backend/backend.hpp"
+#include "ist/backend/cpu_backend.hpp"
+#include "ist/data/batch_iterator.hpp"
+#include "ist/data/image_dataset.hpp"
+#include "ist/decompose/decomposer.hpp"
+#include "ist/decompose/plan.hpp"
+#include "ist/decompose/slices.hpp"
+#include "ist/train/evaluate.hpp"
+#include "ist/train/local_steps.hpp"
+#include "ist/train/metrics_log.hpp"
+#include "ist/train/model_traits.hpp"
+#include "ist/train/trainer_config.hpp"
+
+namespace ist {
+
+// What one round did. Test figures are NaN when the round did not evaluate.
+struct RoundRecord {
+  std::uint64_t round = 0;
+  double epoch = 0;  // epochs completed by each worker's data stream at the end of the round
+  double lr = 0;
+  double train_loss = 0, train_accuracy = 0;  // over all workers' local steps this round
+  double test_loss = NAN, test_accuracy = NAN;
+  std::uint64_t bytes_to_workers = 0, bytes_from_workers = 0, messages = 0;
+  std::uint64_t local_sgd_bytes = 0;  // what local SGD would move this round: 2 * S * |theta| * 4
+  std::uint64_t ddp_bytes = 0;        // what data-parallel ring all-reduce would move for L steps
+  double mean_subnet_params = 0;      // mean parameters per worker's sub-network
+  double compute_seconds_max = 0, compute_seconds_mean = 0;  // per worker, the L local steps
+  double step_seconds_mean = 0;       // mean per-worker time of one local step
+  double round_seconds = 0, wall_seconds = 0;
+  std::uint64_t bytes() const noexcept { return bytes_to_workers + bytes_from_workers; }
+};
+
+struct FitResult {
+  std::vector<RoundRecord> rounds;
+  EvalResult final_eval;
+  std::uint64_t total_bytes = 0, local_sgd_bytes = 0, ddp_bytes = 0;
+  double wall_seconds = 0;
+};
+
+template <class Model, class D, class A = HolderAverage, class B = CpuBackend<>>
+class IndependentSubnetTrainer {
+  static constexpr bool policies_ok = check_decomposer<D>() && check_aggregator<A>() && check_backend<B>();
+
+ public:
+  using Traits = ModelTraits<Model>;
+  using Compute = typename B::Compute;
+  using Network = typename Traits::template Network<Compute>;
+  using Context = typename Compute::Context;
+
+  IndependentSubnetTrainer(D decomposer, A aggregator, B backend, TrainerConfig config)
+      : decomposer_(std::move(decomposer)),
+        aggregator_(std::move(aggregator)),
+        backend_(std::move(backend)),
+        cfg_(std::move(config)),
+        info_(Traits::info()),
+        global_(Traits::num_params) {
+    validate(cfg_);
+    IST_CHECK(backend_.comm().num_workers() >= 1, "ist::IndependentSubnetTrainer: expected S >= 1 workers, found ",
+              backend_.comm().num_workers());
+    Traits::init(std::span<float>(global_), cfg_.seed);
+    if (cfg_.optimizer_state == OptimizerState::Carry) momentum_.assign(Traits::num_params, 0.f);
+  }
+
+  int num_workers() { return backend_.comm().num_workers(); }
+  const ModelInfo& info() const { return info_; }
+  std::span<float> params() { return global_; }
+  std::span<const float> params() const { return global_; }
+  std::span<float> momentum() { return momentum_; }
+  B& backend() { return backend_; }
+  const TrainerConfig& config() const { return cfg_; }
+
+  // Trains for cfg.epochs (or cfg.max_rounds) rounds and evaluates the final model on `test`.
+  FitResult fit(const ImageDataset& train, const ImageDataset& test) {
+    FitResult result;
+    if constexpr (policies_ok) {
+      prepare(train);
+      MetricsLog log(backend_.comm().is_coordinator() ? cfg_.metrics_path : std::string());
+      const int rounds = planned_rounds();
+      const auto start = Clock::now();
+      for (int r = 0; r < rounds; ++r) {
+        RoundRecord rec = train_round(std::uint64_t(r));
+        const bool last = r + 1 == rounds;
+        if (last || (cfg_.eval_every > 0 && (r + 1) % cfg_.eval_every == 0)) {
+          const EvalResult e = evaluate(test);
+          rec.test_loss = e.loss;
+          rec.test_accuracy = e.accuracy;
+          if (last) result.final_eval = e;
+        }
+        rec.wall_seconds = seconds(start);
+        result.total_bytes += rec.bytes();
+        result.local_sgd_bytes += rec.local_sgd_bytes;
+        result.ddp_bytes += rec.ddp_bytes;
+        report(rec, rounds, log);
+        result.rounds.push_back(rec);
+      }
+      result.wall_seconds = seconds(start);
+    }
+    return result;
+  }
+
+  // Sets up the workers' data streams for `train`; fit() calls it. Call it yourself before driving
+  // train_round() by hand.
+  void prepare(const ImageDataset& train) {
+    const int S = num_workers();
+    IST_CHECK(train.c == info_.in_channels, "ist::IndependentSubnetTrainer: ", train.source, ": expected images with ",
+              info_.in_channels, " channels for this model, found ", train.c);
+    IST_CHECK(train.num_classes <= info_.num_classes, "ist::IndependentSubnetTrainer: ", train.source,
+              ": the data has ", train.num_classes, " classes, the model only ", info_.num_classes);
+    workers_.clear();
+    for (int w = 0; w < S; ++w) {
+      if (!backend_.comm().is_local(w)) {
+        workers_.push_back(nullptr);
+        continue;
+      }
+      auto wk = std::make_unique<Worker>(backend_.make_context());
+      const ImageDataset* data = &train;
+      if (cfg_.data_split == DataSplit::Disjoint && S > 1) {
+        wk->shard = shard_of(train, w, S);
+        data = &*wk->shard;
+      }
+      IST_CHECK(data->n >= cfg_.batch, "ist::IndependentSubnetTrainer: worker ", w, " has ", data->n,
+                " training images, fewer than one batch of ", cfg_.batch);
+      wk->batches.emplace(*data, cfg_.batch, cfg_.normalization, cfg_.augmentation, worker_data_seed(cfg_.seed, w),
+                          /*shuffle=*/true, /*drop_last=*/true);
+      wk->stream.emplace(*wk->batches);
+      steps_per_epoch_ = wk->batches->batches_per_epoch();
+      height_ = train.h;
+      width_ = train.w;
+      workers_.push_back(std::move(wk));
+    }
+    if (steps_per_epoch_ == 0) steps_per_epoch_ = std::max(1, (cfg_.data_split == DataSplit::Disjoint ? train.n / S : train.n) / cfg_.batch);
+    height_ = train.h;
+    width_ = train.w;
+    schedule_ = optim::parse_schedule(cfg_.schedule, cfg_.sgd.lr, cfg_.epochs > 0 ? cfg_.epochs : 1.0);
+  }
+
+  int planned_rounds() const {
+    if (cfg_.max_rounds > 0) return cfg_.max_rounds;
+    return std::max(1, int(std::ceil(cfg_.epochs * steps_per_epoch_ / cfg_.local_steps - 1e-9)));
+  }
+
+  // One round, steps 1-6 above. prepare() must have run.
+  RoundRecord train_round(std::uint64_t round) {
+    RoundRecord rec;
+    if constexpr (policies_ok) {
+      const auto round_start = Clock::now();
+      auto& comm = backend_.comm();
+      const int S = num_workers();
+      const bool carry = cfg_.optimizer_state == OptimizerState::Carry && cfg_.sgd.momentum > 0;
+
+      // 1-2. Plan, checked before any byte moves.
+      const Plan plan = decomposer_.plan(info_, RoundContext{cfg_.seed, round, S});
+      validate_plan(plan, info_, S, decomposer_.rules());
+      slices_.resize(std::size_t(S));
+      for (int w = 0; w < S; ++w) slices_[std::size_t(w)] = Traits::slices(plan.workers[std::size_t(w)]);
+
+      // 3. Coordinator -> workers.
+      comm.ledger().begin_round(round, S);
+      for (int w = 0; w < S; ++w) {
+        Worker* wk = workers_[std::size_t(w)].get();
+        const std::size_t n = slices_[std::size_t(w)].size();
+        if (wk) wk->receive_spec(plan.workers[std::size_t(w)], n, carry);
+        send_slices(w, std::span<const float>(global_), wk ? std::span<float>(wk->params) : std::span<float>());
+        if (carry)
+          send_slices(w, std::span<const float>(momentum_), wk ? std::span<float>(wk->momentum) : std::span<float>());
+      }
+
+      // 4. Local training, all workers at once.
+      const std::uint64_t first_step = round * std::uint64_t(cfg_.local_steps);
+      comm.run_workers([&](int w) {
+        Worker& wk = *workers_[std::size_t(w)];
+        Traits::configure(wk.net, wk.spec, cfg_.batch, height_, width_);
+        wk.sgd.emplace(cfg_.sgd, wk.params.size());
+        if (carry) wk.sgd->load_momentum(std::span<const float>(wk.momentum));
+        const auto t0 = Clock::now();
+        wk.stats = run_local_steps(wk.net, *wk.sgd, std::span<float>(wk.params), std::span<float>(wk.grads),
+                                   wk.layout, *wk.stream, cfg_.local_steps, wk.fwd,
+                                   [&](int i) { return lr_at_step(first_step + std::uint64_t(i)); });
+        wk.compute_seconds = seconds(t0);
+        if (carry) std::copy(wk.sgd->momentum_buffer().begin(), wk.sgd->momentum_buffer().end(), wk.momentum.begin());
+      });
+
+      // 5. Workers -> coordinator.
+      results_.resize(std::size_t(S));
+      momentum_results_.resize(std::size_t(S));
+      for (int w = 0; w < S; ++w) {
+        Worker* wk = workers_[std::size_t(w)].get();
+        const std::size_t n = slices_[std::size_t(w)].size();
+        results_[std::size_t(w)].resize(comm.is_coordinator() ? n : 0);
+        comm.to_coordinator(w, wk ? std::span<const float>(wk->params) : std::span<const float>(),
+                            std::span<float>(results_[std::size_t(w)]));
+        if (carry) {
+          momentum_results_[std::size_t(w)].resize(comm.is_coordinator() ? n : 0);
+          comm.to_coordinator(w, wk ? std::span<const float>(wk->momentum) : std::span<const float>(),
+                              std::span<float>(momentum_results_[std::size_t(w)]));
+        }
+      }
+
+      // 6. Merge.
+      if (comm.is_coordinator()) {
+        merge_into(std::span<float>(global_), plan, results_);
+        if (carry) merge_into(std::span<float>(momentum_), plan, momentum_results_);
+      }
+
+      fill_record(rec, plan, round, round_start);
+    }
+    return rec;
+  }
+
+  // Loss and accuracy of the global model on `data`: every block active, with the decomposer's
+  // evaluation scaling (ResIST: residual branches of partitioned blocks times 1/S).
+  EvalResult evaluate(const ImageDataset& data) {
+    if (!eval_net_) {
+      const int threads = cfg_.eval_threads > 0 ? cfg_.eval_threads : num_workers() * backend_.threads_per_worker();
+      eval_ctx_.emplace(threads);
+      eval_net_.emplace(*eval_ctx_);
+    }
+    std::vector<float> scale(info_.blocks.size(), 1.f);
+    if constexpr (HasEvaluationScale<D>) {
+      const auto s = decomposer_.evaluation_scale(info_, num_workers());
+      std::copy(s.begin(), s.end(), scale.begin());
+    }
+    ForwardOptions<float> opt;
+    opt.training = false;
+    opt.residual_scale = scale;
+    const SubnetSpec all = full_spec(info_);
+    Traits::configure(*eval_net_, all, cfg_.eval_batch, data.h, data.w);
+    const ParamLayout layout = Traits::layout(all);
+    return ist::evaluate(*eval_net_, global_.data(), layout, data, cfg_.eval_batch, cfg_.normalization, opt);
+  }
+
+  // The seed of worker w's data order: epoch e of worker w is a function of (seed, w, e) only.
+  static std::uint64_t worker_data_seed(std::uint64_t seed, int w) {
+    return derive_seed(seed, {kDataStream, std::uint64_t(w)});
+  }
+
+  // The learning rate at global local-step index `step` (steps count per worker).
+  double lr_at_step(std::uint64_t step) const {
+    return optim::lr_at(schedule_, double(step) / double(steps_per_epoch_));
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  static double seconds(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+  static constexpr std::uint64_t kDataStream = 0x44415441u;  // "DATA"
+
+  struct Worker {
+    explicit Worker(Context c) : ctx(std::move(c)), net(ctx) {}
+    Context ctx;
+    Network net;
+    SubnetSpec spec;
+    ParamLayout layout;
+    std::vector<float> params, grads, momentum;
+    std::optional<optim::Sgd<float>> sgd;
+    std::optional<ImageDataset> shard;
+    std::optional<BatchIterator> batches;
+    std::optional<BatchStream> stream;
+    ForwardOptions<float> fwd;
+    StepStats stats;
+    double compute_seconds = 0;
+
+    void receive_spec(const SubnetSpec& s, std::size_t n, bool carry) {
+      spec = s;
+      layout = Traits::layout(spec);
+      IST_CHECK(layout.size() == n, "ist::IndependentSubnetTrainer: the compact layout holds ", layout.size(),
+                " values but the slices hold ", n, " (ModelTraits::layout and ::slices disagree)");
+      params.resize(n);
+      grads.resize(n);
+      if (carry) momentum.resize(n);
+    }
+  };
+
+  // Coordinator gathers the worker's slices of `global`; the communicator moves them into `dst`.
+  void send_slices(int w, std::span<const float> global, std::span<float> dst) {
+    auto& comm = backend_.comm();
+    std::span<const float> src;
+    if (comm.is_coordinator()) {
+      send_buffer_.resize(slices_[std::size_t(w)].size());
+      gather(global, slices_[std::size_t(w)], std::span<float>(send_buffer_));
+      src = send_buffer_;
+    }
+    comm.to_worker(w, src, dst);
+  }
+
+  void merge_into(std::span<float> target, const Plan& plan, const std::vector<std::vector<float>>& results) {
+    result_spans_.clear();
+    for (const auto& r : results) result_spans_.emplace_back(r);
+    aggregator_.merge(target, MergeInput{info_, plan, slices_, result_spans_});
+  }
+
+  void fill_record(RoundRecord& rec, const Plan& plan, std::uint64_t round, Clock::time_point round_start) {
+    const int S = num_workers();
+    auto& ledger = backend_.comm().ledger();
+    rec.round = round + 1;
+    rec.epoch = double((round + 1) * std::uint64_t(cfg_.local_steps)) / steps_per_epoch_;
+    rec.lr = lr_at_step(round * std::uint64_t(cfg_.local_steps));
+    for (const auto& t : ledger.this_round()) {
+      rec.bytes_to_workers += t.to_worker;
+      rec.bytes_from_workers += t.from_worker;
+      rec.messages += t.messages;
+    }
+    const std::uint64_t model_bytes = Traits::num_params * sizeof(float);
+    rec.local_sgd_bytes = 2ull * std::uint64_t(S) * model_bytes;
+    rec.ddp_bytes = std::uint64_t(cfg_.local_steps) * 2ull * std::uint64_t(S - 1) * model_bytes;
+    StepStats all;
+    double sum_compute = 0;
+    int local = 0;
+    for (const auto& wk : workers_) {
+      if (!wk) continue;
+      all += wk->stats;
+      sum_compute += wk->compute_seconds;
+      rec.compute_seconds_max = std::max(rec.compute_seconds_max, wk->compute_seconds);
+      ++local;
+    }
+    double params = 0;
+    for (const auto& s : slices_) params += double(s.size());
+    rec.mean_subnet_params = params / S;
+    (void)plan;
+    rec.train_loss = all.mean_loss();
+    rec.train_accuracy = all.accuracy();
+    rec.compute_seconds_mean = local ? sum_compute / local : 0;
+    rec.step_seconds_mean = rec.compute_seconds_mean / cfg_.local_steps;
+    rec.round_seconds = seconds(round_start);
+  }
+
+  void report(const RoundRecord& r, int rounds, MetricsLog& log) {
+    if (!backend_.comm().is_coordinator()) return;
+    if (cfg_.progress) {
+      std::printf("round %llu/%d  epoch %.2f  lr %.4g  loss %.4f  acc %.4f", (unsigned long long)r.round, rounds,
+                  r.epoch, r.lr, r.train_loss, r.train_accuracy);
+      if (!std::isnan(r.test_accuracy)) std::printf("  test acc %.4f", r.test_accuracy);
+      std::printf("  moved %.2f MB (local SGD %.2f MB)  step %.1f ms  round %.1f s  wall %.1f s\n", r.bytes() / 1e6,
+                  r.local_sgd_bytes / 1e6, r.step_seconds_mean * 1e3, r.round_seconds, r.wall_seconds);
+      std::fflush(stdout);
+    }
+    MetricsRow row;
+    row.add("round", r.round)
+        .add("epoch", r.epoch)
+        .add("lr", r.lr)
+        .add("decomposer", decomposer_.name())
+        .add("workers", num_workers())
+        .add("train_loss", r.train_loss)
+        .add("train_accuracy", r.train_accuracy)
+        .add("test_loss", r.test_loss)
+        .add("test_accuracy", r.test_accuracy)
+        .add("bytes_to_workers", r.bytes_to_workers)
+        .add("bytes_from_workers", r.bytes_from_workers)
+        .add("messages", r.messages)
+        .add("local_sgd_bytes", r.local_sgd_bytes)
+        .add("ddp_allreduce_bytes", r.ddp_bytes)
+        .add("mean_subnet_params", r.mean_subnet_params)
+        .add("compute_seconds_max", r.compute_seconds_max)
+        .add("compute_seconds_mean", r.compute_seconds_mean)
+        .add("step_seconds_mean", r.step_seconds_mean)
+        .add("round_seconds", r.round_seconds)
+        .add("wall_seconds", r.wall_seconds);
+    log.append(row);
+  }
+
+  static ImageDataset shard_of(const ImageDataset& data, int w, int S) {
+    ImageDataset s;
+    s.c = data.c;
+    s.h = data.h;
+    s.w = data.w;
+    s.num_classes = data.num_classes;
+    s.source = data.source + " (shard " + std::to_string(w) + " of " + std::to_string(S) + ")";
+    const std::size_t img = data.image_size();
+    for (int i = w; i < data.n; i += S) {
+      s.pixels.insert(s.pixels.end(), data.pixels.begin() + std::ptrdiff_t(std::size_t(i) * img),
+                      data.pixels.begin() + std::ptrdiff_t(std::size_t(i + 1) * img));
+      s.labels.push_back(data.labels[std::size_t(i)]);
+    }
+    s.n = int(s.labels.size());
+    return s;
+  }
+
+  D decomposer_;
+  A aggregator_;
+  B backend_;
+  TrainerConfig cfg_;
+  ModelInfo info_;
+  std::vector<float> global_, momentum_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<SliceSet> slices_;
+  std::vector<float> send_buffer_;
+  std::vector<std::vector<float>> results_, momentum_results_;
+  std::vector<std::span<const float>> result_spans_;
+  optim::LrSchedule schedule_ = optim::ConstantSchedule{0.1};
+  int steps_per_epoch_ = 0, height_ = 0, width_ = 0;
+  std::optional<eigen::CpuContext> eval_ctx_;
+  std::optional<typename Traits::template Network<eigen::Compute>> eval_net_;
+};
+
+}  // namespace ist

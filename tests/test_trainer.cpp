@@ -1,0 +1,292 @@
+// IndependentSubnetTrainer: ledger, split-then-merge, determinism, plan rejection, config validation, and
+// local SGD with L = 1 and carried momentum equals synchronous data-parallel SGD.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "ist/decompose/layerwise_random.hpp"
+#include "ist/decompose/replicate.hpp"
+#include "ist/model/presets.hpp"
+#include "ist/train/trainer.hpp"
+
+using namespace ist;
+
+namespace {
+
+using Tiny = ResNet<Stem<1, 4>, Stage<4, 4, 1, 1>, Stage<4, 8, 5, 2, Partitioned>, Head<8, 3>>;
+
+ImageDataset synthetic(int n, int c, int hw, int classes, std::uint64_t seed) {
+  ImageDataset d;
+  d.n = n;
+  d.c = c;
+  d.h = d.w = hw;
+  d.num_classes = classes;
+  d.source = "synthetic";
+  Rng rng(seed);
+  d.pixels.resize(std::size_t(n) * c * hw * hw);
+  d.labels.resize(std::size_t(n));
+  for (int i = 0; i < n; ++i) {
+    const int y = int(rng.below(std::uint64_t(classes)));
+    d.labels[std::size_t(i)] = y;
+    for (int p = 0; p < c * hw * hw; ++p)  // class-dependent brightness plus noise: learnable
+      d.pixels[std::size_t(i) * std::size_t(c * hw * hw) + std::size_t(p)] =
+          std::uint8_t(std::min(255.0, 60.0 * y + 80.0 * rng.uniform()));
+  }
+  return d;
+}
+
+TrainerConfig small_config() {
+  TrainerConfig c;
+  c.local_steps = 3;
+  c.batch = 8;
+  c.max_rounds = 2;
+  c.sgd = {0.05, 0.9, 5e-4, false};
+  c.eval_batch = 16;
+  c.progress = false;
+  return c;
+}
+
+template <class D>
+using TinyTrainer = IndependentSubnetTrainer<Tiny, D>;
+
+}  // namespace
+
+TEST_CASE("trainer: the ledger counts 2 x each worker's sub-model, byte for byte") {
+  const auto data = synthetic(64, 1, 8, 3, 1);
+  TinyTrainer<LayerwiseRandom> t(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(3)), small_config());
+  t.prepare(data);
+  for (std::uint64_t r = 0; r < 3; ++r) {
+    const RoundRecord rec = t.train_round(r);
+    const Plan plan = LayerwiseRandom{}.plan(t.info(), {t.config().seed, r, 3});
+    std::uint64_t expect = 0;
+    const auto& traffic = t.backend().comm().ledger().this_round();
+    for (int w = 0; w < 3; ++w) {
+      const std::uint64_t sub = ModelTraits<Tiny>::slices(plan.workers[std::size_t(w)]).size() * sizeof(float);
+      CHECK(traffic[std::size_t(w)].to_worker == sub);
+      CHECK(traffic[std::size_t(w)].from_worker == sub);
+      expect += 2 * sub;
+    }
+    CHECK(rec.bytes() == expect);
+    CHECK(rec.local_sgd_bytes == 2ull * 3 * Tiny::num_params * sizeof(float));
+    CHECK(rec.bytes() < rec.local_sgd_bytes);
+  }
+}
+
+TEST_CASE("trainer: a round with nothing to learn returns the global model bit for bit") {
+  const auto data = synthetic(64, 1, 8, 3, 2);
+  auto cfg = small_config();
+  cfg.sgd = {0.0, 0.0, 0.0, false};  // lr 0: the workers change nothing
+  TinyTrainer<LayerwiseRandom> t(LayerwiseRandom(2), HolderAverage{}, CpuBackend<>(InProcessComm(4)), cfg);
+  t.prepare(data);
+  const std::vector<float> before(t.params().begin(), t.params().end());
+  t.train_round(0);
+  t.train_round(1);
+  CHECK(std::memcmp(before.data(), t.params().data(), before.size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("trainer: two runs with the same seed end with bitwise-identical weights") {
+  const auto data = synthetic(96, 1, 8, 3, 3);
+  for (auto state : {OptimizerState::ResetEachRound, OptimizerState::Carry}) {
+    auto cfg = small_config();
+    cfg.optimizer_state = state;
+    TinyTrainer<LayerwiseRandom> a(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(3), 2), cfg);
+    TinyTrainer<LayerwiseRandom> b(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(3), 2), cfg);
+    const auto ra = a.fit(data, data);
+    const auto rb = b.fit(data, data);
+    CHECK(std::memcmp(a.params().data(), b.params().data(), a.params().size_bytes()) == 0);
+    CHECK(ra.final_eval.accuracy == rb.final_eval.accuracy);
+    // A different seed gives different weights.
+    cfg.seed = 99;
+    TinyTrainer<LayerwiseRandom> c(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(3), 2), cfg);
+    c.fit(data, data);
+    CHECK(std::memcmp(a.params().data(), c.params().data(), a.params().size_bytes()) != 0);
+  }
+}
+
+namespace {
+// A decomposer that breaks a rule: worker 1 leaves out the stem.
+struct DropsTheStem {
+  Plan plan(const ModelInfo& info, const RoundContext& ctx) const {
+    Plan p = Replicate{}.plan(info, ctx);
+    p.workers[1].active_blocks[0] = 0;
+    return p;
+  }
+  PlanRules rules() const { return {}; }
+  std::string_view name() const { return "drops-the-stem"; }
+};
+}  // namespace
+
+TEST_CASE("trainer: a plan that breaks a rule is rejected before any byte moves") {
+  const auto data = synthetic(64, 1, 8, 3, 4);
+  TinyTrainer<DropsTheStem> t(DropsTheStem{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)), small_config());
+  t.prepare(data);
+  CHECK_THROWS_WITH_AS(t.train_round(0), doctest::Contains("worker 1: block stem is left out, but it is shared"), Error);
+  CHECK(t.backend().comm().ledger().total_bytes() == 0);
+}
+
+TEST_CASE("trainer: invalid configurations are rejected before training starts") {
+  auto cfg = small_config();
+  CHECK_THROWS_WITH_AS(InProcessComm(0), doctest::Contains("expected at least 1 worker, found 0"), Error);
+  cfg.local_steps = 0;
+  CHECK_THROWS_WITH_AS(TinyTrainer<Replicate>(Replicate{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)), cfg),
+                       doctest::Contains("local_steps (L) must be >= 1, found 0"), Error);
+  cfg = small_config();
+  cfg.batch = 0;
+  CHECK_THROWS_WITH_AS(TinyTrainer<Replicate>(Replicate{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)), cfg),
+                       doctest::Contains("batch must be >= 1"), Error);
+  cfg = small_config();
+  cfg.schedule = "sometimes";
+  CHECK_THROWS_WITH_AS(TinyTrainer<Replicate>(Replicate{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)), cfg),
+                       doctest::Contains("sometimes"), Error);
+  CHECK_THROWS_WITH_AS(CpuBackend<>(InProcessComm(2), 0), doctest::Contains("threads_per_worker >= 1"), Error);
+  // Data that does not fit the model.
+  TinyTrainer<Replicate> t(Replicate{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)), small_config());
+  CHECK_THROWS_WITH_AS(t.prepare(synthetic(64, 3, 8, 3, 5)), doctest::Contains("expected images with 1 channels"),
+                       Error);
+  CHECK_THROWS_WITH_AS(t.prepare(synthetic(4, 1, 8, 3, 5)), doctest::Contains("fewer than one batch of 8"), Error);
+}
+
+// ---- Local SGD with L = 1 and carried momentum is synchronous data-parallel SGD -----------------------
+// A model without batch normalization (whose statistics would differ between one big batch and S small
+// ones): softmax regression on flattened pixels, logits = W x + b. It also shows that the trainer takes
+// any model family that specializes ModelTraits.
+namespace {
+
+template <int In, int Classes>
+struct SoftmaxRegression {
+  static constexpr int num_blocks = 1;
+  static constexpr std::size_t num_params = std::size_t(In) * Classes + Classes;
+  static constexpr std::array<BlockDesc, 1> blocks{BlockDesc{BlockKind::Head, -1, -1, In, Classes, 1, false, false, 0,
+                                                             2, 0, num_params, 0, 0}};
+};
+
+template <int In, int Classes>
+class SoftmaxRegressionNet {
+ public:
+  static constexpr int num_classes = Classes;
+  explicit SoftmaxRegressionNet(eigen::CpuContext& ctx) : ctx_(&ctx) {}
+  void configure(int batch, int, int, std::span<const std::uint8_t> = {}) {
+    batch_ = batch;
+    logits_.resize(std::size_t(batch) * Classes);
+    dlogits_.resize(logits_.size());
+  }
+  int batch() const { return batch_; }
+  std::span<const std::uint8_t> active() const { return active_; }
+  const float* forward(const float* p, const ParamLayout&, const float* x, const ForwardOptions<float>& = {}) {
+    x_ = x;
+    eigen::linear_forward(*ctx_, batch_, In, Classes, x, p, p + In * Classes, logits_.data());
+    return logits_.data();
+  }
+  float* dlogits() { return dlogits_.data(); }
+  void backward(const float* p, float* g, const ParamLayout&) {
+    eigen::linear_backward(*ctx_, batch_, In, Classes, x_, p, dlogits_.data(), static_cast<float*>(nullptr), g,
+                           g + In * Classes);
+  }
+
+ private:
+  eigen::CpuContext* ctx_;
+  int batch_ = 0;
+  const float* x_ = nullptr;
+  std::vector<float> logits_, dlogits_;
+  std::vector<std::uint8_t> active_{1};
+};
+
+}  // namespace
+
+namespace ist {
+template <int In, int Classes>
+struct ModelTraits<SoftmaxRegression<In, Classes>> {
+  using Model = SoftmaxRegression<In, Classes>;
+  template <class Compute>
+  using Network = SoftmaxRegressionNet<In, Classes>;
+  static constexpr std::size_t num_params = Model::num_params;
+  static constexpr int num_classes = Classes;
+  static ModelInfo info() {
+    ModelInfo m;
+    m.name = "softmax-regression";
+    m.in_channels = 1;
+    m.num_classes = Classes;
+    m.num_params = num_params;
+    BlockInfo b;
+    b.name = "linear";
+    b.kind = BlockKind::Head;
+    b.param_count = num_params;
+    m.blocks.push_back(b);
+    return m;
+  }
+  static void init(std::span<float> p, std::uint64_t seed) {
+    Rng rng(seed);
+    for (auto& v : p) v = float(0.1 * rng.normal());
+  }
+  static SliceSet slices(const SubnetSpec&) {
+    SliceSet s;
+    s.slices.push_back(TensorSlice{0, 1, int(num_params), {}, {}});
+    return s;
+  }
+  static ParamLayout layout(const SubnetSpec&) { return ParamLayout::full<Model>(); }
+  template <class Net>
+  static void configure(Net& net, const SubnetSpec&, int batch, int h, int w) {
+    net.configure(batch, h, w);
+  }
+};
+}  // namespace ist
+
+TEST_CASE("trainer: Replicate with L = 1 and carried momentum equals data-parallel SGD with momentum") {
+  constexpr int hw = 4, classes = 3, S = 4, rounds = 3;
+  using Model = SoftmaxRegression<hw * hw, classes>;
+  using Trainer = IndependentSubnetTrainer<Model, Replicate>;
+  const auto data = synthetic(256, 1, hw, classes, 6);
+  auto cfg = small_config();
+  cfg.local_steps = 1;
+  cfg.max_rounds = rounds;
+  cfg.sgd = {0.1, 0.9, 1e-3, false};
+  cfg.optimizer_state = OptimizerState::Carry;
+  Trainer t(Replicate{}, HolderAverage{}, CpuBackend<>(InProcessComm(S)), cfg);
+  std::vector<double> p(t.params().begin(), t.params().end());  // the common start
+  t.prepare(data);
+  for (int r = 0; r < rounds; ++r) t.train_round(std::uint64_t(r));
+
+  // Reference: one global model; each step averages the S workers' gradients (an all-reduce), adds L2
+  // weight decay, and takes one momentum step, in double precision.
+  eigen::CpuContext ctx(1);
+  std::vector<std::unique_ptr<BatchIterator>> its;
+  for (int w = 0; w < S; ++w)
+    its.push_back(std::make_unique<BatchIterator>(data, cfg.batch, Normalization{}, Augmentation{},
+                                                  Trainer::worker_data_seed(cfg.seed, w), true, true));
+  const std::size_t n = Model::num_params;
+  std::vector<double> v(n, 0.0);
+  for (int step = 0; step < rounds; ++step) {
+    std::vector<double> g(n, 0.0);
+    for (int w = 0; w < S; ++w) {
+      Batch b;
+      REQUIRE(its[std::size_t(w)]->next(b));
+      std::vector<double> x(b.x, b.x + std::size_t(b.size) * hw * hw), logits(std::size_t(b.size) * classes),
+          dl(logits.size()), gw(n, 0.0);
+      eigen::linear_forward(ctx, b.size, hw * hw, classes, x.data(), p.data(), p.data() + hw * hw * classes,
+                            logits.data());
+      eigen::softmax_cross_entropy(b.size, classes, logits.data(), b.y, dl.data());
+      eigen::linear_backward(ctx, b.size, hw * hw, classes, x.data(), p.data(), dl.data(),
+                             static_cast<double*>(nullptr), gw.data(), gw.data() + hw * hw * classes);
+      for (std::size_t i = 0; i < n; ++i) g[i] += gw[i] / S;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const double gi = g[i] + cfg.sgd.weight_decay * p[i];
+      v[i] = step == 0 ? gi : cfg.sgd.momentum * v[i] + gi;
+      p[i] -= cfg.sgd.lr * v[i];
+    }
+  }
+  double diff = 0, norm = 0, mdiff = 0, mnorm = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    diff += (t.params()[i] - p[i]) * (t.params()[i] - p[i]);
+    norm += p[i] * p[i];
+    mdiff += (t.momentum()[i] - v[i]) * (t.momentum()[i] - v[i]);
+    mnorm += v[i] * v[i];
+  }
+  MESSAGE("local SGD (L=1, carry) vs data-parallel SGD: relative difference " << std::sqrt(diff / norm)
+                                                                              << " (weights), "
+                                                                              << std::sqrt(mdiff / mnorm)
+                                                                              << " (momentum)");
+  CHECK(std::sqrt(diff / norm) < 1e-6);
+  CHECK(std::sqrt(mdiff / mnorm) < 1e-5);
+}
