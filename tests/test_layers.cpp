@@ -47,6 +47,12 @@ const ConvShape kConvCases[] = {
     {3, 4, 5, 5, 2, 1, 1, 0},  // 1x1 pointwise
     {2, 4, 7, 6, 3, 1, 2, 0},  // 1x1 stride 2 (projection shortcut)
     {1, 2, 4, 4, 2, 3, 1, 0},  // 3x3 no padding
+    // The shapes of the real networks' fast paths: direct stride-1 kernels, phase-plane stride-2 kernels
+    // (16+ input channels), odd sizes, 8 channels.
+    {2, 16, 8, 8, 16, 3, 1, 1},
+    {2, 16, 9, 7, 32, 3, 2, 1},
+    {3, 8, 7, 7, 8, 3, 1, 1},
+    {2, 32, 6, 6, 16, 3, 2, 1},
 };
 
 }  // namespace

@@ -4,15 +4,20 @@
 // Two algorithms, chosen by shape:
 //
 // * "Same" stride-1 convolutions (odd r, pad = (r-1)/2: every 3x3 pad-1 layer of a ResNet) run as a
-//   direct convolution on a zero-padded copy of each image. With the input plane padded to width
-//   pw = w + 2*pad, output pixel q = i*pw + j (j < w; the columns j >= w are computed and dropped) is
-//     y[k][q] = sum_{c, kh, kw} w[k][c][kh][kw] * xpad[c][q + kh*pw + kw],
+//   direct convolution on a zero-padded copy of each image. With the input rows laid out at pitch
+//   pw = w + pad (the pad zero columns between two rows serve as both borders), output pixel
+//   q = i*pw + j (j < w; the columns j >= w are computed and dropped) is
+//     y[k][q] = sum_{c, kh, kw} w[k][c][kh][kw] * xpad[c][q + (kh - pad)*pw + (kw - pad)],
 //   a matrix product whose right-hand rows are shifted views of the padded planes, so nothing is
 //   expanded 9x (no im2col). The register-blocked micro-kernel keeps KB output channels x PB packets
 //   of pixels in registers and broadcasts one weight per channel and tap. The input gradient is the
-//   same kernel on the padded dy with the flipped, transposed weights (no col2im scatter, no memset),
-//   and the weight gradient is a packet-wise dot product of padded dy with the shifted input views.
-// * Everything else (stride 2, 1x1 projections, other paddings) is one GEMM per image,
+//   same kernel on the padded dy with the flipped, transposed weights (no col2im scatter, no memset).
+//   The weight gradient reads a position-major (channel-fastest) padded copy of the input: packets over
+//   input channels, dy values broadcast (direct_weight_grad_t); with fewer input channels than a packet,
+//   packet dot products of dy with the shifted input views instead (direct_weight_grad).
+// * Stride-2 3x3 pad-1 convolutions run the same kernels over the four phase planes of the input
+//   (see "stride 2" below).
+// * Everything else (1x1 projections, other paddings) is one GEMM per image,
 //   col = im2col(x_n) stored [c*r*r][out_h*out_w]:  y_n [k][out_hw] = w [k][c*r*r] * col,
 //   in Eigen's column-major view Y(out_hw x k) = Col(out_hw x crr) * W(crr x k). A pointwise
 //   convolution (1x1, stride 1, no padding) skips im2col.
@@ -25,10 +30,10 @@
 // accumulate_dx is set, in which case they are added.
 #include <Eigen/Core>
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <omp.h>
+#include <vector>
 
 #include "ist/backend/eigen/cpu_context.hpp"
 #include "ist/core/error.hpp"
@@ -113,7 +118,7 @@ void col2im_add(const ConvShape& s, const T* col, T* dx) {
 template <class T>
 using Packet = typename Eigen::internal::packet_traits<T>::type;
 template <class T>
-inline constexpr int packet_size = Eigen::internal::unpacket_traits<Packet<T>>::size;
+inline constexpr int packet_size = Eigen::internal::packet_traits<T>::size;
 
 // Output channels per register block of the direct kernels.
 inline constexpr int kDirectKB = 8;
@@ -124,7 +129,7 @@ inline bool use_direct(const ConvShape& s) {
 }
 
 // Geometry of one padded plane. Pixel (i, j) of the image sits at grid position q = i*pw + j,
-// pw = w + 2*pad, measured from the plane's origin, which is `front` elements (a whole number of
+// pw = w + pad, measured from the plane's origin, which is `front` elements (a whole number of
 // packets, so the origin is aligned) into the plane; the columns j in [w, pw) and everything before
 // and after the image are zero. A tap (kh, kw) of a "same" convolution reads position
 // q + (kh - pad)*pw + (kw - pad). Outputs are produced on the same grid, nq positions (h*pw rounded up
@@ -138,13 +143,19 @@ struct Padded {
   std::size_t plane;  // elements per padded plane, slack included
   std::size_t oplane; // elements per output plane
 
-  Padded(int h_, int w_, int r) : h(h_), w(w_), pad((r - 1) / 2), pw(w_ + r - 1) {
+  // A "same" convolution's grid: pitch w + pad is enough, the pad zero columns after row i are both its
+  // right border and row i+1's left border.
+  Padded(int h_, int w_, int r) : Padded(h_, w_, w_ + (r - 1) / 2, ((r - 1) / 2) * (w_ + (r - 1) / 2) + (r - 1) / 2) {
+    pad = (r - 1) / 2;
+  }
+  // A grid of rows x cols pixels with row pitch `pitch` whose taps reach at most `reach` positions
+  // before or after the one they serve.
+  Padded(int rows, int cols, int pitch, int reach) : h(rows), w(cols), pad(0), pw(pitch), shift(reach) {
     const int L = packet_size<T>;
-    shift = pad * pw + pad;
     front = (shift + L - 1) / L * L;
     nq = (h * pw + 3 * L - 1) / (3 * L) * (3 * L);  // whole blocks of the largest pixel block
-    // Furthest read: the last block's position nq-1 plus the largest tap reach `shift`, plus the
-    // weight-gradient kernel's tap group of 3 that may run 2 past the last tap.
+    // Furthest read: the last block's position nq-1 plus the reach, plus the weight-gradient kernel's
+    // tap group of 3 that may run 2 past the last tap.
     plane = (std::size_t(front) + std::size_t(nq) + std::size_t(shift) + 2 + std::size_t(L) - 1) / L * L;
     oplane = std::size_t(nq);
   }
@@ -204,71 +215,85 @@ void pack_direct_weights(int k_out, int c_in, int rr, const T* w, bool flip, T* 
         }
 }
 
-// yq[kb*KB + kk][q] = sum_{c, tap} wt[kb][c][tap][kk] * xp[c][q + off[tap]] for q in [q0, q0 + PB*L).
+// yq[kb*KB + kk][q] = sum_e wt[kb][e][kk] * base[eoff[e] + q] for q in [q0, q0 + PB*L): an implicit
+// matrix product whose right-hand rows (entries e: an input channel and a tap) are shifted views of the
+// padded input planes.
 template <class T, int PB>
-inline void direct_block(const T* xp, std::size_t plane, int c_in, int rr, const int* off, const T* wt, T* yq,
-                         std::size_t oplane, int q0) {
+inline void direct_block(const T* base, const int* eoff, int entries, const T* wt, T* yq, std::size_t oplane,
+                         int q0) {
   using P = Packet<T>;
   constexpr int L = packet_size<T>;
   constexpr int KB = kDirectKB;
   P acc[KB][PB];
   for (int k = 0; k < KB; ++k)
     for (int j = 0; j < PB; ++j) acc[k][j] = Eigen::internal::pset1<P>(T(0));
-  for (int c = 0; c < c_in; ++c) {
-    const T* xc = xp + std::size_t(c) * plane + q0;
-    const T* wc = wt + std::size_t(c) * rr * KB;
-    for (int t = 0; t < rr; ++t) {
-      const T* xs = xc + off[t];
-      P xv[PB];
-      for (int j = 0; j < PB; ++j) xv[j] = Eigen::internal::ploadu<P>(xs + j * L);
-      const T* wk = wc + t * KB;
-      for (int k = 0; k < KB; ++k) {
-        const P wv = Eigen::internal::pset1<P>(wk[k]);
-        for (int j = 0; j < PB; ++j) acc[k][j] = Eigen::internal::pmadd(xv[j], wv, acc[k][j]);
-      }
+  const T* bq = base + q0;
+  for (int e = 0; e < entries; ++e) {
+    const T* xs = bq + eoff[e];
+    P xv[PB];
+    for (int j = 0; j < PB; ++j) xv[j] = Eigen::internal::ploadu<P>(xs + j * L);
+    const T* wk = wt + std::size_t(e) * KB;
+    for (int k = 0; k < KB; ++k) {
+      const P wv = Eigen::internal::pset1<P>(wk[k]);
+      for (int j = 0; j < PB; ++j) acc[k][j] = Eigen::internal::pmadd(xv[j], wv, acc[k][j]);
     }
   }
   for (int k = 0; k < KB; ++k)
     for (int j = 0; j < PB; ++j) Eigen::internal::pstoreu(yq + std::size_t(k) * oplane + q0 + j * L, acc[k][j]);
 }
 
-// Pixel packets per block: the largest of 3, 2, 1 that wastes the fewest packets on the last block.
+// Pixel packets per block: fewer packets per block leave more of each weight broadcast unused and keep
+// fewer independent accumulators (PB = 1: 8, too few to cover the multiply-add latency), so each choice
+// is charged its packets computed (the last block included) over a relative speed of 1, 0.95 and 0.6.
 template <class T>
 int direct_pb(int positions) {
   const int L = packet_size<T>;
   const int nv = (positions + L - 1) / L;
-  int best = 3, best_cost = (nv + 2) / 3 * 3;
-  for (int pb : {2, 1}) {
-    const int cost = (nv + pb - 1) / pb * pb;
+  const double speed[4] = {0, 0.6, 0.95, 1.0};
+  int best = 3;
+  double best_cost = 1e300;
+  for (int pb : {3, 2, 1}) {
+    const double cost = double((nv + pb - 1) / pb * pb) / speed[pb];
     if (cost < best_cost) best = pb, best_cost = cost;
   }
   return best;
 }
 
-// The whole output of one image: yq[k_pad][oplane] from xp[c_in][plane].
+// The whole output of one image on grid g: yq[k_pad][oplane] from the entries (eoff, wt[kb][e][KB]).
 template <class T>
-void direct_conv(const Padded<T>& g, int c_in, int k_out, int r, const T* xp, const T* wt, T* yq) {
+void direct_conv(const Padded<T>& g, const int* eoff, int entries, int k_out, const T* base, const T* wt, T* yq) {
   constexpr int L = packet_size<T>;
-  const int rr = r * r;
-  std::array<int, 49> off{};
-  for (int kh = 0; kh < r; ++kh)
-    for (int kw = 0; kw < r; ++kw) off[std::size_t(kh * r + kw)] = g.tap(kh, kw);
   const int positions = g.h * g.pw;
   const int pb = direct_pb<T>(positions);
   const int blk = pb * L;
   const int kbs = (k_out + kDirectKB - 1) / kDirectKB;
   for (int kb = 0; kb < kbs; ++kb) {
-    const T* wk = wt + std::size_t(kb) * c_in * rr * kDirectKB;
+    const T* wk = wt + std::size_t(kb) * entries * kDirectKB;
     T* yk = yq + std::size_t(kb) * kDirectKB * g.oplane;
     for (int q0 = 0; q0 < positions; q0 += blk) {
       if (pb == 3)
-        direct_block<T, 3>(xp, g.plane, c_in, rr, off.data(), wk, yk, g.oplane, q0);
+        direct_block<T, 3>(base, eoff, entries, wk, yk, g.oplane, q0);
       else if (pb == 2)
-        direct_block<T, 2>(xp, g.plane, c_in, rr, off.data(), wk, yk, g.oplane, q0);
+        direct_block<T, 2>(base, eoff, entries, wk, yk, g.oplane, q0);
       else
-        direct_block<T, 1>(xp, g.plane, c_in, rr, off.data(), wk, yk, g.oplane, q0);
+        direct_block<T, 1>(base, eoff, entries, wk, yk, g.oplane, q0);
     }
   }
+}
+
+// Entries of a "same" stride-1 convolution over `channels` padded planes: e = c*r*r + tap.
+template <class T>
+void same_entries(const Padded<T>& g, int channels, int r, int* eoff) {
+  for (int c = 0; c < channels; ++c)
+    for (int kh = 0; kh < r; ++kh)
+      for (int kw = 0; kw < r; ++kw) eoff[(c * r + kh) * r + kw] = int(std::size_t(c) * g.plane) + g.tap(kh, kw);
+}
+
+// Per-thread integer scratch (entry offsets); grows to the largest request, then is reused.
+inline int* int_scratch(std::size_t count) {
+  thread_local std::vector<int> buf;
+  if (buf.size() < count) buf.resize(count);
+  return buf.data();
 }
 
 // dw[k][c][kh][kw] += sum_{img, q} dyp[img][k][q] * xp[img][c][q + tap(kh, kw)] over a group of images,
@@ -318,6 +343,226 @@ void direct_weight_grad(const Padded<T>& g, int c_in, int k_out, int r, const T*
   }
 }
 
+// xt[p][c] <- the padded planes of x, transposed: position-major, channel fastest (channels a multiple
+// of the packet size). Every element, slack included, is written. Whole L x L tiles (L channels x L
+// pixels) go through a register transpose; the pixels left over are copied one by one.
+template <class T>
+void pad_planes_transposed(const Padded<T>& g, int channels, const T* x, T* xt) {
+  using P = Packet<T>;
+  constexpr int L = packet_size<T>;
+  const std::size_t cs = std::size_t(channels);
+  const int hw = g.h * g.w;
+  auto pos = [&](int p) { return std::size_t(g.front) + std::size_t(p / g.w) * g.pw + std::size_t(p % g.w); };
+  std::fill(xt, xt + std::size_t(g.front) * cs, T(0));
+  for (int i = 0; i < g.h; ++i) {
+    T* border = xt + (std::size_t(g.front) + std::size_t(i) * g.pw + g.w) * cs;
+    std::fill(border, border + std::size_t(g.pw - g.w) * cs, T(0));
+  }
+  std::fill(xt + (std::size_t(g.front) + std::size_t(g.h) * g.pw) * cs, xt + g.plane * cs, T(0));
+  const int full = hw / L * L;
+  for (int c0 = 0; c0 < channels; c0 += L) {
+    const T* src = x + std::size_t(c0) * hw;
+    for (int p0 = 0; p0 < full; p0 += L) {
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // a vector type as template argument, as in Eigen
+#endif
+      Eigen::internal::PacketBlock<P, L> blk;
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+      for (int cc = 0; cc < L; ++cc) blk.packet[cc] = Eigen::internal::ploadu<P>(src + std::size_t(cc) * hw + p0);
+      Eigen::internal::ptranspose(blk);
+      for (int jj = 0; jj < L; ++jj) Eigen::internal::pstore(xt + pos(p0 + jj) * cs + c0, blk.packet[jj]);
+    }
+    for (int p = full; p < hw; ++p) {
+      T* d = xt + pos(p) * cs + c0;
+      for (int cc = 0; cc < L; ++cc) d[cc] = src[std::size_t(cc) * hw + p];
+    }
+  }
+}
+
+// Weight gradient of a 3x3 convolution with input channels a multiple of the packet size, from the
+// transposed padded input: dwt[k][tap][c] += sum_{img, pixel q} dyg[img][k][q] * xt[img][q + toff[tap]][c],
+// q over the rows x cols pixels of dy's grid g (pitch g.pw, origin g.front); toff[tap] is the position
+// offset of the tap in xt (for stride 2: in the tap's phase plane). Packets run over input channels (CV
+// of them), KB output-channel gradients are broadcast, and the three taps of a kernel row share them:
+// per pixel 3*CV aligned loads and KB broadcasts feed 3*CV*KB multiply-adds, the accumulators never need
+// a horizontal sum, and only real pixels are visited.
+template <class T, int KB, int CV>
+void direct_weight_grad_t(const Padded<T>& g, int c_in, int k_out, const int* toff, const T* xt, const T* dyg,
+                          std::size_t x_img, std::size_t dy_img, int images, T* dwt) {
+  using P = Packet<T>;
+  constexpr int L = packet_size<T>;
+  const std::size_t cs = std::size_t(c_in);
+  for (int k0 = 0; k0 < k_out; k0 += KB) {
+    const int kn = std::min(KB, k_out - k0);
+    std::size_t dk[KB];
+    for (int kk = 0; kk < KB; ++kk) dk[kk] = std::size_t(k0 + std::min(kk, kn - 1)) * g.plane + std::size_t(g.front);
+    for (int c0 = 0; c0 < c_in; c0 += CV * L) {
+      for (int kh = 0; kh < 3; ++kh) {
+        const std::size_t o0 = std::size_t(toff[kh * 3]) * cs, o1 = std::size_t(toff[kh * 3 + 1]) * cs,
+                          o2 = std::size_t(toff[kh * 3 + 2]) * cs;
+        P acc[KB][3][CV];
+        for (int kk = 0; kk < KB; ++kk)
+          for (int kw = 0; kw < 3; ++kw)
+            for (int v = 0; v < CV; ++v) acc[kk][kw][v] = Eigen::internal::pset1<P>(T(0));
+        for (int img = 0; img < images; ++img) {
+          const T* di = dyg + img * dy_img;
+          const T* xi = xt + img * x_img + std::size_t(c0);
+          for (int i = 0; i < g.h; ++i) {
+            for (int j = 0; j < g.w; ++j) {
+              const int q = i * g.pw + j;
+              const T* xq = xi + std::size_t(q) * cs;
+              P xv[3][CV];
+              for (int v = 0; v < CV; ++v) {
+                xv[0][v] = Eigen::internal::pload<P>(xq + o0 + v * L);
+                xv[1][v] = Eigen::internal::pload<P>(xq + o1 + v * L);
+                xv[2][v] = Eigen::internal::pload<P>(xq + o2 + v * L);
+              }
+              for (int kk = 0; kk < KB; ++kk) {
+                const P d = Eigen::internal::pset1<P>(di[dk[kk] + std::size_t(q)]);
+                for (int kw = 0; kw < 3; ++kw)
+                  for (int v = 0; v < CV; ++v) acc[kk][kw][v] = Eigen::internal::pmadd(xv[kw][v], d, acc[kk][kw][v]);
+              }
+            }
+          }
+        }
+        for (int kk = 0; kk < kn; ++kk)
+          for (int kw = 0; kw < 3; ++kw)
+            for (int v = 0; v < CV; ++v) {
+              T* o = dwt + (std::size_t(k0 + kk) * 9 + std::size_t(kh * 3 + kw)) * cs + std::size_t(c0 + v * L);
+              Eigen::internal::pstore(o, Eigen::internal::padd(Eigen::internal::pload<P>(o), acc[kk][kw][v]));
+            }
+      }
+    }
+  }
+}
+
+// Dispatch of direct_weight_grad_t on the channel count: CV packets of channels, KB = 8 / CV (CV = 4,
+// KB = 2 measured slower than two passes of CV = 2, KB = 4 at 64 channels: 12 loads per 24 multiply-adds).
+template <class T>
+void direct_weight_grad_t(const Padded<T>& g, int c_in, int k_out, const int* toff, const T* xt, const T* dyg,
+                          std::size_t x_img, std::size_t dy_img, int images, T* dwt) {
+  constexpr int L = packet_size<T>;
+  if (c_in % (2 * L) == 0)
+    direct_weight_grad_t<T, 4, 2>(g, c_in, k_out, toff, xt, dyg, x_img, dy_img, images, dwt);
+  else
+    direct_weight_grad_t<T, 8, 1>(g, c_in, k_out, toff, xt, dyg, x_img, dy_img, images, dwt);
+}
+
+// ---- stride 2 (3x3 pad 1) through phase planes ---------------------------------------------------------
+//
+// x is split into its four phases x_ab[c][u][v] = x[c][2u + a][2v + b], each on a grid of the output's
+// size (oh x ow, pitch ow + 1, so the spare column is the zero left border of the next row). Row tap kh
+// reads phase a = (kh + 1) % 2 at row offset du = (kh == 0 ? -1 : 0), the same for columns, so the
+// stride-2 convolution is a stride-1 one over 4*c phase planes with 9 entries per input channel. The
+// input gradient is, per phase of dx, a stride-1 convolution of dy with the taps that land on that phase
+// (offsets 0 or +1), scattered back into dx.
+
+inline bool use_phases(const ConvShape& s) { return s.stride == 2 && s.r == 3 && s.pad == 1; }
+
+inline int phase_of(int k) { return (k + 1) % 2; }     // phase of row/column tap k (pad 1)
+inline int phase_shift(int k) { return k == 0 ? -1 : 0; }  // its offset in output rows/columns
+
+template <class T>
+Padded<T> phase_grid(const ConvShape& s) {
+  const int ow = s.out_w();
+  return Padded<T>(s.out_h(), ow, ow + 1, ow + 2);
+}
+
+// xph[c][a*2 + b] <- phase (a, b) of x[c] on grid g (every element of each plane written); with
+// `transposed`, position-major instead: xt[(a*2 + b)*plane + p][c].
+template <class T>
+void pad_phases(const Padded<T>& g, int h, int w, int channels, const T* x, T* out, bool transposed) {
+  const std::size_t hw = std::size_t(h) * w;
+  const std::size_t cs = std::size_t(channels);
+  for (int ph = 0; ph < 4; ++ph) {
+    const int a = ph / 2, b = ph % 2;
+    const int rows = std::min(g.h, (h - a + 1) / 2), cols = std::min(g.w, (w - b + 1) / 2);
+    if (!transposed) {
+      for (int c = 0; c < channels; ++c) {
+        const T* src = x + std::size_t(c) * hw + std::size_t(a) * w + b;
+        T* base = out + (std::size_t(c) * 4 + ph) * g.plane;
+        std::fill(base, base + g.front, T(0));
+        T* d = base + g.front;
+        for (int u = 0; u < rows; ++u, d += g.pw) {
+          const T* sr = src + std::size_t(2 * u) * w;
+          for (int v = 0; v < cols; ++v) d[v] = sr[2 * v];
+          for (int v = cols; v < g.pw; ++v) d[v] = T(0);
+        }
+        std::fill(d, base + g.plane, T(0));
+      }
+    } else {
+      T* base = out + std::size_t(ph) * g.plane * cs;
+      std::fill(base, base + std::size_t(g.front) * cs, T(0));
+      T* d = base + std::size_t(g.front) * cs;
+      for (int u = 0; u < rows; ++u) {
+        const T* sr = x + std::size_t(2 * u + a) * w + b;
+        for (int v = 0; v < cols; ++v, d += cs)
+          for (std::size_t c = 0; c < cs; ++c) d[c] = sr[c * hw + 2 * std::size_t(v)];
+        std::fill(d, d + std::size_t(g.pw - cols) * cs, T(0));
+        d += std::size_t(g.pw - cols) * cs;
+      }
+      std::fill(d, base + g.plane * cs, T(0));
+    }
+  }
+}
+
+// Entries of the stride-2 forward: e = (c*3 + kh)*3 + kw over the phase planes.
+template <class T>
+void phase_entries(const Padded<T>& g, int channels, int* eoff) {
+  for (int c = 0; c < channels; ++c)
+    for (int kh = 0; kh < 3; ++kh)
+      for (int kw = 0; kw < 3; ++kw)
+        eoff[(c * 3 + kh) * 3 + kw] = int((std::size_t(c) * 4 + phase_of(kh) * 2 + phase_of(kw)) * g.plane) +
+                                      g.front + phase_shift(kh) * g.pw + phase_shift(kw);
+}
+
+// Input gradient of phase (a, b) of dx: entries over (k, the row taps landing on a, the column taps
+// landing on b) of the padded dy (k planes on grid g), weights wt[cb][e][KB] = w[k][cb*KB + cc][kh][kw].
+// Returns the number of entries.
+template <class T>
+int phase_grad_entries(const Padded<T>& g, int k_out, int c_in, int a, int b, const T* w, int* eoff, T* wt) {
+  int taps[4][2], nt = 0;
+  for (int kh = 0; kh < 3; ++kh)
+    for (int kw = 0; kw < 3; ++kw)
+      if (phase_of(kh) == a && phase_of(kw) == b) taps[nt][0] = kh, taps[nt][1] = kw, ++nt;
+  const int entries = k_out * nt;
+  for (int k = 0; k < k_out; ++k)
+    for (int t = 0; t < nt; ++t)
+      eoff[k * nt + t] = int(std::size_t(k) * g.plane) + g.front - phase_shift(taps[t][0]) * g.pw -
+                         phase_shift(taps[t][1]);
+  const int cbs = (c_in + kDirectKB - 1) / kDirectKB;
+  for (int cb = 0; cb < cbs; ++cb)
+    for (int k = 0; k < k_out; ++k)
+      for (int t = 0; t < nt; ++t)
+        for (int cc = 0; cc < kDirectKB; ++cc) {
+          const int c = cb * kDirectKB + cc;
+          wt[((std::size_t(cb) * entries) + std::size_t(k * nt + t)) * kDirectKB + cc] =
+              c < c_in ? w[((std::size_t(k) * c_in + c) * 3 + taps[t][0]) * 3 + taps[t][1]] : T(0);
+        }
+  return entries;
+}
+
+// dx[c][2u + a][2v + b] <- (or +=) dxq[c][u*pitch + v] for the pixels of phase (a, b).
+template <class T>
+void unpad_phase(const Padded<T>& g, int h, int w, int channels, int a, int b, const T* dxq, T* dx, bool add) {
+  const int rows = (h - a + 1) / 2, cols = (w - b + 1) / 2;
+  for (int c = 0; c < channels; ++c) {
+    const T* src = dxq + std::size_t(c) * g.oplane;
+    T* dst = dx + std::size_t(c) * h * w;
+    for (int u = 0; u < rows; ++u) {
+      const T* sr = src + std::size_t(u) * g.pw;
+      T* dr = dst + std::size_t(2 * u + a) * w + b;
+      if (add)
+        for (int v = 0; v < cols; ++v) dr[2 * v] += sr[v];
+      else
+        for (int v = 0; v < cols; ++v) dr[2 * v] = sr[v];
+    }
+  }
+}
+
 inline void check_conv_shape(const ConvShape& s, const char* where) {
   IST_CHECK(s.n > 0 && s.c > 0 && s.h > 0 && s.w > 0 && s.k > 0 && s.r > 0 && s.stride > 0 && s.pad >= 0,
             where, ": expected positive sizes, found n=", s.n, " c=", s.c, " h=", s.h, " w=", s.w, " k=", s.k,
@@ -339,11 +584,12 @@ void conv2d_forward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w,
   const std::size_t in_img = std::size_t(s.c) * s.h * s.w;
   const std::size_t out_img = std::size_t(s.k) * ohw;
   const int nt = std::min(ctx.threads(), s.n);
-  if (detail::use_direct(s)) {
-    const detail::Padded<T> g(s.h, s.w, s.r);
+  if (detail::use_direct(s) || detail::use_phases(s)) {
+    const bool phases = detail::use_phases(s);
+    const detail::Padded<T> g = phases ? detail::phase_grid<T>(s) : detail::Padded<T>(s.h, s.w, s.r);
     const int k_pad = (s.k + detail::kDirectKB - 1) / detail::kDirectKB * detail::kDirectKB;
     const std::size_t wt_size = detail::round_up(std::size_t(k_pad) * crr, 64);
-    const std::size_t xp_size = detail::round_up(std::size_t(s.c) * g.plane, 64);
+    const std::size_t xp_size = detail::round_up(std::size_t(s.c) * (phases ? 4 : 1) * g.plane, 64);
     const std::size_t need = wt_size + xp_size + std::size_t(k_pad) * g.oplane;
     for (int t = 0; t < nt; ++t) ctx.scratch<T>(t, need);
 #pragma omp parallel num_threads(nt)
@@ -351,11 +597,19 @@ void conv2d_forward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w,
       T* wt = ctx.scratch<T>(omp_get_thread_num(), need);
       T* xp = wt + wt_size;
       T* yq = xp + xp_size;
+      int* eoff = detail::int_scratch(std::size_t(crr));
       detail::pack_direct_weights(s.k, s.c, s.r * s.r, w, false, wt);
+      if (phases)
+        detail::phase_entries(g, s.c, eoff);
+      else
+        detail::same_entries(g, s.c, s.r, eoff);
 #pragma omp for schedule(static)
       for (int i = 0; i < s.n; ++i) {
-        detail::pad_planes(g, s.c, x + i * in_img, xp);
-        detail::direct_conv(g, s.c, s.k, s.r, xp, wt, yq);
+        if (phases)
+          detail::pad_phases(g, s.h, s.w, s.c, x + i * in_img, xp, false);
+        else
+          detail::pad_planes(g, s.c, x + i * in_img, xp);
+        detail::direct_conv(g, eoff, crr, s.k, xp, wt, yq);
         detail::unpad_planes(g, s.k, yq, y + i * out_img, false);
       }
     }
@@ -390,18 +644,22 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
   const std::size_t out_img = std::size_t(s.k) * ohw;
   const std::size_t wsize = detail::round_up(std::size_t(crr) * s.k, 64);
   const int nt = std::min(ctx.threads(), s.n);
-  if (detail::use_direct(s)) {
-    // Input gradient: a "same" convolution of dy (k channels) with the flipped weights, c outputs.
-    // Images are padded in groups that fit in about half a megabyte, and the weight gradient of a group
-    // is one pass.
-    const detail::Padded<T> g(s.h, s.w, s.r);
+  const bool phases = detail::use_phases(s) && s.c % detail::packet_size<T> == 0;
+  if (detail::use_direct(s) || phases) {
+    // Stride 1: the input gradient is a "same" convolution of the padded dy (k channels) with the flipped
+    // weights, c outputs. Stride 2: one such convolution per phase of dx. Images are padded in groups
+    // that fit in about half a megabyte, and the weight gradient of a group is one pass.
+    const detail::Padded<T> g = phases ? detail::phase_grid<T>(s) : detail::Padded<T>(s.h, s.w, s.r);
     const int c_pad = (s.c + detail::kDirectKB - 1) / detail::kDirectKB * detail::kDirectKB;
     const std::size_t wt_size = detail::round_up(std::size_t(c_pad) * s.k * s.r * s.r, 64);
-    const std::size_t x_img = detail::round_up(std::size_t(s.c) * g.plane, 64);
+    const std::size_t x_img = detail::round_up(std::size_t(s.c) * (phases ? 4 : 1) * g.plane, 64);
     const std::size_t dy_img = detail::round_up(std::size_t(s.k) * g.plane, 64);
+    // 3x3 with whole packets of input channels: weight gradient from the transposed input (dwt[k][tap][c]).
+    const bool transposed = s.r == 3 && s.c % detail::packet_size<T> == 0;
     const int group = int(std::clamp<std::size_t>((std::size_t(512) << 10) / ((x_img + dy_img) * sizeof(T)), 1, 16));
     const std::size_t dxq_size = dx ? std::size_t(c_pad) * g.oplane : 0;
     const std::size_t need = wsize + wt_size + group * (x_img + dy_img) + dxq_size;
+    const int rr = s.r * s.r;
     for (int t = 0; t < nt; ++t) ctx.scratch<T>(t, need);
 #pragma omp parallel num_threads(nt)
     {
@@ -411,26 +669,74 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
       T* xp = wt + wt_size;
       T* dyp = xp + group * x_img;
       T* dxq = dyp + group * dy_img;
+      // Entry offsets: [0, rr) the weight-gradient taps; then the input gradient's entries (stride 1:
+      // k*rr of them; stride 2: per phase, at most k*4 each at eoff + k*4*phase, weights packed phase
+      // after phase).
+      int* toff = detail::int_scratch(std::size_t(rr) + std::size_t(s.k) * std::max(16, rr));
+      int* eoff = toff + rr;
+      int phase_entries[4] = {0, 0, 0, 0};
+      for (int kh = 0; kh < s.r; ++kh)
+        for (int kw = 0; kw < s.r; ++kw)
+          toff[kh * s.r + kw] = phases ? int(std::size_t(detail::phase_of(kh) * 2 + detail::phase_of(kw)) * g.plane) +
+                                             g.front + detail::phase_shift(kh) * g.pw + detail::phase_shift(kw)
+                                       : g.tap(kh, kw);
       std::fill(dW, dW + std::size_t(crr) * s.k, T(0));
-      if (dx) detail::pack_direct_weights(s.c, s.k, s.r * s.r, w, true, wt);
+      if (dx) {
+        if (phases) {
+          std::size_t woff = 0;
+          for (int ph = 0; ph < 4; ++ph) {
+            phase_entries[ph] = detail::phase_grad_entries(g, s.k, s.c, ph / 2, ph % 2, w, eoff + s.k * 4 * ph, wt + woff);
+            woff += std::size_t(c_pad) * phase_entries[ph];
+          }
+        } else {
+          detail::pack_direct_weights(s.c, s.k, rr, w, true, wt);
+          detail::same_entries(g, s.k, s.r, eoff);
+        }
+      }
       const int i_end = int(std::int64_t(s.n) * (t + 1) / nt);
       for (int i0 = int(std::int64_t(s.n) * t / nt); i0 < i_end; i0 += group) {
         const int gn = std::min(group, i_end - i0);
         for (int j = 0; j < gn; ++j) {
-          detail::pad_planes(g, s.c, x + (i0 + j) * in_img, xp + j * x_img);
+          if (phases)
+            detail::pad_phases(g, s.h, s.w, s.c, x + (i0 + j) * in_img, xp + j * x_img, true);
+          else if (transposed)
+            detail::pad_planes_transposed(g, s.c, x + (i0 + j) * in_img, xp + j * x_img);
+          else
+            detail::pad_planes(g, s.c, x + (i0 + j) * in_img, xp + j * x_img);
           detail::pad_planes(g, s.k, dy + (i0 + j) * out_img, dyp + j * dy_img);
         }
-        detail::direct_weight_grad(g, s.c, s.k, s.r, xp, dyp, x_img, dy_img, gn, dW);
+        if (transposed)
+          detail::direct_weight_grad_t(g, s.c, s.k, toff, xp, dyp, x_img, dy_img, gn, dW);
+        else
+          detail::direct_weight_grad(g, s.c, s.k, s.r, xp, dyp, x_img, dy_img, gn, dW);
         if (dx)
           for (int j = 0; j < gn; ++j) {
-            detail::direct_conv(g, s.k, s.c, s.r, dyp + j * dy_img, wt, dxq);
-            detail::unpad_planes(g, s.c, dxq, dx + (i0 + j) * in_img, accumulate_dx);
+            T* dxi = dx + (i0 + j) * in_img;
+            if (phases) {
+              std::size_t woff = 0;
+              for (int ph = 0; ph < 4; ++ph) {
+                detail::direct_conv(g, eoff + s.k * 4 * ph, phase_entries[ph], s.c, dyp + j * dy_img, wt + woff, dxq);
+                detail::unpad_phase(g, s.h, s.w, s.c, ph / 2, ph % 2, dxq, dxi, accumulate_dx);
+                woff += std::size_t(c_pad) * phase_entries[ph];
+              }
+            } else {
+              detail::direct_conv(g, eoff, s.k * rr, s.c, dyp + j * dy_img, wt, dxq);
+              detail::unpad_planes(g, s.c, dxq, dxi, accumulate_dx);
+            }
           }
       }
     }
+    // Sum the per-thread weight gradients in thread order (transposing dwt[k][tap][c] when used).
     for (int t = 0; t < nt; ++t) {
       const T* part = ctx.scratch<T>(t, need);
-      for (std::size_t j = 0; j < std::size_t(crr) * s.k; ++j) dw[j] += part[j];
+      if (transposed) {
+        for (int k = 0; k < s.k; ++k)
+          for (int c = 0; c < s.c; ++c)
+            for (int tap = 0; tap < rr; ++tap)
+              dw[(std::size_t(k) * s.c + c) * rr + tap] += part[(std::size_t(k) * rr + tap) * s.c + c];
+      } else {
+        for (std::size_t j = 0; j < std::size_t(crr) * s.k; ++j) dw[j] += part[j];
+      }
     }
     return;
   }
