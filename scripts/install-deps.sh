@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(cmake g++ make libeigen3-dev doctest-dev libbenchmark-dev zlib1g-dev dataset-fashion-mnist
-          libcli11-dev nlohmann-json3-dev openmpi-bin libopenmpi-dev)
+          libcli11-dev nlohmann-json3-dev libxxhash-dev openmpi-bin libopenmpi-dev)
 bench_packages=(python3-torch python3-matplotlib)
 
 usage() { echo "usage: $0 [--bench]"; }
