@@ -35,7 +35,8 @@ inline std::vector<float> download(const float* device, std::size_t n) { return 
 inline std::vector<float> download(const cuda::DeviceBuffer<float>& b) { return b.to_host(gpu().stream()); }
 
 // ||got - want||_2 / ||want||_2 (absolute error when want is 0).
-inline double rel_l2(std::span<const float> got, std::span<const float> want) {
+template <class U>
+double rel_l2(std::span<const float> got, std::span<const U> want) {
   double diff = 0, norm = 0;
   for (std::size_t i = 0; i < want.size() && i < got.size(); ++i) {
     const double d = double(got[i]) - double(want[i]);
@@ -46,7 +47,7 @@ inline double rel_l2(std::span<const float> got, std::span<const float> want) {
   return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
 }
 inline double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
-  return rel_l2(std::span<const float>(got), std::span<const float>(want));
+  return rel_l2<float>(std::span<const float>(got), std::span<const float>(want));
 }
 
 }  // namespace ist::test

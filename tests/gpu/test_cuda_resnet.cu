@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "gpu_test_util.cuh"
@@ -96,24 +97,49 @@ void compare_networks(int batch, int hw, std::span<const std::uint8_t> active, s
   const auto glogits = download(gl, nlogits);
   const auto ggrads = download(G);
 
+  // Eigen in double: the exact gradients, to tell float rounding from mistakes.
+  const std::vector<double> params_d(params.begin(), params.end()), x_d(x.begin(), x.end());
+  const std::vector<double> scale_d(scale.begin(), scale.end());
+  ResNetNetwork<Model, double> dn(cpu);
+  dn.configure(batch, hw, hw, active);
+  ForwardOptions<double> dopt;
+  dopt.residual_scale = scale_d;
+  eigen::softmax_cross_entropy(batch, Model::num_classes, dn.forward(params_d.data(), layout, x_d.data(), dopt),
+                               labels.data(), dn.dlogits());
+  std::vector<double> grads_d(layout.size(), 0.0);
+  dn.backward(params_d.data(), grads_d.data(), layout);
+
   const double logit_err = rel_l2(glogits, logits);
   CHECK(logit_err < net_tol);
   CHECK(gloss.loss == doctest::Approx(loss.loss).epsilon(1e-4));
   CHECK(gloss.correct == loss.correct);
   CHECK(rel_l2(download(S), stats) < net_tol);
-  double worst = 0;
+  // Per tensor: the CUDA gradient within net_tol of the Eigen float one. Early layers of a deep network
+  // can be ill-conditioned in float (two CPU builds, e.g. with and without -march=native, then differ by
+  // ~0.5%); there both float backends are measured against the double gradient instead, and the CUDA
+  // error may be at most 4x the Eigen float error.
+  double worst = 0, worst_cpu = 0;
+  int ill_conditioned = 0;
   for (const auto& t : Model::tensors) {
     if (!layout.has(t.block)) continue;
     const std::size_t base = layout.block_offset(t.block) + (t.offset - Model::blocks[std::size_t(t.block)].param_offset);
-    const double err = rel_l2(std::span<const float>(ggrads.data() + base, t.size),
-                              std::span<const float>(grads.data() + base, t.size));
+    const std::span<const float> g(ggrads.data() + base, t.size), c(grads.data() + base, t.size);
+    const std::span<const double> exact(grads_d.data() + base, t.size);
+    const double err = rel_l2(g, c), err_gpu = rel_l2(g, exact), err_cpu = rel_l2(c, exact);
     CAPTURE(t.block);
-    CAPTURE(t.name);
-    CHECK(err < net_tol);
+    CAPTURE(std::string(t.name));
+    CAPTURE(err_gpu);
+    CAPTURE(err_cpu);
+    CHECK((err < net_tol || err_gpu < 4 * err_cpu));
+    if (err >= net_tol) ++ill_conditioned;
     worst = std::max(worst, err);
+    worst_cpu = std::max(worst_cpu, err_cpu);
   }
-  MESSAGE("ist-gpu: batch " << batch << ", " << hw << "x" << hw << (compact ? ", compact sub-network" : ", full model")
-                            << ": logits rel err " << logit_err << ", worst parameter-gradient rel err " << worst);
+  MESSAGE("ist-gpu: batch " << batch << ", " << hw << "x" << hw
+                            << std::string(compact ? ", compact sub-network" : ", full model") << ": logits rel err "
+                            << logit_err << ", worst parameter-gradient rel err vs Eigen float " << worst
+                            << " (Eigen float vs double: " << worst_cpu << "; " << ill_conditioned
+                            << " tensors past 1e-3 judged against double)");
 
   // Evaluation with the running statistics each backend accumulated.
   ForwardOptions<float> eval;
@@ -196,7 +222,7 @@ TEST_SUITE("cuda-device") {
       cudaEventDestroy(start);
       cudaEventDestroy(stop);
       const double per_step = ms / steps;
-      MESSAGE("ist-gpu: timing PreAct ResNet-20, batch 128, 1x28x28, " << setting.name << ": " << per_step
+      MESSAGE("ist-gpu: timing PreAct ResNet-20, batch 128, 1x28x28, " << std::string(setting.name) << ": " << per_step
                                                                        << " ms/step, " << batch / per_step * 1e3
                                                                        << " images/s (loss " << loss << ", "
                                                                        << ctx.conv_plan_count() << " conv shapes)");

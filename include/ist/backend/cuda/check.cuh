@@ -46,7 +46,10 @@ inline const char* file_name(const char* path) {
 
 [[noreturn]] inline void throw_api_error(const char* call, const char* file, int line, const std::string& what) {
   int device = -1;
-  if (cudaGetDevice(&device) != cudaSuccess) device = -1;
+  if (cudaGetDevice(&device) != cudaSuccess) {
+    device = -1;
+    cudaGetLastError();  // do not leave this lookup's failure for the next launch check to find
+  }
   if (device >= 0)
     ::ist::fail("ist::cuda: ", call, " failed at ", file_name(file), ":", line, " on device ", device, ": ", what);
   ::ist::fail("ist::cuda: ", call, " failed at ", file_name(file), ":", line, ": ", what);
