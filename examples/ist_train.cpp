@@ -4,13 +4,26 @@
 //   ist-train --protocol local-sgd -S 4 -L 50     # the same run with local SGD
 //   ist-train --protocol ddp -S 4                 # synchronous data-parallel SGD (L = 1, carried momentum)
 //   ist-train --protocol single                   # one worker, plain SGD
+//   mpirun -np 4 ist-train                        # ResIST with one worker per MPI rank (S = ranks)
+//
+// Under mpirun (detected from the launcher's environment, or forced with --mpi) the workers are MPI
+// ranks, rank 0 coordinates and prints; see docs/mpi.md. A rank that fails prints its error and ends the
+// whole job with MPI_Abort.
 //
 // Prints one line per round (loss, accuracy, bytes moved, step time), writes one JSON row per round to
 // --metrics, and ends with a summary: final test accuracy, bytes moved versus local SGD, wall time.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <utility>
+
+#if IST_WITH_MPI
+#include <mpi.h>
+
+#include "ist/comm/mpi_comm.hpp"
+#endif
 
 #include "ist/backend/cpu_backend.hpp"
 #include "ist/data/batch_iterator.hpp"
@@ -30,6 +43,8 @@ struct Options {
   std::string data = "/usr/share/datasets/fashion-mnist";
   std::string format = "idx";
   int workers = 4;
+  bool workers_given = false;
+  bool mpi = false;
   int threads = 1;
   bool sequential = false;
   int min_depth = 0;
@@ -39,23 +54,35 @@ struct Options {
   ist::TrainerConfig trainer;
 };
 
-template <class Net>
-int run(const Options& o, const ist::ImageDataset& train, const ist::ImageDataset& test) {
+// True when an MPI launcher started this process (Open MPI, MPICH/Hydra, PMIx launchers such as srun).
+bool launched_by_mpirun() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK"})
+    if (std::getenv(v)) return true;
+  return false;
+}
+
+// Comm: ist::InProcessComm (S threads) or ist::MpiComm (one worker per rank; only rank 0 prints).
+template <class Net, class Comm>
+int run(const Options& o, Comm comm, const ist::ImageDataset& train, const ist::ImageDataset& test) {
   ist::AnyDecomposer decomposer = ist::Replicate{};
   if (o.protocol == "resist") decomposer = ist::LayerwiseRandom(o.min_depth);
-  const int workers = o.protocol == "single" ? 1 : o.workers;
-  ist::CpuBackend<> backend(ist::InProcessComm(workers, !o.sequential), o.threads);
-  ist::IndependentSubnetTrainer<Net, ist::AnyDecomposer> trainer(decomposer, ist::HolderAverage{}, std::move(backend),
-                                                                o.trainer);
+  const int workers = comm.num_workers();
+  const bool root = comm.is_coordinator();
+  ist::CpuBackend<Comm> backend(std::move(comm), o.threads);
+  ist::IndependentSubnetTrainer<Net, ist::AnyDecomposer, ist::HolderAverage, ist::CpuBackend<Comm>> trainer(
+      decomposer, ist::HolderAverage{}, std::move(backend), o.trainer);
   const auto& info = trainer.info();
-  std::printf("%s", info.summary().c_str());
-  std::printf("protocol %s (%s), S = %d workers x %d threads, L = %d local steps, batch %d, lr %g, schedule %s, "
-              "seed %llu\n",
-              o.protocol.c_str(), std::string(decomposer.name()).c_str(), workers, o.threads,
-              o.trainer.local_steps, o.trainer.batch, o.trainer.sgd.lr, o.trainer.schedule.c_str(),
-              (unsigned long long)o.trainer.seed);
-  std::fflush(stdout);
-  const ist::FitResult r = trainer.fit(train, test);
+  if (root) {
+    std::printf("%s", info.summary().c_str());
+    std::printf("protocol %s (%s), S = %d workers x %d threads, L = %d local steps, batch %d, lr %g, schedule %s, "
+                "seed %llu\n",
+                o.protocol.c_str(), std::string(decomposer.name()).c_str(), workers, o.threads,
+                o.trainer.local_steps, o.trainer.batch, o.trainer.sgd.lr, o.trainer.schedule.c_str(),
+                (unsigned long long)o.trainer.seed);
+    std::fflush(stdout);
+  }
+  const ist::FitResult r = trainer.fit(train, test);  // under MPI every rank trains; rank 0 prints the rounds
+  if (!root) return 0;
   std::printf("summary: %s on %s, %zu rounds, final test accuracy %.4f (loss %.4f), moved %.1f MB = %.3fx local "
               "SGD's %.1f MB (data-parallel all-reduce: %.1f MB), wall time %.1f s%s%s\n",
               o.protocol.c_str(), o.model.c_str(), r.rounds.size(), r.final_eval.accuracy, r.final_eval.loss,
@@ -111,9 +138,41 @@ int main(int argc, char** argv) {
   app.add_option("--test-subset", o.test_subset, "use only the first N test images (0 = all)")->capture_default_str();
   app.add_option("--metrics", t.metrics_path, "write one JSON row per round to this file (JSONL)");
   app.add_flag("!--quiet", t.progress, "no per-round progress lines");
+  app.add_flag("--mpi", o.mpi, "workers are MPI ranks, S = the number of ranks (automatic under mpirun)");
   CLI11_PARSE(app, argc, argv);
+  o.workers_given = app.count("--workers") > 0;
+
+  // Under MPI: every rank runs this program; rank 0 coordinates and prints. MPI errors return codes (ist's
+  // checks turn them into exceptions), and any rank's exception ends the whole job below with MPI_Abort.
+  const bool use_mpi = o.mpi || launched_by_mpirun();
+  int rank = 0, ranks = 1;
+#if IST_WITH_MPI
+  if (use_mpi) {
+    int provided = 0;  // MPI is called from the main thread only; OpenMP threads compute
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  }
+#endif
+  const auto finish = [&](int status) {
+#if IST_WITH_MPI
+    if (use_mpi) MPI_Finalize();
+#endif
+    return status;
+  };
 
   try {
+#if !IST_WITH_MPI
+    IST_CHECK(!use_mpi, "ist-train was built without MPI (configure with IST_ENABLE_MPI=ON where MPI is installed), "
+              "but ", o.mpi ? "--mpi was given" : "it runs under an MPI launcher (mpirun)");
+#endif
+    if (use_mpi) {
+      IST_CHECK(!o.workers_given || o.workers == ranks, "-S/--workers: under MPI, S is the number of ranks (", ranks,
+                "), found -S ", o.workers);
+      IST_CHECK(o.protocol != "single" || ranks == 1, "--protocol single: expected 1 MPI rank, found ", ranks);
+      o.workers = ranks;
+    }
     IST_CHECK(o.workers >= 1, "-S/--workers: expected S >= 1, found ", o.workers);
     IST_CHECK(o.threads >= 1, "--threads: expected >= 1, found ", o.threads);
     IST_CHECK(o.train_subset >= 0 && o.test_subset >= 0, "--train-subset/--test-subset: expected >= 0");
@@ -139,11 +198,27 @@ int main(int argc, char** argv) {
     }
     if (o.train_subset > 0) train = ist::take_first(train, std::min(o.train_subset, train.n));
     if (o.test_subset > 0) test = ist::take_first(test, std::min(o.test_subset, test.n));
-    std::printf("data: %d training and %d test images of %dx%dx%d from %s\n", train.n, test.n, train.c, train.h,
-                train.w, o.data.c_str());
-    return ist::examples::with_model(o.model, train.c, [&]<class Net>() { return run<Net>(o, train, test); });
+    if (rank == 0) {
+      if (use_mpi) std::printf("mpi: %d ranks, one worker each; rank 0 coordinates\n", ranks);
+      std::printf("data: %d training and %d test images of %dx%dx%d from %s\n", train.n, test.n, train.c, train.h,
+                  train.w, o.data.c_str());
+    }
+    return finish(ist::examples::with_model(o.model, train.c, [&]<class Net>() {
+#if IST_WITH_MPI
+      if (use_mpi) return run<Net>(o, ist::MpiComm(), train, test);
+#endif
+      return run<Net>(o, ist::InProcessComm(o.protocol == "single" ? 1 : o.workers, !o.sequential), train, test);
+    }));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ist-train: error: %s\n", e.what());
+    if (use_mpi) {
+      std::fprintf(stderr, "ist-train: rank %d of %d: error: %s\n", rank, ranks, e.what());
+      std::fflush(stderr);
+#if IST_WITH_MPI
+      MPI_Abort(MPI_COMM_WORLD, 1);  // stops the ranks that wait for this one's messages
+#endif
+    } else {
+      std::fprintf(stderr, "ist-train: error: %s\n", e.what());
+    }
     return 1;
   }
 }

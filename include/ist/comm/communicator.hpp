@@ -14,7 +14,22 @@
 //   void c.run_workers(std::function<void(int)> f)
 //       Runs f(w) for every local worker, concurrently; waits for all; rethrows the first exception.
 //   CommLedger& c.ledger()
+//
+// Optional members, used where present (communicators spanning several processes need them):
+//   void c.check_round(std::uint64_t round, std::uint64_t fingerprint)
+//       Called on every process once per round, before any slice moves, with a hash of everything that
+//       decides the round's messages (the plan, slice sizes, S, L). Throws ist::Error on every process when
+//       they differ, naming the processes: otherwise they would wait on each other's messages forever.
+//   void c.to_all_workers(std::span<const float> src, std::span<float> dst)
+//       Coordinator -> every worker, the same values, for rounds in which all workers hold the same
+//       sub-network (Replicate). dst is the buffer of this process's worker (on the coordinator, src may
+//       be that same buffer); a communicator offering it runs at most one worker per process. Counted as
+//       to_worker(w, src, ...) for every w.
+//   void c.all_sum(std::span<double> values)
+//       Element-wise sum over processes, the result on every process. The trainer collects per-worker
+//       statistics and the coordinator's evaluation with it, so that every process reports the same.
 #include <concepts>
+#include <cstdint>
 #include <functional>
 #include <span>
 
@@ -33,5 +48,17 @@ concept Communicator = requires(C& c, const C& cc, int w, std::span<const float>
   c.run_workers(f);
   { c.ledger() } -> std::same_as<CommLedger&>;
 };
+
+// The optional members above, one concept each.
+template <class C>
+concept ChecksRounds = requires(C& c, std::uint64_t round, std::uint64_t fingerprint) {
+  c.check_round(round, fingerprint);
+};
+template <class C>
+concept BroadcastsToWorkers = requires(C& c, std::span<const float> src, std::span<float> dst) {
+  c.to_all_workers(src, dst);
+};
+template <class C>
+concept SumsOverProcesses = requires(C& c, std::span<double> values) { c.all_sum(values); };
 
 }  // namespace ist

@@ -32,11 +32,13 @@ struct BlockInfo {
 struct WidthLayerInfo {
   std::string name;  // "hidden1"
   int units = 0;
+  int input_of = -1;  // the block that takes these units as its input (-1: none or unknown)
 };
 
 struct ModelInfo {
   std::string name;
-  int in_channels = 0, num_classes = 0;
+  int in_channels = 0, num_classes = 0;  // in_channels 0: not an image model (any channel count)
+  int in_features = 0;                   // > 0: a flat-input model (Mlp, Gcn) taking this many values per sample
   std::size_t num_params = 0;
   std::size_t num_bn_stats = 0;
   std::vector<BlockInfo> blocks;

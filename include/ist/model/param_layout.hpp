@@ -48,6 +48,18 @@ class ParamLayout {
     return L;
   }
 
+  // Blocks at the given offsets (`absent` for a block not held) in a buffer of `size` values: for model
+  // families whose compact blocks are not whole blocks (width-wise cuts of ist::Mlp and ist::Gcn).
+  static ParamLayout from_offsets(std::vector<std::size_t> offsets, std::size_t size) {
+    for (std::size_t b = 0; b < offsets.size(); ++b)
+      IST_CHECK(offsets[b] == absent || offsets[b] <= size, "ist::ParamLayout::from_offsets: block ", b,
+                " starts at ", offsets[b], ", past the buffer's ", size, " values");
+    ParamLayout L;
+    L.offsets_ = std::move(offsets);
+    L.size_ = size;
+    return L;
+  }
+
   bool has(int block) const { return offsets_.at(std::size_t(block)) != absent; }
   std::size_t block_offset(int block) const { return offsets_.at(std::size_t(block)); }
   std::size_t size() const noexcept { return size_; }  // buffer length this layout needs

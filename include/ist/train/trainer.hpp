@@ -14,6 +14,13 @@
 //   5. worker w -> coordinator: its trained slices
 //   6. aggregator.merge(global, ...)                             HolderAverage: mean over holders
 // The communicator's ledger counts every byte of steps 3 and 5.
+//
+// Under a communicator that spans processes (MpiComm: one worker per rank), every process runs the same
+// loop: steps 1-2 everywhere (no index lists travel), step 3/5 move this process's worker's slices, step 6
+// on the coordinator only. Optional communicator members (ist/comm/communicator.hpp) add a per-round
+// consistency check, a broadcast when all workers hold the same sub-network, and a sum over processes of
+// the per-worker statistics, so every process reports what the in-process run reports. The global model
+// (params(), evaluate()) is current on the coordinator; fit() evaluates there and shares the result.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -23,12 +30,16 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ist/aggregate/aggregator.hpp"
 #include "ist/aggregate/holder_average.hpp"
 #include "ist/backend/backend.hpp"
 #include "ist/backend/cpu_backend.hpp"
+#include "ist/comm/communicator.hpp"
+#include "ist/core/rng.hpp"
 #include "ist/data/batch_iterator.hpp"
 #include "ist/data/image_dataset.hpp"
 #include "ist/decompose/decomposer.hpp"
@@ -75,6 +86,7 @@ class IndependentSubnetTrainer {
   using Compute = typename B::Compute;
   using Network = typename Traits::template Network<Compute>;
   using Context = typename Compute::Context;
+  using Comm = std::remove_cvref_t<decltype(std::declval<B&>().comm())>;
 
   IndependentSubnetTrainer(D decomposer, A aggregator, B backend, TrainerConfig config)
       : decomposer_(std::move(decomposer)),
@@ -110,7 +122,7 @@ class IndependentSubnetTrainer {
         RoundRecord rec = train_round(std::uint64_t(r));
         const bool last = r + 1 == rounds;
         if (last || (cfg_.eval_every > 0 && (r + 1) % cfg_.eval_every == 0)) {
-          const EvalResult e = evaluate(test);
+          const EvalResult e = evaluate_on_coordinator(test);
           rec.test_loss = e.loss;
           rec.test_accuracy = e.accuracy;
           if (last) result.final_eval = e;
@@ -131,8 +143,11 @@ class IndependentSubnetTrainer {
   // train_round() by hand.
   void prepare(const ImageDataset& train) {
     const int S = num_workers();
-    IST_CHECK(train.c == info_.in_channels, "ist::IndependentSubnetTrainer: ", train.source, ": expected images with ",
-              info_.in_channels, " channels for this model, found ", train.c);
+    IST_CHECK(info_.in_channels == 0 || train.c == info_.in_channels, "ist::IndependentSubnetTrainer: ", train.source,
+              ": expected images with ", info_.in_channels, " channels for this model, found ", train.c);
+    IST_CHECK(info_.in_features == 0 || train.image_size() == std::size_t(info_.in_features),
+              "ist::IndependentSubnetTrainer: ", train.source, ": expected samples of ", info_.in_features,
+              " values for this model, found ", train.c, "x", train.h, "x", train.w, " = ", train.image_size());
     IST_CHECK(train.num_classes <= info_.num_classes, "ist::IndependentSubnetTrainer: ", train.source,
               ": the data has ", train.num_classes, " classes, the model only ", info_.num_classes);
     workers_.clear();
@@ -182,16 +197,31 @@ class IndependentSubnetTrainer {
       validate_plan(plan, info_, S, decomposer_.rules());
       slices_.resize(std::size_t(S));
       for (int w = 0; w < S; ++w) slices_[std::size_t(w)] = Traits::slices(plan.workers[std::size_t(w)]);
+      // Processes that disagree on the round would wait on each other's messages forever: compare a hash.
+      if constexpr (ChecksRounds<Comm>) comm.check_round(round, round_fingerprint(plan, carry));
 
-      // 3. Coordinator -> workers.
+      // 3. Coordinator -> workers (one broadcast where the communicator has one and all sub-networks agree).
       comm.ledger().begin_round(round, S);
+      bool broadcast = false;
+      if constexpr (BroadcastsToWorkers<Comm>) broadcast = S > 1 && same_subnet_everywhere(plan);
+      Worker* local = nullptr;
       for (int w = 0; w < S; ++w) {
         Worker* wk = workers_[std::size_t(w)].get();
         const std::size_t n = slices_[std::size_t(w)].size();
         if (wk) wk->receive_spec(plan.workers[std::size_t(w)], n, carry);
+        if (wk && !local) local = wk;
+        if (broadcast) continue;
         send_slices(w, std::span<const float>(global_), wk ? std::span<float>(wk->params) : std::span<float>());
         if (carry)
           send_slices(w, std::span<const float>(momentum_), wk ? std::span<float>(wk->momentum) : std::span<float>());
+      }
+      if constexpr (BroadcastsToWorkers<Comm>) {
+        if (broadcast) {
+          broadcast_slices(std::span<const float>(global_), local ? std::span<float>(local->params) : std::span<float>());
+          if (carry)
+            broadcast_slices(std::span<const float>(momentum_),
+                             local ? std::span<float>(local->momentum) : std::span<float>());
+        }
       }
 
       // 4. Local training, all workers at once.
@@ -240,7 +270,10 @@ class IndependentSubnetTrainer {
   // evaluation scaling (ResIST: residual branches of partitioned blocks times 1/S).
   EvalResult evaluate(const ImageDataset& data) {
     if (!eval_net_) {
-      const int threads = cfg_.eval_threads > 0 ? cfg_.eval_threads : num_workers() * backend_.threads_per_worker();
+      int local_workers = 0;
+      for (int w = 0; w < num_workers(); ++w) local_workers += backend_.comm().is_local(w) ? 1 : 0;
+      const int threads = cfg_.eval_threads > 0 ? cfg_.eval_threads
+                                                : std::max(1, local_workers) * backend_.threads_per_worker();
       eval_ctx_.emplace(threads);
       eval_net_.emplace(*eval_ctx_);
     }
@@ -299,6 +332,66 @@ class IndependentSubnetTrainer {
     }
   };
 
+  // evaluate() where the global model is current. Across processes the coordinator evaluates and shares the
+  // figures through all_sum (the other processes add zeros), so every process returns the same.
+  EvalResult evaluate_on_coordinator(const ImageDataset& data) {
+    if constexpr (SumsOverProcesses<Comm>) {
+      auto& comm = backend_.comm();
+      EvalResult e;
+      if (comm.is_coordinator()) e = evaluate(data);
+      double v[3] = {e.loss, e.accuracy, double(e.samples)};
+      comm.all_sum(std::span<double>(v));
+      return EvalResult{v[0], v[1], int(v[2])};
+    } else {
+      return evaluate(data);
+    }
+  }
+
+  // Everything that decides the messages of a round, hashed: S, L, |theta|, momentum carried, each worker's
+  // spec and slice count.
+  std::uint64_t round_fingerprint(const Plan& plan, bool carry) const {
+    std::uint64_t h = mix64(std::uint64_t(plan.num_workers()));
+    auto add = [&h](std::uint64_t v) { h = mix64(h ^ v); };
+    add(std::uint64_t(cfg_.local_steps));
+    add(std::uint64_t(Traits::num_params));
+    add(carry ? 1 : 0);
+    for (std::size_t w = 0; w < plan.workers.size(); ++w) {
+      const SubnetSpec& s = plan.workers[w];
+      add(s.active_blocks.size());
+      for (auto b : s.active_blocks) add(b);
+      add(s.kept_units.size());
+      for (const auto& units : s.kept_units) {
+        add(units.size());
+        for (int u : units) add(std::uint64_t(std::uint32_t(u)));
+      }
+      add(slices_[w].size());
+    }
+    return h;
+  }
+
+  static bool same_subnet_everywhere(const Plan& plan) {
+    for (const auto& s : plan.workers)
+      if (s.active_blocks != plan.workers[0].active_blocks || s.kept_units != plan.workers[0].kept_units) return false;
+    return true;
+  }
+
+  // The coordinator gathers the (common) slices of `global` once, straight into its own worker's buffer
+  // where it runs one (so nothing more is copied there); the communicator sends them to all.
+  void broadcast_slices(std::span<const float> global, std::span<float> dst) {
+    auto& comm = backend_.comm();
+    std::span<const float> src;
+    if (comm.is_coordinator()) {
+      std::span<float> into = dst;
+      if (into.size() != slices_[0].size() || into.empty()) {
+        send_buffer_.resize(slices_[0].size());
+        into = send_buffer_;
+      }
+      gather(global, slices_[0], into);
+      src = into;
+    }
+    comm.to_all_workers(src, dst);
+  }
+
   // Coordinator gathers the worker's slices of `global`; the communicator moves them into `dst`.
   void send_slices(int w, std::span<const float> global, std::span<float> dst) {
     auto& comm = backend_.comm();
@@ -334,12 +427,37 @@ class IndependentSubnetTrainer {
     StepStats all;
     double sum_compute = 0;
     int local = 0;
-    for (const auto& wk : workers_) {
-      if (!wk) continue;
-      all += wk->stats;
-      sum_compute += wk->compute_seconds;
-      rec.compute_seconds_max = std::max(rec.compute_seconds_max, wk->compute_seconds);
-      ++local;
+    if constexpr (SumsOverProcesses<Comm>) {
+      // One slot per worker, filled where the worker runs and zero elsewhere: the sum over processes puts
+      // every worker's figures everywhere, and adding the slots in worker order gives the in-process sums.
+      constexpr std::size_t kFields = 5;
+      stats_.assign(kFields * std::size_t(S), 0.0);
+      for (std::size_t w = 0; w < workers_.size(); ++w) {
+        if (!workers_[w]) continue;
+        const Worker& wk = *workers_[w];
+        double* slot = stats_.data() + kFields * w;
+        slot[0] = wk.stats.loss_sum;
+        slot[1] = wk.stats.correct;
+        slot[2] = wk.stats.samples;
+        slot[3] = wk.stats.steps;
+        slot[4] = wk.compute_seconds;
+      }
+      backend_.comm().all_sum(std::span<double>(stats_));
+      for (int w = 0; w < S; ++w) {
+        const double* slot = stats_.data() + kFields * std::size_t(w);
+        all += StepStats{slot[0], int(slot[1]), int(slot[2]), int(slot[3])};
+        sum_compute += slot[4];
+        rec.compute_seconds_max = std::max(rec.compute_seconds_max, slot[4]);
+        ++local;
+      }
+    } else {
+      for (const auto& wk : workers_) {
+        if (!wk) continue;
+        all += wk->stats;
+        sum_compute += wk->compute_seconds;
+        rec.compute_seconds_max = std::max(rec.compute_seconds_max, wk->compute_seconds);
+        ++local;
+      }
     }
     double params = 0;
     for (const auto& s : slices_) params += double(s.size());
@@ -414,6 +532,7 @@ class IndependentSubnetTrainer {
   std::vector<float> send_buffer_;
   std::vector<std::vector<float>> results_, momentum_results_;
   std::vector<std::span<const float>> result_spans_;
+  std::vector<double> stats_;
   optim::LrSchedule schedule_ = optim::ConstantSchedule{0.1};
   int steps_per_epoch_ = 0, height_ = 0, width_ = 0;
   std::optional<eigen::CpuContext> eval_ctx_;

@@ -34,7 +34,7 @@ struct TrainerConfig {
   std::uint64_t seed = 1;
   int eval_every = 1;                  // evaluate the global model every K rounds (0: only at the end)
   int eval_batch = 128;
-  int eval_threads = 0;                // 0: workers x threads_per_worker
+  int eval_threads = 0;                // 0: this process's workers x threads_per_worker
   OptimizerState optimizer_state = OptimizerState::ResetEachRound;
   DataSplit data_split = DataSplit::ShuffledWhole;
   Normalization normalization;         // applied to every batch (empty: pixels / 255)

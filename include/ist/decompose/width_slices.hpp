@@ -1,0 +1,93 @@
+#pragma once
+// Width-wise slices of a chain of fully connected layers (ist::Mlp, ist::Gcn): how a SubnetSpec's kept
+// units become TensorSlices and the compact layout that matches them.
+//
+// For hidden layer l keeping units K_l (empty = all) after a layer keeping K_{l-1} (the input: all):
+//   weight [U_l, U_{l-1}]   rows K_l, columns K_{l-1}
+//   per-unit vectors [U_l]  (norm scale and shift) rows K_l
+// and for the classifier: weight [C, U_last] all rows, columns K_last; bias [C] whole (shared by all).
+//
+//            columns: units of layer l-1
+//            c0 c1 c2 c3 c4 c5
+//   row u0 [ .  .  .  .  .  . ]      worker 0 keeps units {u1, u3} of layer l and {c0, c4} of layer l-1:
+//   row u1 [ X  .  .  .  X  . ]      its compact W_l is the 2 x 2 matrix of the X entries,
+//   row u2 [ .  .  .  .  .  . ]      [[W(u1,c0), W(u1,c4)], [W(u3,c0), W(u3,c4)]], row-major.
+//   row u3 [ X  .  .  .  X  . ]
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "ist/core/error.hpp"
+#include "ist/decompose/plan.hpp"
+#include "ist/decompose/slices.hpp"
+#include "ist/model/param_layout.hpp"
+#include "ist/model/resnet.hpp"
+
+namespace ist::detail {
+
+// Kept-unit count of a list over `units` (empty = all).
+inline int kept_count(const std::vector<int>& kept, int units) { return kept.empty() ? units : int(kept.size()); }
+
+// The kept widths of a chain model's hidden layers under `spec`.
+template <class Model>
+std::vector<int> chain_kept_widths(const SubnetSpec& spec, const char* who) {
+  IST_CHECK(spec.kept_units.size() == std::size_t(Model::num_hidden), who, ": expected ", Model::num_hidden,
+            " unit lists (one per hidden layer), found ", spec.kept_units.size());
+  std::vector<int> w(std::size_t(Model::num_hidden));
+  for (std::size_t l = 0; l < w.size(); ++l) w[l] = kept_count(spec.kept_units[l], Model::widths[l + 1]);
+  return w;
+}
+
+// The slices of a chain model under `spec`, in block order and, inside a block, tensor order.
+template <class Model>
+SliceSet chain_slices(const SubnetSpec& spec, const char* who) {
+  (void)chain_kept_widths<Model>(spec, who);  // checks the number of lists
+  static const std::vector<int> all;
+  SliceSet set;
+  for (int l = 0; l < Model::num_layers; ++l) {
+    const BlockDesc& b = Model::blocks[std::size_t(l)];
+    const std::vector<int>& rows = l < Model::num_hidden ? spec.kept_units[std::size_t(l)] : all;
+    const std::vector<int>& cols = l > 0 ? spec.kept_units[std::size_t(l - 1)] : all;
+    for (int t = b.first_tensor; t < b.first_tensor + b.num_tensors; ++t) {
+      const TensorDesc& d = Model::tensors[std::size_t(t)];
+      TensorSlice s;
+      s.offset = d.offset;
+      if (d.role == TensorRole::LinearWeight) {
+        s.num_rows = d.shape[0];
+        s.num_cols = d.shape[1];
+        s.rows = rows;
+        s.cols = cols;
+      } else if (d.role == TensorRole::LinearBias && l == Model::num_layers - 1) {
+        s.num_rows = 1;  // the classifier's bias: whole, shared
+        s.num_cols = int(d.size);
+      } else {  // a per-unit vector of a hidden layer
+        s.num_rows = int(d.size);
+        s.num_cols = 1;
+        s.rows = rows;
+      }
+      set.slices.push_back(std::move(s));
+    }
+  }
+  return set;
+}
+
+// Compact layout matching chain_slices(spec): each block's kept tensors packed in model order.
+template <class Model>
+ParamLayout chain_layout(const SubnetSpec& spec, const char* who) {
+  const std::vector<int> kept = chain_kept_widths<Model>(spec, who);
+  std::vector<std::size_t> offsets;
+  std::size_t off = 0;
+  for (int l = 0; l < Model::num_layers; ++l) {
+    offsets.push_back(off);
+    const BlockDesc& b = Model::blocks[std::size_t(l)];
+    const std::size_t out = l < Model::num_hidden ? std::size_t(kept[std::size_t(l)]) : std::size_t(b.out_channels);
+    const std::size_t in = l > 0 ? std::size_t(kept[std::size_t(l - 1)]) : std::size_t(b.in_channels);
+    for (int t = b.first_tensor; t < b.first_tensor + b.num_tensors; ++t) {
+      const TensorDesc& d = Model::tensors[std::size_t(t)];
+      off += d.role == TensorRole::LinearWeight ? out * in : (l < Model::num_hidden ? out : d.size);
+    }
+  }
+  return ParamLayout::from_offsets(std::move(offsets), off);
+}
+
+}  // namespace ist::detail

@@ -1,0 +1,310 @@
+#pragma once
+// GcnNetwork: forward and backward of an ist::Gcn over a whole graph (full batch), or of any width-wise
+// sub-network of it.
+//
+//   ist::eigen::CpuContext ctx(2);
+//   ist::GcnNetwork<Net> net(ctx);
+//   net.set_widths({128});                             // kept units per hidden layer (default: all)
+//   net.configure(graph.num_nodes);
+//   ist::GcnForwardOptions opt{.training = true, .dropout = 0.5, .seed = step_seed};
+//   const float* logits = net.forward(params, layout, graph.features, graph.adjacency, opt);   // [N, C]
+//   ist::eigen::node_cross_entropy(N, C, logits, labels, train_nodes, net.dlogits());
+//   net.backward(params, grads, layout);               // grads += dL/dparams
+//
+// Layer l (W_l: [k_l, k_{l-1}], the compact weight of the sub-network's kept units):
+//   D   = dropout(H_{l-1})        training only; for l = 0 the dropout hits the nonzeros of the sparse
+//                                 features X (as Kipf's sparse_dropout), and H_{-1} = X
+//   Z_l = A_hat (D W_l^T)         sparse A_hat times dense, [N, k_l]
+//   H_l = relu(Z_l)               hidden layers, then, with a GcnNorm, the non-affine layer norm:
+//         PerNode: each node's k_l values normalized; Whole: the [N, k_l] matrix normalized as one
+//         (GIST's F.layer_norm(h, h.shape)). Both are over the sub-network's local width.
+//   logits = Z_{L-1}
+//
+// Workspaces are sized by configure() and set_widths() and reused: forward and backward allocate nothing
+// once a shape has been seen.
+// Gradient contract: parameter gradients accumulate (+=) into `grads`, laid out like `params`.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "ist/backend/eigen/compute.hpp"
+#include "ist/backend/eigen/dropout.hpp"
+#include "ist/backend/eigen/layer_norm.hpp"
+#include "ist/backend/eigen/sparse_matmul.hpp"
+#include "ist/core/error.hpp"
+#include "ist/core/rng.hpp"
+#include "ist/model/gcn.hpp"
+#include "ist/model/param_layout.hpp"
+
+namespace ist {
+
+// GIST's optional normalization of hidden graph-convolution outputs (no learned scale or shift).
+enum class GcnNorm {
+  None,     // Kipf & Welling's GCN
+  PerNode,  // layer norm of each node's hidden vector
+  Whole,    // one mean and variance over the whole [nodes, width] activation (GIST's reference code)
+};
+
+struct GcnForwardOptions {
+  bool training = true;     // apply dropout and keep what backward needs
+  double dropout = 0.0;     // drop probability of each layer's input, in [0, 1)
+  GcnNorm norm = GcnNorm::None;
+  std::uint64_t seed = 0;   // dropout masks are a pure function of (seed, layer, element)
+  // One value per layer, or empty for 1: layer l computes s_l * A_hat (D W_l^T). WidthwiseRandom's
+  // evaluation_scale gives 1/S on layers whose inputs are split, for evaluating the global model.
+  std::span<const double> input_scale = {};
+};
+
+template <class Model, class T = float, class Compute = eigen::Compute>
+class GcnNetwork {
+  static_assert(is_gcn<Model>::value, "ist::GcnNetwork: Model must be an ist::Gcn<...>");
+  static_assert(std::is_same_v<Compute, eigen::Compute>,
+                "ist::GcnNetwork: only the Eigen compute policy has the sparse ops so far");
+
+ public:
+  using Context = typename Compute::Context;
+  using Sparse = eigen::SparseRowMatrix<T>;
+  static constexpr int num_blocks = Model::num_blocks;
+  static constexpr int num_classes = Model::num_classes;
+  static constexpr int num_hidden = Model::num_hidden;
+  static constexpr int num_layers = Model::num_layers;
+
+  explicit GcnNetwork(Context& ctx) : ctx_(&ctx) {
+    for (int l = 0; l < num_hidden; ++l) widths_.push_back(Model::widths[std::size_t(l) + 1]);
+  }
+
+  // Kept units of each hidden layer (num_hidden values, 1 <= k_l <= U_l). Empty: full width.
+  void set_widths(std::span<const int> kept) {
+    IST_CHECK(kept.empty() || kept.size() == std::size_t(num_hidden), "ist::GcnNetwork::set_widths: expected ",
+              num_hidden, " widths (one per hidden layer), found ", kept.size());
+    for (int l = 0; l < num_hidden; ++l) {
+      const int full = Model::widths[std::size_t(l) + 1];
+      const int k = kept.empty() ? full : kept[std::size_t(l)];
+      IST_CHECK(k >= 1 && k <= full, "ist::GcnNetwork::set_widths: hidden layer ", l + 1, ": expected a width in [1, ",
+                full, "], found ", k);
+      widths_[std::size_t(l)] = k;
+    }
+    if (nodes_ > 0) plan_workspace();
+  }
+  std::span<const int> widths() const noexcept { return widths_; }
+
+  // The number of nodes of the graphs forward() will see.
+  void configure(int num_nodes) {
+    IST_CHECK(num_nodes > 0, "ist::GcnNetwork::configure: expected a positive number of nodes, found ", num_nodes);
+    nodes_ = num_nodes;
+    plan_workspace();
+  }
+  int num_nodes() const noexcept { return nodes_; }
+  std::size_t workspace_bytes() const noexcept { return arena_.size() * sizeof(T); }
+
+  // features: [N, in_features] sparse; adjacency: A_hat [N, N] sparse, both compressed. They must outlive
+  // the backward() of this forward. Returns logits [N, classes], valid until the next call.
+  const T* forward(const T* params, const ParamLayout& layout, const Sparse& features, const Sparse& adjacency,
+                   const GcnForwardOptions& opt = {}) {
+    check_ready(layout, "forward");
+    IST_CHECK(features.rows() == nodes_ && features.cols() == Model::in_features,
+              "ist::GcnNetwork::forward: expected features of ", nodes_, " x ", Model::in_features, ", found ",
+              features.rows(), " x ", features.cols());
+    IST_CHECK(adjacency.rows() == nodes_ && adjacency.cols() == nodes_, "ist::GcnNetwork::forward: expected an ",
+              nodes_, " x ", nodes_, " adjacency, found ", adjacency.rows(), " x ", adjacency.cols());
+    IST_CHECK(opt.dropout >= 0.0 && opt.dropout < 1.0,
+              "ist::GcnNetwork::forward: expected a dropout probability in [0, 1), found ", opt.dropout);
+    IST_CHECK(opt.input_scale.empty() || opt.input_scale.size() == std::size_t(num_layers),
+              "ist::GcnNetwork::forward: expected ", num_layers, " input scales (one per layer), found ",
+              opt.input_scale.size());
+    features_ = &features;
+    adjacency_ = &adjacency;
+    opt_ = opt;
+    opt_.input_scale = {};
+    scale_.assign(std::size_t(num_layers), T(1));
+    for (std::size_t l = 0; l < opt.input_scale.size(); ++l) scale_[l] = T(opt.input_scale[l]);
+    dropped_ = opt.training && opt.dropout > 0.0;
+    const std::size_t N = std::size_t(nodes_);
+
+    // Layer 0: T_0 = X_d W_0^T through W_0^T [F, k_0] (a transposed copy), Z_0 = A_hat T_0.
+    const T* xvals = nullptr;
+    if (dropped_) {
+      const std::size_t nnz = std::size_t(features.nonZeros());
+      if (xmask_.size() < nnz) {
+        xmask_.resize(nnz);
+        xvals_.resize(nnz);
+      }
+      eigen::dropout_forward(*ctx_, nnz, opt.dropout, derive_seed(opt.seed, {0}), features.valuePtr(), xvals_.data(),
+                             xmask_.data());
+      xvals = xvals_.data();
+    }
+    {
+      const int k = width(0), F = Model::in_features;
+      const T* w = params + layout.block_offset(0);
+      T* wt = at(w0t_);
+      for (int r = 0; r < k; ++r)
+        for (int c = 0; c < F; ++c) wt[std::size_t(c) * k + r] = w[std::size_t(r) * F + c];
+      eigen::spmm(*ctx_, features, wt, k, at(layers_[0].t), xvals);
+      scale(at(layers_[0].t), N * std::size_t(k), scale_[0]);
+      eigen::spmm(*ctx_, adjacency, at(layers_[0].t), k, at(layers_[0].z));
+      if (num_hidden > 0) activate(0);
+    }
+    for (int l = 1; l < num_layers; ++l) {
+      const Layer& L = layers_[std::size_t(l)];
+      const int in_w = width(l - 1), k = width(l);
+      const T* h = at(layers_[std::size_t(l) - 1].h);
+      const T* d = h;
+      if (dropped_) {
+        eigen::dropout_forward(*ctx_, N * std::size_t(in_w), opt.dropout, derive_seed(opt.seed, {std::uint64_t(l)}), h,
+                               at(L.d), at(L.mask));
+        d = at(L.d);
+      }
+      Compute::linear_forward(*ctx_, nodes_, in_w, k, d, params + layout.block_offset(l),
+                              static_cast<const T*>(nullptr), at(L.t));
+      scale(at(L.t), N * std::size_t(k), scale_[std::size_t(l)]);
+      eigen::spmm(*ctx_, adjacency, at(L.t), k, at(L.z));
+      if (l < num_hidden) activate(l);
+    }
+    return at(layers_.back().z);
+  }
+
+  // Where the caller writes dL/dlogits before backward(): [N, classes].
+  T* dlogits() { return at(dlogits_); }
+
+  // Backward of the last forward (which must have had training = true). grads: same layout as params.
+  void backward(const T* params, T* grads, const ParamLayout& layout) {
+    check_ready(layout, "backward");
+    IST_CHECK(features_ && opt_.training, "ist::GcnNetwork::backward: needs a forward with training = true first");
+    const std::size_t N = std::size_t(nodes_);
+    T* g = at(dlogits_);  // dL/d(output of layer l)
+    for (int l = num_layers - 1; l >= 0; --l) {
+      const Layer& L = layers_[std::size_t(l)];
+      const int k = width(l);
+      const std::size_t count = N * std::size_t(k);
+      if (l < num_hidden) {  // through the norm and the ReLU
+        if (opt_.norm != GcnNorm::None) {
+          const auto [rows, cols] = norm_shape(k);
+          eigen::layer_norm_backward(*ctx_, rows, cols, at(L.h), g, at(L.invstd), g);
+        }
+        const T* z = at(L.z);
+        for (std::size_t i = 0; i < count; ++i)
+          if (!(z[i] > T(0))) g[i] = T(0);
+      }
+      // dT = A_hat^T g
+      T* dt = at(g == at(grad_a_) ? grad_b_ : grad_a_);
+      std::fill(dt, dt + count, T(0));
+      eigen::spmm_transposed_add(*ctx_, *adjacency_, g, k, dt);
+      scale(dt, count, scale_[std::size_t(l)]);
+      T* gw = grads + layout.block_offset(l);
+      if (l > 0) {
+        const int in_w = width(l - 1);
+        const T* d = dropped_ ? at(L.d) : at(layers_[std::size_t(l) - 1].h);
+        T* gd = at(dt == at(grad_a_) ? grad_b_ : grad_a_);
+        Compute::linear_backward(*ctx_, nodes_, in_w, k, d, params + layout.block_offset(l), dt, gd, gw,
+                                 static_cast<T*>(nullptr));
+        if (dropped_) eigen::dropout_backward(*ctx_, N * std::size_t(in_w), at(L.mask), gd, gd);
+        g = gd;
+      } else {  // dW_0^T [F, k_0] = X_d^T dT
+        const int F = Model::in_features;
+        T* gwt = at(gw0t_);
+        std::fill(gwt, gwt + std::size_t(F) * k, T(0));
+        eigen::spmm_transposed_add(*ctx_, *features_, dt, k, gwt, dropped_ ? xvals_.data() : nullptr);
+        for (int r = 0; r < k; ++r)
+          for (int c = 0; c < F; ++c) gw[std::size_t(r) * F + c] += gwt[std::size_t(c) * k + r];
+      }
+    }
+  }
+
+ private:
+  struct Layer {
+    std::size_t d = 0, mask = 0;  // dropped input and its mask (l > 0)
+    std::size_t t = 0, z = 0;     // D W^T and A_hat D W^T
+    std::size_t h = 0;            // hidden: relu(z), normalized in place
+    std::size_t mean = 0, invstd = 0;
+  };
+
+  static void scale(T* p, std::size_t n, T s) {
+    if (s != T(1))
+      for (std::size_t i = 0; i < n; ++i) p[i] *= s;
+  }
+
+  int width(int l) const { return l < num_hidden ? widths_[std::size_t(l)] : num_classes; }
+
+  std::pair<std::size_t, std::size_t> norm_shape(int k) const {
+    if (opt_.norm == GcnNorm::Whole) return {1, std::size_t(nodes_) * std::size_t(k)};
+    return {std::size_t(nodes_), std::size_t(k)};
+  }
+
+  void activate(int l) {
+    const Layer& L = layers_[std::size_t(l)];
+    const int k = width(l);
+    const std::size_t count = std::size_t(nodes_) * std::size_t(k);
+    const T* z = at(L.z);
+    T* h = at(L.h);
+    for (std::size_t i = 0; i < count; ++i) h[i] = std::max(z[i], T(0));
+    if (opt_.norm != GcnNorm::None) {
+      const auto [rows, cols] = norm_shape(k);
+      eigen::layer_norm_forward(*ctx_, rows, cols, h, h, at(L.mean), at(L.invstd));
+    }
+  }
+
+  void check_ready(const ParamLayout& layout, const char* what) const {
+    IST_CHECK(nodes_ > 0, "ist::GcnNetwork::", what, ": call configure() first");
+    IST_CHECK(layout.num_blocks() == num_blocks, "ist::GcnNetwork::", what, ": expected a layout of ", num_blocks,
+              " blocks, found ", layout.num_blocks());
+    std::size_t n = 0;
+    for (int l = 0; l < num_layers; ++l)
+      n += std::size_t(width(l)) * std::size_t(l > 0 ? width(l - 1) : Model::in_features);
+    IST_CHECK(layout.size() == n, "ist::GcnNetwork::", what, ": the layout holds ", layout.size(),
+              " values, but the configured widths need ", n, " (was the layout made for another sub-network?)");
+  }
+
+  void plan_workspace() {
+    std::size_t off = 0;
+    auto take = [&](std::size_t n) {
+      const std::size_t a = off;
+      off += (n + 15) / 16 * 16;
+      return a;
+    };
+    const std::size_t N = std::size_t(nodes_);
+    layers_.assign(std::size_t(num_layers), Layer{});
+    std::size_t widest = std::size_t(num_classes);
+    for (int l = 0; l < num_layers; ++l) {
+      Layer& L = layers_[std::size_t(l)];
+      const std::size_t k = std::size_t(width(l));
+      widest = std::max(widest, k);
+      if (l > 0) {
+        L.d = take(N * std::size_t(width(l - 1)));
+        L.mask = take(N * std::size_t(width(l - 1)));
+      }
+      L.t = take(N * k);
+      L.z = take(N * k);
+      if (l < num_hidden) {
+        L.h = take(N * k);
+        L.mean = take(N);
+        L.invstd = take(N);
+      }
+    }
+    w0t_ = take(std::size_t(Model::in_features) * std::size_t(width(0)));
+    gw0t_ = take(std::size_t(Model::in_features) * std::size_t(width(0)));
+    grad_a_ = take(N * widest);
+    grad_b_ = take(N * widest);
+    dlogits_ = grad_a_;  // the caller's dL/dlogits is the first gradient buffer
+    if (arena_.size() < off) arena_.resize(off);
+  }
+
+  T* at(std::size_t off) { return arena_.data() + off; }
+
+  Context* ctx_;
+  int nodes_ = 0;
+  std::vector<int> widths_;
+  std::vector<T> scale_;
+  std::vector<Layer> layers_;
+  std::size_t w0t_ = 0, gw0t_ = 0, grad_a_ = 0, grad_b_ = 0, dlogits_ = 0;
+  std::vector<T> arena_, xmask_, xvals_;
+  const Sparse* features_ = nullptr;
+  const Sparse* adjacency_ = nullptr;
+  GcnForwardOptions opt_;
+  bool dropped_ = false;
+};
+
+}  // namespace ist

@@ -1,0 +1,139 @@
+#pragma once
+// What fully connected model families (ist::Mlp, ist::Gcn) share: the input part, and the constexpr layout
+// of a chain of weight layers.
+//
+// A chain has L weight layers over widths w[0..L]: layer l maps w[l] -> w[l+1] features. Layers 0..L-2
+// are hidden (their w[l+1] units are what a width-wise decomposer splits); layer L-1 is the classifier
+// (w[L] = classes, never split). Every layer is one block, its tensors contiguous in the flat buffer:
+//   hidden layer:  weight [w[l+1], w[l]]   (row u holds unit u's input weights)
+//                  with a norm: norm weight [w[l+1]], norm bias [w[l+1]]
+//   classifier:    weight [classes, w[L-1]]
+//                  with a bias: bias [classes]
+// Weights are stored [out, in], row-major, as ist::eigen::linear_forward takes them.
+#include <array>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "ist/model/model_info.hpp"
+#include "ist/model/resnet.hpp"
+
+namespace ist {
+
+// The input of a fully connected model: `Features` values per sample (an image's c*h*w) or per node.
+template <int Features>
+struct Input {
+  static constexpr int features = Features;
+  static_assert(Features > 0, "ist::Input: the number of input features must be positive");
+};
+
+namespace detail {
+
+template <class T>
+struct is_input : std::false_type {};
+template <int F>
+struct is_input<Input<F>> : std::true_type {};
+
+constexpr std::size_t chain_tensor_count(std::size_t layers, bool hidden_norm, bool output_bias) {
+  return (layers - 1) * (hidden_norm ? 3 : 1) + (output_bias ? 2 : 1);
+}
+
+template <std::size_t L, std::size_t NT>
+struct ChainLayout {
+  std::array<BlockDesc, L> blocks{};
+  std::array<TensorDesc, NT> tensors{};
+  std::size_t num_params = 0;
+};
+
+// The layout of a chain over `widths` (L + 1 values). Hidden layers are BlockKind::Basic blocks, the
+// classifier a BlockKind::Head block; a block's in_channels / out_channels are its fan-in / fan-out.
+template <std::size_t L, bool HiddenNorm, bool OutputBias>
+constexpr ChainLayout<L, chain_tensor_count(L, HiddenNorm, OutputBias)> make_chain_layout(
+    const std::array<int, L + 1>& widths) {
+  ChainLayout<L, chain_tensor_count(L, HiddenNorm, OutputBias)> c{};
+  std::size_t off = 0;
+  int t = 0;
+  auto add = [&](int block, const char* name, TensorRole role, int rows, int cols) {
+    TensorDesc d{};
+    d.name = name;
+    d.role = role;
+    d.block = block;
+    d.offset = off;
+    d.rank = cols > 1 || role == TensorRole::LinearWeight ? 2 : 1;
+    d.shape = {rows, d.rank == 2 ? cols : 1, 1, 1};
+    d.size = std::size_t(rows) * std::size_t(cols);
+    off += d.size;
+    c.tensors[std::size_t(t++)] = d;
+  };
+  for (std::size_t l = 0; l < L; ++l) {
+    const bool hidden = l + 1 < L;
+    BlockDesc b{};
+    b.kind = hidden ? BlockKind::Basic : BlockKind::Head;
+    b.index_in_stage = int(l);
+    b.in_channels = widths[l];
+    b.out_channels = widths[l + 1];
+    b.first_tensor = t;
+    b.param_offset = off;
+    const int out = widths[l + 1], in = widths[l];
+    add(int(l), "weight", TensorRole::LinearWeight, out, in);
+    if (hidden && HiddenNorm) {
+      add(int(l), "norm.weight", TensorRole::BnWeight, out, 1);
+      add(int(l), "norm.bias", TensorRole::BnBias, out, 1);
+    }
+    if (!hidden && OutputBias) add(int(l), "bias", TensorRole::LinearBias, out, 1);
+    b.num_tensors = t - b.first_tensor;
+    b.param_count = off - b.param_offset;
+    c.blocks[l] = b;
+  }
+  c.num_params = off;
+  return c;
+}
+
+// Block name of layer l in a chain of L layers: "layer1", "layer2", ..., "output".
+inline std::string chain_block_name(std::size_t l, std::size_t layers) {
+  return l + 1 == layers ? std::string("output") : "layer" + std::to_string(l + 1);
+}
+
+// ModelInfo of a chain model: one block per layer (none decomposable), its tensors, and one width layer
+// per hidden layer ("layer1", ...).
+template <class Model>
+ModelInfo chain_model_info(std::string name) {
+  ModelInfo info;
+  info.name = std::move(name);
+  info.in_channels = 0;  // not an image model: any c x h x w with c*h*w == in_features
+  info.in_features = Model::in_features;
+  info.num_classes = Model::num_classes;
+  info.num_params = Model::num_params;
+  info.num_bn_stats = 0;
+  const std::size_t L = Model::blocks.size();
+  for (std::size_t l = 0; l < L; ++l) {
+    const BlockDesc& d = Model::blocks[l];
+    BlockInfo b;
+    b.name = chain_block_name(l, L);
+    b.kind = d.kind;
+    b.index_in_stage = d.index_in_stage;
+    b.in_channels = d.in_channels;
+    b.out_channels = d.out_channels;
+    b.first_tensor = d.first_tensor;
+    b.num_tensors = d.num_tensors;
+    b.param_offset = d.param_offset;
+    b.param_count = d.param_count;
+    info.blocks.push_back(std::move(b));
+    if (l + 1 < L) info.width_layers.push_back(WidthLayerInfo{chain_block_name(l, L), d.out_channels, int(l) + 1});
+  }
+  for (const TensorDesc& d : Model::tensors) {
+    TensorInfo t;
+    t.name = info.blocks[std::size_t(d.block)].name + "." + d.name;
+    t.role = d.role;
+    t.block = d.block;
+    t.offset = d.offset;
+    t.size = d.size;
+    t.shape.assign(d.shape.begin(), d.shape.begin() + d.rank);
+    info.tensors.push_back(std::move(t));
+  }
+  return info;
+}
+
+}  // namespace detail
+}  // namespace ist

@@ -1,0 +1,18 @@
+# Runs a command that must fail: a non-zero exit status within TIMEOUT seconds, with EXPECT in its output.
+#   cmake -DCOMMAND="mpiexec;-n;4;prog" -DEXPECT="regex" -DTIMEOUT=30 -P expect_failure.cmake
+string(TIMESTAMP start "%s")
+execute_process(COMMAND ${COMMAND} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT ${TIMEOUT})
+string(TIMESTAMP stop "%s")
+math(EXPR took "${stop} - ${start}")
+message("${out}${err}")
+message(STATUS "exit status: ${rc}, ${took} s")
+if(rc MATCHES "timeout|Process terminated due to timeout")
+  message(FATAL_ERROR "the job did not end within ${TIMEOUT} s (it hangs)")
+endif()
+if(rc EQUAL 0)
+  message(FATAL_ERROR "the job exited with status 0; expected a failure")
+endif()
+if(NOT "${out}${err}" MATCHES "${EXPECT}")
+  message(FATAL_ERROR "the output does not contain the failing rank's message: ${EXPECT}")
+endif()
+message(STATUS "ok: failed with status ${rc} in ${took} s and printed the message")

@@ -1,0 +1,192 @@
+// IndependentSubnetTrainer on CpuBackend<MpiComm> (S = the number of ranks) against the same run on the
+// in-process backend (S threads): same seed, same global weights bit for bit, same ledger byte for byte,
+// same per-round statistics on every rank. Also: ranks that compute different plans fail with a clear error.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ist/backend/cpu_backend.hpp"
+#include "ist/comm/mpi_comm.hpp"
+#include "ist/decompose/layerwise_random.hpp"
+#include "ist/decompose/replicate.hpp"
+#include "ist/train/trainer.hpp"
+#include "mpi_test.hpp"
+#if __has_include("ist/train/mlp_traits.hpp")
+#include "ist/decompose/widthwise_random.hpp"
+#include "ist/train/mlp_traits.hpp"
+#define IST_MPI_TEST_WIDTHWISE 1
+#endif
+
+using namespace ist;
+using ist::mpi_test::synthetic;
+using ist::mpi_test::TinyNet;
+using ist::mpi_test::world_rank;
+using ist::mpi_test::world_size;
+
+namespace {
+
+TrainerConfig small_config() {
+  TrainerConfig c;
+  c.local_steps = 3;
+  c.batch = 8;
+  c.max_rounds = 3;
+  c.sgd = {0.05, 0.9, 5e-4, false};
+  c.eval_batch = 16;
+  c.progress = false;
+  return c;
+}
+
+template <class Model, class D>
+using MpiTrainer = IndependentSubnetTrainer<Model, D, HolderAverage, CpuBackend<MpiComm>>;
+template <class Model, class D>
+using InProcessTrainer = IndependentSubnetTrainer<Model, D>;
+
+bool same_traffic(const WorkerTraffic& a, const WorkerTraffic& b) {
+  return a.to_worker == b.to_worker && a.from_worker == b.from_worker && a.messages == b.messages;
+}
+
+// Rank 0's ledger equals the in-process ledger; rank w's holds worker w's entry and zeros elsewhere.
+void check_ledger(const std::vector<WorkerTraffic>& mpi, const std::vector<WorkerTraffic>& ref) {
+  const int me = world_rank();
+  REQUIRE(mpi.size() == ref.size());
+  for (std::size_t w = 0; w < ref.size(); ++w) {
+    CAPTURE(w);
+    if (me == 0 || int(w) == me)
+      CHECK(same_traffic(mpi[w], ref[w]));
+    else
+      CHECK(same_traffic(mpi[w], WorkerTraffic{}));
+  }
+}
+
+// Trains `rounds` rounds on S MPI ranks and, on every rank, the same run in process with S workers.
+template <class Model, class D>
+void check_same_as_in_process(const D& decomposer, const TrainerConfig& cfg, const ImageDataset& data, int rounds) {
+  MPI_RANK_INFO();
+  const int S = world_size();
+  MpiTrainer<Model, D> mpi(decomposer, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()), cfg);
+  InProcessTrainer<Model, D> ref(decomposer, HolderAverage{}, CpuBackend<>(InProcessComm(S, /*concurrent=*/false)),
+                                 cfg);
+  REQUIRE(mpi.num_workers() == S);
+  mpi.prepare(data);
+  ref.prepare(data);
+  for (int r = 0; r < rounds; ++r) {
+    CAPTURE(r);
+    const RoundRecord a = mpi.train_round(std::uint64_t(r));
+    const RoundRecord b = ref.train_round(std::uint64_t(r));
+    check_ledger(mpi.backend().comm().ledger().this_round(), ref.backend().comm().ledger().this_round());
+    // Every rank reports every worker's statistics, summed in worker order as in process.
+    CHECK(a.train_loss == b.train_loss);
+    CHECK(a.train_accuracy == b.train_accuracy);
+    CHECK(a.mean_subnet_params == b.mean_subnet_params);
+    CHECK(a.local_sgd_bytes == b.local_sgd_bytes);
+    if (mpi.backend().comm().is_coordinator()) {
+      CHECK(a.bytes_to_workers == b.bytes_to_workers);
+      CHECK(a.bytes_from_workers == b.bytes_from_workers);
+      CHECK(a.messages == b.messages);
+    }
+  }
+  check_ledger(mpi.backend().comm().ledger().cumulative(), ref.backend().comm().ledger().cumulative());
+  if (mpi.backend().comm().is_coordinator()) {
+    REQUIRE(mpi.params().size() == ref.params().size());
+    CHECK(std::memcmp(mpi.params().data(), ref.params().data(), ref.params().size_bytes()) == 0);
+    REQUIRE(mpi.momentum().size() == ref.momentum().size());
+    CHECK(std::memcmp(mpi.momentum().data(), ref.momentum().data(), ref.momentum().size_bytes()) == 0);
+    // And training did change the weights.
+    InProcessTrainer<Model, D> fresh(decomposer, HolderAverage{}, CpuBackend<>(InProcessComm(S)), cfg);
+    CHECK(std::memcmp(mpi.params().data(), fresh.params().data(), ref.params().size_bytes()) != 0);
+    MESSAGE(decomposer.name(), ", S = ", S, ", ", rounds, " rounds: global weights bitwise equal to the in-process ",
+            "run (", ref.params().size(), " values), ledger equal (",
+            ref.backend().comm().ledger().total_bytes(), " bytes, ",
+            CommLedger::messages(ref.backend().comm().ledger().cumulative()), " messages)");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("mpi trainer: ResIST on S ranks gives the in-process weights and ledger after 3 rounds") {
+  const auto data = synthetic(96, 1, 8, 3, 11);
+  check_same_as_in_process<TinyNet>(LayerwiseRandom{}, small_config(), data, 3);
+}
+
+TEST_CASE("mpi trainer: ResIST with carried momentum and a minimum depth") {
+  const auto data = synthetic(96, 1, 8, 3, 12);
+  auto cfg = small_config();
+  cfg.optimizer_state = OptimizerState::Carry;
+  check_same_as_in_process<TinyNet>(LayerwiseRandom(3), cfg, data, 3);
+}
+
+TEST_CASE("mpi trainer: Replicate (local SGD, broadcast to all workers) gives the in-process weights") {
+  const auto data = synthetic(96, 1, 8, 3, 13);
+  check_same_as_in_process<TinyNet>(Replicate{}, small_config(), data, 3);
+  auto cfg = small_config();
+  cfg.optimizer_state = OptimizerState::Carry;  // momentum is broadcast too
+  check_same_as_in_process<TinyNet>(Replicate{}, cfg, data, 3);
+}
+
+#ifdef IST_MPI_TEST_WIDTHWISE
+TEST_CASE("mpi trainer: WidthwiseRandom (IST on an MLP) gives the in-process weights") {
+  using Net = Mlp<Input<64>, Dense<24>, Dense<16>, Dense<3>>;
+  const auto data = synthetic(96, 1, 8, 3, 14);
+  auto cfg = small_config();
+  cfg.sgd = {0.05, 0.0, 0.0, false};  // IST: plain SGD
+  check_same_as_in_process<Net>(WidthwiseRandom{}, cfg, data, 3);
+}
+#endif
+
+TEST_CASE("mpi trainer: fit() reports the same rounds and evaluation on every rank as in process") {
+  MPI_RANK_INFO();
+  const int S = world_size();
+  const auto data = synthetic(96, 1, 8, 3, 15);
+  auto cfg = small_config();
+  cfg.eval_every = 2;
+  MpiTrainer<TinyNet, LayerwiseRandom> mpi(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()), cfg);
+  InProcessTrainer<TinyNet, LayerwiseRandom> ref(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(S)),
+                                                 cfg);
+  const FitResult a = mpi.fit(data, data);
+  const FitResult b = ref.fit(data, data);
+  REQUIRE(a.rounds.size() == b.rounds.size());
+  for (std::size_t r = 0; r < a.rounds.size(); ++r) {
+    CAPTURE(r);
+    CHECK(a.rounds[r].train_loss == b.rounds[r].train_loss);
+    CHECK(std::isnan(a.rounds[r].test_accuracy) == std::isnan(b.rounds[r].test_accuracy));
+    if (!std::isnan(b.rounds[r].test_accuracy)) {
+      CHECK(a.rounds[r].test_accuracy == b.rounds[r].test_accuracy);
+      CHECK(a.rounds[r].test_loss == doctest::Approx(b.rounds[r].test_loss).epsilon(1e-12));
+    }
+  }
+  CHECK(a.final_eval.samples == b.final_eval.samples);
+  CHECK(a.final_eval.accuracy == b.final_eval.accuracy);
+  CHECK(a.final_eval.loss == doctest::Approx(b.final_eval.loss).epsilon(1e-12));
+  if (mpi.backend().comm().is_coordinator()) CHECK(a.total_bytes == b.total_bytes);
+  CHECK(a.local_sgd_bytes == b.local_sgd_bytes);
+}
+
+namespace {
+// A decomposer that breaks determinism: on rank 1, workers 0 and 1 swap sub-networks.
+struct RankDependentPlan {
+  Plan plan(const ModelInfo& info, const RoundContext& ctx) const {
+    Plan p = LayerwiseRandom{}.plan(info, ctx);
+    if (world_rank() == 1) std::swap(p.workers[0], p.workers[1]);
+    return p;
+  }
+  PlanRules rules() const { return {}; }
+  std::string_view name() const { return "rank-dependent"; }
+};
+}  // namespace
+
+TEST_CASE("mpi trainer: ranks that compute different plans stop with an error naming them, before any byte") {
+  MPI_RANK_INFO();
+  if (world_size() < 2) return;
+  const auto data = synthetic(64, 1, 8, 3, 16);
+  MpiTrainer<TinyNet, RankDependentPlan> t(RankDependentPlan{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()),
+                                           small_config());
+  t.prepare(data);
+  CHECK_THROWS_WITH_AS(t.train_round(0), doctest::Contains("the ranks disagree on the round: rank 0 is at round 0"),
+                       Error);
+  CHECK_THROWS_WITH_AS(t.train_round(1), doctest::Contains(", but rank 1 is at round 1"), Error);
+  CHECK(t.backend().comm().ledger().total_bytes() == 0);
+}
