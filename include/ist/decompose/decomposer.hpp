@@ -11,8 +11,9 @@
 //       Short name for logs and metrics ("layerwise-random").
 // Optional:
 //   std::vector<double> d.evaluation_scale(const ModelInfo& info, int workers)
-//       Residual-branch scale per block for evaluating the global model (ResIST: 1/S on partitioned
-//       blocks). Without it every scale is 1.
+//       Scale per block for evaluating the global model: a ResNet block scales its residual branch
+//       (ResIST: 1/S on partitioned blocks), an Mlp or Gcn layer its input (WidthwiseRandom: 1/S on
+//       layers whose input units are split). Without it every scale is 1.
 #include <concepts>
 #include <string_view>
 #include <vector>
