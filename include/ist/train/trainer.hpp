@@ -489,18 +489,8 @@ class IndependentSubnetTrainer {
         .add("train_loss", r.train_loss)
         .add("train_accuracy", r.train_accuracy)
         .add("test_loss", r.test_loss)
-        .add("test_accuracy", r.test_accuracy)
-        .add("bytes_to_workers", r.bytes_to_workers)
-        .add("bytes_from_workers", r.bytes_from_workers)
-        .add("messages", r.messages)
-        .add("local_sgd_bytes", r.local_sgd_bytes)
-        .add("ddp_allreduce_bytes", r.ddp_bytes)
-        .add("mean_subnet_params", r.mean_subnet_params)
-        .add("compute_seconds_max", r.compute_seconds_max)
-        .add("compute_seconds_mean", r.compute_seconds_mean)
-        .add("step_seconds_mean", r.step_seconds_mean)
-        .add("round_seconds", r.round_seconds)
-        .add("wall_seconds", r.wall_seconds);
+        .add("test_accuracy", r.test_accuracy);
+    add_round_costs(row, r);
     log.append(row);
   }
 
