@@ -122,16 +122,7 @@ ModelInfo chain_model_info(std::string name) {
     info.blocks.push_back(std::move(b));
     if (l + 1 < L) info.width_layers.push_back(WidthLayerInfo{chain_block_name(l, L), d.out_channels, int(l) + 1});
   }
-  for (const TensorDesc& d : Model::tensors) {
-    TensorInfo t;
-    t.name = info.blocks[std::size_t(d.block)].name + "." + d.name;
-    t.role = d.role;
-    t.block = d.block;
-    t.offset = d.offset;
-    t.size = d.size;
-    t.shape.assign(d.shape.begin(), d.shape.begin() + d.rank);
-    info.tensors.push_back(std::move(t));
-  }
+  ist::append_tensor_infos(info, Model::tensors);
   return info;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // ModelInfo: the run-time description of a model: its blocks (which are decomposable), its parameter
 // tensors with names, offsets and shapes. Built from the compile-time description by model_info<Net>().
+#include <array>
 #include <cstddef>
 #include <sstream>
 #include <string>
@@ -70,6 +71,22 @@ struct ModelInfo {
   }
 };
 
+// Appends one TensorInfo per compile-time tensor, named "<block name>.<local name>"; info.blocks must
+// already hold the blocks the tensors refer to.
+template <std::size_t N>
+void append_tensor_infos(ModelInfo& info, const std::array<TensorDesc, N>& tensors) {
+  for (const TensorDesc& d : tensors) {
+    TensorInfo t;
+    t.name = info.blocks[std::size_t(d.block)].name + "." + d.name;
+    t.role = d.role;
+    t.block = d.block;
+    t.offset = d.offset;
+    t.size = d.size;
+    t.shape.assign(d.shape.begin(), d.shape.begin() + d.rank);
+    info.tensors.push_back(std::move(t));
+  }
+}
+
 template <class Model>
 ModelInfo model_info(std::string name = "resnet") {
   static_assert(is_resnet<Model>::value, "ist::model_info: Model must be an ist::ResNet<...>");
@@ -102,16 +119,7 @@ ModelInfo model_info(std::string name = "resnet") {
     b.param_count = d.param_count;
     info.blocks.push_back(std::move(b));
   }
-  for (const TensorDesc& d : Model::tensors) {
-    TensorInfo t;
-    t.name = info.blocks[std::size_t(d.block)].name + "." + d.name;
-    t.role = d.role;
-    t.block = d.block;
-    t.offset = d.offset;
-    t.size = d.size;
-    t.shape.assign(d.shape.begin(), d.shape.begin() + d.rank);
-    info.tensors.push_back(std::move(t));
-  }
+  append_tensor_infos(info, Model::tensors);
   return info;
 }
 
