@@ -83,6 +83,13 @@ int run(const Options& o, Comm comm, const ist::ImageDataset& train, const ist::
   }
   const ist::FitResult r = trainer.fit(train, test);  // under MPI every rank trains; rank 0 prints the rounds
   if (!root) return 0;
+  double step_wall = 0, step_cpu = 0;
+  for (const auto& rec : r.rounds) {
+    step_wall += rec.step_seconds_mean / double(r.rounds.size());
+    step_cpu += rec.step_cpu_seconds_mean / double(r.rounds.size());
+  }
+  std::printf("per-worker local step, mean over rounds: %.1f ms wall, %.1f ms CPU\n", step_wall * 1e3,
+              step_cpu * 1e3);
   std::printf("summary: %s on %s, %zu rounds, final test accuracy %.4f (loss %.4f), moved %.1f MB = %.3fx local "
               "SGD's %.1f MB (data-parallel all-reduce: %.1f MB), wall time %.1f s%s%s\n",
               o.protocol.c_str(), o.model.c_str(), r.rounds.size(), r.final_eval.accuracy, r.final_eval.loss,

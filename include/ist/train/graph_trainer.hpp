@@ -34,6 +34,7 @@
 #include "ist/backend/backend.hpp"
 #include "ist/backend/cpu_backend.hpp"
 #include "ist/backend/eigen/node_cross_entropy.hpp"
+#include "ist/core/cpu_time.hpp"
 #include "ist/core/rng.hpp"
 #include "ist/data/graph.hpp"
 #include "ist/decompose/decomposer.hpp"
@@ -213,6 +214,7 @@ class GraphSubnetTrainer {
         const std::size_t decayed = cfg_.decay_first_layer_only ? wk.layout.block_offset(1) : wk.params.size();
         const float wd = float(cfg_.adam.weight_decay);
         const auto t0 = Clock::now();
+        const double cpu0 = thread_cpu_seconds();
         StepStats s;
         for (int i = 0; i < cfg_.local_steps; ++i) {
           GcnForwardOptions opt;
@@ -235,6 +237,7 @@ class GraphSubnetTrainer {
         }
         wk.stats = s;
         wk.compute_seconds = seconds(t0);
+        wk.compute_cpu_seconds = thread_cpu_seconds() - cpu0;
         if (keep) {
           std::copy(wk.adam->first_moment().begin(), wk.adam->first_moment().end(), wk.m.begin());
           std::copy(wk.adam->second_moment().begin(), wk.adam->second_moment().end(), wk.v.begin());
@@ -310,7 +313,7 @@ class GraphSubnetTrainer {
     std::vector<float> params, grads, m, v;
     std::optional<optim::Adam<float>> adam;
     StepStats stats;
-    double compute_seconds = 0;
+    double compute_seconds = 0, compute_cpu_seconds = 0;
 
     void receive_spec(const SubnetSpec& s, std::size_t n, bool keep) {
       spec = s;
@@ -364,12 +367,14 @@ class GraphSubnetTrainer {
     rec.local_sgd_bytes = 2ull * std::uint64_t(S) * model_bytes;  // as IndependentSubnetTrainer: parameters only
     rec.ddp_bytes = std::uint64_t(cfg_.local_steps) * 2ull * std::uint64_t(S - 1) * model_bytes;
     StepStats all;
-    double sum_compute = 0;
+    double sum_compute = 0, sum_cpu = 0;
     int local = 0;
     for (const auto& wk : workers_) {
       if (!wk) continue;
       all += wk->stats;
       sum_compute += wk->compute_seconds;
+      sum_cpu += wk->compute_cpu_seconds;
+      rec.compute_cpu_seconds_max = std::max(rec.compute_cpu_seconds_max, wk->compute_cpu_seconds);
       rec.compute_seconds_max = std::max(rec.compute_seconds_max, wk->compute_seconds);
       ++local;
     }
@@ -380,6 +385,8 @@ class GraphSubnetTrainer {
     rec.train_accuracy = all.accuracy();
     rec.compute_seconds_mean = local ? sum_compute / local : 0;
     rec.step_seconds_mean = rec.compute_seconds_mean / cfg_.local_steps;
+    rec.compute_cpu_seconds_mean = local ? sum_cpu / local : 0;
+    rec.step_cpu_seconds_mean = rec.compute_cpu_seconds_mean / cfg_.local_steps;
     rec.round_seconds = seconds(round_start);
   }
 

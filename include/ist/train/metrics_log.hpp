@@ -81,6 +81,9 @@ void add_round_costs(MetricsRow& row, const Record& r) {
       .add("compute_seconds_max", r.compute_seconds_max)
       .add("compute_seconds_mean", r.compute_seconds_mean)
       .add("step_seconds_mean", r.step_seconds_mean)
+      .add("compute_cpu_seconds_max", r.compute_cpu_seconds_max)
+      .add("compute_cpu_seconds_mean", r.compute_cpu_seconds_mean)
+      .add("step_cpu_seconds_mean", r.step_cpu_seconds_mean)
       .add("round_seconds", r.round_seconds)
       .add("wall_seconds", r.wall_seconds);
 }

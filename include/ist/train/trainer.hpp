@@ -39,6 +39,7 @@
 #include "ist/backend/backend.hpp"
 #include "ist/backend/cpu_backend.hpp"
 #include "ist/comm/communicator.hpp"
+#include "ist/core/cpu_time.hpp"
 #include "ist/core/rng.hpp"
 #include "ist/data/batch_iterator.hpp"
 #include "ist/data/image_dataset.hpp"
@@ -66,6 +67,9 @@ struct RoundRecord {
   double mean_subnet_params = 0;      // mean parameters per worker's sub-network
   double compute_seconds_max = 0, compute_seconds_mean = 0;  // per worker, the L local steps
   double step_seconds_mean = 0;       // mean per-worker time of one local step
+  // CPU time of the workers' threads during their local steps: the compute done, whatever the load
+  // (with threads_per_worker = 1 all of a worker's compute runs on its thread).
+  double compute_cpu_seconds_max = 0, compute_cpu_seconds_mean = 0, step_cpu_seconds_mean = 0;
   double round_seconds = 0, wall_seconds = 0;
   std::uint64_t bytes() const noexcept { return bytes_to_workers + bytes_from_workers; }
 };
@@ -232,10 +236,12 @@ class IndependentSubnetTrainer {
         wk.sgd.emplace(cfg_.sgd, wk.params.size());
         if (carry) wk.sgd->load_momentum(std::span<const float>(wk.momentum));
         const auto t0 = Clock::now();
+        const double cpu0 = thread_cpu_seconds();
         wk.stats = run_local_steps(wk.net, *wk.sgd, std::span<float>(wk.params), std::span<float>(wk.grads),
                                    wk.layout, *wk.stream, cfg_.local_steps, wk.fwd,
                                    [&](int i) { return lr_at_step(first_step + std::uint64_t(i)); });
         wk.compute_seconds = seconds(t0);
+        wk.compute_cpu_seconds = thread_cpu_seconds() - cpu0;
         if (carry) std::copy(wk.sgd->momentum_buffer().begin(), wk.sgd->momentum_buffer().end(), wk.momentum.begin());
       });
 
@@ -319,7 +325,7 @@ class IndependentSubnetTrainer {
     std::optional<BatchStream> stream;
     ForwardOptions<float> fwd;
     StepStats stats;
-    double compute_seconds = 0;
+    double compute_seconds = 0, compute_cpu_seconds = 0;
 
     void receive_spec(const SubnetSpec& s, std::size_t n, bool carry) {
       spec = s;
@@ -425,12 +431,12 @@ class IndependentSubnetTrainer {
     rec.local_sgd_bytes = 2ull * std::uint64_t(S) * model_bytes;
     rec.ddp_bytes = std::uint64_t(cfg_.local_steps) * 2ull * std::uint64_t(S - 1) * model_bytes;
     StepStats all;
-    double sum_compute = 0;
+    double sum_compute = 0, sum_cpu = 0;
     int local = 0;
     if constexpr (SumsOverProcesses<Comm>) {
       // One slot per worker, filled where the worker runs and zero elsewhere: the sum over processes puts
       // every worker's figures everywhere, and adding the slots in worker order gives the in-process sums.
-      constexpr std::size_t kFields = 5;
+      constexpr std::size_t kFields = 6;
       stats_.assign(kFields * std::size_t(S), 0.0);
       for (std::size_t w = 0; w < workers_.size(); ++w) {
         if (!workers_[w]) continue;
@@ -441,12 +447,15 @@ class IndependentSubnetTrainer {
         slot[2] = wk.stats.samples;
         slot[3] = wk.stats.steps;
         slot[4] = wk.compute_seconds;
+        slot[5] = wk.compute_cpu_seconds;
       }
       backend_.comm().all_sum(std::span<double>(stats_));
       for (int w = 0; w < S; ++w) {
         const double* slot = stats_.data() + kFields * std::size_t(w);
         all += StepStats{slot[0], int(slot[1]), int(slot[2]), int(slot[3])};
         sum_compute += slot[4];
+        sum_cpu += slot[5];
+        rec.compute_cpu_seconds_max = std::max(rec.compute_cpu_seconds_max, slot[5]);
         rec.compute_seconds_max = std::max(rec.compute_seconds_max, slot[4]);
         ++local;
       }
@@ -455,6 +464,8 @@ class IndependentSubnetTrainer {
         if (!wk) continue;
         all += wk->stats;
         sum_compute += wk->compute_seconds;
+        sum_cpu += wk->compute_cpu_seconds;
+        rec.compute_cpu_seconds_max = std::max(rec.compute_cpu_seconds_max, wk->compute_cpu_seconds);
         rec.compute_seconds_max = std::max(rec.compute_seconds_max, wk->compute_seconds);
         ++local;
       }
@@ -467,6 +478,8 @@ class IndependentSubnetTrainer {
     rec.train_accuracy = all.accuracy();
     rec.compute_seconds_mean = local ? sum_compute / local : 0;
     rec.step_seconds_mean = rec.compute_seconds_mean / cfg_.local_steps;
+    rec.compute_cpu_seconds_mean = local ? sum_cpu / local : 0;
+    rec.step_cpu_seconds_mean = rec.compute_cpu_seconds_mean / cfg_.local_steps;
     rec.round_seconds = seconds(round_start);
   }
 
@@ -476,8 +489,8 @@ class IndependentSubnetTrainer {
       std::printf("round %llu/%d  epoch %.2f  lr %.4g  loss %.4f  acc %.4f", (unsigned long long)r.round, rounds,
                   r.epoch, r.lr, r.train_loss, r.train_accuracy);
       if (!std::isnan(r.test_accuracy)) std::printf("  test acc %.4f", r.test_accuracy);
-      std::printf("  moved %.2f MB (local SGD %.2f MB)  step %.1f ms  round %.1f s  wall %.1f s\n", r.bytes() / 1e6,
-                  r.local_sgd_bytes / 1e6, r.step_seconds_mean * 1e3, r.round_seconds, r.wall_seconds);
+      std::printf("  moved %.2f MB (local SGD %.2f MB)  step %.1f ms (cpu %.1f ms)  round %.1f s  wall %.1f s\n", r.bytes() / 1e6,
+                  r.local_sgd_bytes / 1e6, r.step_seconds_mean * 1e3, r.step_cpu_seconds_mean * 1e3, r.round_seconds, r.wall_seconds);
       std::fflush(stdout);
     }
     MetricsRow row;
