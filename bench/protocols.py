@@ -230,6 +230,10 @@ def summarize(protocol, rows, a):
     return s
 
 
+def fmt_s(x):
+    return f"{x:.1f}" if x < 100 else f"{x:.0f}"
+
+
 def fmt_pct(x):
     return "n/a" if x != x else f"{100 * x:.2f} %"
 
@@ -247,11 +251,11 @@ def table_lines(summaries, a, with_s=True):
         ratio = f"{s['ledger_bytes_per_L_steps'] / ref['ledger_bytes_per_L_steps']:.3f}x" if ref else "n/a"
         row = ([str(s["S"])] if with_s else []) + [
             LABELS[s["protocol"]], f"{s['rounds']} x {s['L']}", f"{s['epochs']:.2f}", fmt_pct(s["final_acc"]),
-            fmt_pct(s["best_acc"]), f"{s['ledger_bytes_per_L_steps'] / 1e6:.2f}", ratio, f"{s['wall_s']:.0f}",
-            f"{s['compute_cpu_s']:.0f}", LINK_MODEL[s["protocol"]], f"{s['link_bytes_per_L_steps'] / 1e6:.2f}"]
+            fmt_pct(s["best_acc"]), f"{s['ledger_bytes_per_L_steps'] / 1e6:.2f}", ratio, fmt_s(s["wall_s"]),
+            fmt_s(s["compute_cpu_s"]), LINK_MODEL[s["protocol"]], f"{s['link_bytes_per_L_steps'] / 1e6:.2f}"]
         for b in g:
             p = s["projected"][b]
-            row += [f"{p:.0f}", f"{ref['projected'][b] / p:.2f}x" if ref else "n/a"]
+            row += [fmt_s(p), f"{ref['projected'][b] / p:.2f}x" if ref else "n/a"]
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -272,19 +276,19 @@ def answers(summaries, a):
                    f"{1 / ratio:.2f}x fewer bytes.")
         for b in a.bandwidth_gbps:
             out.append(f"* Projected cluster wall-clock at {b:g} Gb/s, {a.latency_us:g} us: ResIST "
-                       f"{r['projected'][b]:.0f} s, local SGD {l['projected'][b]:.0f} s: speedup "
+                       f"{fmt_s(r['projected'][b])} s, local SGD {fmt_s(l['projected'][b])} s: speedup "
                        f"{l['projected'][b] / r['projected'][b]:.2f}x"
-                       + (f"; data-parallel SGD {by['ddp']['projected'][b]:.0f} s "
+                       + (f"; data-parallel SGD {fmt_s(by['ddp']['projected'][b])} s "
                           f"({by['ddp']['projected'][b] / r['projected'][b]:.2f}x ResIST's)" if "ddp" in by else "")
                        + ".")
         out.append(f"* Measured on this machine (in-process workers sharing its cores, not a cluster): wall "
-                   f"{r['wall_s']:.0f} s ResIST vs {l['wall_s']:.0f} s local SGD "
+                   f"{fmt_s(r['wall_s'])} s ResIST vs {fmt_s(l['wall_s'])} s local SGD "
                    f"({l['wall_s'] / r['wall_s']:.2f}x).")
     return out
 
 
 def settings_text(a, S):
-    return (f"{a.model}, S = {S}, L = {a.local_steps} (ddp: 1), batch {a.batch}, {a.epochs:g} epochs of "
+    return (f"{a.model}, S = {S if S is not None else 'as in the table'}, L = {a.local_steps} (ddp: 1), batch {a.batch}, {a.epochs:g} epochs of "
             f"{'all' if a.train_subset == 0 else 'the first ' + format(a.train_subset, ',')} training images, "
             f"test set {'10,000' if a.test_subset == 0 else format(a.test_subset, ',')} images, seed {a.seed}, "
             f"{a.threads} thread(s) per worker"
@@ -399,7 +403,7 @@ def main(argv=None):
         if todo and not a.plots_only:
             if a.model == "resnet26-fashion":
                 print(f"protocols.py: S = {S}: running {', '.join(todo)} (estimate for all three on 2 quiet cores: "
-                      f"{estimate_minutes(a, S):.0f} min)", flush=True)
+                      f"{estimate_minutes(a, S):.1f} min)", flush=True)
             ensure_ist_train(a.ist_train)
             for p in todo:
                 run_protocol(a, S, p)
@@ -418,7 +422,7 @@ def main(argv=None):
         path = os.path.join(a.out, "protocols.md")
         with open(path, "w") as f:
             f.write("\n".join([f"# Protocol comparison ({a.model})", "", f"Command: `{command}`", "",
-                               "Settings per S: " + settings_text(a, "S") + ".", ""]
+                               "Settings: " + settings_text(a, None) + ".", ""]
                               + table_lines(combined, a, with_s=True) + [""]))
         print(f"protocols.py: wrote {path}")
 
