@@ -7,6 +7,21 @@ Runs, in one invocation and on the same thread count:
 and prints both times and the ratio ist / PyTorch. With --kernels it also runs ist_bench_kernels and
 prints each convolution's GFLOP/s as a fraction of the measured square SGEMM rate.
 
+With --round (or --round-only) it also times one ResIST round side by side:
+  * ist: build/bench/ist_bench_round, Round/resist/<preset>/S:<S> (IndependentSubnetTrainer::train_round
+    with LayerwiseRandom and HolderAverage on synthetic images);
+  * PyTorch: the same round written below over the same sub-networks: S worker replicas of the preset;
+    each round the decomposable blocks (the non-first blocks of partitioned stages) are shuffled and dealt
+    out as LayerwiseRandom deals them (N/S each, the N mod S leftovers one each to the first workers), every
+    worker copies its blocks' parameters from the global model, runs L SGD steps (lr 0.1, momentum 0.9 reset
+    each round, weight decay 5e-4) skipping the blocks it does not hold, and the global model becomes the
+    mean over holders.
+  Same preset, S, L, batch and threads on both sides; the workers run one after another, each on
+  --threads threads (ist: InProcessComm(S, concurrent = false), CpuBackend threads_per_worker). Within a
+  partitioned stage all decomposable blocks have the same shape, so the sub-networks match block for block
+  whatever the random draw (resnet26-fashion has all of them in one stage; in resnet20 the two partitioned
+  stages' blocks have equal FLOPs but different shapes).
+
 The step (both sides): forward in training mode (batch statistics), softmax cross-entropy averaged over
 the batch, backward to all parameter gradients. No optimizer update on either side. Batch 128,
 1x28x28 inputs, 10 classes, float32.
@@ -17,11 +32,14 @@ the shortcut is the identity or, when the shape changes, a 1x1 conv (stride 2) o
 input; head = BN-ReLU-global average pool-linear(64->10, with bias). Convolutions have no bias.
 
 Usage: /usr/bin/python3 bench/compare_pytorch.py [--build build-perf] [--threads 2] [--kernels]
+       /usr/bin/python3 bench/compare_pytorch.py --build build-bench --round-only [--model resnet26-fashion]
+                                                 [-S 4] [-L 5] [--batch 32] [--threads 2]
 Needs PyTorch (Debian's python3-torch 1.13 works).
 """
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -49,23 +67,45 @@ class PreActBlock(nn.Module):
         return out + shortcut
 
 
-class PreActResNet20(nn.Module):
-    def __init__(self, in_channels=1, classes=10, blocks=3):
+class PreActResNet(nn.Module):
+    """Stem conv3x3 -> stages of pre-activation basic blocks -> BN-ReLU-pool-linear, as ist's ResNet<...>.
+
+    stages: (out_channels, stride, blocks, partitioned) per stage. forward(x, active) skips the blocks whose
+    index is not in `active` (None: all), as an ist sub-network does."""
+
+    def __init__(self, stages, in_channels=1, classes=10, stem=16):
         super().__init__()
-        self.stem = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
-        layers, cin = [], 16
-        for cout, stride in ((16, 1), (32, 2), (64, 2)):
+        self.stem = nn.Conv2d(in_channels, stem, 3, 1, 1, bias=False)
+        layers, cin, self.decomposable = [], stem, []
+        for cout, stride, blocks, partitioned in stages:
             for b in range(blocks):
+                if partitioned and b > 0:
+                    self.decomposable.append(len(layers))
                 layers.append(PreActBlock(cin, cout, stride if b == 0 else 1))
                 cin = cout
         self.blocks = nn.Sequential(*layers)
-        self.bn = nn.BatchNorm2d(64)
-        self.fc = nn.Linear(64, classes)
+        self.bn = nn.BatchNorm2d(cin)
+        self.fc = nn.Linear(cin, classes)
 
-    def forward(self, x):
-        x = self.blocks(self.stem(x))
+    def forward(self, x, active=None):
+        x = self.stem(x)
+        for i, block in enumerate(self.blocks):
+            if active is None or i in active:
+                x = block(x)
         x = F.relu(self.bn(x))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+# ist's presets (include/ist/model/presets.hpp) for 1x28x28 inputs.
+PRESETS = {
+    "resnet20": [(16, 1, 3, False), (32, 2, 3, True), (64, 2, 3, True)],
+    "resnet26-fashion": [(16, 1, 1, False), (32, 2, 1, False), (64, 2, 9, True), (128, 2, 1, False)],
+}
+
+
+class PreActResNet20(PreActResNet):
+    def __init__(self, in_channels=1, classes=10, blocks=3):
+        super().__init__([(16, 1, blocks, False), (32, 2, blocks, True), (64, 2, blocks, True)], in_channels, classes)
 
 
 def torch_step_ms(threads, warmup=3, min_time=3.0, batch=128):
@@ -92,12 +132,69 @@ def torch_step_ms(threads, warmup=3, min_time=3.0, batch=128):
     return statistics.median(times), min(times)
 
 
-def run_bench(binary, bench_filter, threads, min_time):
-    env = dict(os.environ, IST_THREADS=str(threads))
-    out = subprocess.run([binary, f"--benchmark_filter={bench_filter}", "--benchmark_format=json",
-                          f"--benchmark_min_time={min_time}", "--benchmark_repetitions=3",
-                          "--benchmark_report_aggregates_only=false"],
-                         env=env, check=True, capture_output=True, text=True).stdout
+def torch_round_ms(preset, workers, local_steps, batch, threads, rounds=3, seed=0):
+    """Median ms of a ResIST round in PyTorch (see the module docstring), after one warm-up round."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    stages = PRESETS[preset]
+    glob = PreActResNet(stages).train()
+    replicas = [PreActResNet(stages).train() for _ in range(workers)]
+    gparams = dict(glob.named_parameters())
+    x = torch.randn(batch, 1, 28, 28)
+    y = torch.randint(0, 10, (batch,))
+
+    def block_of(name):  # "blocks.7.conv1.weight" -> 7; stem, bn and fc: None (shared)
+        parts = name.split(".")
+        return int(parts[1]) if parts[0] == "blocks" else None
+
+    def one_round():
+        ids = list(glob.decomposable)
+        rng.shuffle(ids)
+        base, extra = divmod(len(ids), workers)
+        owned, nxt = [], 0
+        for w in range(workers):
+            count = base + (1 if w < extra else 0)
+            owned.append(set(ids[nxt:nxt + count]))
+            nxt += count
+        sums = {n: torch.zeros_like(p) for n, p in gparams.items()}
+        holders = {n: 0 for n in gparams}
+        for w, net in enumerate(replicas):
+            active = set(range(len(glob.blocks))) - set(glob.decomposable) | owned[w]
+            held = [(n, p) for n, p in net.named_parameters() if block_of(n) is None or block_of(n) in active]
+            with torch.no_grad():  # coordinator -> worker: its slices
+                for n, p in held:
+                    p.copy_(gparams[n])
+            opt = torch.optim.SGD([p for _, p in held], lr=0.1, momentum=0.9, weight_decay=5e-4)
+            for _ in range(local_steps):
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(net(x, active), y).backward()
+                opt.step()
+            with torch.no_grad():  # worker -> coordinator
+                for n, p in held:
+                    sums[n] += p
+                    holders[n] += 1
+        with torch.no_grad():  # merge: mean over holders
+            for n, p in gparams.items():
+                if holders[n]:
+                    p.copy_(sums[n] / holders[n])
+
+    one_round()
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        one_round()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def run_bench(binary, bench_filter, threads, min_time, env_extra=None, repetitions=3):
+    env = dict(os.environ, IST_THREADS=str(threads), **(env_extra or {}))
+    args = [binary, f"--benchmark_filter={bench_filter}", "--benchmark_format=json",
+            f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=false"]
+    if min_time is not None:
+        args.append(f"--benchmark_min_time={min_time}")
+    out = subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out)["benchmarks"]
 
 
@@ -110,13 +207,53 @@ def to_ms(r):
     return r["real_time"] * scale
 
 
+def compare_round(args):
+    round_bin = os.path.join(args.build, "bench", "ist_bench_round")
+    if not os.path.exists(round_bin):
+        sys.exit(f"compare_pytorch.py: {round_bin} not found; build it with "
+                 f"cmake --build {args.build} --target ist_bench_round")
+    S, L, B, T = args.workers, args.local_steps, args.batch, args.threads
+    print(f"ResIST round (plan, send slices, L local SGD steps per worker, return, merge), {args.model}, S = {S} "
+          f"workers one after another, L = {L}, batch {B}, {T} threads per worker, torch {torch.__version__}")
+    env = {"IST_ROUND_L": str(L), "IST_ROUND_BATCH": str(B)}
+    ours, theirs, rec = [], [], None
+    for _ in range(2):  # interleaved, so drift on a shared machine hits both
+        runs = per_iteration(run_bench(round_bin, f"^Round/resist/{args.model}/S:{S}/", T, None, env, repetitions=1))
+        if not runs:
+            sys.exit(f"compare_pytorch.py: {round_bin} has no benchmark Round/resist/{args.model}/S:{S}")
+        ours += [to_ms(r) for r in runs]
+        rec = runs[0]
+        theirs.append(torch_round_ms(args.model, S, L, B, T))
+    ist_ms, torch_ms = min(ours), min(theirs)
+    print(f"  ist     : {ist_ms:8.1f} ms/round  (best of {len(ours)} runs of {int(rec['iterations'])} rounds; "
+          f"{rec['bytes_per_round'] / 1e6:.2f} MB moved per round, slowest worker's compute "
+          f"{rec['compute_s_max'] * 1e3:.1f} ms)")
+    print(f"  PyTorch : {torch_ms:8.1f} ms/round  (best of {len(theirs)} medians of 3 rounds)")
+    print(f"  ratio ist / PyTorch = {ist_ms / torch_ms:.2f}\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build-perf", help="CMake build folder holding bench/ (default build-perf)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--min-time", type=float, default=3.0, help="seconds per measurement")
     ap.add_argument("--kernels", action="store_true", help="also print conv GFLOP/s against SGEMM")
+    ap.add_argument("--round", action="store_true", help="also time a ResIST round against the same in PyTorch")
+    ap.add_argument("--round-only", action="store_true", help="only the round comparison")
+    ap.add_argument("--model", default="resnet26-fashion", choices=sorted(PRESETS), help="preset of the round")
+    ap.add_argument("-S", "--workers", type=int, default=4, help="workers of the round (2, 4 or 8)")
+    ap.add_argument("-L", "--local-steps", type=int, default=5, help="local steps of the round")
+    ap.add_argument("--batch", type=int, default=32, help="batch per worker in the round")
     args = ap.parse_args()
+    if args.workers not in (2, 4, 8):
+        ap.error(f"-S: ist_bench_round registers S = 2, 4, 8; found {args.workers}")
+    if args.local_steps < 1 or args.batch < 1:
+        ap.error("expected -L >= 1 and --batch >= 1")
+
+    if args.round or args.round_only:
+        compare_round(args)
+    if args.round_only:
+        return
 
     step_bin = os.path.join(args.build, "bench", "ist_bench_step")
     if not os.path.exists(step_bin):
