@@ -35,9 +35,10 @@ Projection (a model, reported apart from what was measured): for each bandwidth 
 Already finished runs (metrics file present and made by the same command) are not run again, so a second
 invocation only redraws the plots and tables. Needs matplotlib (Debian: python3-matplotlib).
 
-Default size: resnet26-fashion on the first 20,000 Fashion-MNIST training images, 2 epochs, L = 50,
-batch 128, full 10,000-image test set: 7 rounds of ResIST and local SGD, 312 of ddp. The S = 4 comparison
-of all three takes about 20-25 minutes on 2 quiet cores (docs/benchmarks.md has the estimate).
+Default size: resnet26-fashion on the first 16,000 Fashion-MNIST training images, 2 epochs (125 steps an
+epoch per worker), L = 50, batch 128, full 10,000-image test set: 5 rounds of ResIST and local SGD, 250 of
+ddp. The S = 4 comparison of all three takes about 14 minutes on 2 quiet cores and about 26 at the load
+under which its per-round times were measured (docs/benchmarks.md has the estimate).
 
   /usr/bin/python3 bench/protocols.py --workers 4                 # the S = 4 comparison, into docs/protocols
   /usr/bin/python3 bench/protocols.py --workers 2,4,8 --out out/p  # the sweep
@@ -82,7 +83,7 @@ def parse_args(argv=None):
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1, help="threads per worker (the projection assumes 1)")
-    ap.add_argument("--train-subset", type=int, default=20000, help="first N training images (0 = all 60,000)")
+    ap.add_argument("--train-subset", type=int, default=16000, help="first N training images (0 = all 60,000)")
     ap.add_argument("--test-subset", type=int, default=0, help="first N test images (0 = all 10,000)")
     ap.add_argument("--max-rounds", type=int, default=0,
                     help="stop after this many rounds of L steps (ddp: L x this many rounds); 0 = from --epochs")
@@ -382,15 +383,21 @@ def plot(S, runs, a):
 
 
 def estimate_minutes(a, S):
-    """Rough wall-clock of the runs on 2 cores, from per-step CPU costs measured on resnet26-fashion."""
-    full_step = 0.55 * a.batch / 128  # CPU seconds of one full-model step, 1 thread (measured, quiet estimate)
-    sub = {"resist": 0.46, "local-sgd": 1.0, "ddp": 1.0}
+    """Rough wall-clock of the runs on 2 quiet cores, from CPU seconds per step measured on resnet26-fashion
+    (batch 128, 1 thread: 0.55 s for the whole model, 0.26 s for a ResIST sub-network at S = 4)."""
+    full_step = 0.55 * a.batch / 128
+    share = {"resist": 0.48, "local-sgd": 1.0, "ddp": 1.0}
     n = 60000 if a.train_subset == 0 else a.train_subset
-    steps = a.epochs * (n // a.batch)
-    if a.max_rounds:
-        steps = min(steps, a.max_rounds * a.local_steps)
+    spe = n // a.batch
+    test = 10000 if a.test_subset == 0 else a.test_subset
     cores = min(2, os.cpu_count() or 2)
-    return sum(S * steps * full_step * sub[p] / min(cores, S) for p in a.protocols) / 60
+    total = 0.0
+    for p in a.protocols:
+        L = 1 if p == "ddp" else a.local_steps
+        rounds = a.max_rounds * (a.local_steps if p == "ddp" else 1) if a.max_rounds else math.ceil(a.epochs * spe / L - 1e-9)
+        evals = rounds if p != "ddp" else math.ceil(rounds / a.local_steps)
+        total += (S * rounds * L * full_step * share[p] + evals * test / 128 * full_step / 3) / cores
+    return total / 60
 
 
 def main(argv=None):
