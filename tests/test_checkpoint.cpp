@@ -102,3 +102,17 @@ TEST_CASE("checkpoint: bad files are rejected with the file named and the proble
                        doctest::Contains("expected 272282 parameters for model resnet20-rgb, found 271994"), Error);
   std::filesystem::remove_all(std::filesystem::path(good).parent_path());
 }
+
+// Found by tests/fuzz/fuzz_checkpoint (UBSan): loading a checkpoint without optimizer state passed the null
+// data() of the empty vector to memcpy. The ASan + UBSan build (scripts/run-sanitizers.sh) runs this.
+TEST_CASE("checkpoint: a checkpoint without optimizer state loads with empty momentum") {
+  const auto info = model_info<Net>("resnet20");
+  const std::string path = temp_path("no_momentum.ckpt");
+  TrainingState s = sample_state();
+  s.momentum.clear();
+  save_checkpoint(path, info, s);
+  const TrainingState r = load_checkpoint(path, info);
+  CHECK(r.momentum.empty());
+  CHECK(r.params == s.params);
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+}

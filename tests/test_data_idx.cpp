@@ -330,3 +330,29 @@ TEST_CASE("data: the real Fashion-MNIST") {
     CHECK(norm.stddev[0] == doctest::Approx(ref.stddev[0]).epsilon(0.001));
   }
 }
+
+// Found by tests/fuzz/fuzz_idx (out of memory): a gzipped file's size is unknown until it is read, so a few
+// bytes of gzip whose header claims 16 GiB of pixels (or 2^31 - 1 labels) made the reader allocate all of it
+// before finding the data short. The buffer now grows only as data arrives.
+TEST_CASE("data: idx rejects a small gzipped file whose header claims gigabytes, without allocating them") {
+  TempDir dir("idx_gzbomb");
+  std::vector<std::uint8_t> images;
+  put_be32(images, 2051);
+  put_be32(images, 1024);
+  put_be32(images, 4096);
+  put_be32(images, 4096);  // 1024 x 4096 x 4096 = 2^34 bytes, the largest payload the header check allows
+  images.insert(images.end(), 100, 7);
+  write_gz(dir.file("images.gz"), images);
+  auto msg = error_of([&] { (void)ist::load_idx_images(dir.file("images.gz")); });
+  CHECK(contains(msg, "ist::load_idx_images: " + dir.file("images.gz") +
+                          ": expected 17179869184 bytes of pixel data after the 16-byte header, found 100 (file truncated"));
+
+  std::vector<std::uint8_t> labels;
+  put_be32(labels, 2049);
+  put_be32(labels, 2147483647u);
+  labels.insert(labels.end(), 5, 1);
+  write_gz(dir.file("labels.gz"), labels);
+  msg = error_of([&] { (void)ist::load_idx_labels(dir.file("labels.gz")); });
+  CHECK(contains(msg, "ist::load_idx_labels: " + dir.file("labels.gz") +
+                          ": expected 2147483647 bytes of labels after the 8-byte header, found 5 (file truncated"));
+}

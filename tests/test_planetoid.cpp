@@ -280,3 +280,16 @@ TEST_CASE("planetoid: the JSON reader and SHA-256") {
   m.update(s.data(), s.size());
   CHECK(m.hex_digest() == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
+
+// Found by tests/fuzz/fuzz_planetoid (UBSan): a negative sizes_bytes entry was converted to uint64 (undefined
+// behaviour) before the comparison. Negative, fractional and huge entries are now reported as they are.
+TEST_CASE("planetoid: a negative, fractional or huge sizes_bytes entry is reported, not converted") {
+  for (const auto& [listed, shown] : {std::pair<std::string, std::string>{"-4", "-4"}, {"10832.5", "10832.5"},
+                                      {"1e300", "1e+300"}}) {
+    CoraCopy c;
+    c.replace_in_meta("\"labels.i32\": 10832", "\"labels.i32\": " + listed);
+    CHECK_THROWS_WITH_AS(c.load(), contains(c.path("labels.i32") + ": meta.json's sizes_bytes lists " + shown +
+                                            " bytes, found 10832"),
+                         Error);
+  }
+}

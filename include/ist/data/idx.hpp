@@ -65,8 +65,7 @@ inline ImageDataset load_idx_images(const std::string& path) {
          in.disk_size(), in.disk_size() < total ? " (file truncated)" : " (trailing data)");
   }
   ImageDataset d;
-  d.pixels.resize(static_cast<std::size_t>(payload));
-  in.read_exact(d.pixels.data(), d.pixels.size(), "pixel data after the 16-byte header");
+  in.read_exact_into(d.pixels, payload, "pixel data after the 16-byte header");
   in.expect_end(total);
   d.n = static_cast<int>(n);
   d.c = 1;
@@ -96,8 +95,8 @@ inline std::vector<std::int32_t> load_idx_labels(const std::string& path) {
     fail(who, ": ", path, ": expected 8 + ", n, " = ", total, " bytes, found ", in.disk_size(),
          in.disk_size() < total ? " (file truncated)" : " (trailing data)");
   }
-  std::vector<std::uint8_t> bytes(n);
-  in.read_exact(bytes.data(), bytes.size(), "labels after the 8-byte header");
+  std::vector<std::uint8_t> bytes;
+  in.read_exact_into(bytes, n, "labels after the 8-byte header");
   in.expect_end(total);
   return std::vector<std::int32_t>(bytes.begin(), bytes.end());
 }

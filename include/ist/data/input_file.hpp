@@ -14,6 +14,7 @@
 #include <string>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "ist/core/error.hpp"
 
@@ -92,6 +93,26 @@ class InputFile {
     if (got != n) {
       fail(who_, ": ", path_, ": expected ", n, " bytes of ", what, ", found ", got, " (file truncated",
            gz_note(), ")");
+    }
+  }
+
+  // Reads exactly n bytes of `what` into `out` (resized to n), or throws like read_exact. `out` grows only
+  // as the data arrives (1 MiB, then doubling), so a header claiming more data than the file holds costs
+  // no more memory than the data that is there: a gzipped file's size is unknown until it is read, and a
+  // 50-byte gzip file whose header claims 16 GiB must fail on its short data, not on allocating 16 GiB.
+  void read_exact_into(std::vector<std::uint8_t>& out, std::uint64_t n, const char* what) {
+    out.clear();
+    std::size_t have = 0;
+    while (have < n) {
+      const std::size_t step = static_cast<std::size_t>(
+          std::min<std::uint64_t>(n - have, std::max<std::uint64_t>(std::uint64_t{1} << 20, have)));
+      out.resize(have + step);
+      const std::size_t got = read(out.data() + have, step);
+      have += got;
+      if (got != step) {
+        fail(who_, ": ", path_, ": expected ", n, " bytes of ", what, ", found ", have, " (file truncated",
+             gz_note(), ")");
+      }
     }
   }
 

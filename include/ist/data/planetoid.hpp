@@ -62,6 +62,14 @@ inline std::int64_t meta_count(const JsonValue& meta, const char* key, const std
   return std::int64_t(v->number);
 }
 
+// A JSON value for a message: an integer without exponent when it is one, else as streamed.
+inline std::string json_number_text(const JsonValue& v) {
+  if (!v.is_number()) return "a non-number";
+  if (v.number >= 0 && v.number <= 9007199254740992.0 && std::floor(v.number) == v.number)
+    return std::to_string(std::uint64_t(v.number));
+  return concat(v.number);
+}
+
 // Reads a whole file of `count` values of T, checking its size against the count, the manifest's
 // sizes_bytes and sha256 entries. `why` says where the count came from, for the size message.
 template <class T>
@@ -80,8 +88,9 @@ std::vector<T> read_planetoid_array(const std::string& dir, const char* file, st
             size < expected ? " (file truncated, or meta.json wrong)" : " (trailing data, or meta.json wrong)");
   if (const JsonValue* sizes = meta.find("sizes_bytes")) {
     if (const JsonValue* listed = sizes->find(file)) {
-      IST_CHECK(listed->is_number() && std::uint64_t(listed->number) == size, planetoid_who, ": ", path,
-                ": meta.json's sizes_bytes lists ", listed->is_number() ? std::to_string(std::uint64_t(listed->number)) : "a non-number",
+      // Compared as doubles: a negative, fractional or huge entry must be reported, not converted (UB).
+      IST_CHECK(listed->is_number() && listed->number == double(size), planetoid_who, ": ", path,
+                ": meta.json's sizes_bytes lists ", json_number_text(*listed),
                 " bytes, found ", size);
     }
   }

@@ -92,7 +92,7 @@ class CheckpointReader {
     IST_CHECK(n <= (data_.size() - pos_) / sizeof(float), "ist::load_checkpoint: ", path_, ": ", what, " claims ", n,
               " values but only ", (data_.size() - pos_) / sizeof(float), " remain (corrupt file)");
     std::vector<float> v(n);
-    std::memcpy(v.data(), data_.data() + pos_, n * sizeof(float));
+    if (n != 0) std::memcpy(v.data(), data_.data() + pos_, n * sizeof(float));  // v.data() may be null when n = 0
     pos_ += n * sizeof(float);
     return v;
   }
