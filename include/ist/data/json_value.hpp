@@ -18,6 +18,8 @@
 
 namespace ist {
 
+struct JsonMember;  // a key and its value, defined below
+
 struct JsonValue {
   enum class Kind { Null, Bool, Number, String, Array, Object };
   Kind kind = Kind::Null;
@@ -25,20 +27,30 @@ struct JsonValue {
   double number = 0;
   std::string string;
   std::vector<JsonValue> array;
-  std::vector<std::pair<std::string, JsonValue>> object;
+  // Members in file order. JsonMember rather than std::pair<std::string, JsonValue>: a pair of the type
+  // being defined does not compile with clang and libstdc++ (its default-constructor check needs the
+  // complete JsonValue).
+  std::vector<JsonMember> object;
 
   bool is_number() const noexcept { return kind == Kind::Number; }
   bool is_string() const noexcept { return kind == Kind::String; }
   bool is_object() const noexcept { return kind == Kind::Object; }
   bool is_array() const noexcept { return kind == Kind::Array; }
   // The member `key` of an object (the first, if repeated), or nullptr.
-  const JsonValue* find(std::string_view key) const {
-    if (kind != Kind::Object) return nullptr;
-    for (const auto& [k, v] : object)
-      if (k == key) return &v;
-    return nullptr;
-  }
+  const JsonValue* find(std::string_view key) const;
 };
+
+struct JsonMember {
+  std::string key;
+  JsonValue value;
+};
+
+inline const JsonValue* JsonValue::find(std::string_view key) const {
+  if (kind != Kind::Object) return nullptr;
+  for (const auto& [k, v] : object)
+    if (k == key) return &v;
+  return nullptr;
+}
 
 namespace detail {
 
@@ -107,7 +119,7 @@ class JsonParser {
         if (i_ >= s_.size() || s_[i_] != '"') error("expected a string key");
         std::string key = string();
         expect(':', "':' after an object key");
-        v.object.emplace_back(std::move(key), value(depth + 1));
+        v.object.push_back(JsonMember{std::move(key), value(depth + 1)});
       } while (take(','));
       expect('}', "',' or '}' in an object");
     } else if (c == '[') {
