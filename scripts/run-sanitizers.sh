@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds a subset of the unit tests with AddressSanitizer + UndefinedBehaviorSanitizer (every report fatal,
+# leaks checked) in build-asan and runs it. The subset is every hostile-input path (the IDX, CIFAR and
+# Planetoid readers, checkpoints, batching) plus the decomposers, slicing and the optimizers; the list is
+# IST_SANITIZER_TEST_FILES in tests/fuzz/CMakeLists.txt. g++ by default (IST_ASAN_CXX=clang++ for clang).
+# Extra arguments go to the doctest binary, e.g. -tc='planetoid*'.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+build=${IST_ASAN_BUILD:-build-asan}
+cxx=${IST_ASAN_CXX:-g++}
+jobs=$(nproc)
+cmake -S tests/fuzz -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DIST_FUZZERS=OFF -DIST_SANITIZER_TESTS=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
+cmake --build "$build" -j"$jobs" --target ist_tests_asan
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+start=$(date +%s)
+"$build/ist_tests_asan" "$@"
+echo "run-sanitizers.sh: ASan + UBSan tests passed in $(( $(date +%s) - start )) s"

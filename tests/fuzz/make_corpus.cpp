@@ -1,0 +1,284 @@
+// Writes the seed corpus of the fuzz harnesses: small valid inputs in each harness's input format.
+//   make_corpus OUT_DIR [PLANETOID_CORA_DIR]
+// fills OUT_DIR/{idx,cifar,planetoid,checkpoint}. With the Cora folder (shared/data/planetoid/cora) it also
+// writes a 24-node cut of Cora. tests/fuzz/make-corpus.sh runs it into tests/fuzz/corpus.
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "ist/core/sha256.hpp"
+#include "ist/train/checkpoint.hpp"
+#include "ist/model/mlp.hpp"
+
+namespace fs = std::filesystem;
+using Bytes = std::string;
+
+namespace {
+
+fs::path out_root;
+
+void seed(const char* target, const std::string& name, const Bytes& bytes) {
+  const fs::path dir = out_root / target;
+  fs::create_directories(dir);
+  std::ofstream(dir / name, std::ios::binary) << bytes;
+}
+
+void be32(Bytes& b, std::uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) b += char((v >> s) & 0xff);
+}
+void le16(Bytes& b, std::size_t v) {
+  b += char(v & 0xff);
+  b += char((v >> 8) & 0xff);
+}
+template <class T>
+Bytes raw(const std::vector<T>& v) {
+  return Bytes(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+Bytes chunk16(const Bytes& b) {
+  Bytes out;
+  le16(out, b.size());
+  return out + b;
+}
+
+Bytes idx_images(std::uint32_t n, std::uint32_t rows, std::uint32_t cols) {
+  Bytes b;
+  be32(b, 2051);
+  be32(b, n);
+  be32(b, rows);
+  be32(b, cols);
+  for (std::uint32_t k = 0; k < n * rows * cols; ++k) b += char((7 * k) % 256);
+  return b;
+}
+Bytes idx_labels(const std::vector<std::uint8_t>& labels) {
+  Bytes b;
+  be32(b, 2049);
+  be32(b, std::uint32_t(labels.size()));
+  for (auto l : labels) b += char(l);
+  return b;
+}
+
+void idx_seeds() {
+  const Bytes img = idx_images(3, 2, 4), lab = idx_labels({4, 0, 9});
+  seed("idx", "images", Bytes(1, '\x00') + img);
+  seed("idx", "images-gz", Bytes(1, '\x04') + img);
+  seed("idx", "labels", Bytes(1, '\x01') + lab);
+  seed("idx", "labels-gz", Bytes(1, '\x05') + lab);
+  seed("idx", "dataset", Bytes(1, char(0x92)) + chunk16(img) + lab);     // 10 classes
+  seed("idx", "dataset-gz", Bytes(1, char(0x9e)) + chunk16(img) + lab);  // both gzipped
+  seed("idx", "images-28x28", Bytes(1, '\x00') + idx_images(1, 28, 28));
+}
+
+Bytes cifar_records(int n, bool c100) {
+  Bytes b;
+  for (int i = 0; i < n; ++i) {
+    b += char(i % 10);
+    if (c100) b += char((i * 37) % 100);
+    for (int k = 0; k < 3072; ++k) b += char((i + 3 * k) % 256);
+  }
+  return b;
+}
+
+void cifar_seeds() {
+  seed("cifar", "cifar10-1", Bytes(1, '\x00') + cifar_records(1, false));
+  seed("cifar", "cifar10-2-gz", Bytes(1, '\x04') + cifar_records(2, false));
+  seed("cifar", "cifar100-coarse-1", Bytes(1, '\x01') + cifar_records(1, true));
+  seed("cifar", "cifar100-fine-1-gz", Bytes(1, '\x06') + cifar_records(1, true));
+  seed("cifar", "cifar10-two-files", Bytes(1, '\x08') + chunk16(cifar_records(1, false)) + cifar_records(1, false));
+  seed("cifar", "cifar100-two-files-gz",
+       Bytes(1, '\x1e') + chunk16(cifar_records(1, true)) + cifar_records(1, true));
+}
+
+// ---- planetoid -------------------------------------------------------------------------------------------
+
+struct Graph {
+  std::string name;
+  std::int64_t F = 0, C = 0;
+  std::vector<std::int64_t> indptr{0};
+  std::vector<std::int32_t> indices;
+  std::vector<float> values;
+  std::vector<std::int32_t> labels, edges, train, val, test;
+};
+
+const char* const kFiles[] = {"features_csr.indptr.i64", "features_csr.indices.i32", "features_csr.values.f32",
+                              "labels.i32", "edges.i32", "train.i32", "val.i32", "test.i32"};
+
+std::vector<Bytes> graph_files(const Graph& g) {
+  return {raw(g.indptr), raw(g.indices), raw(g.values), raw(g.labels), raw(g.edges), raw(g.train), raw(g.val),
+          raw(g.test)};
+}
+
+std::string sha256(const Bytes& b) {
+  ist::Sha256 h;
+  h.update(b.data(), b.size());
+  return h.hex_digest();
+}
+
+Bytes meta_json(const Graph& g, bool manifest) {
+  const auto files = graph_files(g);
+  std::ostringstream os;
+  os << "{\n  \"name\": \"" << g.name << "\",\n  \"num_nodes\": " << g.labels.size() << ",\n  \"num_features\": "
+     << g.F << ",\n  \"num_classes\": " << g.C << ",\n  \"num_edges\": " << g.edges.size() / 2
+     << ",\n  \"num_feature_nonzeros\": " << g.indices.size() << ",\n  \"train\": " << g.train.size()
+     << ",\n  \"val\": " << g.val.size() << ",\n  \"test\": " << g.test.size()
+     << ",\n  \"features_format\": \"csr\"";
+  if (manifest) {
+    os << ",\n  \"sizes_bytes\": {";
+    for (int i = 0; i < 8; ++i) os << (i ? ", " : "") << "\"" << kFiles[i] << "\": " << files[std::size_t(i)].size();
+    os << "},\n  \"sha256\": {";
+    for (int i = 0; i < 8; ++i) os << (i ? ", " : "") << "\"" << kFiles[i] << "\": \"" << sha256(files[std::size_t(i)]) << "\"";
+    os << "}";
+  }
+  os << "\n}\n";
+  return os.str();
+}
+
+// flags: 1 = verify_sha256, 2 = normalize_features.
+Bytes planetoid_input(const Graph& g, bool manifest, std::uint8_t flags) {
+  Bytes b(1, char(flags));
+  b += chunk16(meta_json(g, manifest));
+  for (const Bytes& f : graph_files(g)) b += chunk16(f);
+  return b;
+}
+
+Graph tiny_graph() {
+  Graph g;
+  g.name = "tiny";
+  g.F = 5;
+  g.C = 3;
+  const std::vector<std::vector<std::pair<int, float>>> rows = {
+      {{0, 1.f}, {3, 1.f}}, {{1, 0.5f}}, {}, {{0, 1.f}, {2, 2.f}, {4, 1.f}}, {{4, 0.25f}}, {{1, 1.f}, {2, 1.f}}};
+  for (const auto& r : rows) {
+    for (auto [c, v] : r) {
+      g.indices.push_back(c);
+      g.values.push_back(v);
+    }
+    g.indptr.push_back(std::int64_t(g.indices.size()));
+  }
+  g.labels = {0, 1, 2, -1, 1, 0};
+  g.edges = {0, 1, 0, 4, 1, 2, 3, 5, 4, 5};
+  g.train = {0, 1};
+  g.val = {2};
+  g.test = {4, 5};
+  return g;
+}
+
+template <class T>
+std::vector<T> read_vec(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  const std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<T> v(s.size() / sizeof(T));
+  std::memcpy(v.data(), s.data(), v.size() * sizeof(T));
+  return v;
+}
+
+// The first 16 training nodes, 4 validation nodes and 4 test nodes of Cora, renumbered 0..23, with the
+// edges among them and their feature rows.
+Graph cora_cut(const fs::path& dir) {
+  const auto indptr = read_vec<std::int64_t>(dir / "features_csr.indptr.i64");
+  const auto indices = read_vec<std::int32_t>(dir / "features_csr.indices.i32");
+  const auto values = read_vec<float>(dir / "features_csr.values.f32");
+  const auto labels = read_vec<std::int32_t>(dir / "labels.i32");
+  const auto edges = read_vec<std::int32_t>(dir / "edges.i32");
+  const auto train = read_vec<std::int32_t>(dir / "train.i32");
+  const auto val = read_vec<std::int32_t>(dir / "val.i32");
+  const auto test = read_vec<std::int32_t>(dir / "test.i32");
+  std::vector<std::int32_t> keep;
+  for (int i = 0; i < 16; ++i) keep.push_back(train[std::size_t(i)]);
+  for (int i = 0; i < 4; ++i) keep.push_back(val[std::size_t(i)]);
+  for (int i = 0; i < 4; ++i) keep.push_back(test[std::size_t(i)]);
+  std::vector<std::int32_t> new_id(labels.size(), -1);
+  for (std::size_t k = 0; k < keep.size(); ++k) new_id[std::size_t(keep[k])] = std::int32_t(k);
+  Graph g;
+  g.name = "cora-cut";
+  g.F = 1433;
+  g.C = 7;
+  for (std::int32_t old : keep) {
+    for (std::int64_t k = indptr[std::size_t(old)]; k < indptr[std::size_t(old) + 1]; ++k) {
+      g.indices.push_back(indices[std::size_t(k)]);
+      g.values.push_back(values[std::size_t(k)]);
+    }
+    g.indptr.push_back(std::int64_t(g.indices.size()));
+    g.labels.push_back(labels[std::size_t(old)]);
+  }
+  for (std::size_t e = 0; e + 1 < edges.size(); e += 2) {
+    const auto u = new_id[std::size_t(edges[e])], v = new_id[std::size_t(edges[e + 1])];
+    if (u >= 0 && v >= 0) {
+      g.edges.push_back(u);
+      g.edges.push_back(v);
+    }
+  }
+  // Make sure there are a few edges even when the cut has none of Cora's: a path through the nodes.
+  for (std::int32_t i = 0; i + 1 < 24 && g.edges.size() < 24; i += 3) {
+    g.edges.push_back(i);
+    g.edges.push_back(i + 1);
+  }
+  for (int i = 0; i < 16; ++i) g.train.push_back(i);
+  for (int i = 16; i < 20; ++i) g.val.push_back(i);
+  for (int i = 20; i < 24; ++i) g.test.push_back(i);
+  return g;
+}
+
+void planetoid_seeds(const char* cora_dir) {
+  const Graph tiny = tiny_graph();
+  seed("planetoid", "tiny", planetoid_input(tiny, false, 2));
+  seed("planetoid", "tiny-manifest", planetoid_input(tiny, true, 3));
+  seed("planetoid", "tiny-raw-features", planetoid_input(tiny, true, 0));
+  if (cora_dir != nullptr && fs::is_directory(cora_dir)) {
+    const Graph cut = cora_cut(cora_dir);
+    seed("planetoid", "cora-cut", planetoid_input(cut, false, 2));
+    seed("planetoid", "cora-cut-manifest", planetoid_input(cut, true, 3));
+  }
+}
+
+// ---- checkpoints ------------------------------------------------------------------------------------------
+
+void checkpoint_seeds() {
+  using Net = ist::Mlp<ist::Input<6>, ist::Dense<5>, ist::Dense<4>, ist::Dense<3>>;
+  const ist::ModelInfo info = ist::detail::chain_model_info<Net>("mlp");
+  ist::TrainingState s;
+  s.rounds_done = 3;
+  s.seed = 42;
+  s.model = "mlp";
+  s.config = "S=2 L=5";
+  s.params.resize(info.num_params);
+  for (std::size_t i = 0; i < s.params.size(); ++i) s.params[i] = float(i) * 0.125f - 4.f;
+  const fs::path tmp = fs::temp_directory_path() / ("ist_make_corpus_" + std::to_string(::getpid()) + ".ckpt");
+  auto file_of = [&](const ist::TrainingState& st) {
+    ist::save_checkpoint(tmp.string(), info, st);
+    std::ifstream f(tmp, std::ios::binary);
+    Bytes b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    fs::remove(tmp);
+    return b;
+  };
+  const Bytes plain = file_of(s);
+  s.momentum.assign(info.num_params, 0.5f);
+  const Bytes with_momentum = file_of(s);
+  seed("checkpoint", "file", Bytes(1, '\x00') + plain);
+  seed("checkpoint", "file-momentum", Bytes(1, '\x00') + with_momentum);
+  // flags 1: the payload only; the harness adds the header with a valid checksum.
+  seed("checkpoint", "payload", Bytes(1, '\x01') + plain.substr(ist::detail::kCheckpointHeader));
+  seed("checkpoint", "payload-momentum", Bytes(1, '\x01') + with_momentum.substr(ist::detail::kCheckpointHeader));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: make_corpus OUT_DIR [PLANETOID_CORA_DIR]\n");
+    return 2;
+  }
+  out_root = argv[1];
+  idx_seeds();
+  cifar_seeds();
+  planetoid_seeds(argc > 2 ? argv[2] : nullptr);
+  checkpoint_seeds();
+  return 0;
+}
