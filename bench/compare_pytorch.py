@@ -214,7 +214,8 @@ def compare_round(args):
                  f"cmake --build {args.build} --target ist_bench_round")
     S, L, B, T = args.workers, args.local_steps, args.batch, args.threads
     print(f"ResIST round (plan, send slices, L local SGD steps per worker, return, merge), {args.model}, S = {S} "
-          f"workers one after another, L = {L}, batch {B}, {T} threads per worker, torch {torch.__version__}")
+          f"workers one after another, L = {L}, batch {B}, {T} threads per worker, torch {torch.__version__}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     env = {"IST_ROUND_L": str(L), "IST_ROUND_BATCH": str(B)}
     ours, theirs, rec = [], [], None
     for _ in range(2):  # interleaved, so drift on a shared machine hits both
