@@ -32,6 +32,9 @@ Projection (a model, reported apart from what was measured): for each bandwidth 
     bytes in 2 (S-1) messages per step. (ist-train runs ddp through the coordinator, moving parameters and
     momentum; its ledger bytes are reported as measured, the projection uses the ring model.)
 
+ist-train runs with OMP_WAIT_POLICY=passive unless the environment sets it: its evaluation uses S x --threads
+OpenMP threads, more than a 2-core machine has, and spinning waits would waste the cores.
+
 Already finished runs (metrics file present and made by the same command) are not run again, so a second
 invocation only redraws the plots and tables. Needs matplotlib (Debian: python3-matplotlib).
 
@@ -165,8 +168,12 @@ def run_protocol(a, S, protocol):
     cmd = command_for(a, S, protocol, partial)
     print(f"protocols.py: S = {S}, {protocol}: {cmd_text(cmd)}", flush=True)
     t0 = time.time()
+    # S workers x --threads plus the evaluation's S x --threads OpenMP threads share the machine's cores:
+    # spinning OpenMP waits would burn the cores the workers need (docs/benchmarks.md), so wait passively.
+    env = dict(os.environ)
+    env.setdefault("OMP_WAIT_POLICY", "passive")
     with open(logfile, "w") as log:
-        r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+        r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     if r.returncode != 0:
         sys.exit(f"protocols.py: ist-train failed (exit {r.returncode}); see {logfile}")
     os.replace(partial, metrics)  # only a finished run leaves a metrics file under its final name
