@@ -5,7 +5,8 @@
 set -euo pipefail
 
 packages=(cmake g++ make libeigen3-dev doctest-dev libbenchmark-dev zlib1g-dev dataset-fashion-mnist
-          libcli11-dev nlohmann-json3-dev libxxhash-dev openmpi-bin libopenmpi-dev)
+          libcli11-dev nlohmann-json3-dev libxxhash-dev openmpi-bin libopenmpi-dev
+          clang-14 libclang-rt-14-dev)  # clang + libFuzzer runtime for scripts/run-fuzz.sh
 bench_packages=(python3-torch python3-matplotlib)
 
 usage() { echo "usage: $0 [--bench]"; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs missing dependencies, configures a Release build in build/, builds it and
-# runs every test (unit tests, packaging tests). Extra arguments go to ctest, e.g. `-R cmake_`.
+# runs every test (unit tests, packaging tests), then the fuzzers and the ASan + UBSan tests (see below).
+# Extra arguments go to ctest, e.g. `-R cmake_`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -9,3 +10,10 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure --no-tests=error -j"$jobs" "$@"
+# Hostile input (docs/hostile-input.md): the libFuzzer harnesses of the readers for a bounded time each, then
+# the ASan + UBSan test subset. Run with the full test command (no ctest arguments) or IST_HOSTILE_INPUT=1;
+# IST_HOSTILE_INPUT=0 skips them.
+if [ "${IST_HOSTILE_INPUT:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
+  bash scripts/run-fuzz.sh
+  bash scripts/run-sanitizers.sh
+fi
