@@ -5,6 +5,8 @@
 //   ist-train --protocol ddp -S 4                 # synchronous data-parallel SGD (L = 1, carried momentum)
 //   ist-train --protocol single                   # one worker, plain SGD
 //   mpirun -np 4 ist-train                        # ResIST with one worker per MPI rank (S = ranks)
+//   ist-train --checkpoint-dir ckpt               # a checkpoint after every round, the newest 3 kept
+//   ist-train --checkpoint-dir ckpt --resume      # continue from the newest one, bit for bit
 //
 // Under mpirun (detected from the launcher's environment, or forced with --mpi) the workers are MPI
 // ranks, rank 0 coordinates and prints; see docs/mpi.md. A rank that fails prints its error and ends the
@@ -14,6 +16,7 @@
 // --metrics, and ends with a summary: final test accuracy, bytes moved versus local SGD, wall time.
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -51,6 +54,10 @@ struct Options {
   std::string optimizer_state = "reset";
   std::string data_split = "shuffled";
   int train_subset = 0, test_subset = 0;
+  bool resume = false;          // from the newest checkpoint in --checkpoint-dir
+  std::string resume_from;      // a checkpoint file or directory
+  std::string on_failure = "abort", after_failure = "survivors";
+  std::string inject_failure;   // "W:R": worker W throws in round R (1-based), to try the failure handling
   ist::TrainerConfig trainer;
 };
 
@@ -81,7 +88,27 @@ int run(const Options& o, Comm comm, const ist::ImageDataset& train, const ist::
                 (unsigned long long)o.trainer.seed);
     std::fflush(stdout);
   }
-  const ist::FitResult r = trainer.fit(train, test);  // under MPI every rank trains; rank 0 prints the rounds
+  if (!o.inject_failure.empty()) {
+    int fail_worker = -1;
+    unsigned long long fail_round = 0;
+    char extra = 0;
+    IST_CHECK(std::sscanf(o.inject_failure.c_str(), "%d:%llu%c", &fail_worker, &fail_round, &extra) == 2 &&
+                  fail_worker >= 0 && fail_worker < workers && fail_round >= 1,
+              "--inject-failure: expected W:R with 0 <= W < S = ", workers, " and round R >= 1, found '",
+              o.inject_failure, "'");
+    trainer.set_fault_injector([=](int w, std::uint64_t round) {
+      if (w == fail_worker && round + 1 == fail_round)
+        throw ist::Error("injected failure (--inject-failure " + o.inject_failure + ")");
+    });
+  }
+  std::string resume_from = o.resume_from;
+  if (o.resume) {
+    const auto latest = ist::latest_checkpoint(o.trainer.checkpoint_dir);
+    if (latest) resume_from = *latest;
+    else if (root) std::printf("resume: no checkpoint in %s yet, starting from round 1\n", o.trainer.checkpoint_dir.c_str());
+  }
+  if (root && !resume_from.empty()) std::printf("resume: from %s\n", resume_from.c_str());
+  const ist::FitResult r = trainer.fit(train, test, resume_from);  // under MPI every rank trains; rank 0 prints the rounds
   if (!root) return 0;
   double step_wall = 0, step_cpu = 0;
   for (const auto& rec : r.rounds) {
@@ -145,6 +172,17 @@ int main(int argc, char** argv) {
   app.add_option("--test-subset", o.test_subset, "use only the first N test images (0 = all)")->capture_default_str();
   app.add_option("--metrics", t.metrics_path, "write one JSON row per round to this file (JSONL)");
   app.add_flag("!--quiet", t.progress, "no per-round progress lines");
+  app.add_option("--checkpoint-dir", t.checkpoint_dir, "write a checkpoint after rounds into this directory");
+  app.add_option("--checkpoint-every", t.checkpoint_every, "rounds between checkpoints")->capture_default_str();
+  app.add_option("--keep-checkpoints", t.keep_checkpoints, "keep the newest K checkpoints")->capture_default_str();
+  app.add_flag("--resume", o.resume, "continue from the newest checkpoint in --checkpoint-dir (if there is one)");
+  app.add_option("--resume-from", o.resume_from, "continue from this checkpoint file (or directory: its newest)");
+  app.add_option("--on-worker-failure", o.on_failure, "abort | drop (leave a failed worker's update out)")
+      ->capture_default_str()->check(CLI::IsMember({"abort", "drop"}));
+  app.add_option("--after-failure", o.after_failure,
+                 "drop: repartition the next rounds over the survivors | all workers")
+      ->capture_default_str()->check(CLI::IsMember({"survivors", "all"}));
+  app.add_option("--inject-failure", o.inject_failure, "W:R: worker W throws in its local steps of round R");
   app.add_flag("--mpi", o.mpi, "workers are MPI ranks, S = the number of ranks (automatic under mpirun)");
   CLI11_PARSE(app, argc, argv);
   o.workers_given = app.count("--workers") > 0;
@@ -190,6 +228,10 @@ int main(int argc, char** argv) {
     if (o.protocol == "single") o.optimizer_state = "carry";
     t.optimizer_state = o.optimizer_state == "carry" ? ist::OptimizerState::Carry : ist::OptimizerState::ResetEachRound;
     t.data_split = o.data_split == "disjoint" ? ist::DataSplit::Disjoint : ist::DataSplit::ShuffledWhole;
+    IST_CHECK(!o.resume || !t.checkpoint_dir.empty(), "--resume: needs --checkpoint-dir (where the checkpoints are)");
+    IST_CHECK(!o.resume || o.resume_from.empty(), "--resume and --resume-from: give one of them, found both");
+    t.on_worker_failure = o.on_failure == "drop" ? ist::WorkerFailure::DropForRound : ist::WorkerFailure::Abort;
+    t.after_failure = o.after_failure == "all" ? ist::AfterFailure::AllWorkers : ist::AfterFailure::Survivors;
     ist::validate(t);  // a bad config stops here, before any data is read
 
     ist::ImageDataset train, test;

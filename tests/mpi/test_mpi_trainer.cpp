@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -189,4 +191,65 @@ TEST_CASE("mpi trainer: ranks that compute different plans stop with an error na
                        Error);
   CHECK_THROWS_WITH_AS(t.train_round(1), doctest::Contains(", but rank 1 is at round 1"), Error);
   CHECK(t.backend().comm().ledger().total_bytes() == 0);
+}
+
+TEST_CASE("mpi trainer: a run stopped after round 2 and resumed from its checkpoint ends bit for bit as one run") {
+  MPI_RANK_INFO();
+  const int S = world_size();
+  const auto data = synthetic(96, 1, 8, 3, 16);
+  // Every rank names the same directory; rank 0 (the coordinator) writes the checkpoints.
+  const std::string dir = (std::filesystem::temp_directory_path() / ("ist_mpi_resume_np" + std::to_string(S))).string();
+  if (world_rank() == 0) std::filesystem::remove_all(dir);
+  auto cfg = small_config();
+  cfg.max_rounds = 5;
+  cfg.epochs = 2;
+  cfg.schedule = "step:0.5";
+  cfg.optimizer_state = OptimizerState::Carry;
+  MpiTrainer<TinyNet, LayerwiseRandom> whole(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()), cfg);
+  whole.fit(data, data);
+
+  auto stopped_cfg = cfg;
+  stopped_cfg.max_rounds = 2;  // the run ends (is stopped) after round 2
+  stopped_cfg.checkpoint_dir = dir;
+  MpiTrainer<TinyNet, LayerwiseRandom> stopped(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()),
+                                               stopped_cfg);
+  stopped.fit(data, data);
+  auto resumed_cfg = cfg;
+  resumed_cfg.checkpoint_dir = dir;
+  MpiTrainer<TinyNet, LayerwiseRandom> resumed(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()),
+                                               resumed_cfg);
+  const FitResult rest = resumed.fit(data, data, dir);
+  REQUIRE(rest.rounds.size() == 3);
+  CHECK(rest.rounds.front().round == 3);
+  if (world_rank() == 0) {
+    CHECK(std::memcmp(whole.params().data(), resumed.params().data(), whole.params().size_bytes()) == 0);
+    CHECK(std::memcmp(whole.momentum().data(), resumed.momentum().data(), whole.momentum().size_bytes()) == 0);
+  }
+}
+
+TEST_CASE("mpi trainer: a worker that fails in round 2 is dropped on every rank, as in process") {
+  MPI_RANK_INFO();
+  const int S = world_size();
+  const auto data = synthetic(96, 1, 8, 3, 17);
+  auto cfg = small_config();
+  cfg.max_rounds = 4;
+  cfg.on_worker_failure = WorkerFailure::DropForRound;
+  auto inject = [S](int w, std::uint64_t round) {
+    if (w == S - 1 && round == 1) throw Error("injected failure");
+  };
+  MpiTrainer<TinyNet, LayerwiseRandom> mpi(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()), cfg);
+  InProcessTrainer<TinyNet, LayerwiseRandom> ref(LayerwiseRandom{}, HolderAverage{},
+                                                 CpuBackend<>(InProcessComm(S, /*concurrent=*/false)), cfg);
+  mpi.set_fault_injector(inject);
+  ref.set_fault_injector(inject);
+  const FitResult a = mpi.fit(data, data);
+  const FitResult b = ref.fit(data, data);
+  REQUIRE(a.rounds.size() == 4);
+  CHECK(a.rounds[1].failed_workers == 1);
+  CHECK(a.rounds[2].workers == S - 1);
+  CHECK(mpi.active_workers() == ref.active_workers());
+  CHECK(a.rounds[3].train_loss == b.rounds[3].train_loss);
+  CHECK(a.final_eval.accuracy == b.final_eval.accuracy);
+  if (world_rank() == 0)
+    CHECK(std::memcmp(mpi.params().data(), ref.params().data(), ref.params().size_bytes()) == 0);
 }

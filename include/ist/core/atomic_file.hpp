@@ -1,6 +1,7 @@
 #pragma once
 // write_file_atomically: writes a whole file so that readers see either the old content or the new one,
-// never a torn file: write to "<path>.tmp.<pid>", flush and fsync, then rename over the path.
+// never a torn file: write to "<path>.tmp.<pid>", flush and fsync, rename over the path, then fsync the
+// directory so that the rename itself survives a power loss.
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -42,6 +43,13 @@ inline void write_file_atomically(const std::string& path, std::string_view cont
     const int e = errno;
     ::unlink(tmp.c_str());
     fail("ist::write_file_atomically: cannot rename ", tmp, " to ", path, " (", std::strerror(e), ")");
+  }
+  const auto slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? std::string(".") : path.substr(0, slash == 0 ? 1 : slash);
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {  // best effort: some file systems do not support fsync of a directory
+    (void)::fsync(dfd);
+    ::close(dfd);
   }
 }
 

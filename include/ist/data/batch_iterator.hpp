@@ -157,6 +157,14 @@ class BatchIterator {
     }
   }
 
+  // Positions the iterator before batch `batch` of `epoch`, exactly where next() would be after start_epoch(epoch)
+  // and `batch` calls: the order of an epoch depends on (seed, epoch) only, so nothing else is needed.
+  void seek(std::uint64_t epoch, int batch) {
+    IST_CHECK(batch >= 0, "ist::BatchIterator::seek: expected batch >= 0, found ", batch);
+    start_epoch(epoch);
+    pos_ = static_cast<int>(std::min<std::int64_t>(std::int64_t(batch) * batch_size_, data_->n));
+  }
+
   // Fills `out` with the next batch of the epoch; false (and `out` untouched) when the epoch is done.
   // The last batch is smaller when batch_size does not divide n, unless drop_last.
   bool next(Batch& out) {

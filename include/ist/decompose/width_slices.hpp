@@ -33,7 +33,7 @@ template <class Model>
 std::vector<int> chain_kept_widths(const SubnetSpec& spec, const char* who) {
   IST_CHECK(spec.kept_units.size() == std::size_t(Model::num_hidden), who, ": expected ", Model::num_hidden,
             " unit lists (one per hidden layer), found ", spec.kept_units.size());
-  std::vector<int> w(std::size_t(Model::num_hidden));
+  std::vector<int> w(static_cast<std::size_t>(Model::num_hidden));
   for (std::size_t l = 0; l < w.size(); ++l) w[l] = kept_count(spec.kept_units[l], Model::widths[l + 1]);
   return w;
 }

@@ -28,6 +28,12 @@ class BatchStream {
     return b;
   }
   std::uint64_t epoch() const { return it_->epoch(); }
+  // Positions the stream where it is after `steps` calls of next() from epoch 0 (resuming a run).
+  void seek_step(std::uint64_t steps) {
+    const auto per_epoch = std::uint64_t(it_->batches_per_epoch());
+    IST_CHECK(per_epoch > 0, "ist::BatchStream::seek_step: the data set yields no batch");
+    it_->seek(steps / per_epoch, int(steps % per_epoch));
+  }
   BatchIterator& iterator() { return *it_; }
 
  private:

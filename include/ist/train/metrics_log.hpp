@@ -4,6 +4,8 @@
 // leaves a torn line and the file always holds every finished row.
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <iomanip>
 #include <sstream>
 #include <string>
@@ -91,8 +93,21 @@ void add_round_costs(MetricsRow& row, const Record& r) {
 class MetricsLog {
  public:
   MetricsLog() = default;  // disabled: append() does nothing
-  explicit MetricsLog(std::string path) : path_(std::move(path)) {
-    if (!path_.empty()) write_file_atomically(path_, "");
+  // Starts the file afresh, or, with keep_rounds > 0 (a resumed run), keeps its rows of rounds 1..keep_rounds
+  // and drops the rest (rounds the interrupted run finished after its last checkpoint are trained again).
+  explicit MetricsLog(std::string path, std::uint64_t keep_rounds = 0) : path_(std::move(path)) {
+    if (path_.empty()) return;
+    if (keep_rounds > 0) {
+      std::ifstream in(path_);
+      std::string line;
+      while (std::getline(in, line)) {
+        const auto key = line.find("\"round\":");
+        if (key == std::string::npos) continue;
+        const unsigned long long round = std::strtoull(line.c_str() + key + 8, nullptr, 10);
+        if (round >= 1 && round <= keep_rounds) content_ += line + '\n';
+      }
+    }
+    write_file_atomically(path_, content_);
   }
   bool enabled() const noexcept { return !path_.empty(); }
   const std::string& path() const noexcept { return path_; }

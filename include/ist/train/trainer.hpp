@@ -15,6 +15,10 @@
 //   6. aggregator.merge(global, ...)                             HolderAverage: mean over holders
 // The communicator's ledger counts every byte of steps 3 and 5.
 //
+// Reliability: fit() writes round-atomic checkpoints (cfg.checkpoint_dir) and resumes from one bit for bit
+// (fit(train, test, resume_from)); with cfg.on_worker_failure = DropForRound a worker that fails in its local
+// steps is left out of that round's merge and, by cfg.after_failure, of the rounds after it.
+//
 // Under a communicator that spans processes (MpiComm: one worker per rank), every process runs the same
 // loop: steps 1-2 everywhere (no index lists travel), step 3/5 move this process's worker's slices, step 6
 // on the coordinator only. Optional communicator members (ist/comm/communicator.hpp) add a per-round
@@ -26,6 +30,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -46,6 +51,7 @@
 #include "ist/decompose/decomposer.hpp"
 #include "ist/decompose/plan.hpp"
 #include "ist/decompose/slices.hpp"
+#include "ist/train/checkpoint_dir.hpp"
 #include "ist/train/evaluate.hpp"
 #include "ist/train/local_steps.hpp"
 #include "ist/train/metrics_log.hpp"
@@ -57,6 +63,8 @@ namespace ist {
 // What one round did. Test figures are NaN when the round did not evaluate.
 struct RoundRecord {
   std::uint64_t round = 0;
+  int workers = 0;         // S of this round's plan (fewer than the backend's after failures)
+  int failed_workers = 0;  // workers whose update was dropped this round
   double epoch = 0;  // epochs completed by each worker's data stream at the end of the round
   double lr = 0;
   double train_loss = 0, train_accuracy = 0;  // over all workers' local steps this round
@@ -115,14 +123,21 @@ class IndependentSubnetTrainer {
   const TrainerConfig& config() const { return cfg_; }
 
   // Trains for cfg.epochs (or cfg.max_rounds) rounds and evaluates the final model on `test`.
-  FitResult fit(const ImageDataset& train, const ImageDataset& test) {
+  // resume_from: a checkpoint file, or a checkpoint directory (its newest checkpoint): training continues
+  // after the saved round, and ends with the weights an uninterrupted run would have, bit for bit (same
+  // seed, L, batch, data split and optimizer-state policy; see check_resumable). The metrics file keeps the
+  // rows of the rounds before the checkpoint. With cfg.checkpoint_dir set, a checkpoint is written after
+  // every cfg.checkpoint_every rounds and after the last.
+  FitResult fit(const ImageDataset& train, const ImageDataset& test, const std::string& resume_from = {}) {
     FitResult result;
     if constexpr (policies_ok) {
       prepare(train);
-      MetricsLog log(backend_.comm().is_coordinator() ? cfg_.metrics_path : std::string());
+      const std::uint64_t first = resume_from.empty() ? 0 : resume(resume_from);
+      const bool coordinator = backend_.comm().is_coordinator();
+      MetricsLog log(coordinator ? cfg_.metrics_path : std::string(), first);
       const int rounds = planned_rounds();
       const auto start = Clock::now();
-      for (int r = 0; r < rounds; ++r) {
+      for (int r = int(first); r < rounds; ++r) {
         RoundRecord rec = train_round(std::uint64_t(r));
         const bool last = r + 1 == rounds;
         if (last || (cfg_.eval_every > 0 && (r + 1) % cfg_.eval_every == 0)) {
@@ -131,6 +146,9 @@ class IndependentSubnetTrainer {
           rec.test_accuracy = e.accuracy;
           if (last) result.final_eval = e;
         }
+        if (!cfg_.checkpoint_dir.empty() && coordinator && (last || (r + 1) % cfg_.checkpoint_every == 0))
+          save_round_checkpoint(cfg_.checkpoint_dir, info_, training_state(std::uint64_t(r + 1)),
+                                cfg_.keep_checkpoints);
         rec.wall_seconds = seconds(start);
         result.total_bytes += rec.bytes();
         result.local_sgd_bytes += rec.local_sgd_bytes;
@@ -138,10 +156,62 @@ class IndependentSubnetTrainer {
         report(rec, rounds, log);
         result.rounds.push_back(rec);
       }
+      if (result.rounds.empty()) result.final_eval = evaluate_on_coordinator(test);  // resumed a finished run
       result.wall_seconds = seconds(start);
     }
     return result;
   }
+
+  // The run's state after `rounds_done` rounds, as a checkpoint holds it (current on the coordinator).
+  TrainingState training_state(std::uint64_t rounds_done) const {
+    TrainingState s;
+    s.rounds_done = rounds_done;
+    s.seed = cfg_.seed;
+    s.model = info_.name;
+    s.config = config_text(cfg_);
+    s.params = global_;
+    s.momentum = momentum_;
+    return s;
+  }
+
+  // Loads a checkpoint (file or directory) into this trainer and positions every worker's data stream after
+  // its last round; returns the number of rounds it holds. prepare() must have run; fit() calls both.
+  std::uint64_t resume(const std::string& from) {
+    // Across processes: wait until every process is here, so a checkpoint the coordinator has just written
+    // (a run stopped and resumed in one program) is complete before anyone reads it.
+    if constexpr (SumsOverProcesses<Comm>) {
+      double barrier = 0;
+      backend_.comm().all_sum(std::span<double>(&barrier, 1));
+    }
+    const std::string path = resolve_checkpoint(from);
+    TrainingState s = load_checkpoint(path, info_);
+    if constexpr (SumsOverProcesses<Comm>) {
+      double rounds = backend_.comm().is_coordinator() ? double(s.rounds_done) : 0.0;
+      backend_.comm().all_sum(std::span<double>(&rounds, 1));
+      IST_CHECK(std::uint64_t(rounds) == s.rounds_done, "ist: resume from ", path, ": this process read round ",
+                s.rounds_done, " but the coordinator read round ", std::uint64_t(rounds),
+                " (do all processes see the same checkpoint directory?)");
+    }
+    IST_CHECK(s.seed == cfg_.seed, "ist: resume from ", path, ": seed must match the checkpoint's (", s.seed,
+              "), found ", cfg_.seed, ": pass the same seed to continue this run");
+    check_resumable(s.config, cfg_, path);
+    global_ = std::move(s.params);
+    if (cfg_.optimizer_state == OptimizerState::Carry) {
+      IST_CHECK(s.momentum.size() == global_.size(), "ist: resume from ", path, ": expected ", global_.size(),
+                " momentum values (optimizer_state carry), found ", s.momentum.size());
+      momentum_ = std::move(s.momentum);
+    }
+    for (auto& wk : workers_)
+      if (wk) wk->stream->seek_step(s.rounds_done * std::uint64_t(cfg_.local_steps));
+    return s.rounds_done;
+  }
+
+  // Called by each worker before its local steps of a round, on the worker's thread: throw from it to
+  // inject a failure (tests, --inject-failure). Empty by default.
+  void set_fault_injector(std::function<void(int worker, std::uint64_t round)> f) { fault_injector_ = std::move(f); }
+
+  // The workers the next round is partitioned over (all of them unless failures removed some).
+  const std::vector<int>& active_workers() const { return active_; }
 
   // Sets up the workers' data streams for `train`; fit() calls it. Call it yourself before driving
   // train_round() by hand.
@@ -155,6 +225,8 @@ class IndependentSubnetTrainer {
     IST_CHECK(train.num_classes <= info_.num_classes, "ist::IndependentSubnetTrainer: ", train.source,
               ": the data has ", train.num_classes, " classes, the model only ", info_.num_classes);
     workers_.clear();
+    active_.resize(std::size_t(S));
+    for (int w = 0; w < S; ++w) active_[std::size_t(w)] = w;
     for (int w = 0; w < S; ++w) {
       if (!backend_.comm().is_local(w)) {
         workers_.push_back(nullptr);
@@ -188,36 +260,44 @@ class IndependentSubnetTrainer {
   }
 
   // One round, steps 1-6 above. prepare() must have run.
+  //
+  // The round is partitioned over active_workers() (every worker, unless a failure removed some): plan slot i
+  // goes to worker active_[i]. With cfg.on_worker_failure = DropForRound, a worker whose local steps throw
+  // sends nothing back; the merge averages over the others, so what only it held keeps its previous value.
   RoundRecord train_round(std::uint64_t round) {
     RoundRecord rec;
     if constexpr (policies_ok) {
       const auto round_start = Clock::now();
       auto& comm = backend_.comm();
-      const int S = num_workers();
+      const int S = int(active_.size());  // workers in this round's plan
       const bool carry = cfg_.optimizer_state == OptimizerState::Carry && cfg_.sgd.momentum > 0;
 
       // 1-2. Plan, checked before any byte moves.
       const Plan plan = decomposer_.plan(info_, RoundContext{cfg_.seed, round, S});
       validate_plan(plan, info_, S, decomposer_.rules());
       slices_.resize(std::size_t(S));
-      for (int w = 0; w < S; ++w) slices_[std::size_t(w)] = Traits::slices(plan.workers[std::size_t(w)]);
+      for (int i = 0; i < S; ++i) slices_[std::size_t(i)] = Traits::slices(plan.workers[std::size_t(i)]);
       // Processes that disagree on the round would wait on each other's messages forever: compare a hash.
       if constexpr (ChecksRounds<Comm>) comm.check_round(round, round_fingerprint(plan, carry));
 
       // 3. Coordinator -> workers (one broadcast where the communicator has one and all sub-networks agree).
-      comm.ledger().begin_round(round, S);
+      comm.ledger().begin_round(round, num_workers());
       bool broadcast = false;
-      if constexpr (BroadcastsToWorkers<Comm>) broadcast = S > 1 && same_subnet_everywhere(plan);
+      if constexpr (BroadcastsToWorkers<Comm>)
+        broadcast = S > 1 && S == num_workers() && same_subnet_everywhere(plan);
+      for (auto& wk : workers_)
+        if (wk) wk->slot = -1;
       Worker* local = nullptr;
-      for (int w = 0; w < S; ++w) {
+      for (int i = 0; i < S; ++i) {
+        const int w = active_[std::size_t(i)];
         Worker* wk = workers_[std::size_t(w)].get();
-        const std::size_t n = slices_[std::size_t(w)].size();
-        if (wk) wk->receive_spec(plan.workers[std::size_t(w)], n, carry);
+        const std::size_t n = slices_[std::size_t(i)].size();
+        if (wk) wk->receive_spec(i, plan.workers[std::size_t(i)], n, carry);
         if (wk && !local) local = wk;
         if (broadcast) continue;
-        send_slices(w, std::span<const float>(global_), wk ? std::span<float>(wk->params) : std::span<float>());
+        send_slices(i, std::span<const float>(global_), wk ? std::span<float>(wk->params) : std::span<float>());
         if (carry)
-          send_slices(w, std::span<const float>(momentum_), wk ? std::span<float>(wk->momentum) : std::span<float>());
+          send_slices(i, std::span<const float>(momentum_), wk ? std::span<float>(wk->momentum) : std::span<float>());
       }
       if constexpr (BroadcastsToWorkers<Comm>) {
         if (broadcast) {
@@ -232,42 +312,66 @@ class IndependentSubnetTrainer {
       const std::uint64_t first_step = round * std::uint64_t(cfg_.local_steps);
       comm.run_workers([&](int w) {
         Worker& wk = *workers_[std::size_t(w)];
-        Traits::configure(wk.net, wk.spec, cfg_.batch, height_, width_);
-        wk.sgd.emplace(cfg_.sgd, wk.params.size());
-        if (carry) wk.sgd->load_momentum(std::span<const float>(wk.momentum));
-        const auto t0 = Clock::now();
-        const double cpu0 = thread_cpu_seconds();
-        wk.stats = run_local_steps(wk.net, *wk.sgd, std::span<float>(wk.params), std::span<float>(wk.grads),
-                                   wk.layout, *wk.stream, cfg_.local_steps, wk.fwd,
-                                   [&](int i) { return lr_at_step(first_step + std::uint64_t(i)); });
-        wk.compute_seconds = seconds(t0);
-        wk.compute_cpu_seconds = thread_cpu_seconds() - cpu0;
-        if (carry) std::copy(wk.sgd->momentum_buffer().begin(), wk.sgd->momentum_buffer().end(), wk.momentum.begin());
+        wk.stats = {};
+        wk.compute_seconds = wk.compute_cpu_seconds = 0;
+        wk.failure.clear();
+        if (wk.slot < 0) {  // not in this round's plan; its data stream still moves on (see below)
+          wk.stream->seek_step(first_step + std::uint64_t(cfg_.local_steps));
+          return;
+        }
+        try {
+          if (fault_injector_) fault_injector_(w, round);
+          Traits::configure(wk.net, wk.spec, cfg_.batch, height_, width_);
+          wk.sgd.emplace(cfg_.sgd, wk.params.size());
+          if (carry) wk.sgd->load_momentum(std::span<const float>(wk.momentum));
+          const auto t0 = Clock::now();
+          const double cpu0 = thread_cpu_seconds();
+          wk.stats = run_local_steps(wk.net, *wk.sgd, std::span<float>(wk.params), std::span<float>(wk.grads),
+                                     wk.layout, *wk.stream, cfg_.local_steps, wk.fwd,
+                                     [&](int i) { return lr_at_step(first_step + std::uint64_t(i)); });
+          wk.compute_seconds = seconds(t0);
+          wk.compute_cpu_seconds = thread_cpu_seconds() - cpu0;
+          if (carry)
+            std::copy(wk.sgd->momentum_buffer().begin(), wk.sgd->momentum_buffer().end(), wk.momentum.begin());
+        } catch (const std::exception& e) {
+          if (cfg_.on_worker_failure == WorkerFailure::Abort) throw;
+          wk.failure = e.what();
+          wk.stats = {};
+          // Where the stream stands after a failure is arbitrary: put it where a finished round leaves it.
+          wk.stream->seek_step(first_step + std::uint64_t(cfg_.local_steps));
+        }
       });
+      const std::vector<int> failed = failed_slots(round);
 
-      // 5. Workers -> coordinator.
+      // 5. Workers -> coordinator (a failed worker sends nothing).
       results_.resize(std::size_t(S));
       momentum_results_.resize(std::size_t(S));
-      for (int w = 0; w < S; ++w) {
+      for (int i = 0; i < S; ++i) {
+        results_[std::size_t(i)].clear();
+        momentum_results_[std::size_t(i)].clear();
+        if (failed[std::size_t(i)]) continue;
+        const int w = active_[std::size_t(i)];
         Worker* wk = workers_[std::size_t(w)].get();
-        const std::size_t n = slices_[std::size_t(w)].size();
-        results_[std::size_t(w)].resize(comm.is_coordinator() ? n : 0);
+        const std::size_t n = slices_[std::size_t(i)].size();
+        results_[std::size_t(i)].resize(comm.is_coordinator() ? n : 0);
         comm.to_coordinator(w, wk ? std::span<const float>(wk->params) : std::span<const float>(),
-                            std::span<float>(results_[std::size_t(w)]));
+                            std::span<float>(results_[std::size_t(i)]));
         if (carry) {
-          momentum_results_[std::size_t(w)].resize(comm.is_coordinator() ? n : 0);
+          momentum_results_[std::size_t(i)].resize(comm.is_coordinator() ? n : 0);
           comm.to_coordinator(w, wk ? std::span<const float>(wk->momentum) : std::span<const float>(),
-                              std::span<float>(momentum_results_[std::size_t(w)]));
+                              std::span<float>(momentum_results_[std::size_t(i)]));
         }
       }
 
-      // 6. Merge.
+      // 6. Merge what came back.
       if (comm.is_coordinator()) {
-        merge_into(std::span<float>(global_), plan, results_);
-        if (carry) merge_into(std::span<float>(momentum_), plan, momentum_results_);
+        merge_into(std::span<float>(global_), plan, results_, failed);
+        if (carry) merge_into(std::span<float>(momentum_), plan, momentum_results_, failed);
       }
 
-      fill_record(rec, plan, round, round_start);
+      fill_record(rec, plan, round, round_start, failed);
+      plan_workers_ = S;
+      update_active_workers(failed, round);
     }
     return rec;
   }
@@ -285,7 +389,7 @@ class IndependentSubnetTrainer {
     }
     std::vector<float> scale(info_.blocks.size(), 1.f);
     if constexpr (HasEvaluationScale<D>) {
-      const auto s = decomposer_.evaluation_scale(info_, num_workers());
+      const auto s = decomposer_.evaluation_scale(info_, plan_workers_ > 0 ? plan_workers_ : num_workers());
       std::copy(s.begin(), s.end(), scale.begin());
     }
     ForwardOptions<float> opt;
@@ -326,8 +430,11 @@ class IndependentSubnetTrainer {
     ForwardOptions<float> fwd;
     StepStats stats;
     double compute_seconds = 0, compute_cpu_seconds = 0;
+    int slot = -1;        // this round's plan slot; -1: not in this round
+    std::string failure;  // why this round's local steps failed ("" = they did not)
 
-    void receive_spec(const SubnetSpec& s, std::size_t n, bool carry) {
+    void receive_spec(int plan_slot, const SubnetSpec& s, std::size_t n, bool carry) {
+      slot = plan_slot;
       spec = s;
       layout = Traits::layout(spec);
       IST_CHECK(layout.size() == n, "ist::IndependentSubnetTrainer: the compact layout holds ", layout.size(),
@@ -361,6 +468,7 @@ class IndependentSubnetTrainer {
     add(std::uint64_t(cfg_.local_steps));
     add(std::uint64_t(Traits::num_params));
     add(carry ? 1 : 0);
+    for (int w : active_) add(std::uint64_t(w));
     for (std::size_t w = 0; w < plan.workers.size(); ++w) {
       const SubnetSpec& s = plan.workers[w];
       add(s.active_blocks.size());
@@ -398,26 +506,85 @@ class IndependentSubnetTrainer {
     comm.to_all_workers(src, dst);
   }
 
-  // Coordinator gathers the worker's slices of `global`; the communicator moves them into `dst`.
-  void send_slices(int w, std::span<const float> global, std::span<float> dst) {
+  // Coordinator gathers the slices of plan slot i from `global`; the communicator moves them into `dst`, the
+  // buffer of worker active_[i].
+  void send_slices(int i, std::span<const float> global, std::span<float> dst) {
     auto& comm = backend_.comm();
     std::span<const float> src;
     if (comm.is_coordinator()) {
-      send_buffer_.resize(slices_[std::size_t(w)].size());
-      gather(global, slices_[std::size_t(w)], std::span<float>(send_buffer_));
+      send_buffer_.resize(slices_[std::size_t(i)].size());
+      gather(global, slices_[std::size_t(i)], std::span<float>(send_buffer_));
       src = send_buffer_;
     }
-    comm.to_worker(w, src, dst);
+    comm.to_worker(active_[std::size_t(i)], src, dst);
   }
 
-  void merge_into(std::span<float> target, const Plan& plan, const std::vector<std::vector<float>>& results) {
+  // Which plan slots failed this round, the same on every process (under a communicator spanning processes a
+  // worker's failure is known where it ran; a sum over processes tells everyone). Each failure is logged.
+  std::vector<int> failed_slots(std::uint64_t round) {
+    const int S = int(active_.size());
+    std::vector<int> failed(std::size_t(S), 0);
+    if (cfg_.on_worker_failure == WorkerFailure::Abort) return failed;
+    for (int i = 0; i < S; ++i) {
+      const Worker* wk = workers_[std::size_t(active_[std::size_t(i)])].get();
+      if (wk && !wk->failure.empty()) {
+        failed[std::size_t(i)] = 1;
+        std::fprintf(stderr, "ist: worker %d failed in round %llu: %s; its update is dropped for this round\n",
+                     active_[std::size_t(i)], (unsigned long long)(round + 1), wk->failure.c_str());
+      }
+    }
+    if constexpr (SumsOverProcesses<Comm>) {
+      std::vector<double> flags(failed.begin(), failed.end());
+      backend_.comm().all_sum(std::span<double>(flags));
+      for (int i = 0; i < S; ++i) failed[std::size_t(i)] = flags[std::size_t(i)] > 0 ? 1 : 0;
+    }
+    return failed;
+  }
+
+  // After a round with failures: the survivors only (S shrinks), or every worker again (AfterFailure).
+  void update_active_workers(const std::vector<int>& failed, std::uint64_t round) {
+    if (std::find(failed.begin(), failed.end(), 1) == failed.end()) return;
+    std::vector<int> survivors;
+    for (std::size_t i = 0; i < failed.size(); ++i)
+      if (!failed[i]) survivors.push_back(active_[i]);
+    IST_CHECK(!survivors.empty(), "ist::IndependentSubnetTrainer: every worker failed in round ", round + 1,
+              "; nothing was merged and no worker is left to train (the last checkpoint is intact)");
+    if (cfg_.after_failure == AfterFailure::Survivors) {
+      active_ = std::move(survivors);
+      if (backend_.comm().is_coordinator())
+        std::fprintf(stderr, "ist: the next rounds are partitioned over the %zu surviving workers\n", active_.size());
+    } else {
+      active_.resize(std::size_t(num_workers()));
+      for (int w = 0; w < num_workers(); ++w) active_[std::size_t(w)] = w;
+    }
+  }
+
+  // The aggregator sees the slots that came back: all of them, or (after failures) the survivors' only.
+  void merge_into(std::span<float> target, const Plan& plan, const std::vector<std::vector<float>>& results,
+                  const std::vector<int>& failed) {
     result_spans_.clear();
-    for (const auto& r : results) result_spans_.emplace_back(r);
-    aggregator_.merge(target, MergeInput{info_, plan, slices_, result_spans_});
+    if (std::find(failed.begin(), failed.end(), 1) == failed.end()) {
+      for (const auto& r : results) result_spans_.emplace_back(r);
+      aggregator_.merge(target, MergeInput{info_, plan, slices_, result_spans_});
+      return;
+    }
+    Plan returned;
+    returned.round = plan.round;
+    std::vector<SliceSet> slices;
+    for (std::size_t i = 0; i < failed.size(); ++i) {
+      if (failed[i]) continue;
+      returned.workers.push_back(plan.workers[i]);
+      slices.push_back(slices_[i]);
+      result_spans_.emplace_back(results[i]);
+    }
+    if (!returned.workers.empty()) aggregator_.merge(target, MergeInput{info_, returned, slices, result_spans_});
   }
 
-  void fill_record(RoundRecord& rec, const Plan& plan, std::uint64_t round, Clock::time_point round_start) {
-    const int S = num_workers();
+  void fill_record(RoundRecord& rec, const Plan& plan, std::uint64_t round, Clock::time_point round_start,
+                   const std::vector<int>& failed) {
+    const int S = plan.num_workers();
+    rec.workers = S;
+    rec.failed_workers = int(std::count(failed.begin(), failed.end(), 1));
     auto& ledger = backend_.comm().ledger();
     rec.round = round + 1;
     rec.epoch = double((round + 1) * std::uint64_t(cfg_.local_steps)) / steps_per_epoch_;
@@ -437,7 +604,7 @@ class IndependentSubnetTrainer {
       // One slot per worker, filled where the worker runs and zero elsewhere: the sum over processes puts
       // every worker's figures everywhere, and adding the slots in worker order gives the in-process sums.
       constexpr std::size_t kFields = 6;
-      stats_.assign(kFields * std::size_t(S), 0.0);
+      stats_.assign(kFields * std::size_t(num_workers()), 0.0);
       for (std::size_t w = 0; w < workers_.size(); ++w) {
         if (!workers_[w]) continue;
         const Worker& wk = *workers_[w];
@@ -450,8 +617,9 @@ class IndependentSubnetTrainer {
         slot[5] = wk.compute_cpu_seconds;
       }
       backend_.comm().all_sum(std::span<double>(stats_));
-      for (int w = 0; w < S; ++w) {
+      for (int w = 0; w < num_workers(); ++w) {
         const double* slot = stats_.data() + kFields * std::size_t(w);
+        if (slot[3] == 0) continue;  // not in this round's plan, or failed
         all += StepStats{slot[0], int(slot[1]), int(slot[2]), int(slot[3])};
         sum_compute += slot[4];
         sum_cpu += slot[5];
@@ -461,7 +629,7 @@ class IndependentSubnetTrainer {
       }
     } else {
       for (const auto& wk : workers_) {
-        if (!wk) continue;
+        if (!wk || wk->stats.steps == 0) continue;  // not in this round's plan, or failed
         all += wk->stats;
         sum_compute += wk->compute_seconds;
         sum_cpu += wk->compute_cpu_seconds;
@@ -473,7 +641,6 @@ class IndependentSubnetTrainer {
     double params = 0;
     for (const auto& s : slices_) params += double(s.size());
     rec.mean_subnet_params = params / S;
-    (void)plan;
     rec.train_loss = all.mean_loss();
     rec.train_accuracy = all.accuracy();
     rec.compute_seconds_mean = local ? sum_compute / local : 0;
@@ -498,7 +665,8 @@ class IndependentSubnetTrainer {
         .add("epoch", r.epoch)
         .add("lr", r.lr)
         .add("decomposer", decomposer_.name())
-        .add("workers", num_workers())
+        .add("workers", r.workers)
+        .add("failed_workers", r.failed_workers)
         .add("train_loss", r.train_loss)
         .add("train_accuracy", r.train_accuracy)
         .add("test_loss", r.test_loss)
@@ -536,6 +704,9 @@ class IndependentSubnetTrainer {
   std::vector<std::vector<float>> results_, momentum_results_;
   std::vector<std::span<const float>> result_spans_;
   std::vector<double> stats_;
+  std::vector<int> active_;  // the workers the next round is partitioned over
+  int plan_workers_ = 0;     // S of the last round's plan (evaluation scaling)
+  std::function<void(int, std::uint64_t)> fault_injector_;
   optim::LrSchedule schedule_ = optim::ConstantSchedule{0.1};
   int steps_per_epoch_ = 0, height_ = 0, width_ = 0;
   std::optional<eigen::CpuContext> eval_ctx_;

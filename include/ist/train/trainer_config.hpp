@@ -2,6 +2,8 @@
 // TrainerConfig: everything that shapes a training run besides the policies themselves.
 #include <cmath>
 #include <cstdint>
+#include <map>
+#include <sstream>
 #include <string>
 
 #include "ist/core/error.hpp"
@@ -24,6 +26,19 @@ enum class DataSplit {
   Disjoint,       // worker w gets samples w, w+S, w+2S, ...
 };
 
+// What the trainer does when a worker fails during its local steps (throws, or under MPI reports a
+// failure).
+enum class WorkerFailure {
+  Abort,         // the exception ends fit() (the last checkpoint stays intact)
+  DropForRound,  // the worker's update is left out of the merge: what only it held keeps its previous value
+};
+
+// Over which workers the rounds after a failure are partitioned (with WorkerFailure::DropForRound).
+enum class AfterFailure {
+  Survivors,   // the failed worker is left out from then on: S shrinks
+  AllWorkers,  // the failure was transient: the next round uses every worker again
+};
+
 struct TrainerConfig {
   int local_steps = 50;                // L: optimizer steps per worker per round
   double epochs = 1.0;                 // passes of each worker over its data
@@ -41,6 +56,14 @@ struct TrainerConfig {
   Augmentation augmentation;
   std::string metrics_path;            // JSONL, one row per round ("" = none)
   bool progress = true;                // one line per round on stdout
+  // Checkpoints (ist/train/checkpoint_dir.hpp): after every `checkpoint_every` rounds and after the last
+  // one, the coordinator writes <checkpoint_dir>/round-NNNNNN.ckpt atomically and keeps the newest
+  // `keep_checkpoints` files. "" = no checkpoints.
+  std::string checkpoint_dir;
+  int checkpoint_every = 1;
+  int keep_checkpoints = 3;
+  WorkerFailure on_worker_failure = WorkerFailure::Abort;
+  AfterFailure after_failure = AfterFailure::Survivors;
 };
 
 inline void validate(const TrainerConfig& c) {
@@ -53,8 +76,54 @@ inline void validate(const TrainerConfig& c) {
   IST_CHECK(c.eval_every >= 0, who, ": eval_every must be >= 0, found ", c.eval_every);
   IST_CHECK(c.eval_batch >= 1, who, ": eval_batch must be >= 1, found ", c.eval_batch);
   IST_CHECK(c.eval_threads >= 0, who, ": eval_threads must be >= 0, found ", c.eval_threads);
+  IST_CHECK(c.checkpoint_every >= 1, who, ": checkpoint_every must be >= 1, found ", c.checkpoint_every);
+  IST_CHECK(c.keep_checkpoints >= 1, who, ": keep_checkpoints must be >= 1, found ", c.keep_checkpoints);
   optim::validate(c.sgd, "ist::TrainerConfig: sgd");
   (void)optim::parse_schedule(c.schedule, c.sgd.lr, c.epochs > 0 ? c.epochs : 1.0);
+}
+
+// The configuration as "key=value" lines, stored in every checkpoint.
+inline std::string config_text(const TrainerConfig& c) {
+  std::ostringstream os;
+  os.precision(17);
+  os << "seed=" << c.seed << "\n"
+     << "local_steps=" << c.local_steps << "\n"
+     << "batch=" << c.batch << "\n"
+     << "epochs=" << c.epochs << "\n"
+     << "max_rounds=" << c.max_rounds << "\n"
+     << "lr=" << c.sgd.lr << "\n"
+     << "momentum=" << c.sgd.momentum << "\n"
+     << "weight_decay=" << c.sgd.weight_decay << "\n"
+     << "nesterov=" << (c.sgd.nesterov ? 1 : 0) << "\n"
+     << "schedule=" << c.schedule << "\n"
+     << "optimizer_state=" << (c.optimizer_state == OptimizerState::Carry ? "carry" : "reset") << "\n"
+     << "data_split=" << (c.data_split == DataSplit::Disjoint ? "disjoint" : "shuffled") << "\n";
+  return os.str();
+}
+
+// Resuming continues the saved run's data streams and plans, so what decides them must not change: the seed,
+// L, the batch, the data split and whether momentum is carried. Everything else (learning rate, schedule,
+// epochs, S) may change at a round boundary. Throws naming the first field that differs.
+inline void check_resumable(const std::string& saved_text, const TrainerConfig& now, const std::string& path) {
+  auto parse = [](const std::string& text) {
+    std::map<std::string, std::string> kv;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto eq = line.find('=');
+      if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    return kv;
+  };
+  const auto saved = parse(saved_text), current = parse(config_text(now));
+  for (const char* key : {"seed", "local_steps", "batch", "data_split", "optimizer_state"}) {
+    const auto s = saved.find(key);
+    IST_CHECK(s != saved.end(), "ist: resume from ", path, ": the checkpoint's config has no field ", key,
+              " (written by another version?)");
+    IST_CHECK(s->second == current.at(key), "ist: resume from ", path, ": ", key, " must match the checkpoint's (",
+              s->second, "), found ", current.at(key),
+              ": pass the same value to continue this run, or start a new run without resuming");
+  }
 }
 
 }  // namespace ist
