@@ -110,6 +110,11 @@ int run(const Options& o, Comm comm, const ist::ImageDataset& train, const ist::
   if (root && !resume_from.empty()) std::printf("resume: from %s\n", resume_from.c_str());
   const ist::FitResult r = trainer.fit(train, test, resume_from);  // under MPI every rank trains; rank 0 prints the rounds
   if (!root) return 0;
+  if (r.rounds.empty()) {  // resumed a finished run: nothing trained, only the final evaluation
+    std::printf("summary: %s on %s, nothing left to train, final test accuracy %.4f (loss %.4f)\n", o.protocol.c_str(),
+                o.model.c_str(), r.final_eval.accuracy, r.final_eval.loss);
+    return 0;
+  }
   double step_wall = 0, step_cpu = 0;
   for (const auto& rec : r.rounds) {
     step_wall += rec.step_seconds_mean / double(r.rounds.size());
@@ -120,7 +125,7 @@ int run(const Options& o, Comm comm, const ist::ImageDataset& train, const ist::
   std::printf("summary: %s on %s, %zu rounds, final test accuracy %.4f (loss %.4f), moved %.1f MB = %.3fx local "
               "SGD's %.1f MB (data-parallel all-reduce: %.1f MB), wall time %.1f s%s%s\n",
               o.protocol.c_str(), o.model.c_str(), r.rounds.size(), r.final_eval.accuracy, r.final_eval.loss,
-              r.total_bytes / 1e6, double(r.total_bytes) / double(r.local_sgd_bytes), r.local_sgd_bytes / 1e6,
+              r.total_bytes / 1e6, r.local_sgd_bytes ? double(r.total_bytes) / double(r.local_sgd_bytes) : 0.0, r.local_sgd_bytes / 1e6,
               r.ddp_bytes / 1e6, r.wall_seconds, o.trainer.metrics_path.empty() ? "" : ", metrics in ",
               o.trainer.metrics_path.c_str());
   return 0;

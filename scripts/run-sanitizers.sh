@@ -2,7 +2,7 @@
 # Builds a subset of the unit tests with AddressSanitizer + UndefinedBehaviorSanitizer (every report fatal,
 # leaks checked) in build-asan and runs it. The subset is every hostile-input path (the IDX, CIFAR and
 # Planetoid readers, checkpoints, batching) plus the decomposers, slicing, optimizers, layers and networks
-# (Mlp, Gcn, ResNet); the list is IST_SANITIZER_TEST_FILES in tests/fuzz/CMakeLists.txt. g++ by default (IST_ASAN_CXX=clang++ for clang).
+# (Mlp, Gcn, ResNet) and the trainer's checkpoint, resume and worker-failure paths; the list is IST_SANITIZER_TEST_FILES in tests/fuzz/CMakeLists.txt. g++ by default (IST_ASAN_CXX=clang++ for clang).
 # Extra arguments go to the doctest binary, e.g. -tc='planetoid*'.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
