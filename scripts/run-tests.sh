@@ -7,6 +7,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-deps.sh
 jobs=$(nproc)
+# OpenMP threads that wait by sleeping, not spinning: ctest runs tests side by side (and the main job runs
+# S workers plus evaluation threads) on few cores, where spinning threads steal the cores that do the work
+# (docs/benchmarks.md measured a ResIST round 12x slower on a loaded 2-core machine with spinning).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure --no-tests=error -j"$jobs" "$@"

@@ -9,6 +9,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target ist-train
+# OpenMP threads that wait by sleeping, not spinning: ctest runs tests side by side (and the main job runs
+# S workers plus evaluation threads) on few cores, where spinning threads steal the cores that do the work
+# (docs/benchmarks.md measured a ResIST round 12x slower on a loaded 2-core machine with spinning).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 mkdir -p out
 if [ "$#" -eq 0 ]; then
   set -- --metrics out/resist.jsonl
