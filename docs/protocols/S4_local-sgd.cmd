@@ -1,1 +1,1 @@
-ist-train-current --protocol local-sgd --model resnet26-fashion -S 4 -L 50 --epochs 2.0 --batch 128 --seed 1 --threads 1 --data-split shuffled --eval-every 1 --train-subset 16000 --test-subset 0 --quiet
+ist-train --protocol local-sgd --model resnet26-fashion -S 4 -L 50 --epochs 2.0 --batch 128 --seed 1 --threads 1 --data-split shuffled --eval-every 1 --train-subset 16000 --test-subset 0 --quiet
