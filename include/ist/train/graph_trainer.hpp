@@ -353,40 +353,15 @@ class GraphSubnetTrainer {
   }
 
   void fill_record(GraphRoundRecord& rec, std::uint64_t round, Clock::time_point round_start) {
-    const int S = num_workers();
+    rec.workers = num_workers();
     auto& ledger = backend_.comm().ledger();
     rec.round = round + 1;
     rec.epoch = double((round + 1) * std::uint64_t(cfg_.local_steps));  // one full-batch step = one epoch
     rec.lr = cfg_.adam.lr;
-    for (const auto& t : ledger.this_round()) {
-      rec.bytes_to_workers += t.to_worker;
-      rec.bytes_from_workers += t.from_worker;
-      rec.messages += t.messages;
-    }
-    const std::uint64_t model_bytes = Traits::num_params * sizeof(float);
-    rec.local_sgd_bytes = 2ull * std::uint64_t(S) * model_bytes;  // as IndependentSubnetTrainer: parameters only
-    rec.ddp_bytes = std::uint64_t(cfg_.local_steps) * 2ull * std::uint64_t(S - 1) * model_bytes;
-    StepStats all;
-    double sum_compute = 0, sum_cpu = 0;
-    int local = 0;
-    for (const auto& wk : workers_) {
-      if (!wk) continue;
-      all += wk->stats;
-      sum_compute += wk->compute_seconds;
-      sum_cpu += wk->compute_cpu_seconds;
-      rec.compute_cpu_seconds_max = std::max(rec.compute_cpu_seconds_max, wk->compute_cpu_seconds);
-      rec.compute_seconds_max = std::max(rec.compute_seconds_max, wk->compute_seconds);
-      ++local;
-    }
-    double params = 0;
-    for (const auto& s : slices_) params += double(s.size());
-    rec.mean_subnet_params = params / S;
-    rec.train_loss = all.mean_loss();
-    rec.train_accuracy = all.accuracy();
-    rec.compute_seconds_mean = local ? sum_compute / local : 0;
-    rec.step_seconds_mean = rec.compute_seconds_mean / cfg_.local_steps;
-    rec.compute_cpu_seconds_mean = local ? sum_cpu / local : 0;
-    rec.step_cpu_seconds_mean = rec.compute_cpu_seconds_mean / cfg_.local_steps;
+    RoundTally tally;
+    for (const auto& wk : workers_)
+      if (wk) tally.add_worker(wk->stats, wk->compute_seconds, wk->compute_cpu_seconds);
+    tally.fill(rec, ledger.this_round(), slices_, Traits::num_params, cfg_.local_steps);
     rec.round_seconds = seconds(round_start);
   }
 

@@ -56,31 +56,11 @@
 #include "ist/train/local_steps.hpp"
 #include "ist/train/metrics_log.hpp"
 #include "ist/train/model_traits.hpp"
+#include "ist/train/round_record.hpp"
 #include "ist/train/trainer_config.hpp"
 
 namespace ist {
 
-// What one round did. Test figures are NaN when the round did not evaluate.
-struct RoundRecord {
-  std::uint64_t round = 0;
-  int workers = 0;         // S of this round's plan (fewer than the backend's after failures)
-  int failed_workers = 0;  // workers whose update was dropped this round
-  double epoch = 0;  // epochs completed by each worker's data stream at the end of the round
-  double lr = 0;
-  double train_loss = 0, train_accuracy = 0;  // over all workers' local steps this round
-  double test_loss = NAN, test_accuracy = NAN;
-  std::uint64_t bytes_to_workers = 0, bytes_from_workers = 0, messages = 0;
-  std::uint64_t local_sgd_bytes = 0;  // what local SGD would move this round: 2 * S * |theta| * 4
-  std::uint64_t ddp_bytes = 0;        // what data-parallel ring all-reduce would move for L steps
-  double mean_subnet_params = 0;      // mean parameters per worker's sub-network
-  double compute_seconds_max = 0, compute_seconds_mean = 0;  // per worker, the L local steps
-  double step_seconds_mean = 0;       // mean per-worker time of one local step
-  // CPU time of the workers' threads during their local steps: the compute done, whatever the load
-  // (with threads_per_worker = 1 all of a worker's compute runs on its thread).
-  double compute_cpu_seconds_max = 0, compute_cpu_seconds_mean = 0, step_cpu_seconds_mean = 0;
-  double round_seconds = 0, wall_seconds = 0;
-  std::uint64_t bytes() const noexcept { return bytes_to_workers + bytes_from_workers; }
-};
 
 struct FitResult {
   std::vector<RoundRecord> rounds;
@@ -589,17 +569,7 @@ class IndependentSubnetTrainer {
     rec.round = round + 1;
     rec.epoch = double((round + 1) * std::uint64_t(cfg_.local_steps)) / steps_per_epoch_;
     rec.lr = lr_at_step(round * std::uint64_t(cfg_.local_steps));
-    for (const auto& t : ledger.this_round()) {
-      rec.bytes_to_workers += t.to_worker;
-      rec.bytes_from_workers += t.from_worker;
-      rec.messages += t.messages;
-    }
-    const std::uint64_t model_bytes = Traits::num_params * sizeof(float);
-    rec.local_sgd_bytes = 2ull * std::uint64_t(S) * model_bytes;
-    rec.ddp_bytes = std::uint64_t(cfg_.local_steps) * 2ull * std::uint64_t(S - 1) * model_bytes;
-    StepStats all;
-    double sum_compute = 0, sum_cpu = 0;
-    int local = 0;
+    RoundTally tally;
     if constexpr (SumsOverProcesses<Comm>) {
       // One slot per worker, filled where the worker runs and zero elsewhere: the sum over processes puts
       // every worker's figures everywhere, and adding the slots in worker order gives the in-process sums.
@@ -620,33 +590,14 @@ class IndependentSubnetTrainer {
       for (int w = 0; w < num_workers(); ++w) {
         const double* slot = stats_.data() + kFields * std::size_t(w);
         if (slot[3] == 0) continue;  // not in this round's plan, or failed
-        all += StepStats{slot[0], int(slot[1]), int(slot[2]), int(slot[3])};
-        sum_compute += slot[4];
-        sum_cpu += slot[5];
-        rec.compute_cpu_seconds_max = std::max(rec.compute_cpu_seconds_max, slot[5]);
-        rec.compute_seconds_max = std::max(rec.compute_seconds_max, slot[4]);
-        ++local;
+        tally.add_worker(StepStats{slot[0], int(slot[1]), int(slot[2]), int(slot[3])}, slot[4], slot[5]);
       }
     } else {
-      for (const auto& wk : workers_) {
-        if (!wk || wk->stats.steps == 0) continue;  // not in this round's plan, or failed
-        all += wk->stats;
-        sum_compute += wk->compute_seconds;
-        sum_cpu += wk->compute_cpu_seconds;
-        rec.compute_cpu_seconds_max = std::max(rec.compute_cpu_seconds_max, wk->compute_cpu_seconds);
-        rec.compute_seconds_max = std::max(rec.compute_seconds_max, wk->compute_seconds);
-        ++local;
-      }
+      for (const auto& wk : workers_)
+        if (wk && wk->stats.steps > 0)  // steps == 0: not in this round's plan, or failed
+          tally.add_worker(wk->stats, wk->compute_seconds, wk->compute_cpu_seconds);
     }
-    double params = 0;
-    for (const auto& s : slices_) params += double(s.size());
-    rec.mean_subnet_params = params / S;
-    rec.train_loss = all.mean_loss();
-    rec.train_accuracy = all.accuracy();
-    rec.compute_seconds_mean = local ? sum_compute / local : 0;
-    rec.step_seconds_mean = rec.compute_seconds_mean / cfg_.local_steps;
-    rec.compute_cpu_seconds_mean = local ? sum_cpu / local : 0;
-    rec.step_cpu_seconds_mean = rec.compute_cpu_seconds_mean / cfg_.local_steps;
+    tally.fill(rec, ledger.this_round(), slices_, Traits::num_params, cfg_.local_steps);
     rec.round_seconds = seconds(round_start);
   }
 

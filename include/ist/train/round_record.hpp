@@ -1,0 +1,83 @@
+#pragma once
+// RoundRecord: what one round of training did, and RoundTally, the one place where the workers' figures
+// and the ledger's traffic become a record's columns (IndependentSubnetTrainer and GraphSubnetTrainer).
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "ist/comm/ledger.hpp"
+#include "ist/decompose/slices.hpp"
+#include "ist/train/local_steps.hpp"
+
+namespace ist {
+
+// What one round did. Test figures are NaN when the round did not evaluate.
+struct RoundRecord {
+  std::uint64_t round = 0;
+  int workers = 0;         // S of this round's plan (fewer than the backend's after failures)
+  int failed_workers = 0;  // workers whose update was dropped this round
+  double epoch = 0;  // epochs completed by each worker's data stream at the end of the round
+  double lr = 0;
+  double train_loss = 0, train_accuracy = 0;  // over all workers' local steps this round
+  double test_loss = NAN, test_accuracy = NAN;
+  std::uint64_t bytes_to_workers = 0, bytes_from_workers = 0, messages = 0;
+  std::uint64_t local_sgd_bytes = 0;  // what local SGD would move this round: 2 * S * |theta| * 4
+  std::uint64_t ddp_bytes = 0;        // what data-parallel ring all-reduce would move for L steps
+  double mean_subnet_params = 0;      // mean parameters per worker's sub-network
+  double compute_seconds_max = 0, compute_seconds_mean = 0;  // per worker, the L local steps
+  double step_seconds_mean = 0;       // mean per-worker time of one local step
+  // CPU time of the workers' threads during their local steps: the compute done, whatever the load
+  // (with threads_per_worker = 1 all of a worker's compute runs on its thread).
+  double compute_cpu_seconds_max = 0, compute_cpu_seconds_mean = 0, step_cpu_seconds_mean = 0;
+  double round_seconds = 0, wall_seconds = 0;
+  std::uint64_t bytes() const noexcept { return bytes_to_workers + bytes_from_workers; }
+};
+
+// Sums one round's per-worker figures (only workers that trained) and writes the record's training and
+// cost columns.
+class RoundTally {
+ public:
+  void add_worker(const StepStats& stats, double compute_seconds, double compute_cpu_seconds) {
+    all_ += stats;
+    sum_wall_ += compute_seconds;
+    sum_cpu_ += compute_cpu_seconds;
+    max_wall_ = std::max(max_wall_, compute_seconds);
+    max_cpu_ = std::max(max_cpu_, compute_cpu_seconds);
+    ++workers_;
+  }
+
+  // traffic: the ledger's entries of the round; slices: each plan slot's slices (S = their count);
+  // num_params: |theta|.
+  void fill(RoundRecord& rec, const std::vector<WorkerTraffic>& traffic, const std::vector<SliceSet>& slices,
+            std::size_t num_params, int local_steps) const {
+    const int S = int(slices.size());
+    double params = 0;
+    for (const auto& s : slices) params += double(s.size());
+    rec.mean_subnet_params = S ? params / S : 0;
+    for (const auto& t : traffic) {
+      rec.bytes_to_workers += t.to_worker;
+      rec.bytes_from_workers += t.from_worker;
+      rec.messages += t.messages;
+    }
+    const std::uint64_t model_bytes = num_params * sizeof(float);
+    rec.local_sgd_bytes = 2ull * std::uint64_t(S) * model_bytes;  // parameters only, as the ledger counts them
+    rec.ddp_bytes = std::uint64_t(local_steps) * 2ull * std::uint64_t(S - 1) * model_bytes;
+    rec.train_loss = all_.mean_loss();
+    rec.train_accuracy = all_.accuracy();
+    rec.compute_seconds_max = max_wall_;
+    rec.compute_cpu_seconds_max = max_cpu_;
+    rec.compute_seconds_mean = workers_ ? sum_wall_ / workers_ : 0;
+    rec.compute_cpu_seconds_mean = workers_ ? sum_cpu_ / workers_ : 0;
+    rec.step_seconds_mean = rec.compute_seconds_mean / local_steps;
+    rec.step_cpu_seconds_mean = rec.compute_cpu_seconds_mean / local_steps;
+  }
+
+ private:
+  StepStats all_;
+  double sum_wall_ = 0, sum_cpu_ = 0, max_wall_ = 0, max_cpu_ = 0;
+  int workers_ = 0;
+};
+
+}  // namespace ist
