@@ -39,7 +39,7 @@ inline std::vector<std::filesystem::path> list_checkpoints(const std::string& di
     unsigned long long round = 0;
     char tail = 0;
     // "round-" digits ".ckpt" and nothing after (the temp files of an interrupted write end otherwise).
-    if (name.size() > 11 && name.compare(0, 6, "round-") == 0 && name.compare(name.size() - 5, 5, ".ckpt") == 0 &&
+    if (name.size() > 11 && name.compare(name.size() - 5, 5, ".ckpt") == 0 &&
         std::sscanf(name.c_str(), "round-%llu.ckp%c", &round, &tail) == 2 && tail == 't')
       found.emplace_back(round, entry.path());
   }

@@ -61,7 +61,7 @@
 
 namespace ist {
 
-
+// What fit() did: every round's record, the final evaluation, and the totals.
 struct FitResult {
   std::vector<RoundRecord> rounds;
   EvalResult final_eval;
