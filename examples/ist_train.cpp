@@ -5,6 +5,7 @@
 //   ist-train --protocol ddp -S 4                 # synchronous data-parallel SGD (L = 1, carried momentum)
 //   ist-train --protocol single                   # one worker, plain SGD
 //   mpirun -np 4 ist-train                        # ResIST with one worker per MPI rank (S = ranks)
+//   ist-train --backend cuda                      # the 4 workers as CUDA streams on one GPU (cuDNN, cuBLAS)
 //   ist-train --checkpoint-dir ckpt               # a checkpoint after every round, the newest 3 kept
 //   ist-train --checkpoint-dir ckpt --resume      # continue from the newest one, bit for bit
 //
@@ -32,34 +33,10 @@
 #include "ist/data/batch_iterator.hpp"
 #include "ist/data/cifar.hpp"
 #include "ist/data/idx.hpp"
-#include "ist/decompose/any_decomposer.hpp"
-#include "ist/decompose/layerwise_random.hpp"
-#include "ist/decompose/replicate.hpp"
-#include "ist/train/trainer.hpp"
 #include "model_registry.hpp"
+#include "train_run.hpp"
 
 namespace {
-
-struct Options {
-  std::string protocol = "resist";
-  std::string model = "resnet26-fashion";
-  std::string data = "/usr/share/datasets/fashion-mnist";
-  std::string format = "idx";
-  int workers = 4;
-  bool workers_given = false;
-  bool mpi = false;
-  int threads = 1;
-  bool sequential = false;
-  int min_depth = 0;
-  std::string optimizer_state = "reset";
-  std::string data_split = "shuffled";
-  int train_subset = 0, test_subset = 0;
-  bool resume = false;          // from the newest checkpoint in --checkpoint-dir
-  std::string resume_from;      // a checkpoint file or directory
-  std::string on_failure = "abort", after_failure = "survivors";
-  std::string inject_failure;   // "W:R": worker W throws in round R (1-based), to try the failure handling
-  ist::TrainerConfig trainer;
-};
 
 // True when an MPI launcher started this process (Open MPI, MPICH/Hydra, PMIx launchers such as srun).
 bool launched_by_mpirun() {
@@ -68,73 +45,10 @@ bool launched_by_mpirun() {
   return false;
 }
 
-// Comm: ist::InProcessComm (S threads) or ist::MpiComm (one worker per rank; only rank 0 prints).
-template <class Net, class Comm>
-int run(const Options& o, Comm comm, const ist::ImageDataset& train, const ist::ImageDataset& test) {
-  ist::AnyDecomposer decomposer = ist::Replicate{};
-  if (o.protocol == "resist") decomposer = ist::LayerwiseRandom(o.min_depth);
-  const int workers = comm.num_workers();
-  const bool root = comm.is_coordinator();
-  ist::CpuBackend<Comm> backend(std::move(comm), o.threads);
-  ist::IndependentSubnetTrainer<Net, ist::AnyDecomposer, ist::HolderAverage, ist::CpuBackend<Comm>> trainer(
-      decomposer, ist::HolderAverage{}, std::move(backend), o.trainer);
-  const auto& info = trainer.info();
-  if (root) {
-    std::printf("%s", info.summary().c_str());
-    std::printf("protocol %s (%s), S = %d workers x %d threads, L = %d local steps, batch %d, lr %g, schedule %s, "
-                "seed %llu\n",
-                o.protocol.c_str(), std::string(decomposer.name()).c_str(), workers, o.threads,
-                o.trainer.local_steps, o.trainer.batch, o.trainer.sgd.lr, o.trainer.schedule.c_str(),
-                (unsigned long long)o.trainer.seed);
-    std::fflush(stdout);
-  }
-  if (!o.inject_failure.empty()) {
-    int fail_worker = -1;
-    unsigned long long fail_round = 0;
-    char extra = 0;
-    IST_CHECK(std::sscanf(o.inject_failure.c_str(), "%d:%llu%c", &fail_worker, &fail_round, &extra) == 2 &&
-                  fail_worker >= 0 && fail_worker < workers && fail_round >= 1,
-              "--inject-failure: expected W:R with 0 <= W < S = ", workers, " and round R >= 1, found '",
-              o.inject_failure, "'");
-    trainer.set_fault_injector([=](int w, std::uint64_t round) {
-      if (w == fail_worker && round + 1 == fail_round)
-        throw ist::Error("injected failure (--inject-failure " + o.inject_failure + ")");
-    });
-  }
-  std::string resume_from = o.resume_from;
-  if (o.resume) {
-    const auto latest = ist::latest_checkpoint(o.trainer.checkpoint_dir);
-    if (latest) resume_from = *latest;
-    else if (root) std::printf("resume: no checkpoint in %s yet, starting from round 1\n", o.trainer.checkpoint_dir.c_str());
-  }
-  if (root && !resume_from.empty()) std::printf("resume: from %s\n", resume_from.c_str());
-  const ist::FitResult r = trainer.fit(train, test, resume_from);  // under MPI every rank trains; rank 0 prints the rounds
-  if (!root) return 0;
-  if (r.rounds.empty()) {  // resumed a finished run: nothing trained, only the final evaluation
-    std::printf("summary: %s on %s, nothing left to train, final test accuracy %.4f (loss %.4f)\n", o.protocol.c_str(),
-                o.model.c_str(), r.final_eval.accuracy, r.final_eval.loss);
-    return 0;
-  }
-  double step_wall = 0, step_cpu = 0;
-  for (const auto& rec : r.rounds) {
-    step_wall += rec.step_seconds_mean / double(r.rounds.size());
-    step_cpu += rec.step_cpu_seconds_mean / double(r.rounds.size());
-  }
-  std::printf("per-worker local step, mean over rounds: %.1f ms wall, %.1f ms CPU\n", step_wall * 1e3,
-              step_cpu * 1e3);
-  std::printf("summary: %s on %s, %zu rounds, final test accuracy %.4f (loss %.4f), moved %.1f MB = %.3fx local "
-              "SGD's %.1f MB (data-parallel all-reduce: %.1f MB), wall time %.1f s%s%s\n",
-              o.protocol.c_str(), o.model.c_str(), r.rounds.size(), r.final_eval.accuracy, r.final_eval.loss,
-              r.total_bytes / 1e6, r.local_sgd_bytes ? double(r.total_bytes) / double(r.local_sgd_bytes) : 0.0, r.local_sgd_bytes / 1e6,
-              r.ddp_bytes / 1e6, r.wall_seconds, o.trainer.metrics_path.empty() ? "" : ", metrics in ",
-              o.trainer.metrics_path.c_str());
-  return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options o;
+  ist::examples::TrainOptions o;
   auto& t = o.trainer;
   t.local_steps = 50;
   t.epochs = 1;
@@ -189,6 +103,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::IsMember({"survivors", "all"}));
   app.add_option("--inject-failure", o.inject_failure, "W:R: worker W throws in its local steps of round R");
   app.add_flag("--mpi", o.mpi, "workers are MPI ranks, S = the number of ranks (automatic under mpirun)");
+  app.add_option("--backend", o.backend, "cpu (Eigen) | cuda (cuDNN and cuBLAS; the S workers run as streams on one GPU)")
+      ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--gpu", o.gpu, "--backend cuda: the CUDA device")->capture_default_str();
+  app.add_flag("--tf32", o.tf32, "--backend cuda: allow TF32 tensor cores (faster, ~1e-3 relative error)");
+  app.add_flag("--cudnn-benchmark", o.cudnn_benchmark,
+               "--backend cuda: time cuDNN's convolution algorithms (faster, not bit-reproducible)");
   CLI11_PARSE(app, argc, argv);
   o.workers_given = app.count("--workers") > 0;
 
@@ -224,6 +144,12 @@ int main(int argc, char** argv) {
       o.workers = ranks;
     }
     IST_CHECK(o.workers >= 1, "-S/--workers: expected S >= 1, found ", o.workers);
+#if !IST_WITH_CUDA
+    IST_CHECK(o.backend != "cuda", "--backend cuda: this ist-train was built without the CUDA backend; reconfigure "
+              "with -DIST_ENABLE_CUDA=ON where nvcc and cuDNN are installed (docs/cuda.md)");
+#endif
+    IST_CHECK(o.backend != "cuda" || !use_mpi, "--backend cuda runs its S workers as streams on one GPU in one "
+              "process; under mpirun use --backend cpu");
     IST_CHECK(o.threads >= 1, "--threads: expected >= 1, found ", o.threads);
     IST_CHECK(o.train_subset >= 0 && o.test_subset >= 0, "--train-subset/--test-subset: expected >= 0");
     if (o.protocol == "ddp") {
@@ -257,11 +183,18 @@ int main(int argc, char** argv) {
       std::printf("data: %d training and %d test images of %dx%dx%d from %s\n", train.n, test.n, train.c, train.h,
                   train.w, o.data.c_str());
     }
+#if IST_WITH_CUDA
+    if (o.backend == "cuda") return finish(ist::examples::run_on_cuda(o, train, test));
+#endif
+    const std::string where = use_mpi ? "(MPI ranks) x " + std::to_string(o.threads) + " threads"
+                                      : "x " + std::to_string(o.threads) + " threads";
     return finish(ist::examples::with_model(o.model, train.c, [&]<class Net>() {
 #if IST_WITH_MPI
-      if (use_mpi) return run<Net>(o, ist::MpiComm(), train, test);
+      if (use_mpi) return ist::examples::run<Net>(o, ist::CpuBackend(ist::MpiComm(), o.threads), where, train, test);
 #endif
-      return run<Net>(o, ist::InProcessComm(o.protocol == "single" ? 1 : o.workers, !o.sequential), train, test);
+      const int workers = o.protocol == "single" ? 1 : o.workers;
+      return ist::examples::run<Net>(o, ist::CpuBackend(ist::InProcessComm(workers, !o.sequential), o.threads), where,
+                                     train, test);
     }));
   } catch (const std::exception& e) {
     if (use_mpi) {

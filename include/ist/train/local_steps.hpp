@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
+#include "ist/backend/eigen/cpu_context.hpp"
 #include "ist/backend/eigen/softmax_cross_entropy.hpp"
 #include "ist/data/batch_iterator.hpp"
 #include "ist/layers/resnet_network.hpp"
@@ -79,6 +81,16 @@ StepStats run_local_steps(Net& net, Opt& opt, std::span<float> params, std::span
     ++s.steps;
   }
   return s;
+}
+
+// The trainer calls run_local_steps(ctx, ...) with its worker's context, so each compute policy brings its
+// own loop: this one for the Eigen policy, ist::cuda::run_local_steps (ist/backend/cuda/local_steps.cuh,
+// found by argument-dependent lookup) for the CUDA one.
+template <class Net, class Opt, class LrOf>
+StepStats run_local_steps(eigen::CpuContext&, Net& net, Opt& opt, std::span<float> params, std::span<float> grads,
+                          const ParamLayout& layout, BatchStream& stream, int steps, const ForwardOptions<float>& fwd,
+                          LrOf&& lr_of) {
+  return run_local_steps(net, opt, params, grads, layout, stream, steps, fwd, std::forward<LrOf>(lr_of));
 }
 
 }  // namespace ist

@@ -212,7 +212,7 @@ class IndependentSubnetTrainer {
         workers_.push_back(nullptr);
         continue;
       }
-      auto wk = std::make_unique<Worker>(backend_.make_context());
+      auto wk = std::make_unique<Worker>([this] { return backend_.make_context(); });
       const ImageDataset* data = &train;
       if (cfg_.data_split == DataSplit::Disjoint && S > 1) {
         wk->shard = shard_of(train, w, S);
@@ -275,16 +275,14 @@ class IndependentSubnetTrainer {
         if (wk) wk->receive_spec(i, plan.workers[std::size_t(i)], n, carry);
         if (wk && !local) local = wk;
         if (broadcast) continue;
-        send_slices(i, std::span<const float>(global_), wk ? std::span<float>(wk->params) : std::span<float>());
-        if (carry)
-          send_slices(i, std::span<const float>(momentum_), wk ? std::span<float>(wk->momentum) : std::span<float>());
+        send_slices(i, std::span<const float>(global_), wk ? view(wk->params) : std::span<float>());
+        if (carry) send_slices(i, std::span<const float>(momentum_), wk ? view(wk->momentum) : std::span<float>());
       }
       if constexpr (BroadcastsToWorkers<Comm>) {
         if (broadcast) {
-          broadcast_slices(std::span<const float>(global_), local ? std::span<float>(local->params) : std::span<float>());
+          broadcast_slices(std::span<const float>(global_), local ? view(local->params) : std::span<float>());
           if (carry)
-            broadcast_slices(std::span<const float>(momentum_),
-                             local ? std::span<float>(local->momentum) : std::span<float>());
+            broadcast_slices(std::span<const float>(momentum_), local ? view(local->momentum) : std::span<float>());
         }
       }
 
@@ -302,17 +300,17 @@ class IndependentSubnetTrainer {
         try {
           if (fault_injector_) fault_injector_(w, round);
           Traits::configure(wk.net, wk.spec, cfg_.batch, height_, width_);
-          wk.sgd.emplace(cfg_.sgd, wk.params.size());
-          if (carry) wk.sgd->load_momentum(std::span<const float>(wk.momentum));
+          wk.sgd.emplace(Compute::make_sgd(wk.ctx, cfg_.sgd, wk.params.size()));
+          if (carry) wk.sgd->load_momentum(std::span<const float>(view(wk.momentum)));
           const auto t0 = Clock::now();
           const double cpu0 = thread_cpu_seconds();
-          wk.stats = run_local_steps(wk.net, *wk.sgd, std::span<float>(wk.params), std::span<float>(wk.grads),
-                                     wk.layout, *wk.stream, cfg_.local_steps, wk.fwd,
+          // The compute policy's loop (ist/train/local_steps.hpp, or ist/backend/cuda/local_steps.cuh by ADL).
+          wk.stats = run_local_steps(wk.ctx, wk.net, *wk.sgd, view(wk.params), view(wk.grads), wk.layout, *wk.stream,
+                                     cfg_.local_steps, wk.fwd,
                                      [&](int i) { return lr_at_step(first_step + std::uint64_t(i)); });
           wk.compute_seconds = seconds(t0);
           wk.compute_cpu_seconds = thread_cpu_seconds() - cpu0;
-          if (carry)
-            std::copy(wk.sgd->momentum_buffer().begin(), wk.sgd->momentum_buffer().end(), wk.momentum.begin());
+          if (carry) Compute::copy(wk.ctx, std::span<const float>(wk.sgd->momentum_buffer()), view(wk.momentum));
         } catch (const std::exception& e) {
           if (cfg_.on_worker_failure == WorkerFailure::Abort) throw;
           wk.failure = e.what();
@@ -334,11 +332,11 @@ class IndependentSubnetTrainer {
         Worker* wk = workers_[std::size_t(w)].get();
         const std::size_t n = slices_[std::size_t(i)].size();
         results_[std::size_t(i)].resize(comm.is_coordinator() ? n : 0);
-        comm.to_coordinator(w, wk ? std::span<const float>(wk->params) : std::span<const float>(),
+        comm.to_coordinator(w, wk ? std::span<const float>(view(wk->params)) : std::span<const float>(),
                             std::span<float>(results_[std::size_t(i)]));
         if (carry) {
           momentum_results_[std::size_t(i)].resize(comm.is_coordinator() ? n : 0);
-          comm.to_coordinator(w, wk ? std::span<const float>(wk->momentum) : std::span<const float>(),
+          comm.to_coordinator(w, wk ? std::span<const float>(view(wk->momentum)) : std::span<const float>(),
                               std::span<float>(momentum_results_[std::size_t(i)]));
         }
       }
@@ -396,14 +394,24 @@ class IndependentSubnetTrainer {
   static double seconds(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
   static constexpr std::uint64_t kDataStream = 0x44415441u;  // "DATA"
 
+  // A buffer of the compute policy (host vector, device array) as a span of its memory.
+  template <class Buf>
+  static std::span<float> view(Buf& b) {
+    return {b.data(), b.size()};
+  }
+
+  // One worker's state where it runs: context, network, and its sub-network's parameters, gradients and
+  // optimizer state in the compute policy's memory (host for Eigen, the GPU for CUDA).
   struct Worker {
-    explicit Worker(Context c) : ctx(std::move(c)), net(ctx) {}
+    // make_context() is called in place: a context (device handles, caches) need not be movable.
+    template <class MakeContext>
+    explicit Worker(MakeContext&& make_context) : ctx(make_context()), net(ctx) {}
     Context ctx;
     Network net;
     SubnetSpec spec;
     ParamLayout layout;
-    std::vector<float> params, grads, momentum;
-    std::optional<optim::Sgd<float>> sgd;
+    typename Compute::template Buffer<float> params, grads, momentum;
+    std::optional<typename Compute::Sgd> sgd;
     std::optional<ImageDataset> shard;
     std::optional<BatchIterator> batches;
     std::optional<BatchStream> stream;

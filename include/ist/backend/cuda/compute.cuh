@@ -17,6 +17,7 @@
 // device.
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "ist/backend/cuda/batch_norm.cuh"
 #include "ist/backend/cuda/conv2d.cuh"
@@ -25,6 +26,7 @@
 #include "ist/backend/cuda/elementwise.cuh"
 #include "ist/backend/cuda/linear.cuh"
 #include "ist/backend/cuda/pooling.cuh"
+#include "ist/backend/cuda/sgd.cuh"
 #include "ist/backend/cuda/softmax_cross_entropy.cuh"
 #include "ist/core/shape.hpp"
 
@@ -81,6 +83,20 @@ struct Compute {
   static LossResult softmax_cross_entropy(CudaContext& ctx, int n, int classes, const float* logits,
                                           const std::int32_t* labels, float* dlogits) {
     return cuda::softmax_cross_entropy(ctx, n, classes, logits, labels, dlogits);
+  }
+
+  // A trainer's worker: its optimizer over device buffers, and a device-to-device copy that returns when
+  // done (the Eigen policy has the same three members).
+  using Sgd = cuda::Sgd;
+  static Sgd make_sgd(CudaContext& ctx, const optim::SgdConfig& config, std::size_t num_params) {
+    return Sgd(ctx, config, num_params);
+  }
+  static void copy(CudaContext& ctx, std::span<const float> src, std::span<float> dst) {
+    IST_CHECK(src.size() == dst.size(), "ist::cuda::Compute::copy: expected equal sizes, found ", src.size(), " and ",
+              dst.size());
+    if (src.empty()) return;
+    IST_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), src.size_bytes(), cudaMemcpyDeviceToDevice, ctx.stream()));
+    ctx.synchronize();  // returns when done, like the host copy: a communicator may read dst next
   }
 };
 

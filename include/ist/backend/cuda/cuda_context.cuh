@@ -184,6 +184,22 @@ class CudaContext {
     return reinterpret_cast<T*>(buf.data());
   }
 
+  // A device copy of `count` host elements of T (a step's images or labels) in input slot `slot`
+  // (0 <= slot < num_input_slots), ordered on the stream after the ops already queued, so the previous
+  // step's reads of the slot come first. The host memory may be reused when this returns. The copy stays
+  // until the next upload to the same slot.
+  static constexpr int num_input_slots = 2;
+  template <class T>
+  const T* upload_input(int slot, const T* host, std::size_t count) {
+    IST_CHECK(slot >= 0 && slot < num_input_slots, "ist::cuda::CudaContext::upload_input: expected a slot in [0, ",
+              num_input_slots, "), found ", slot);
+    auto& buf = inputs_[std::size_t(slot)];
+    const std::size_t bytes = count * sizeof(T);
+    if (buf.size() < bytes) buf.resize(bytes);
+    if (bytes > 0) IST_CUDA_CHECK(cudaMemcpyAsync(buf.data(), host, bytes, cudaMemcpyHostToDevice, stream_.handle));
+    return reinterpret_cast<const T*>(buf.data());
+  }
+
   // Page-locked host memory of at least `bytes` for small results copied back from the device.
   void* pinned_host(std::size_t bytes) {
     if (pinned_.bytes < bytes) {
@@ -201,6 +217,7 @@ class CudaContext {
   std::size_t memory_bytes() const noexcept {
     std::size_t b = workspace_.size();
     for (const auto& s : scratch_) b += s.size();
+    for (const auto& s : inputs_) b += s.size();
     return b;
   }
 
@@ -219,6 +236,7 @@ class CudaContext {
   detail::PinnedOwner pinned_;
   DeviceBuffer<std::byte> workspace_;
   std::array<DeviceBuffer<std::byte>, num_scratch_slots> scratch_;
+  std::array<DeviceBuffer<std::byte>, num_input_slots> inputs_;
   std::map<std::array<int, 8>, std::unique_ptr<ConvPlan>> conv_plans_;
   std::map<std::array<int, 3>, std::unique_ptr<BnPlan>> bn_plans_;
 };

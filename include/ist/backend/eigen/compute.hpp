@@ -2,6 +2,9 @@
 // The Eigen CPU compute policy: the tensor storage and layer ops that networks are written against.
 // A network template calls Compute::conv2d_forward(ctx, ...) etc.; a GPU compute policy provides the
 // same members over device memory.
+#include <algorithm>
+#include <cstddef>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -12,6 +15,8 @@
 #include "ist/backend/eigen/linear.hpp"
 #include "ist/backend/eigen/pooling.hpp"
 #include "ist/backend/eigen/softmax_cross_entropy.hpp"
+#include "ist/core/error.hpp"
+#include "ist/optim/sgd.hpp"
 
 namespace ist::eigen {
 
@@ -33,6 +38,18 @@ struct Compute {
   template <class... A> static void linear_forward(A&&... a) { eigen::linear_forward(std::forward<A>(a)...); }
   template <class... A> static void linear_backward(A&&... a) { eigen::linear_backward(std::forward<A>(a)...); }
   template <class... A> static LossResult softmax_cross_entropy(A&&... a) { return eigen::softmax_cross_entropy(std::forward<A>(a)...); }
+
+  // What a trainer's worker needs beyond the layer ops: its optimizer over Buffer<float> storage, and a
+  // copy between two buffers of this policy (the GPU policy provides the same three members).
+  using Sgd = optim::Sgd<float>;
+  static Sgd make_sgd(CpuContext&, const optim::SgdConfig& config, std::size_t num_params) {
+    return Sgd(config, num_params);
+  }
+  static void copy(CpuContext&, std::span<const float> src, std::span<float> dst) {
+    IST_CHECK(src.size() == dst.size(), "ist::eigen::Compute::copy: expected equal sizes, found ", src.size(), " and ",
+              dst.size());
+    std::copy(src.begin(), src.end(), dst.begin());
+  }
 };
 
 }  // namespace ist::eigen

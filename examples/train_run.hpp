@@ -1,0 +1,111 @@
+#pragma once
+// The part of ist-train that does not depend on the backend: its options and run<Net>(options, backend),
+// which builds the trainer, trains and prints the summary. ist_train.cpp runs it on the Eigen backend;
+// ist_train_cuda.cu (built with IST_ENABLE_CUDA) on the CUDA one, through run_on_cuda.
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <utility>
+
+#include "ist/data/image_dataset.hpp"
+#include "ist/decompose/any_decomposer.hpp"
+#include "ist/decompose/layerwise_random.hpp"
+#include "ist/decompose/replicate.hpp"
+#include "ist/train/trainer.hpp"
+
+namespace ist::examples {
+
+struct TrainOptions {
+  std::string protocol = "resist";
+  std::string model = "resnet26-fashion";
+  std::string data = "/usr/share/datasets/fashion-mnist";
+  std::string format = "idx";
+  int workers = 4;
+  bool workers_given = false;
+  bool mpi = false;
+  int threads = 1;
+  bool sequential = false;
+  int min_depth = 0;
+  std::string optimizer_state = "reset";
+  std::string data_split = "shuffled";
+  int train_subset = 0, test_subset = 0;
+  bool resume = false;          // from the newest checkpoint in --checkpoint-dir
+  std::string resume_from;      // a checkpoint file or directory
+  std::string on_failure = "abort", after_failure = "survivors";
+  std::string inject_failure;   // "W:R": worker W throws in round R (1-based), to try the failure handling
+  std::string backend = "cpu";  // cpu (Eigen) | cuda (cuDNN/cuBLAS, workers as streams on one GPU)
+  int gpu = 0;                  // --backend cuda: the device
+  bool tf32 = false;            // --backend cuda: allow TF32 tensor cores in convolutions and GEMMs
+  bool cudnn_benchmark = false; // --backend cuda: time cuDNN's algorithms (faster, not bit-reproducible)
+  ist::TrainerConfig trainer;
+};
+
+// Trains Net on `backend` (CpuBackend<InProcessComm or MpiComm>, CudaBackend<cuda::StreamComm>) and
+// prints the summary. `where` says where the workers run, for the header line.
+template <class Net, class Backend>
+int run(const TrainOptions& o, Backend backend, const std::string& where, const ImageDataset& train,
+        const ImageDataset& test) {
+  AnyDecomposer decomposer = Replicate{};
+  if (o.protocol == "resist") decomposer = LayerwiseRandom(o.min_depth);
+  const int workers = backend.comm().num_workers();
+  const bool root = backend.comm().is_coordinator();
+  IndependentSubnetTrainer<Net, AnyDecomposer, HolderAverage, Backend> trainer(decomposer, HolderAverage{},
+                                                                             std::move(backend), o.trainer);
+  const auto& info = trainer.info();
+  if (root) {
+    std::printf("%s", info.summary().c_str());
+    std::printf("protocol %s (%s), S = %d workers %s, L = %d local steps, batch %d, lr %g, schedule %s, "
+                "seed %llu\n",
+                o.protocol.c_str(), std::string(decomposer.name()).c_str(), workers, where.c_str(),
+                o.trainer.local_steps, o.trainer.batch, o.trainer.sgd.lr, o.trainer.schedule.c_str(),
+                (unsigned long long)o.trainer.seed);
+    std::fflush(stdout);
+  }
+  if (!o.inject_failure.empty()) {
+    int fail_worker = -1;
+    unsigned long long fail_round = 0;
+    char extra = 0;
+    IST_CHECK(std::sscanf(o.inject_failure.c_str(), "%d:%llu%c", &fail_worker, &fail_round, &extra) == 2 &&
+                  fail_worker >= 0 && fail_worker < workers && fail_round >= 1,
+              "--inject-failure: expected W:R with 0 <= W < S = ", workers, " and round R >= 1, found '",
+              o.inject_failure, "'");
+    trainer.set_fault_injector([=](int w, std::uint64_t round) {
+      if (w == fail_worker && round + 1 == fail_round)
+        throw Error("injected failure (--inject-failure " + o.inject_failure + ")");
+    });
+  }
+  std::string resume_from = o.resume_from;
+  if (o.resume) {
+    const auto latest = latest_checkpoint(o.trainer.checkpoint_dir);
+    if (latest) resume_from = *latest;
+    else if (root) std::printf("resume: no checkpoint in %s yet, starting from round 1\n", o.trainer.checkpoint_dir.c_str());
+  }
+  if (root && !resume_from.empty()) std::printf("resume: from %s\n", resume_from.c_str());
+  const FitResult r = trainer.fit(train, test, resume_from);  // under MPI every rank trains; rank 0 prints the rounds
+  if (!root) return 0;
+  if (r.rounds.empty()) {  // resumed a finished run: nothing trained, only the final evaluation
+    std::printf("summary: %s on %s, nothing left to train, final test accuracy %.4f (loss %.4f)\n", o.protocol.c_str(),
+                o.model.c_str(), r.final_eval.accuracy, r.final_eval.loss);
+    return 0;
+  }
+  double step_wall = 0, step_cpu = 0;
+  for (const auto& rec : r.rounds) {
+    step_wall += rec.step_seconds_mean / double(r.rounds.size());
+    step_cpu += rec.step_cpu_seconds_mean / double(r.rounds.size());
+  }
+  std::printf("per-worker local step, mean over rounds: %.1f ms wall, %.1f ms CPU\n", step_wall * 1e3,
+              step_cpu * 1e3);
+  std::printf("summary: %s on %s, %zu rounds, final test accuracy %.4f (loss %.4f), moved %.1f MB = %.3fx local "
+              "SGD's %.1f MB (data-parallel all-reduce: %.1f MB), wall time %.1f s%s%s\n",
+              o.protocol.c_str(), o.model.c_str(), r.rounds.size(), r.final_eval.accuracy, r.final_eval.loss,
+              r.total_bytes / 1e6, r.local_sgd_bytes ? double(r.total_bytes) / double(r.local_sgd_bytes) : 0.0, r.local_sgd_bytes / 1e6,
+              r.ddp_bytes / 1e6, r.wall_seconds, o.trainer.metrics_path.empty() ? "" : ", metrics in ",
+              o.trainer.metrics_path.c_str());
+  return 0;
+}
+
+// --backend cuda: trains o.model with S = o.workers workers as CUDA streams on GPU o.gpu. Defined in
+// ist_train_cuda.cu, which is compiled only when the CUDA backend is (IST_WITH_CUDA).
+int run_on_cuda(const TrainOptions& o, const ImageDataset& train, const ImageDataset& test);
+
+}  // namespace ist::examples

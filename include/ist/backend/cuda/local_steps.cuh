@@ -1,0 +1,54 @@
+#pragma once
+// The worker's inner loop on a GPU: L optimizer steps of a (sub-)network whose parameters, gradients and
+// optimizer state live on the device. The same loop as ist::run_local_steps (ist/train/local_steps.hpp);
+// the trainer finds this overload through the CudaContext argument.
+//
+// Per step: the host batch is copied to the context's input slots, then forward, softmax cross-entropy
+// (which returns loss and hits to the host, so the step's kernels are done when it returns), zeroed
+// gradients, backward and the fused SGD update, all on ctx.stream(). The stream is synchronized before
+// returning, so the parameters may be read at once.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "ist/backend/cuda/check.cuh"
+#include "ist/backend/cuda/compute.cuh"
+#include "ist/backend/cuda/cuda_context.cuh"
+#include "ist/backend/cuda/sgd.cuh"
+#include "ist/core/error.hpp"
+#include "ist/model/param_layout.hpp"
+#include "ist/train/local_steps.hpp"
+
+namespace ist::cuda {
+
+template <class Net, class LrOf>
+StepStats run_local_steps(CudaContext& ctx, Net& net, Sgd& opt, std::span<float> params, std::span<float> grads,
+                          const ParamLayout& layout, BatchStream& stream, int steps, const ForwardOptions<float>& fwd,
+                          LrOf&& lr_of) {
+  IST_CHECK(params.size() == layout.size() && grads.size() == layout.size(), "ist::cuda::run_local_steps: expected "
+            "params and grads of ", layout.size(), " values (the layout's size), found ", params.size(), " and ",
+            grads.size());
+  const std::vector<std::uint8_t> active(net.active().begin(), net.active().end());
+  StepStats s;
+  for (int i = 0; i < steps; ++i) {
+    const Batch b = stream.next();
+    if (b.size != net.batch()) net.configure(b.size, b.h, b.w, active);
+    const float* x = ctx.upload_input(0, b.x, std::size_t(b.size) * std::size_t(b.c) * b.h * b.w);
+    const std::int32_t* y = ctx.upload_input(1, b.y, std::size_t(b.size));
+    const float* logits = net.forward(params.data(), layout, x, fwd);
+    const auto l = Compute::softmax_cross_entropy(ctx, b.size, Net::num_classes, logits, y, net.dlogits());
+    IST_CUDA_CHECK(cudaMemsetAsync(grads.data(), 0, grads.size_bytes(), ctx.stream()));
+    net.backward(params.data(), grads.data(), layout);
+    opt.step(params, std::span<const float>(grads), lr_of(i));
+    s.loss_sum += l.loss * b.size;
+    s.correct += l.correct;
+    s.samples += b.size;
+    ++s.steps;
+  }
+  ctx.synchronize();
+  return s;
+}
+
+}  // namespace ist::cuda

@@ -1,0 +1,114 @@
+#pragma once
+// ist::cuda::StreamComm: S workers on one GPU, each on its own host thread driving its own CUDA stream
+// (the CudaContext the backend gives it); the calling thread coordinates and holds the global model in host
+// memory. A transfer is one cudaMemcpyAsync between the coordinator's host buffer and the worker's device
+// buffer, on a copy stream of this communicator, counted in the ledger exactly as a message between
+// processes would be. This is how one GPU runs (and tests) S > 1.
+//
+//   ist::CudaBackend<ist::cuda::StreamComm> backend(ist::cuda::StreamComm(4));   // 4 workers on device 0
+//
+// Spans given to to_worker / to_coordinator: the coordinator's side is host memory, the worker's side device
+// memory (any memory works: the copy kind is inferred from the pointers, cudaMemcpyDefault).
+#include <cuda_runtime.h>
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "ist/backend/cuda/check.cuh"
+#include "ist/backend/cuda/cuda_context.cuh"
+#include "ist/comm/communicator.hpp"
+#include "ist/comm/ledger.hpp"
+#include "ist/core/error.hpp"
+
+namespace ist::cuda {
+
+class StreamComm {
+ public:
+  // Throws ist::Error when there is no CUDA device (or `device` does not exist).
+  // concurrent = false runs the workers one after another on the calling thread.
+  explicit StreamComm(int workers, int device = 0, bool concurrent = true)
+      : workers_(workers), device_(device), concurrent_(concurrent) {
+    IST_CHECK(workers >= 1, "ist::cuda::StreamComm: expected at least 1 worker, found ", workers);
+    const int count = detail::device_count();
+    IST_CHECK(count > 0, "ist::cuda::StreamComm: no CUDA device (workers as streams need one GPU)");
+    IST_CHECK(device >= 0 && device < count, "ist::cuda::StreamComm: expected a device in [0, ", count, "), found ",
+              device);
+    IST_CUDA_CHECK(cudaSetDevice(device_));
+    cudaStream_t s = nullptr;
+    IST_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    copy_stream_.reset(s);
+  }
+
+  int num_workers() const { return workers_; }
+  int device() const { return device_; }
+  bool is_coordinator() const { return true; }
+  bool is_local(int) const { return true; }
+
+  // Coordinator (host) -> worker w (device). Returns when the copy is complete.
+  void to_worker(int w, std::span<const float> src, std::span<float> dst) {
+    copy(src, dst, "to_worker");
+    ledger_.add_to_worker(w, src.size_bytes());
+  }
+  // Worker w (device) -> coordinator (host). The worker's stream must be idle (run_workers ends so).
+  void to_coordinator(int w, std::span<const float> src, std::span<float> dst) {
+    copy(src, dst, "to_coordinator");
+    ledger_.add_from_worker(w, src.size_bytes());
+  }
+
+  // f(w) for every worker, each on its own thread with this communicator's device current.
+  void run_workers(std::function<void(int)> f) {
+    std::exception_ptr first;
+    std::mutex m;
+    auto guarded = [&](int w) {
+      try {
+        IST_CUDA_CHECK(cudaSetDevice(device_));
+        f(w);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(m);
+        if (!first) first = std::current_exception();
+      }
+    };
+    if (workers_ == 1 || !concurrent_) {
+      for (int w = 0; w < workers_; ++w) guarded(w);
+    } else {
+      std::vector<std::thread> threads;
+      threads.reserve(std::size_t(workers_));
+      for (int w = 0; w < workers_; ++w) threads.emplace_back(guarded, w);
+      for (auto& t : threads) t.join();
+    }
+    if (first) std::rethrow_exception(first);
+  }
+
+  CommLedger& ledger() { return ledger_; }
+
+ private:
+  struct StreamDeleter {
+    void operator()(cudaStream_t s) const noexcept {
+      cudaStreamSynchronize(s);
+      cudaStreamDestroy(s);
+    }
+  };
+
+  void copy(std::span<const float> src, std::span<float> dst, const char* what) {
+    IST_CHECK(src.size() == dst.size(), "ist::cuda::StreamComm::", what, ": expected equal sizes, found ", src.size(),
+              " and ", dst.size());
+    if (src.empty()) return;
+    IST_CUDA_CHECK(cudaSetDevice(device_));
+    IST_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), src.size_bytes(), cudaMemcpyDefault, copy_stream_.get()));
+    IST_CUDA_CHECK(cudaStreamSynchronize(copy_stream_.get()));
+  }
+
+  int workers_, device_;
+  bool concurrent_;
+  std::unique_ptr<CUstream_st, StreamDeleter> copy_stream_;
+  CommLedger ledger_;
+};
+
+static_assert(Communicator<StreamComm>);
+
+}  // namespace ist::cuda

@@ -1,0 +1,214 @@
+// The trainer on the CUDA backend: the fused SGD kernel against ist::optim::Sgd, StreamComm's transfers
+// and ledger, and IndependentSubnetTrainer with S = 2 workers as streams on one GPU against the same run on
+// the Eigen backend (InProcessComm): losses, bytes moved and the merged global model.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gpu_test_util.cuh"
+#include "ist/backend/cpu_backend.hpp"
+#include "ist/backend/cuda/cuda_backend.cuh"
+#include "ist/backend/cuda/sgd.cuh"
+#include "ist/backend/cuda/stream_comm.cuh"
+#include "ist/comm/in_process_comm.hpp"
+#include "ist/decompose/layerwise_random.hpp"
+#include "ist/decompose/replicate.hpp"
+#include "ist/model/presets.hpp"
+#include "ist/optim/sgd.hpp"
+#include "ist/train/trainer.hpp"
+#if IST_GPU_TESTS_WITH_DATA
+#include "ist/data/idx.hpp"
+#endif
+
+namespace {
+
+using namespace ist;
+
+TEST_CASE("StreamComm and CudaBackend without a device: a clear error; with one: S workers") {
+  if (cuda::detail::device_count() == 0) {
+    CHECK_THROWS_WITH_AS(cuda::StreamComm(2), doctest::Contains("no CUDA device"), Error);
+    CHECK_THROWS_WITH_AS(CudaBackend<>(cuda::StreamComm(2)).make_context(), doctest::Contains("no CUDA device"), Error);
+  } else {
+    CHECK(cuda::StreamComm(2).num_workers() == 2);
+  }
+  CHECK_THROWS_WITH_AS(cuda::StreamComm(0), doctest::Contains("expected at least 1 worker, found 0"), Error);
+}
+
+TEST_SUITE("cuda-device") {
+
+TEST_CASE("cuda::Sgd follows ist::optim::Sgd step for step (plain, momentum, Nesterov, weight decay)") {
+  auto& ctx = test::gpu();
+  const std::size_t n = 100003;  // not a multiple of a block
+  const optim::SgdConfig configs[] = {{0.1, 0.0, 0.0, false}, {0.05, 0.9, 5e-4, false}, {0.02, 0.8, 1e-3, true}};
+  for (const auto& cfg : configs) {
+    CAPTURE(cfg.momentum);
+    CAPTURE(cfg.nesterov);
+    std::vector<float> p = test::random_floats(n, 1);
+    auto dp = test::upload(p);
+    optim::Sgd<float> host(cfg, n);
+    cuda::Sgd dev(ctx, cfg, n);
+    for (int step = 0; step < 4; ++step) {
+      const std::vector<float> g = test::random_floats(n, 100 + std::uint64_t(step));
+      auto dg = test::upload(g);
+      const double lr = cfg.lr * (1.0 - 0.1 * step);
+      host.step(std::span<float>(p), std::span<const float>(g), lr);
+      dev.step(std::span<float>(dp.data(), n), std::span<const float>(dg.data(), n), lr);
+      CHECK(test::rel_l2(test::download(dp), p) < 1e-6);
+      if (cfg.momentum > 0)
+        CHECK(test::rel_l2(test::download(dev.momentum_buffer().data(), n),
+                           std::vector<float>(host.momentum_buffer().begin(), host.momentum_buffer().end())) < 1e-6);
+    }
+  }
+  // A carried state: load_momentum makes the next step a "later" step, like the host optimizer.
+  const optim::SgdConfig cfg{0.1, 0.9, 0.0, false};
+  std::vector<float> p = test::random_floats(1000, 7), m = test::random_floats(1000, 8), g = test::random_floats(1000, 9);
+  auto dp = test::upload(p), dm = test::upload(m), dg = test::upload(g);
+  optim::Sgd<float> host(cfg, 1000);
+  cuda::Sgd dev(ctx, cfg, 1000);
+  host.load_momentum(std::span<const float>(m));
+  dev.load_momentum(std::span<const float>(dm.data(), 1000));
+  CHECK(dev.momentum_initialized());
+  host.step(std::span<float>(p), std::span<const float>(g), 0.1);
+  dev.step(std::span<float>(dp.data(), 1000), std::span<const float>(dg.data(), 1000), 0.1);
+  CHECK(test::rel_l2(test::download(dp), p) < 1e-6);
+  CHECK_THROWS_WITH_AS(dev.step(std::span<float>(dp.data(), 999), std::span<const float>(dg.data(), 1000), 0.1),
+                       doctest::Contains("expected params and grads of 1000 values"), Error);
+}
+
+TEST_CASE("StreamComm moves host slices to device buffers and back bit for bit, counting every byte") {
+  cuda::StreamComm comm(3);
+  const std::vector<float> host = test::random_floats(4099, 3);
+  std::vector<cuda::DeviceBuffer<float>> dev(3);
+  comm.ledger().begin_round(0, 3);
+  for (int w = 0; w < 3; ++w) {
+    dev[std::size_t(w)].resize(host.size());
+    comm.to_worker(w, std::span<const float>(host), std::span<float>(dev[std::size_t(w)].data(), host.size()));
+  }
+  std::vector<int> ran(3, 0);
+  comm.run_workers([&](int w) {
+    int device = -1;
+    cudaGetDevice(&device);
+    ran[std::size_t(w)] = device == comm.device() ? 1 : 2;
+  });
+  CHECK(ran == std::vector<int>{1, 1, 1});
+  for (int w = 0; w < 3; ++w) {
+    std::vector<float> back(host.size());
+    comm.to_coordinator(w, std::span<const float>(dev[std::size_t(w)].data(), host.size()), std::span<float>(back));
+    CHECK(back == host);
+  }
+  CHECK(CommLedger::total(comm.ledger().this_round()) == 6 * host.size() * sizeof(float));
+  std::vector<float> small(3);
+  CHECK_THROWS_WITH_AS(comm.to_coordinator(0, std::span<const float>(dev[0].data(), 4), std::span<float>(small)),
+                       doctest::Contains("to_coordinator: expected equal sizes, found 4 and 3"), Error);
+  CHECK_THROWS_WITH_AS(comm.run_workers([](int w) {
+    if (w == 1) throw Error("worker one broke");
+  }),
+                       doctest::Contains("worker one broke"), Error);
+}
+
+#if IST_GPU_TESTS_WITH_DATA
+
+// Fashion-MNIST's test images: the first `n` as a small training set. IST_FASHION_MNIST_DIR overrides the
+// Debian package's folder (a GPU machine may hold a copy elsewhere).
+std::optional<ImageDataset> fashion_subset(int n) {
+  const char* env = std::getenv("IST_FASHION_MNIST_DIR");
+  const std::string dir = env && *env ? env : "/usr/share/datasets/fashion-mnist";
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "t10k-labels-idx1-ubyte.gz") &&
+      !std::filesystem::exists(std::filesystem::path(dir) / "t10k-labels-idx1-ubyte"))
+    return std::nullopt;
+  return take_first(load_fashion_mnist(dir, false), n);
+}
+
+using Net = PreActResNet20<1, 10>;
+
+template <class D, class B>
+FitResult two_rounds(D decomposer, B backend, const TrainerConfig& cfg, const ImageDataset& data,
+                     std::vector<float>& params) {
+  IndependentSubnetTrainer<Net, D, HolderAverage, B> trainer(std::move(decomposer), HolderAverage{}, std::move(backend),
+                                                             cfg);
+  FitResult r = trainer.fit(data, data);
+  params.assign(trainer.params().begin(), trainer.params().end());
+  return r;
+}
+
+template <class D>
+void compare_with_cpu(D decomposer, TrainerConfig cfg, const ImageDataset& data) {
+  std::vector<float> cpu_params, gpu_params, gpu_again;
+  const FitResult cpu = two_rounds(decomposer, CpuBackend<>(InProcessComm(2), 2), cfg, data, cpu_params);
+  const FitResult gpu = two_rounds(decomposer, CudaBackend<>(cuda::StreamComm(2)), cfg, data, gpu_params);
+  REQUIRE(cpu.rounds.size() == 2);
+  REQUIRE(gpu.rounds.size() == 2);
+  for (std::size_t r = 0; r < 2; ++r) {
+    const auto& c = cpu.rounds[r];
+    const auto& g = gpu.rounds[r];
+    const double rel = std::abs(g.train_loss - c.train_loss) / c.train_loss;
+    std::printf("ist-gpu: trainer %s S=2 round %zu: train loss CUDA %.6f, Eigen %.6f (rel %.2e); accuracy %.4f vs "
+                "%.4f; bytes %llu vs %llu; step %.2f ms vs %.2f ms\n",
+                std::string(decomposer.name()).c_str(), r + 1, g.train_loss, c.train_loss, rel, g.train_accuracy,
+                c.train_accuracy, (unsigned long long)g.bytes(), (unsigned long long)c.bytes(),
+                g.step_seconds_mean * 1e3, c.step_seconds_mean * 1e3);
+    CHECK(rel < (r == 0 ? 1e-4 : 1e-3));
+    CHECK(g.bytes_to_workers == c.bytes_to_workers);
+    CHECK(g.bytes_from_workers == c.bytes_from_workers);
+    CHECK(g.messages == c.messages);
+    CHECK(g.mean_subnet_params == c.mean_subnet_params);
+  }
+  CHECK(gpu.total_bytes == cpu.total_bytes);
+  const double prel = test::rel_l2(gpu_params, cpu_params);
+  std::printf("ist-gpu: trainer %s S=2 after 2 rounds: global model rel L2 CUDA vs Eigen %.2e; test accuracy %.4f vs "
+              "%.4f\n",
+              std::string(decomposer.name()).c_str(), prel, gpu.final_eval.accuracy, cpu.final_eval.accuracy);
+  CHECK(prel < 1e-3);
+  // Deterministic algorithms: the same seed gives the same weights, bit for bit.
+  two_rounds(decomposer, CudaBackend<>(cuda::StreamComm(2)), cfg, data, gpu_again);
+  CHECK(gpu_again == gpu_params);
+}
+
+TEST_CASE("ResIST with S = 2 workers as streams follows the Eigen run for 2 rounds, bytes identical") {
+  const auto data = fashion_subset(1024);
+  if (!data) {
+    MESSAGE("skipped: Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
+    return;
+  }
+  TrainerConfig cfg;
+  cfg.local_steps = 6;
+  cfg.batch = 32;
+  cfg.max_rounds = 2;
+  cfg.eval_every = 0;
+  cfg.eval_batch = 256;
+  cfg.progress = false;
+  cfg.sgd = {0.05, 0.9, 5e-4, false};
+  cfg.normalization = fashion_mnist_normalization();
+  compare_with_cpu(LayerwiseRandom{}, cfg, *data);
+}
+
+TEST_CASE("Local SGD (Replicate) with carried momentum: S = 2 streams follow the Eigen run") {
+  const auto data = fashion_subset(1024);
+  if (!data) {
+    MESSAGE("skipped: Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
+    return;
+  }
+  TrainerConfig cfg;
+  cfg.local_steps = 4;
+  cfg.batch = 32;
+  cfg.max_rounds = 2;
+  cfg.eval_every = 0;
+  cfg.eval_batch = 256;
+  cfg.progress = false;
+  cfg.sgd = {0.05, 0.9, 5e-4, true};
+  cfg.optimizer_state = OptimizerState::Carry;
+  cfg.normalization = fashion_mnist_normalization();
+  compare_with_cpu(Replicate{}, cfg, *data);
+}
+
+#endif  // IST_GPU_TESTS_WITH_DATA
+
+}  // TEST_SUITE("cuda-device")
+
+}  // namespace
