@@ -18,6 +18,7 @@
 #                    CMake package; used through a generated Eigen3Config.cmake
 #   IST_DOCTEST_DIR  folder holding doctest/doctest.h (or doctest.h itself: a copy of /usr/include/doctest)
 #   IST_CLI11_DIR    folder holding CLI/CLI.hpp (a copy of /usr/include/CLI's parent), for ist-train
+#   IST_XXHASH_DIR   folder holding xxhash.h (a copy of /usr/include/xxhash.h), for checkpoints
 #   IST_ZLIB_DIR     folder holding include/zlib.h and lib/libz.so (zlib's headers and library), for the
 #                    dataset readers (the trainer tests and ist-train need them)
 #   IST_FASHION_MNIST_DIR  Fashion-MNIST's IDX files (default /usr/share/datasets/fashion-mnist)
@@ -30,7 +31,7 @@ out=${1:?usage: scripts/gpu-check.sh OUTDIR}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 # Relative hint folders are taken from where the script is called.
-for v in IST_EIGEN_DIR IST_DOCTEST_DIR IST_CLI11_DIR IST_ZLIB_DIR IST_FASHION_MNIST_DIR CUDNN_ROOT NCCL_ROOT; do
+for v in IST_EIGEN_DIR IST_DOCTEST_DIR IST_XXHASH_DIR IST_CLI11_DIR IST_ZLIB_DIR IST_FASHION_MNIST_DIR CUDNN_ROOT NCCL_ROOT; do
   if [ -n "${!v:-}" ] && [ -d "${!v}" ]; then
     printf -v "$v" '%s' "$(cd "${!v}" && pwd)"
     export "$v"
@@ -128,6 +129,7 @@ CFG
   args+=("-DIST_DOCTEST_DIR=$doctest" "-Ddoctest_DIR=$shims/doctest")
 fi
 
+[ -n "${IST_XXHASH_DIR:-}" ] && args+=("-DIST_XXHASH_DIR=$IST_XXHASH_DIR")
 # zlib: headers and library from a folder (the dataset readers need them).
 if [ -n "${IST_ZLIB_DIR:-}" ]; then
   args+=("-DZLIB_INCLUDE_DIR=$IST_ZLIB_DIR/include" "-DZLIB_LIBRARY=$IST_ZLIB_DIR/lib/libz.so")

@@ -72,8 +72,13 @@ void bandwidth(cuda::CudaContext& ctx) {
   const double peak = 2.0 * n * sizeof(float) / (copy_ms * 1e-3) / 1e9;
   report("bandwidth/memcpy_d2d_GBps", peak, "GB/s (read + write)");
 
+  // Random signs: ReLU's backward reads dy only where y > 0, so zeros would skip half its traffic.
   const std::size_t m = std::size_t(1) << 26;
-  cuda::DeviceBuffer<float> x(m), y(m), z(m), g(m);
+  std::vector<float> host(m);
+  Rng rng(3);
+  for (auto& v : host) v = float(rng.normal());
+  cuda::DeviceBuffer<float> x(std::span<const float>(host), ctx.stream()), y(std::span<const float>(host), ctx.stream()),
+      z(m), g(std::span<const float>(host), ctx.stream());
   cuda::Sgd sgd(ctx, {0.1, 0.9, 5e-4, false}, m);
   struct Kernel {
     const char* name;

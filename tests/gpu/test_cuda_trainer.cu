@@ -3,6 +3,7 @@
 // the Eigen backend (InProcessComm): losses, bytes moved and the merged global model.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -127,11 +128,17 @@ std::optional<ImageDataset> fashion_subset(int n) {
 
 using Net = PreActResNet20<1, 10>;
 
+// perturb: move every initial parameter one float step (up at even, down at odd indices), a rounding-sized
+// change of the starting point.
 template <class D, class B>
 FitResult two_rounds(D decomposer, B backend, const TrainerConfig& cfg, const ImageDataset& data,
-                     std::vector<float>& params) {
+                     std::vector<float>& params, bool perturb = false) {
   IndependentSubnetTrainer<Net, D, HolderAverage, B> trainer(std::move(decomposer), HolderAverage{}, std::move(backend),
                                                              cfg);
+  if (perturb) {
+    auto p = trainer.params();
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] = std::nextafter(p[i], i % 2 ? -INFINITY : INFINITY);
+  }
   FitResult r = trainer.fit(data, data);
   params.assign(trainer.params().begin(), trainer.params().end());
   return r;
@@ -160,11 +167,18 @@ void compare_with_cpu(D decomposer, TrainerConfig cfg, const ImageDataset& data)
     CHECK(g.mean_subnet_params == c.mean_subnet_params);
   }
   CHECK(gpu.total_bytes == cpu.total_bytes);
-  const double prel = test::rel_l2(gpu_params, cpu_params);
-  std::printf("ist-gpu: trainer %s S=2 after 2 rounds: global model rel L2 CUDA vs Eigen %.2e; test accuracy %.4f vs "
-              "%.4f\n",
-              std::string(decomposer.name()).c_str(), prel, gpu.final_eval.accuracy, cpu.final_eval.accuracy);
-  CHECK(prel < 1e-3);
+  // The global model after 2 rounds: float training amplifies rounding differences (early layers of these
+  // networks are ill-conditioned: Eigen float and double gradients differ by ~1% on some tensors, see
+  // test_cuda_resnet.cu). The yardstick is Eigen against itself from a starting point one float step away:
+  // the CUDA run must stay within 4x that distance of the Eigen run.
+  std::vector<float> cpu_nudged;
+  two_rounds(decomposer, CpuBackend<>(InProcessComm(2), 2), cfg, data, cpu_nudged, /*perturb=*/true);
+  const double prel = test::rel_l2(gpu_params, cpu_params), noise = test::rel_l2(cpu_nudged, cpu_params);
+  std::printf("ist-gpu: trainer %s S=2 after 2 rounds: global model rel L2 CUDA vs Eigen %.2e (Eigen vs Eigen from a "
+              "start one float step away: %.2e); test accuracy %.4f vs %.4f\n",
+              std::string(decomposer.name()).c_str(), prel, noise, gpu.final_eval.accuracy, cpu.final_eval.accuracy);
+  CHECK(noise > 0);
+  CHECK(prel < 4 * noise);
   // Deterministic algorithms: the same seed gives the same weights, bit for bit.
   two_rounds(decomposer, CudaBackend<>(cuda::StreamComm(2)), cfg, data, gpu_again);
   CHECK(gpu_again == gpu_params);
