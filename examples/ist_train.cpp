@@ -6,6 +6,7 @@
 //   ist-train --protocol single                   # one worker, plain SGD
 //   mpirun -np 4 ist-train                        # ResIST with one worker per MPI rank (S = ranks)
 //   ist-train --backend cuda                      # the 4 workers as CUDA streams on one GPU (cuDNN, cuBLAS)
+//   mpirun -np 4 ist-train --backend cuda         # one worker per rank and GPU, slices over NCCL
 //   ist-train --checkpoint-dir ckpt               # a checkpoint after every round, the newest 3 kept
 //   ist-train --checkpoint-dir ckpt --resume      # continue from the newest one, bit for bit
 //
@@ -148,8 +149,7 @@ int main(int argc, char** argv) {
     IST_CHECK(o.backend != "cuda", "--backend cuda: this ist-train was built without the CUDA backend; reconfigure "
               "with -DIST_ENABLE_CUDA=ON where nvcc and cuDNN are installed (docs/cuda.md)");
 #endif
-    IST_CHECK(o.backend != "cuda" || !use_mpi, "--backend cuda runs its S workers as streams on one GPU in one "
-              "process; under mpirun use --backend cpu");
+    o.under_mpi = use_mpi;
     IST_CHECK(o.threads >= 1, "--threads: expected >= 1, found ", o.threads);
     IST_CHECK(o.train_subset >= 0 && o.test_subset >= 0, "--train-subset/--test-subset: expected >= 0");
     if (o.protocol == "ddp") {

@@ -37,6 +37,7 @@ struct TrainOptions {
   int gpu = 0;                  // --backend cuda: the device
   bool tf32 = false;            // --backend cuda: allow TF32 tensor cores in convolutions and GEMMs
   bool cudnn_benchmark = false; // --backend cuda: time cuDNN's algorithms (faster, not bit-reproducible)
+  bool under_mpi = false;       // MPI ranks are the workers (set by main, from --mpi or the launcher)
   ist::TrainerConfig trainer;
 };
 
@@ -104,8 +105,9 @@ int run(const TrainOptions& o, Backend backend, const std::string& where, const 
   return 0;
 }
 
-// --backend cuda: trains o.model with S = o.workers workers as CUDA streams on GPU o.gpu. Defined in
-// ist_train_cuda.cu, which is compiled only when the CUDA backend is (IST_WITH_CUDA).
+// --backend cuda: trains o.model with S = o.workers workers as CUDA streams on GPU o.gpu, or under MPI with
+// one worker per rank and GPU (NCCL). Defined in ist_train_cuda.cu, which is compiled only when the CUDA
+// backend is (IST_WITH_CUDA).
 int run_on_cuda(const TrainOptions& o, const ImageDataset& train, const ImageDataset& test);
 
 }  // namespace ist::examples

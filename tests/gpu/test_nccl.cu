@@ -1,0 +1,111 @@
+// ist::cuda::NcclComm on one GPU: one process, one rank (ncclCommInitAll), so rank 0's own worker goes
+// through ncclSend/ncclRecv to itself: transfers bit for bit, the ledger, all_sum, check_round, errors, and
+// the trainer on CudaBackend<NcclComm> against CudaBackend<StreamComm> (the same weights, bit for bit, and the
+// same bytes). Several ranks need several GPUs (NCCL refuses two ranks on one device); nccl_mpi.cuh is
+// compiled here but runs only under mpirun on such a machine.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <span>
+#include <vector>
+
+#include "gpu_test_util.cuh"
+#include "ist/backend/cuda/cuda_backend.cuh"
+#include "ist/backend/cuda/nccl_comm.cuh"
+#include "ist/backend/cuda/stream_comm.cuh"
+#include "ist/decompose/layerwise_random.hpp"
+#include "ist/model/presets.hpp"
+#include "ist/train/trainer.hpp"
+#if IST_GPU_TESTS_WITH_DATA
+#include "ist/data/idx.hpp"
+#endif
+
+namespace {
+
+using namespace ist;
+
+TEST_CASE("NcclComm without a device: a clear error") {
+  if (cuda::detail::device_count() == 0) {
+    CHECK_THROWS_WITH_AS(cuda::NcclComm::single_process(0), doctest::Contains("no CUDA device"), Error);
+  } else {
+    CHECK_THROWS_WITH_AS(cuda::NcclComm::single_process(cuda::detail::device_count()),
+                         doctest::Contains("expected a device in [0, "), Error);
+  }
+}
+
+TEST_SUITE("cuda-device") {
+
+TEST_CASE("NcclComm (one rank): slices through NCCL to the worker and back bit for bit; all_sum; check_round") {
+  auto comm = cuda::NcclComm::single_process(0);
+  CHECK(comm.num_workers() == 1);
+  CHECK(comm.is_coordinator());
+  CHECK(comm.is_local(0));
+  const std::vector<float> host = test::random_floats(100003, 5);
+  cuda::DeviceBuffer<float> dev(host.size());
+  comm.ledger().begin_round(0, 1);
+  comm.to_worker(0, std::span<const float>(host), std::span<float>(dev.data(), dev.size()));
+  CHECK(test::download(dev) == host);
+  std::vector<float> back(host.size());
+  comm.to_coordinator(0, std::span<const float>(dev.data(), dev.size()), std::span<float>(back));
+  CHECK(back == host);
+  CHECK(CommLedger::total(comm.ledger().this_round()) == 2 * host.size() * sizeof(float));
+  CHECK(comm.ledger().this_round()[0].messages == 2);
+
+  std::vector<double> v = {1.5, -2.25, 1e300};
+  comm.all_sum(std::span<double>(v));
+  CHECK(v == std::vector<double>{1.5, -2.25, 1e300});  // one rank: the sum is the value
+  comm.check_round(7, 0xfeedbeefcafeULL);               // one rank always agrees with itself
+  int ran = -1;
+  comm.run_workers([&](int w) { ran = w; });
+  CHECK(ran == 0);
+  CHECK_THROWS_WITH_AS(comm.to_worker(1, std::span<const float>(host), std::span<float>(dev.data(), dev.size())),
+                       doctest::Contains("to_worker: expected a worker in [0, 1), found 1"), Error);
+  CHECK_THROWS_WITH_AS(comm.to_worker(0, std::span<const float>(host), std::span<float>(dev.data(), 5)),
+                       doctest::Contains("expected equal sizes, found 100003 and 5"), Error);
+}
+
+#if IST_GPU_TESTS_WITH_DATA
+TEST_CASE("Trainer on CudaBackend<NcclComm> equals CudaBackend<StreamComm> (S = 1): weights bit for bit, same bytes") {
+  const char* env = std::getenv("IST_FASHION_MNIST_DIR");
+  const std::string dir = env && *env ? env : "/usr/share/datasets/fashion-mnist";
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "t10k-labels-idx1-ubyte.gz")) {
+    MESSAGE("skipped: Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
+    return;
+  }
+  const ImageDataset data = take_first(load_fashion_mnist(dir, false), 512);
+  using Net = PreActResNet20<1, 10>;
+  TrainerConfig cfg;
+  cfg.local_steps = 4;
+  cfg.batch = 32;
+  cfg.max_rounds = 2;
+  cfg.eval_every = 0;
+  cfg.eval_batch = 256;
+  cfg.progress = false;
+  cfg.sgd = {0.05, 0.9, 5e-4, false};
+  cfg.normalization = fashion_mnist_normalization();
+  IndependentSubnetTrainer<Net, LayerwiseRandom, HolderAverage, CudaBackend<cuda::NcclComm>> nccl(
+      LayerwiseRandom{}, HolderAverage{}, CudaBackend<cuda::NcclComm>(cuda::NcclComm::single_process(0)), cfg);
+  IndependentSubnetTrainer<Net, LayerwiseRandom, HolderAverage, CudaBackend<cuda::StreamComm>> streams(
+      LayerwiseRandom{}, HolderAverage{}, CudaBackend<cuda::StreamComm>(cuda::StreamComm(1)), cfg);
+  const FitResult a = nccl.fit(data, data), b = streams.fit(data, data);
+  REQUIRE(a.rounds.size() == 2);
+  REQUIRE(b.rounds.size() == 2);
+  for (std::size_t r = 0; r < 2; ++r) {
+    CHECK(a.rounds[r].train_loss == b.rounds[r].train_loss);
+    CHECK(a.rounds[r].bytes() == b.rounds[r].bytes());
+  }
+  CHECK(a.total_bytes == b.total_bytes);
+  CHECK(std::vector<float>(nccl.params().begin(), nccl.params().end()) ==
+        std::vector<float>(streams.params().begin(), streams.params().end()));
+  CHECK(a.final_eval.accuracy == b.final_eval.accuracy);
+  MESSAGE("ist-gpu: NcclComm trainer: 2 rounds, train loss " << a.rounds[1].train_loss << ", " << a.total_bytes
+                                                             << " bytes, equal to StreamComm bit for bit");
+}
+#endif
+
+}  // TEST_SUITE("cuda-device")
+
+}  // namespace
