@@ -7,9 +7,10 @@
 //    machine's reference; then each element-wise kernel of the backend on 2^26 floats: achieved GB/s and
 //    the fraction of the copy's rate.
 // 2. A PreAct ResNet-56 training step (3x32x32 inputs, batch 128, 10 classes): forward in training mode,
-//    softmax cross-entropy (loss back to the host, as the trainer reads it every step), zeroed gradients,
-//    backward, fused SGD update (momentum 0.9, weight decay 5e-4): images/s, in FP32 with deterministic
-//    cuDNN algorithms (the default) and with TF32 and benchmarked algorithms.
+//    softmax cross-entropy, zeroed gradients, backward, fused SGD update (momentum 0.9, weight decay 5e-4):
+//    images/s, in FP32 with deterministic cuDNN algorithms (the default), in FP32 with any algorithm, and with
+//    TF32 and benchmarked algorithms; each with the loss read back every step ("sync") and with the loss left
+//    on the device ("async", as the trainer's local steps do).
 // Prints one "ist-gpu-bench:" line per figure and, with --json, writes them as one JSON object (atomically).
 #include <cuda_runtime.h>
 
@@ -103,8 +104,11 @@ void bandwidth(cuda::CudaContext& ctx) {
   }
 }
 
+// deferred_loss: the loss stays on the device (as the trainer's local steps keep it until the round ends);
+// otherwise it is read back every step, which makes the host wait for the GPU once per step.
 template <class Net>
-void training_step(const char* name, int steps, const cuda::CudaOptions& options, const char* mode) {
+void training_step(const char* name, int steps, const cuda::CudaOptions& options, const char* mode,
+                   bool deferred_loss) {
   constexpr int batch = 128, hw = 32;
   cuda::CudaContext ctx(0, options);
   ResNetNetwork<Net, float, cuda::Compute> net(ctx);
@@ -122,17 +126,23 @@ void training_step(const char* name, int steps, const cuda::CudaOptions& options
   cuda::DeviceBuffer<std::int32_t> L(std::span<const std::int32_t>(labels), ctx.stream());
   cuda::Sgd sgd(ctx, {0.01, 0.9, 5e-4, false}, params.size());
   double loss = 0;
+  auto* readout = ctx.step_readouts<cuda::detail::LossReadout>(1);
   const auto step = [&] {
     const float* logits = net.forward(P.data(), layout, X.data());
-    loss = cuda::Compute::softmax_cross_entropy(ctx, batch, Net::num_classes, logits, L.data(), net.dlogits()).loss;
+    if (deferred_loss)
+      cuda::softmax_cross_entropy_deferred(ctx, batch, Net::num_classes, logits, L.data(), net.dlogits(), readout);
+    else
+      loss = cuda::Compute::softmax_cross_entropy(ctx, batch, Net::num_classes, logits, L.data(), net.dlogits()).loss;
     G.zero(ctx.stream());
     net.backward(P.data(), G.data(), layout);
     sgd.step(std::span<float>(P.data(), P.size()), std::span<const float>(G.data(), G.size()), 0.01);
   };
   const double ms = time_ms(ctx.stream(), 10, steps, step);
+  if (deferred_loss) loss = cuda::read_losses(ctx, readout, 1, Net::num_classes).loss / batch;
   if (!(loss == loss)) std::fprintf(stderr, "ist_gpu_bench: %s: the loss is NaN\n", name);
-  report(std::string("step/") + name + "/" + mode + "/ms", ms, "ms");
-  report(std::string("step/") + name + "/" + mode + "/images_per_s", batch / (ms * 1e-3), "images/s");
+  const std::string key = std::string("step/") + name + "/" + mode + (deferred_loss ? "/async" : "/sync");
+  report(key + "/ms", ms, "ms");
+  report(key + "/images_per_s", batch / (ms * 1e-3), "images/s");
 }
 
 }  // namespace
@@ -164,8 +174,16 @@ int main(int argc, char** argv) {
     fast.allow_tf32 = true;
     fast.deterministic = false;
     fast.conv_search = cuda::ConvAlgoSearch::Benchmark;
-    training_step<PreActResNet56<3, 10>>("preact_resnet56_b128_3x32x32", steps, {}, "fp32");
-    training_step<PreActResNet56<3, 10>>("preact_resnet56_b128_3x32x32", steps, fast, "tf32_benchmark");
+    cuda::CudaOptions any;  // FP32, any algorithm by cuDNN's heuristics (PyTorch's defaults without TF32)
+    any.deterministic = false;
+    using Net56 = PreActResNet56<3, 10>;
+    const char* name = "preact_resnet56_b128_3x32x32";
+    training_step<Net56>(name, steps, {}, "fp32_deterministic", false);
+    training_step<Net56>(name, steps, {}, "fp32_deterministic", true);
+    training_step<Net56>(name, steps, any, "fp32_any_algorithm", false);
+    training_step<Net56>(name, steps, any, "fp32_any_algorithm", true);
+    training_step<Net56>(name, steps, fast, "tf32_benchmark", false);
+    training_step<Net56>(name, steps, fast, "tf32_benchmark", true);
     if (!json.empty()) {
       std::ostringstream out;
       out << "{";

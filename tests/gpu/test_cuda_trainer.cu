@@ -82,6 +82,36 @@ TEST_CASE("cuda::Sgd follows ist::optim::Sgd step for step (plain, momentum, Nes
                        doctest::Contains("expected params and grads of 1000 values"), Error);
 }
 
+TEST_CASE("Deferred softmax cross-entropy: the readouts of several steps sum to the synchronous results") {
+  auto& ctx = test::gpu();
+  const int n = 37, classes = 10, steps = 3;
+  auto* readouts = ctx.step_readouts<cuda::detail::LossReadout>(steps);
+  double loss_sum = 0;
+  int correct = 0;
+  std::vector<cuda::DeviceBuffer<float>> logits;
+  std::vector<std::int32_t> labels(n);
+  for (int i = 0; i < n; ++i) labels[std::size_t(i)] = (i * 7) % classes;
+  cuda::DeviceBuffer<std::int32_t> dlabels(std::span<const std::int32_t>(labels), ctx.stream());
+  cuda::DeviceBuffer<float> dlogits(std::size_t(n) * classes);
+  for (int s = 0; s < steps; ++s) {
+    logits.push_back(test::upload(test::random_floats(std::size_t(n) * classes, 40 + std::uint64_t(s), 2.0)));
+    const auto sync = cuda::softmax_cross_entropy(ctx, n, classes, logits.back().data(), dlabels.data(), dlogits.data());
+    loss_sum += sync.loss * n;
+    correct += sync.correct;
+  }
+  for (int s = 0; s < steps; ++s)
+    cuda::softmax_cross_entropy_deferred(ctx, n, classes, logits[std::size_t(s)].data(), dlabels.data(), dlogits.data(),
+                                         readouts + s);
+  const auto sums = cuda::read_losses(ctx, readouts, steps, classes);
+  CHECK(sums.loss == doctest::Approx(loss_sum).epsilon(1e-12));
+  CHECK(sums.correct == correct);
+  labels[5] = 12;
+  cuda::DeviceBuffer<std::int32_t> bad(std::span<const std::int32_t>(labels), ctx.stream());
+  cuda::softmax_cross_entropy_deferred(ctx, n, classes, logits[0].data(), bad.data(), nullptr, readouts);
+  CHECK_THROWS_WITH_AS(cuda::read_losses(ctx, readouts, 1, classes),
+                       doctest::Contains("step 0, sample 5: expected a label in [0, 10), found 12"), Error);
+}
+
 TEST_CASE("StreamComm moves host slices to device buffers and back bit for bit, counting every byte") {
   cuda::StreamComm comm(3);
   const std::vector<float> host = test::random_floats(4099, 3);

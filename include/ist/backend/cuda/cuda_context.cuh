@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <utility>
@@ -82,6 +83,25 @@ struct PinnedOwner {
 };
 
 // Number of CUDA devices; 0 when there is no device or no usable driver (never throws).
+struct EventOwner {
+  cudaEvent_t handle = nullptr;
+  EventOwner() = default;
+  EventOwner(const EventOwner&) = delete;
+  EventOwner& operator=(const EventOwner&) = delete;
+  ~EventOwner() {
+    if (handle) cudaEventDestroy(handle);
+  }
+};
+
+// A step input's staging: one device copy, and two page-locked host buffers used in turn, so the copy of step
+// i+1's batch can be queued while step i's copy may still be in flight.
+struct InputStage {
+  DeviceBuffer<std::byte> device;
+  std::array<PinnedOwner, 2> host;
+  std::array<EventOwner, 2> copied;  // recorded after each host buffer's copy was queued
+  int next = 0;
+};
+
 inline int device_count() noexcept {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess) {
@@ -189,15 +209,41 @@ class CudaContext {
   // step's reads of the slot come first. The host memory may be reused when this returns. The copy stays
   // until the next upload to the same slot.
   static constexpr int num_input_slots = 2;
+  // The host data is first copied into page-locked memory, so the transfer itself is asynchronous.
   template <class T>
   const T* upload_input(int slot, const T* host, std::size_t count) {
     IST_CHECK(slot >= 0 && slot < num_input_slots, "ist::cuda::CudaContext::upload_input: expected a slot in [0, ",
               num_input_slots, "), found ", slot);
-    auto& buf = inputs_[std::size_t(slot)];
+    auto& st = inputs_[std::size_t(slot)];
     const std::size_t bytes = count * sizeof(T);
-    if (buf.size() < bytes) buf.resize(bytes);
-    if (bytes > 0) IST_CUDA_CHECK(cudaMemcpyAsync(buf.data(), host, bytes, cudaMemcpyHostToDevice, stream_.handle));
-    return reinterpret_cast<const T*>(buf.data());
+    if (st.device.size() < bytes) st.device.resize(bytes);
+    if (bytes == 0) return reinterpret_cast<const T*>(st.device.data());
+    const std::size_t k = std::size_t(st.next);
+    st.next ^= 1;
+    auto& pinned = st.host[k];
+    auto& copied = st.copied[k];
+    if (copied.handle) IST_CUDA_CHECK(cudaEventSynchronize(copied.handle));  // its previous copy is done
+    else IST_CUDA_CHECK(cudaEventCreateWithFlags(&copied.handle, cudaEventDisableTiming));
+    if (pinned.bytes < bytes) {
+      if (pinned.ptr) cudaFreeHost(pinned.ptr);
+      pinned.ptr = nullptr;
+      pinned.bytes = 0;
+      IST_CUDA_CHECK(cudaMallocHost(&pinned.ptr, bytes));
+      pinned.bytes = bytes;
+    }
+    std::memcpy(pinned.ptr, host, bytes);
+    IST_CUDA_CHECK(cudaMemcpyAsync(st.device.data(), pinned.ptr, bytes, cudaMemcpyHostToDevice, stream_.handle));
+    IST_CUDA_CHECK(cudaEventRecord(copied.handle, stream_.handle));
+    return reinterpret_cast<const T*>(st.device.data());
+  }
+
+  // Device memory for `count` values of T that keeps its contents until the next call (the deferred loss
+  // readouts of a worker's local steps: written by L steps, read back once).
+  template <class T>
+  T* step_readouts(std::size_t count) {
+    const std::size_t bytes = count * sizeof(T);
+    if (readouts_.size() < bytes) readouts_.resize(bytes);
+    return reinterpret_cast<T*>(readouts_.data());
   }
 
   // Page-locked host memory of at least `bytes` for small results copied back from the device.
@@ -217,7 +263,8 @@ class CudaContext {
   std::size_t memory_bytes() const noexcept {
     std::size_t b = workspace_.size();
     for (const auto& s : scratch_) b += s.size();
-    for (const auto& s : inputs_) b += s.size();
+    for (const auto& s : inputs_) b += s.device.size();
+    b += readouts_.size();
     return b;
   }
 
@@ -236,7 +283,8 @@ class CudaContext {
   detail::PinnedOwner pinned_;
   DeviceBuffer<std::byte> workspace_;
   std::array<DeviceBuffer<std::byte>, num_scratch_slots> scratch_;
-  std::array<DeviceBuffer<std::byte>, num_input_slots> inputs_;
+  std::array<detail::InputStage, num_input_slots> inputs_;
+  DeviceBuffer<std::byte> readouts_;
   std::map<std::array<int, 8>, std::unique_ptr<ConvPlan>> conv_plans_;
   std::map<std::array<int, 3>, std::unique_ptr<BnPlan>> bn_plans_;
 };

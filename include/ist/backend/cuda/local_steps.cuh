@@ -4,9 +4,10 @@
 // the trainer finds this overload through the CudaContext argument.
 //
 // Per step: the host batch is copied to the context's input slots, then forward, softmax cross-entropy
-// (which returns loss and hits to the host, so the step's kernels are done when it returns), zeroed
-// gradients, backward and the fused SGD update, all on ctx.stream(). The stream is synchronized before
-// returning, so the parameters may be read at once.
+// (its loss and hits stay on the device), zeroed gradients, backward and the fused SGD update, all queued on
+// ctx.stream() without waiting, so the host prepares and queues step i+1 while the GPU runs step i. After the
+// last step the L readouts come back in one copy, which waits for the stream: the parameters may be read
+// when this returns.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "ist/backend/cuda/compute.cuh"
 #include "ist/backend/cuda/cuda_context.cuh"
 #include "ist/backend/cuda/sgd.cuh"
+#include "ist/backend/cuda/softmax_cross_entropy.cuh"
 #include "ist/core/error.hpp"
 #include "ist/model/param_layout.hpp"
 #include "ist/train/local_steps.hpp"
@@ -31,6 +33,7 @@ StepStats run_local_steps(CudaContext& ctx, Net& net, Sgd& opt, std::span<float>
             "params and grads of ", layout.size(), " values (the layout's size), found ", params.size(), " and ",
             grads.size());
   const std::vector<std::uint8_t> active(net.active().begin(), net.active().end());
+  auto* readouts = ctx.step_readouts<detail::LossReadout>(std::size_t(steps));
   StepStats s;
   for (int i = 0; i < steps; ++i) {
     const Batch b = stream.next();
@@ -38,16 +41,16 @@ StepStats run_local_steps(CudaContext& ctx, Net& net, Sgd& opt, std::span<float>
     const float* x = ctx.upload_input(0, b.x, std::size_t(b.size) * std::size_t(b.c) * b.h * b.w);
     const std::int32_t* y = ctx.upload_input(1, b.y, std::size_t(b.size));
     const float* logits = net.forward(params.data(), layout, x, fwd);
-    const auto l = Compute::softmax_cross_entropy(ctx, b.size, Net::num_classes, logits, y, net.dlogits());
+    softmax_cross_entropy_deferred(ctx, b.size, Net::num_classes, logits, y, net.dlogits(), readouts + i);
     IST_CUDA_CHECK(cudaMemsetAsync(grads.data(), 0, grads.size_bytes(), ctx.stream()));
     net.backward(params.data(), grads.data(), layout);
     opt.step(params, std::span<const float>(grads), lr_of(i));
-    s.loss_sum += l.loss * b.size;
-    s.correct += l.correct;
     s.samples += b.size;
     ++s.steps;
   }
-  ctx.synchronize();
+  const LossResult sums = read_losses(ctx, readouts, std::size_t(steps), Net::num_classes);  // waits for the stream
+  s.loss_sum = sums.loss;
+  s.correct = sums.correct;
   return s;
 }
 

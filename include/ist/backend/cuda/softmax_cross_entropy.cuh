@@ -117,4 +117,35 @@ inline LossResult softmax_cross_entropy(CudaContext& ctx, int n, int classes, co
   return result;
 }
 
+// The same op without waiting: the kernel writes the step's loss sum, hits and label check into `*readout`
+// (device memory) and returns at once, so the host can queue the next step while this one runs. Read a
+// batch of readouts back with read_losses() when the numbers are needed (the trainer: once per round).
+inline void softmax_cross_entropy_deferred(CudaContext& ctx, int n, int classes, const float* logits,
+                                           const std::int32_t* labels, float* dlogits, detail::LossReadout* readout) {
+  IST_CHECK(n > 0 && classes > 0, "ist::cuda::softmax_cross_entropy_deferred: expected positive sizes, found n=", n,
+            " classes=", classes);
+  kernels::softmax_cross_entropy<<<1, kernels::loss_threads, 0, ctx.stream()>>>(n, classes, logits, labels, dlogits,
+                                                                               readout);
+  IST_CUDA_CHECK_LAUNCH("softmax_cross_entropy");
+}
+
+// Waits for ctx's stream and returns the sum over `count` deferred readouts of (loss sum, hits): the
+// loss_sum field holds the summed cross-entropy (not the mean). Throws, naming the sample and label, if a
+// step saw a label outside [0, classes).
+inline LossResult read_losses(CudaContext& ctx, const detail::LossReadout* readouts, std::size_t count, int classes) {
+  LossResult total{0.0, 0};
+  if (count == 0) return total;
+  auto* host = static_cast<detail::LossReadout*>(ctx.pinned_host(count * sizeof(detail::LossReadout)));
+  IST_CUDA_CHECK(cudaMemcpyAsync(host, readouts, count * sizeof(detail::LossReadout), cudaMemcpyDeviceToHost,
+                                 ctx.stream()));
+  ctx.synchronize();
+  for (std::size_t i = 0; i < count; ++i) {
+    IST_CHECK(host[i].bad_index < 0, "ist::cuda::softmax_cross_entropy: step ", i, ", sample ", host[i].bad_index,
+              ": expected a label in [0, ", classes, "), found ", host[i].bad_label);
+    total.loss += host[i].loss_sum;
+    total.correct += host[i].correct;
+  }
+  return total;
+}
+
 }  // namespace ist::cuda
