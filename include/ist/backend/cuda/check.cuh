@@ -8,9 +8,11 @@
 //   IST_CUDA_CHECK_LAUNCH("relu_kernel");      // a kernel launch (cudaGetLastError)
 //   IST_CUBLAS_CHECK(cublasSgemm(...));        // cublasStatus_t
 //   IST_CUDNN_CHECK(cudnnConvolutionForward(...));  // cudnnStatus_t
+//   IST_CUSPARSE_CHECK(cusparseSpMM(...));     // cusparseStatus_t
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
+#include <cusparse.h>
 
 #include <string>
 
@@ -24,6 +26,10 @@ inline std::string error_text(cudaError_t e) {
 
 inline std::string error_text(cublasStatus_t s) {
   return ::ist::detail::concat(cublasGetStatusName(s), " (", cublasGetStatusString(s), ")");
+}
+
+inline std::string error_text(cusparseStatus_t s) {
+  return ::ist::detail::concat(cusparseGetErrorName(s), " (", cusparseGetErrorString(s), ")");
 }
 
 inline std::string error_text(cudnnStatus_t s) {
@@ -76,6 +82,8 @@ inline const char* file_name(const char* path) {
       ::ist::cuda::detail::throw_api_error("launch of " kernel_name, __FILE__, __LINE__,                \
                                            ::ist::cuda::detail::error_text(ist_gpu_status_));           \
   } while (0)
+// cusparseStatus_t-returning calls.
+#define IST_CUSPARSE_CHECK(call) IST_DETAIL_GPU_CHECK(call, CUSPARSE_STATUS_SUCCESS)
 // cublasStatus_t-returning calls.
 #define IST_CUBLAS_CHECK(call) IST_DETAIL_GPU_CHECK(call, CUBLAS_STATUS_SUCCESS)
 // cudnnStatus_t-returning calls.

@@ -71,6 +71,15 @@ struct CudnnOwner {
     if (handle) cudnnDestroy(handle);
   }
 };
+struct CusparseOwner {
+  cusparseHandle_t handle = nullptr;
+  CusparseOwner() = default;
+  CusparseOwner(const CusparseOwner&) = delete;
+  CusparseOwner& operator=(const CusparseOwner&) = delete;
+  ~CusparseOwner() {
+    if (handle) cusparseDestroy(handle);
+  }
+};
 struct PinnedOwner {
   void* ptr = nullptr;
   std::size_t bytes = 0;
@@ -145,6 +154,14 @@ class CudaContext {
   cudaStream_t stream() const noexcept { return stream_.handle; }
   cublasHandle_t cublas() const noexcept { return cublas_.handle; }
   cudnnHandle_t cudnn() const noexcept { return cudnn_.handle; }
+  // cuSPARSE handle on this context's stream, created at first use (only the graph ops need it).
+  cusparseHandle_t cusparse() {
+    if (!cusparse_.handle) {
+      IST_CUSPARSE_CHECK(cusparseCreate(&cusparse_.handle));
+      IST_CUSPARSE_CHECK(cusparseSetStream(cusparse_.handle, stream_.handle));
+    }
+    return cusparse_.handle;
+  }
   const CudaOptions& options() const noexcept { return options_; }
 
   // New options apply to shapes seen from now on: the convolution cache is cleared.
@@ -280,6 +297,7 @@ class CudaContext {
   detail::StreamOwner stream_;
   detail::CublasOwner cublas_;
   detail::CudnnOwner cudnn_;
+  detail::CusparseOwner cusparse_;
   detail::PinnedOwner pinned_;
   DeviceBuffer<std::byte> workspace_;
   std::array<DeviceBuffer<std::byte>, num_scratch_slots> scratch_;
