@@ -16,6 +16,31 @@
 
 namespace ist {
 
+// Runs f(w) for w in [0, workers): each on its own thread when `concurrent` (and workers > 1), else one after
+// another on the calling thread. Waits for all; rethrows the first exception. The worker loop of the
+// in-process communicators (InProcessComm here, cuda::StreamComm for workers on one GPU).
+inline void run_on_threads(int workers, bool concurrent, const std::function<void(int)>& f) {
+  std::exception_ptr first;
+  std::mutex m;
+  auto guarded = [&](int w) {
+    try {
+      f(w);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(m);
+      if (!first) first = std::current_exception();
+    }
+  };
+  if (workers == 1 || !concurrent) {
+    for (int w = 0; w < workers; ++w) guarded(w);
+  } else {
+    std::vector<std::thread> threads;
+    threads.reserve(std::size_t(workers));
+    for (int w = 0; w < workers; ++w) threads.emplace_back(guarded, w);
+    for (auto& t : threads) t.join();
+  }
+  if (first) std::rethrow_exception(first);
+}
+
 class InProcessComm {
  public:
   // concurrent = false runs the workers one after another on the calling thread: slower, but each
@@ -36,27 +61,7 @@ class InProcessComm {
     ledger_.add_from_worker(w, src.size_bytes());
   }
 
-  void run_workers(std::function<void(int)> f) {
-    std::exception_ptr first;
-    std::mutex m;
-    auto guarded = [&](int w) {
-      try {
-        f(w);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(m);
-        if (!first) first = std::current_exception();
-      }
-    };
-    if (workers_ == 1 || !concurrent_) {
-      for (int w = 0; w < workers_; ++w) guarded(w);
-    } else {
-      std::vector<std::thread> threads;
-      threads.reserve(std::size_t(workers_));
-      for (int w = 0; w < workers_; ++w) threads.emplace_back(guarded, w);
-      for (auto& t : threads) t.join();
-    }
-    if (first) std::rethrow_exception(first);
-  }
+  void run_workers(std::function<void(int)> f) { run_on_threads(workers_, concurrent_, f); }
 
   CommLedger& ledger() { return ledger_; }
 

@@ -11,17 +11,14 @@
 // memory (any memory works: the copy kind is inferred from the pointers, cudaMemcpyDefault).
 #include <cuda_runtime.h>
 
-#include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <span>
-#include <thread>
-#include <vector>
 
 #include "ist/backend/cuda/check.cuh"
 #include "ist/backend/cuda/cuda_context.cuh"
 #include "ist/comm/communicator.hpp"
+#include "ist/comm/in_process_comm.hpp"
 #include "ist/comm/ledger.hpp"
 #include "ist/core/error.hpp"
 
@@ -62,26 +59,10 @@ class StreamComm {
 
   // f(w) for every worker, each on its own thread with this communicator's device current.
   void run_workers(std::function<void(int)> f) {
-    std::exception_ptr first;
-    std::mutex m;
-    auto guarded = [&](int w) {
-      try {
-        IST_CUDA_CHECK(cudaSetDevice(device_));
-        f(w);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(m);
-        if (!first) first = std::current_exception();
-      }
-    };
-    if (workers_ == 1 || !concurrent_) {
-      for (int w = 0; w < workers_; ++w) guarded(w);
-    } else {
-      std::vector<std::thread> threads;
-      threads.reserve(std::size_t(workers_));
-      for (int w = 0; w < workers_; ++w) threads.emplace_back(guarded, w);
-      for (auto& t : threads) t.join();
-    }
-    if (first) std::rethrow_exception(first);
+    run_on_threads(workers_, concurrent_, [&](int w) {
+      IST_CUDA_CHECK(cudaSetDevice(device_));
+      f(w);
+    });
   }
 
   CommLedger& ledger() { return ledger_; }
