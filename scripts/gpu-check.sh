@@ -210,7 +210,7 @@ t5=$(date +%s)
   echo "| step | status | seconds | log |"
   echo "|---|---|---|---|"
   echo "| configure (CUDA on, sm_$arch) | $status_configure | $((t1 - t0)) | configure.log |"
-  echo "| build ist_gpu_tests, ist_cuda_header_check | $status_build | $((t2 - t1)) | build.log |"
+  echo "| build ${targets[*]:-the GPU targets} | $status_build | $((t2 - t1)) | build.log |"
   echo "| ctest gpu_tests | $status_test | $((t3 - t2)) | test.log |"
   echo "| GPU benchmark next to PyTorch | $status_bench | $((t4 - t3)) | bench.log |"
   echo "| ist-train --backend cuda, $epochs epoch(s), ResIST and local SGD | $status_train | $((t5 - t4)) | train.log |"
