@@ -7,7 +7,8 @@
 // (its loss and hits stay on the device), zeroed gradients, backward and the fused SGD update, all queued on
 // ctx.stream() without waiting, so the host prepares and queues step i+1 while the GPU runs step i. After the
 // last step the L readouts come back in one copy, which waits for the stream: the parameters may be read
-// when this returns.
+// when this returns. A label outside [0, classes) is therefore reported after the L steps, as an error that
+// fails the worker's round (its update is dropped or the run stops, by TrainerConfig::on_worker_failure).
 #include <cuda_runtime.h>
 
 #include <cstdint>
