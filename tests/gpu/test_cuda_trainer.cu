@@ -1,6 +1,7 @@
 // The trainer on the CUDA backend: the fused SGD kernel against ist::optim::Sgd, StreamComm's transfers
 // and ledger, and IndependentSubnetTrainer with S = 2 workers as streams on one GPU against the same run on
-// the Eigen backend (InProcessComm): losses, bytes moved and the merged global model.
+// the Eigen backend (InProcessComm): losses, bytes moved and the merged global model, for ResIST and local
+// SGD on a PreAct ResNet-20 and for IST on an MLP.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -20,8 +21,11 @@
 #include "ist/comm/in_process_comm.hpp"
 #include "ist/decompose/layerwise_random.hpp"
 #include "ist/decompose/replicate.hpp"
+#include "ist/decompose/widthwise_random.hpp"
+#include "ist/model/mlp.hpp"
 #include "ist/model/presets.hpp"
 #include "ist/optim/sgd.hpp"
+#include "ist/train/mlp_traits.hpp"
 #include "ist/train/trainer.hpp"
 #if IST_GPU_TESTS_WITH_DATA
 #include "ist/data/idx.hpp"
@@ -156,11 +160,11 @@ std::optional<ImageDataset> fashion_subset(int n) {
   return take_first(load_fashion_mnist(dir, false), n);
 }
 
-using Net = PreActResNet20<1, 10>;
+using ResNet20 = PreActResNet20<1, 10>;
 
 // perturb: move every initial parameter one float step (up at even, down at odd indices), a rounding-sized
 // change of the starting point.
-template <class D, class B>
+template <class Net, class D, class B>
 FitResult two_rounds(D decomposer, B backend, const TrainerConfig& cfg, const ImageDataset& data,
                      std::vector<float>& params, bool perturb = false) {
   IndependentSubnetTrainer<Net, D, HolderAverage, B> trainer(std::move(decomposer), HolderAverage{}, std::move(backend),
@@ -174,11 +178,11 @@ FitResult two_rounds(D decomposer, B backend, const TrainerConfig& cfg, const Im
   return r;
 }
 
-template <class D>
+template <class Net, class D>
 void compare_with_cpu(D decomposer, TrainerConfig cfg, const ImageDataset& data) {
   std::vector<float> cpu_params, gpu_params, gpu_again;
-  const FitResult cpu = two_rounds(decomposer, CpuBackend<>(InProcessComm(2), 2), cfg, data, cpu_params);
-  const FitResult gpu = two_rounds(decomposer, CudaBackend<>(cuda::StreamComm(2)), cfg, data, gpu_params);
+  const FitResult cpu = two_rounds<Net>(decomposer, CpuBackend<>(InProcessComm(2), 2), cfg, data, cpu_params);
+  const FitResult gpu = two_rounds<Net>(decomposer, CudaBackend<>(cuda::StreamComm(2)), cfg, data, gpu_params);
   REQUIRE(cpu.rounds.size() == 2);
   REQUIRE(gpu.rounds.size() == 2);
   for (std::size_t r = 0; r < 2; ++r) {
@@ -202,7 +206,7 @@ void compare_with_cpu(D decomposer, TrainerConfig cfg, const ImageDataset& data)
   // test_cuda_resnet.cu). The yardstick is Eigen against itself from a starting point one float step away:
   // the CUDA run must stay within 4x that distance of the Eigen run.
   std::vector<float> cpu_nudged;
-  two_rounds(decomposer, CpuBackend<>(InProcessComm(2), 2), cfg, data, cpu_nudged, /*perturb=*/true);
+  two_rounds<Net>(decomposer, CpuBackend<>(InProcessComm(2), 2), cfg, data, cpu_nudged, /*perturb=*/true);
   const double prel = test::rel_l2(gpu_params, cpu_params), noise = test::rel_l2(cpu_nudged, cpu_params);
   std::printf("ist-gpu: trainer %s S=2 after 2 rounds: global model rel L2 CUDA vs Eigen %.2e (Eigen vs Eigen from a "
               "start one float step away: %.2e); test accuracy %.4f vs %.4f\n",
@@ -210,7 +214,7 @@ void compare_with_cpu(D decomposer, TrainerConfig cfg, const ImageDataset& data)
   CHECK(noise > 0);
   CHECK(prel < 4 * noise);
   // Deterministic algorithms: the same seed gives the same weights, bit for bit.
-  two_rounds(decomposer, CudaBackend<>(cuda::StreamComm(2)), cfg, data, gpu_again);
+  two_rounds<Net>(decomposer, CudaBackend<>(cuda::StreamComm(2)), cfg, data, gpu_again);
   CHECK(gpu_again == gpu_params);
 }
 
@@ -229,7 +233,7 @@ TEST_CASE("ResIST with S = 2 workers as streams follows the Eigen run for 2 roun
   cfg.progress = false;
   cfg.sgd = {0.05, 0.9, 5e-4, false};
   cfg.normalization = fashion_mnist_normalization();
-  compare_with_cpu(LayerwiseRandom{}, cfg, *data);
+  compare_with_cpu<ResNet20>(LayerwiseRandom{}, cfg, *data);
 }
 
 TEST_CASE("Local SGD (Replicate) with carried momentum: S = 2 streams follow the Eigen run") {
@@ -248,7 +252,25 @@ TEST_CASE("Local SGD (Replicate) with carried momentum: S = 2 streams follow the
   cfg.sgd = {0.05, 0.9, 5e-4, true};
   cfg.optimizer_state = OptimizerState::Carry;
   cfg.normalization = fashion_mnist_normalization();
-  compare_with_cpu(Replicate{}, cfg, *data);
+  compare_with_cpu<ResNet20>(Replicate{}, cfg, *data);
+}
+
+TEST_CASE("IST (width-wise) on an MLP with S = 2 workers as streams follows the Eigen run for 2 rounds") {
+  const auto data = fashion_subset(1024);
+  if (!data) {
+    MESSAGE("skipped: Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
+    return;
+  }
+  TrainerConfig cfg;
+  cfg.local_steps = 6;
+  cfg.batch = 32;
+  cfg.max_rounds = 2;
+  cfg.eval_every = 0;
+  cfg.eval_batch = 256;
+  cfg.progress = false;
+  cfg.sgd = {0.1, 0.0, 0.0, false};  // IST: plain SGD
+  cfg.normalization = fashion_mnist_normalization();
+  compare_with_cpu<Mlp<Input<784>, Dense<256>, Dense<256>, Dense<10>>>(WidthwiseRandom{}, cfg, *data);
 }
 
 #endif  // IST_GPU_TESTS_WITH_DATA

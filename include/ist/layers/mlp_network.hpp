@@ -42,8 +42,6 @@ namespace ist {
 template <class Model, class T = float, class Compute = eigen::Compute>
 class MlpNetwork {
   static_assert(is_mlp<Model>::value, "ist::MlpNetwork: Model must be an ist::Mlp<...>");
-  static_assert(std::is_same_v<Compute, eigen::Compute>,
-                "ist::MlpNetwork: only the Eigen compute policy has the batch-norm-1d op so far");
 
  public:
   using Context = typename Compute::Context;
@@ -106,8 +104,8 @@ class MlpNetwork {
       const Hidden& h = hidden_[std::size_t(l)];
       Compute::linear_forward(*ctx_, batch_, in_w, k, in, w, static_cast<const T*>(nullptr), at(h.z));
       scale(at(h.z), std::size_t(batch_) * k, scale_[std::size_t(l)]);
-      eigen::batch_norm_1d_forward_train(*ctx_, batch_, k, at(h.z), gamma, beta, at(h.y), at(h.mean), at(h.invstd),
-                                         /*relu=*/true);
+      Compute::batch_norm_1d_forward_train(*ctx_, batch_, k, at(h.z), gamma, beta, at(h.y), at(h.mean), at(h.invstd),
+                                           /*relu=*/true);
       in = at(h.y);
       in_w = k;
     }
@@ -115,12 +113,7 @@ class MlpNetwork {
     const T* b = w + std::size_t(num_classes) * in_w;
     T* logits = at(logits_);
     Compute::linear_forward(*ctx_, batch_, in_w, num_classes, in, w, static_cast<const T*>(nullptr), logits);
-    const T s = scale_[std::size_t(num_hidden)];
-    for (int i = 0; i < batch_; ++i)
-      for (int c = 0; c < num_classes; ++c) {
-        T& v = logits[std::size_t(i) * num_classes + std::size_t(c)];
-        v = s * v + b[c];
-      }
+    Compute::scale_add_bias(*ctx_, batch_, num_classes, scale_[std::size_t(num_hidden)], b, logits);
     return logits;
   }
 
@@ -137,12 +130,10 @@ class MlpNetwork {
       T* gw = grads + layout.block_offset(num_hidden);
       T* gb = gw + std::size_t(num_classes) * last_w;
       const T* dl = at(dlogits_);
-      for (int i = 0; i < batch_; ++i)
-        for (int c = 0; c < num_classes; ++c) gb[c] += dl[std::size_t(i) * num_classes + std::size_t(c)];
+      Compute::bias_grad_add(*ctx_, batch_, num_classes, dl, gb);
       // The weight sees the gradient times its input scale.
       T* dz = at(grad_b_);
-      const T s = scale_[std::size_t(num_hidden)];
-      for (std::size_t i = 0; i < std::size_t(batch_) * num_classes; ++i) dz[i] = s * dl[i];
+      Compute::scale_copy(*ctx_, std::size_t(batch_) * num_classes, scale_[std::size_t(num_hidden)], dl, dz);
       Compute::linear_backward(*ctx_, batch_, last_w, num_classes, last_in, w, static_cast<const T*>(dz),
                                num_hidden > 0 ? at(grad_a_) : static_cast<T*>(nullptr), gw, static_cast<T*>(nullptr));
     }
@@ -155,8 +146,8 @@ class MlpNetwork {
       const std::size_t wsize = std::size_t(k) * in_w;
       const Hidden& h = hidden_[std::size_t(l)];
       // grad_a_ holds dL/dy of this layer; dL/dz goes to grad_b_.
-      eigen::batch_norm_1d_backward(*ctx_, batch_, k, at(h.z), at(h.y), at(grad_a_), w + wsize, at(h.mean),
-                                    at(h.invstd), at(grad_b_), gw + wsize, gw + wsize + k, /*relu=*/true);
+      Compute::batch_norm_1d_backward(*ctx_, batch_, k, at(h.z), at(h.y), at(grad_a_), w + wsize, at(h.mean),
+                                      at(h.invstd), at(grad_b_), gw + wsize, gw + wsize + k, /*relu=*/true);
       scale(at(grad_b_), std::size_t(batch_) * k, scale_[std::size_t(l)]);
       Compute::linear_backward(*ctx_, batch_, in_w, k, in, w, at(grad_b_),
                                l > 0 ? at(grad_a_) : static_cast<T*>(nullptr), gw, static_cast<T*>(nullptr));
@@ -168,9 +159,8 @@ class MlpNetwork {
     std::size_t z = 0, y = 0, mean = 0, invstd = 0;
   };
 
-  static void scale(T* p, std::size_t n, T s) {
-    if (s != T(1))
-      for (std::size_t i = 0; i < n; ++i) p[i] *= s;
+  void scale(T* p, std::size_t n, T s) {
+    if (s != T(1)) Compute::scale_copy(*ctx_, n, s, static_cast<const T*>(p), p);
   }
 
   void check_ready(const ParamLayout& layout, const char* what) const {
@@ -227,7 +217,7 @@ class MlpNetwork {
   std::vector<T> scale_;
   std::vector<Hidden> hidden_;
   std::size_t logits_ = 0, dlogits_ = 0, grad_a_ = 0, grad_b_ = 0;
-  std::vector<T> arena_;
+  typename Compute::template Buffer<T> arena_;  // host memory (Eigen) or device memory (CUDA)
   std::vector<std::uint8_t> active_;
   const T* input_ = nullptr;
 };

@@ -59,6 +59,24 @@ struct Compute {
                                   const float* save_invstd, float* dx, float* dgamma, float* dbeta, bool relu) {
     cuda::batch_norm_backward(ctx, s, x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, relu);
   }
+  // Batch norm of fully connected activations [n, c] (per feature over the batch): cuDNN's spatial batch
+  // norm of an n x c x 1 x 1 tensor, the same statistics and contracts as eigen::batch_norm_1d_*.
+  static void batch_norm_1d_forward_train(CudaContext& ctx, int n, int c, const float* x, const float* gamma,
+                                          const float* beta, float* y, float* save_mean, float* save_invstd, bool relu,
+                                          float eps = 1e-5f) {
+    cuda::batch_norm_forward_train(ctx, BatchNormShape{n, c, 1}, x, gamma, beta, y, save_mean, save_invstd, relu, eps);
+  }
+  static void batch_norm_1d_backward(CudaContext& ctx, int n, int c, const float* x, const float* y, const float* dy,
+                                     const float* gamma, const float* mean, const float* invstd, float* dx,
+                                     float* dgamma, float* dbeta, bool relu) {
+    cuda::batch_norm_backward(ctx, BatchNormShape{n, c, 1}, x, y, dy, gamma, mean, invstd, dx, dgamma, dbeta, relu);
+  }
+  static void scale_add_bias(CudaContext& ctx, int n, int out, float s, const float* b, float* y) {
+    cuda::scale_add_bias(ctx, n, out, s, b, y);
+  }
+  static void bias_grad_add(CudaContext& ctx, int n, int out, const float* dy, float* db) {
+    cuda::bias_grad_add(ctx, n, out, dy, db);
+  }
   static void residual_add(CudaContext& ctx, std::size_t count, float scale, const float* shortcut, float* out) {
     cuda::residual_add(ctx, count, scale, shortcut, out);
   }

@@ -33,6 +33,12 @@ __global__ void bias_grad(int n, int out, const T* dy, T* db) {
   }
 }
 
+// y(i, c) = s * y(i, c) + b(c) over rows of `out` values.
+template <class T>
+__global__ void scale_add_bias(std::size_t count, int out, T s, const T* b, T* y) {
+  for (std::size_t i = detail::global_thread(); i < count; i += detail::grid_threads()) y[i] = s * y[i] + b[i % out];
+}
+
 }  // namespace kernels
 
 namespace detail {
@@ -68,6 +74,21 @@ inline void linear_backward(CudaContext& ctx, int n, int in, int out, const floa
   if (dx)
     IST_CUBLAS_CHECK(
         cublasSgemm(ctx.cublas(), CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, w, in, dy, out, &zero, dx, in));
+}
+
+// y [n, out] = s * y + b, row by row (a bias-free linear_forward's output, then its input scale and bias).
+inline void scale_add_bias(CudaContext& ctx, int n, int out, float s, const float* b, float* y) {
+  const std::size_t count = std::size_t(n) * std::size_t(out);
+  if (count == 0) return;
+  kernels::scale_add_bias<<<detail::grid_for(count), detail::block_threads, 0, ctx.stream()>>>(count, out, s, b, y);
+  IST_CUDA_CHECK_LAUNCH("scale_add_bias");
+}
+
+// db [out] += the sum over the n rows of dy [n, out].
+inline void bias_grad_add(CudaContext& ctx, int n, int out, const float* dy, float* db) {
+  if (n <= 0 || out <= 0) return;
+  kernels::bias_grad<<<detail::grid_for(std::size_t(out)), detail::block_threads, 0, ctx.stream()>>>(n, out, dy, db);
+  IST_CUDA_CHECK_LAUNCH("bias_grad");
 }
 
 }  // namespace ist::cuda

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ist/backend/eigen/batch_norm.hpp"
+#include "ist/backend/eigen/batch_norm_1d.hpp"
 #include "ist/backend/eigen/conv2d.hpp"
 #include "ist/backend/eigen/cpu_context.hpp"
 #include "ist/backend/eigen/elementwise.hpp"
@@ -30,6 +31,10 @@ struct Compute {
   template <class... A> static void batch_norm_forward_train(A&&... a) { eigen::batch_norm_forward_train(std::forward<A>(a)...); }
   template <class... A> static void batch_norm_forward_infer(A&&... a) { eigen::batch_norm_forward_infer(std::forward<A>(a)...); }
   template <class... A> static void batch_norm_backward(A&&... a) { eigen::batch_norm_backward(std::forward<A>(a)...); }
+  template <class... A> static void batch_norm_1d_forward_train(A&&... a) { eigen::batch_norm_1d_forward_train(std::forward<A>(a)...); }
+  template <class... A> static void batch_norm_1d_backward(A&&... a) { eigen::batch_norm_1d_backward(std::forward<A>(a)...); }
+  template <class... A> static void scale_add_bias(A&&... a) { eigen::scale_add_bias(std::forward<A>(a)...); }
+  template <class... A> static void bias_grad_add(A&&... a) { eigen::bias_grad_add(std::forward<A>(a)...); }
   template <class... A> static void residual_add(A&&... a) { eigen::residual_add(std::forward<A>(a)...); }
   template <class... A> static void scale_copy(A&&... a) { eigen::scale_copy(std::forward<A>(a)...); }
   template <class... A> static void add_to(A&&... a) { eigen::add_to(std::forward<A>(a)...); }

@@ -32,4 +32,22 @@ void linear_backward(CpuContext&, int n, int in, int out, const T* x, const T* w
   if (dx) detail::MatMap<T>(dx, in, n).noalias() = W * dY;
 }
 
+// y [n, out] (row i = sample i) = s * y + b, row by row: a linear layer's input scale and bias, applied
+// after a bias-free linear_forward (IST's fully connected layers).
+template <class T>
+void scale_add_bias(CpuContext&, int n, int out, T s, const T* b, T* y) {
+  for (int i = 0; i < n; ++i)
+    for (int c = 0; c < out; ++c) {
+      T& v = y[std::size_t(i) * out + std::size_t(c)];
+      v = s * v + b[c];
+    }
+}
+
+// db [out] += the sum over the n rows of dy [n, out], sample by sample.
+template <class T>
+void bias_grad_add(CpuContext&, int n, int out, const T* dy, T* db) {
+  for (int i = 0; i < n; ++i)
+    for (int c = 0; c < out; ++c) db[c] += dy[std::size_t(i) * out + std::size_t(c)];
+}
+
 }  // namespace ist::eigen
