@@ -17,11 +17,25 @@
 #include "ist/backend/cuda/cuda_options.cuh"
 #include "ist/backend/cuda/local_steps.cuh"
 #include "ist/backend/cuda/stream_comm.cuh"
+#include "ist/comm/communicator.hpp"
 
 namespace ist {
 
+// A communicator for CudaBackend writes into and reads from workers' device buffers; it says so with
+// `static constexpr bool accepts_device_memory = true` (cuda::StreamComm, cuda::NcclComm). The CPU ones
+// (InProcessComm, MpiComm) copy with memcpy and MPI on host memory, so they are refused at compile time.
+template <class C>
+concept DeviceMemoryCommunicator = Communicator<C> && requires {
+  requires C::accepts_device_memory;
+};
+
 template <class Comm = cuda::StreamComm>
 class CudaBackend {
+  static_assert(DeviceMemoryCommunicator<Comm>,
+                "ist::CudaBackend: the communicator must move slices to and from device memory "
+                "(cuda::StreamComm, cuda::NcclComm; one declaring static constexpr bool accepts_device_memory = "
+                "true); InProcessComm and MpiComm copy host memory only");
+
  public:
   using Compute = cuda::Compute;
   using Communicator = Comm;

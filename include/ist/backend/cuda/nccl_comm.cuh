@@ -59,6 +59,8 @@ namespace detail {
 
 class NcclComm {
  public:
+  // Worker-side spans are device memory (CudaBackend requires this).
+  static constexpr bool accepts_device_memory = true;
   static constexpr int kCoordinator = 0;
 
   // Rank `rank` of `ranks`, on GPU `device`; every rank calls this with the same id (ncclGetUniqueId on one

@@ -26,6 +26,8 @@ namespace ist::cuda {
 
 class StreamComm {
  public:
+  // Worker-side spans are device memory (CudaBackend requires this).
+  static constexpr bool accepts_device_memory = true;
   // Throws ist::Error when there is no CUDA device (or `device` does not exist).
   // concurrent = false runs the workers one after another on the calling thread.
   explicit StreamComm(int workers, int device = 0, bool concurrent = true)
