@@ -28,7 +28,7 @@
 #include "ist/train/mlp_traits.hpp"
 #include "ist/train/trainer.hpp"
 #if IST_GPU_TESTS_WITH_DATA
-#include "ist/data/idx.hpp"
+#include "gpu_trainer_util.cuh"
 #endif
 
 namespace {
@@ -149,17 +149,6 @@ TEST_CASE("StreamComm moves host slices to device buffers and back bit for bit, 
 
 #if IST_GPU_TESTS_WITH_DATA
 
-// Fashion-MNIST's test images: the first `n` as a small training set. IST_FASHION_MNIST_DIR overrides the
-// Debian package's folder (a GPU machine may hold a copy elsewhere).
-std::optional<ImageDataset> fashion_subset(int n) {
-  const char* env = std::getenv("IST_FASHION_MNIST_DIR");
-  const std::string dir = env && *env ? env : "/usr/share/datasets/fashion-mnist";
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "t10k-labels-idx1-ubyte.gz") &&
-      !std::filesystem::exists(std::filesystem::path(dir) / "t10k-labels-idx1-ubyte"))
-    return std::nullopt;
-  return take_first(load_fashion_mnist(dir, false), n);
-}
-
 using ResNet20 = PreActResNet20<1, 10>;
 
 // perturb: move every initial parameter one float step (up at even, down at odd indices), a rounding-sized
@@ -219,58 +208,34 @@ void compare_with_cpu(D decomposer, TrainerConfig cfg, const ImageDataset& data)
 }
 
 TEST_CASE("ResIST with S = 2 workers as streams follows the Eigen run for 2 rounds, bytes identical") {
-  const auto data = fashion_subset(1024);
+  const auto data = test::fashion_subset(1024);
   if (!data) {
     MESSAGE("skipped: Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
     return;
   }
-  TrainerConfig cfg;
-  cfg.local_steps = 6;
-  cfg.batch = 32;
-  cfg.max_rounds = 2;
-  cfg.eval_every = 0;
-  cfg.eval_batch = 256;
-  cfg.progress = false;
-  cfg.sgd = {0.05, 0.9, 5e-4, false};
-  cfg.normalization = fashion_mnist_normalization();
-  compare_with_cpu<ResNet20>(LayerwiseRandom{}, cfg, *data);
+  compare_with_cpu<ResNet20>(LayerwiseRandom{}, test::short_run_config(6, {0.05, 0.9, 5e-4, false}), *data);
 }
 
 TEST_CASE("Local SGD (Replicate) with carried momentum: S = 2 streams follow the Eigen run") {
-  const auto data = fashion_subset(1024);
+  const auto data = test::fashion_subset(1024);
   if (!data) {
     MESSAGE("skipped: Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
     return;
   }
-  TrainerConfig cfg;
-  cfg.local_steps = 4;
-  cfg.batch = 32;
-  cfg.max_rounds = 2;
-  cfg.eval_every = 0;
-  cfg.eval_batch = 256;
-  cfg.progress = false;
-  cfg.sgd = {0.05, 0.9, 5e-4, true};
+  TrainerConfig cfg = test::short_run_config(4, {0.05, 0.9, 5e-4, true});
   cfg.optimizer_state = OptimizerState::Carry;
-  cfg.normalization = fashion_mnist_normalization();
   compare_with_cpu<ResNet20>(Replicate{}, cfg, *data);
 }
 
 TEST_CASE("IST (width-wise) on an MLP with S = 2 workers as streams follows the Eigen run for 2 rounds") {
-  const auto data = fashion_subset(1024);
+  const auto data = test::fashion_subset(1024);
   if (!data) {
     MESSAGE("skipped: Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
     return;
   }
-  TrainerConfig cfg;
-  cfg.local_steps = 6;
-  cfg.batch = 32;
-  cfg.max_rounds = 2;
-  cfg.eval_every = 0;
-  cfg.eval_batch = 256;
-  cfg.progress = false;
-  cfg.sgd = {0.1, 0.0, 0.0, false};  // IST: plain SGD
-  cfg.normalization = fashion_mnist_normalization();
-  compare_with_cpu<Mlp<Input<784>, Dense<256>, Dense<256>, Dense<10>>>(WidthwiseRandom{}, cfg, *data);
+  // IST: plain SGD.
+  compare_with_cpu<Mlp<Input<784>, Dense<256>, Dense<256>, Dense<10>>>(
+      WidthwiseRandom{}, test::short_run_config(6, {0.1, 0.0, 0.0, false}), *data);
 }
 
 #endif  // IST_GPU_TESTS_WITH_DATA

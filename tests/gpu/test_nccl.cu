@@ -20,7 +20,7 @@
 #include "ist/model/presets.hpp"
 #include "ist/train/trainer.hpp"
 #if IST_GPU_TESTS_WITH_DATA
-#include "ist/data/idx.hpp"
+#include "gpu_trainer_util.cuh"
 #endif
 
 namespace {
@@ -69,28 +69,18 @@ TEST_CASE("NcclComm (one rank): slices through NCCL to the worker and back bit f
 
 #if IST_GPU_TESTS_WITH_DATA
 TEST_CASE("Trainer on CudaBackend<NcclComm> equals CudaBackend<StreamComm> (S = 1): weights bit for bit, same bytes") {
-  const char* env = std::getenv("IST_FASHION_MNIST_DIR");
-  const std::string dir = env && *env ? env : "/usr/share/datasets/fashion-mnist";
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "t10k-labels-idx1-ubyte.gz")) {
+  const auto data = test::fashion_subset(512);
+  if (!data) {
     MESSAGE("skipped: Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
     return;
   }
-  const ImageDataset data = take_first(load_fashion_mnist(dir, false), 512);
   using Net = PreActResNet20<1, 10>;
-  TrainerConfig cfg;
-  cfg.local_steps = 4;
-  cfg.batch = 32;
-  cfg.max_rounds = 2;
-  cfg.eval_every = 0;
-  cfg.eval_batch = 256;
-  cfg.progress = false;
-  cfg.sgd = {0.05, 0.9, 5e-4, false};
-  cfg.normalization = fashion_mnist_normalization();
+  const TrainerConfig cfg = test::short_run_config(4, {0.05, 0.9, 5e-4, false});
   IndependentSubnetTrainer<Net, LayerwiseRandom, HolderAverage, CudaBackend<cuda::NcclComm>> nccl(
       LayerwiseRandom{}, HolderAverage{}, CudaBackend<cuda::NcclComm>(cuda::NcclComm::single_process(0)), cfg);
   IndependentSubnetTrainer<Net, LayerwiseRandom, HolderAverage, CudaBackend<cuda::StreamComm>> streams(
       LayerwiseRandom{}, HolderAverage{}, CudaBackend<cuda::StreamComm>(cuda::StreamComm(1)), cfg);
-  const FitResult a = nccl.fit(data, data), b = streams.fit(data, data);
+  const FitResult a = nccl.fit(*data, *data), b = streams.fit(*data, *data);
   REQUIRE(a.rounds.size() == 2);
   REQUIRE(b.rounds.size() == 2);
   for (std::size_t r = 0; r < 2; ++r) {
