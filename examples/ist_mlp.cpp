@@ -21,6 +21,8 @@
 #include "ist/decompose/widthwise_random.hpp"
 #include "ist/train/mlp_traits.hpp"
 #include "ist/train/trainer.hpp"
+#include "optimizer_registry.hpp"
+#include "run_flags.hpp"
 
 namespace {
 
@@ -32,9 +34,10 @@ struct Options {
   int layers = 2;
   int threads = 1;
   bool sequential = false;
-  std::string optimizer_state = "reset";
   std::string data_split = "shuffled";
   int train_subset = 0, test_subset = 0;
+  ist::examples::OptimizerOptions optimizer;
+  ist::examples::RunFlags run;
   ist::TrainerConfig trainer;
 };
 
@@ -44,16 +47,18 @@ int run(const Options& o, const ist::ImageDataset& train, const ist::ImageDatase
   if (o.protocol == "ist") decomposer = ist::WidthwiseRandom{};
   const int workers = o.protocol == "single" ? 1 : o.workers;
   ist::CpuBackend<> backend(ist::InProcessComm(workers, !o.sequential), o.threads);
-  ist::IndependentSubnetTrainer<Net, ist::AnyDecomposer> trainer(decomposer, ist::HolderAverage{}, std::move(backend),
-                                                                o.trainer);
+  ist::IndependentSubnetTrainer<Net, ist::AnyDecomposer> trainer(
+      decomposer, ist::HolderAverage{}, std::move(backend), o.trainer,
+      ist::examples::make_optimizer<ist::eigen::CpuContext>(o.optimizer));
   std::printf("%s", trainer.info().summary().c_str());
-  std::printf("protocol %s (%s), S = %d workers x %d threads, L = %d local steps, batch %d, lr %g, momentum %g, "
+  std::printf("protocol %s (%s), S = %d workers x %d threads, L = %d local steps, batch %d, optimizer %s, "
               "schedule %s, seed %llu\n",
               o.protocol.c_str(), std::string(decomposer.name()).c_str(), workers, o.threads, o.trainer.local_steps,
-              o.trainer.batch, o.trainer.sgd.lr, o.trainer.sgd.momentum, o.trainer.schedule.c_str(),
+              o.trainer.batch, ist::examples::describe(trainer.optimizer()).c_str(), o.trainer.schedule.c_str(),
               (unsigned long long)o.trainer.seed);
   std::fflush(stdout);
-  const ist::FitResult r = trainer.fit(train, test);
+  ist::examples::install_fault_injector(trainer, o.run, workers);
+  const ist::FitResult r = trainer.fit(train, test, ist::examples::resume_point(o.run, o.trainer, true));
   std::printf("summary: %s on mlp 784-%dx%d-10, %zu rounds, final test accuracy %.4f (loss %.4f), moved %.1f MB = "
               "%.3fx local SGD's %.1f MB (data-parallel all-reduce: %.1f MB), wall time %.1f s%s%s\n",
               o.protocol.c_str(), o.width, o.layers, r.rounds.size(), r.final_eval.accuracy, r.final_eval.loss,
@@ -90,7 +95,7 @@ int main(int argc, char** argv) {
   t.local_steps = 10;
   t.epochs = 5;
   t.batch = 128;
-  t.sgd = {0.1, 0.0, 0.0, false};  // IST: plain SGD
+  o.optimizer.lr = 0.1;  // IST: plain SGD (no momentum, no decay)
   t.schedule = "constant";
   t.eval_every = 10;
   CLI::App app{"ist-mlp: train a fully connected network on Fashion-MNIST with IST (width-wise independent subnetwork "
@@ -106,25 +111,18 @@ int main(int argc, char** argv) {
   app.add_option("--epochs", t.epochs, "passes of each worker over its data")->capture_default_str();
   app.add_option("--max-rounds", t.max_rounds, "stop after this many rounds (0 = from --epochs)")->capture_default_str();
   app.add_option("--batch", t.batch, "batch size per worker")->capture_default_str();
-  app.add_option("--lr", t.sgd.lr, "learning rate")->capture_default_str();
-  app.add_option("--momentum", t.sgd.momentum, "SGD momentum (IST: 0)")->capture_default_str();
-  app.add_option("--wd", t.sgd.weight_decay, "weight decay (L2 added to the gradient)")->capture_default_str();
+  ist::examples::add_optimizer_flags(app, o.optimizer);
+  ist::examples::add_run_flags(app, o.run, t);
   app.add_option("--schedule", t.schedule, "learning-rate schedule: constant | step:F1,F2,... | cosine")
       ->capture_default_str();
-  app.add_option("--seed", t.seed, "random seed: initialization, plans, data order")->capture_default_str();
   app.add_option("--threads", o.threads, "compute threads per worker")->capture_default_str();
   app.add_flag("--sequential", o.sequential, "run the workers one after another (clean per-worker timings)");
-  app.add_option("--optimizer-state", o.optimizer_state, "momentum between rounds: reset | carry")
-      ->capture_default_str()->check(CLI::IsMember({"reset", "carry"}));
   app.add_option("--data-split", o.data_split, "shuffled (each worker shuffles all data) | disjoint")
       ->capture_default_str()->check(CLI::IsMember({"shuffled", "disjoint"}));
-  app.add_option("--eval-every", t.eval_every, "evaluate every K rounds (0 = only at the end)")->capture_default_str();
   app.add_option("--eval-batch", t.eval_batch, "evaluation batch size (batch statistics)")->capture_default_str();
   app.add_option("--train-subset", o.train_subset, "use only the first N training images (0 = all)")
       ->capture_default_str();
   app.add_option("--test-subset", o.test_subset, "use only the first N test images (0 = all)")->capture_default_str();
-  app.add_option("--metrics", t.metrics_path, "write one JSON row per round to this file (JSONL)");
-  app.add_flag("!--quiet", t.progress, "no per-round progress lines");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -133,10 +131,11 @@ int main(int argc, char** argv) {
     IST_CHECK(o.width == 256 || o.width == 512 || o.width == 1024 || o.width == 2048,
               "--width: expected 256, 512, 1024 or 2048, found ", o.width);
     IST_CHECK(o.train_subset >= 0 && o.test_subset >= 0, "--train-subset/--test-subset: expected >= 0");
-    if (o.protocol == "single") o.optimizer_state = "carry";
-    t.optimizer_state = o.optimizer_state == "carry" ? ist::OptimizerState::Carry : ist::OptimizerState::ResetEachRound;
+    if (o.protocol == "single") o.run.optimizer_state = "carry";
+    ist::examples::apply(o.run, t);
     t.data_split = o.data_split == "disjoint" ? ist::DataSplit::Disjoint : ist::DataSplit::ShuffledWhole;
     ist::validate(t);  // a bad config stops here, before any data is read
+    (void)ist::examples::make_optimizer<ist::eigen::CpuContext>(o.optimizer);  // and a bad optimizer config
 
     ist::ImageDataset train = ist::load_fashion_mnist(o.data, true);
     ist::ImageDataset test = ist::load_fashion_mnist(o.data, false);

@@ -3,7 +3,10 @@
 // (ist::cuda::NcclComm). Compiled into ist-train when the CUDA backend is built.
 #include <string>
 
+#include "ist/backend/cuda/adam.cuh"
 #include "ist/backend/cuda/cuda_backend.cuh"
+#include "ist/backend/cuda/novograd.cuh"  // the CUDA side of each optimizer in optimizer_registry.hpp
+#include "ist/backend/cuda/sgd.cuh"
 #if IST_WITH_MPI && IST_WITH_NCCL
 #include "ist/backend/cuda/nccl_mpi.cuh"
 #endif

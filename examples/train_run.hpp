@@ -12,6 +12,8 @@
 #include "ist/decompose/layerwise_random.hpp"
 #include "ist/decompose/replicate.hpp"
 #include "ist/train/trainer.hpp"
+#include "optimizer_registry.hpp"
+#include "run_flags.hpp"
 
 namespace ist::examples {
 
@@ -26,18 +28,15 @@ struct TrainOptions {
   int threads = 1;
   bool sequential = false;
   int min_depth = 0;
-  std::string optimizer_state = "reset";
   std::string data_split = "shuffled";
   int train_subset = 0, test_subset = 0;
-  bool resume = false;          // from the newest checkpoint in --checkpoint-dir
-  std::string resume_from;      // a checkpoint file or directory
-  std::string on_failure = "abort", after_failure = "survivors";
-  std::string inject_failure;   // "W:R": worker W throws in round R (1-based), to try the failure handling
+  RunFlags run;                 // seed, metrics, checkpoints, resume, failures (run_flags.hpp)
   std::string backend = "cpu";  // cpu (Eigen) | cuda (cuDNN/cuBLAS, workers as streams on one GPU)
   int gpu = 0;                  // --backend cuda: the device
   bool tf32 = false;            // --backend cuda: allow TF32 tensor cores in convolutions and GEMMs
   bool cudnn_benchmark = false; // --backend cuda: time cuDNN's algorithms (faster, not bit-reproducible)
   bool under_mpi = false;       // MPI ranks are the workers (set by main, from --mpi or the launcher)
+  OptimizerOptions optimizer;   // --optimizer, --lr, --momentum, --wd, ...
   ist::TrainerConfig trainer;
 };
 
@@ -50,38 +49,21 @@ int run(const TrainOptions& o, Backend backend, const std::string& where, const 
   if (o.protocol == "resist") decomposer = LayerwiseRandom(o.min_depth);
   const int workers = backend.comm().num_workers();
   const bool root = backend.comm().is_coordinator();
-  IndependentSubnetTrainer<Net, AnyDecomposer, HolderAverage, Backend> trainer(decomposer, HolderAverage{},
-                                                                             std::move(backend), o.trainer);
+  using Trainer = IndependentSubnetTrainer<Net, AnyDecomposer, HolderAverage, Backend>;
+  Trainer trainer(decomposer, HolderAverage{}, std::move(backend), o.trainer,
+                  make_optimizer<typename Trainer::Context>(o.optimizer));
   const auto& info = trainer.info();
   if (root) {
     std::printf("%s", info.summary().c_str());
-    std::printf("protocol %s (%s), S = %d workers %s, L = %d local steps, batch %d, lr %g, schedule %s, "
+    std::printf("protocol %s (%s), S = %d workers %s, L = %d local steps, batch %d, optimizer %s, schedule %s, "
                 "seed %llu\n",
                 o.protocol.c_str(), std::string(decomposer.name()).c_str(), workers, where.c_str(),
-                o.trainer.local_steps, o.trainer.batch, o.trainer.sgd.lr, o.trainer.schedule.c_str(),
-                (unsigned long long)o.trainer.seed);
+                o.trainer.local_steps, o.trainer.batch, describe(trainer.optimizer()).c_str(),
+                o.trainer.schedule.c_str(), (unsigned long long)o.trainer.seed);
     std::fflush(stdout);
   }
-  if (!o.inject_failure.empty()) {
-    int fail_worker = -1;
-    unsigned long long fail_round = 0;
-    char extra = 0;
-    IST_CHECK(std::sscanf(o.inject_failure.c_str(), "%d:%llu%c", &fail_worker, &fail_round, &extra) == 2 &&
-                  fail_worker >= 0 && fail_worker < workers && fail_round >= 1,
-              "--inject-failure: expected W:R with 0 <= W < S = ", workers, " and round R >= 1, found '",
-              o.inject_failure, "'");
-    trainer.set_fault_injector([=](int w, std::uint64_t round) {
-      if (w == fail_worker && round + 1 == fail_round)
-        throw Error("injected failure (--inject-failure " + o.inject_failure + ")");
-    });
-  }
-  std::string resume_from = o.resume_from;
-  if (o.resume) {
-    const auto latest = latest_checkpoint(o.trainer.checkpoint_dir);
-    if (latest) resume_from = *latest;
-    else if (root) std::printf("resume: no checkpoint in %s yet, starting from round 1\n", o.trainer.checkpoint_dir.c_str());
-  }
-  if (root && !resume_from.empty()) std::printf("resume: from %s\n", resume_from.c_str());
+  install_fault_injector(trainer, o.run, workers);
+  const std::string resume_from = resume_point(o.run, o.trainer, root);
   const FitResult r = trainer.fit(train, test, resume_from);  // under MPI every rank trains; rank 0 prints the rounds
   if (!root) return 0;
   if (r.rounds.empty()) {  // resumed a finished run: nothing trained, only the final evaluation

@@ -36,7 +36,8 @@ TrainingState sample_state() {
   s.config = "S=4 L=50";
   s.params.resize(Net::num_params);
   ModelTraits<Net>::init(std::span<float>(s.params), 3);
-  s.momentum.assign(Net::num_params, 0.25f);
+  s.optimizer_state.push_back({"exp_avg", std::vector<float>(Net::num_params, 0.25f)});
+  s.optimizer_state.push_back({"exp_avg_sq", std::vector<float>(Net::num_params, 0.5f)});
   return s;
 }
 }  // namespace
@@ -53,7 +54,7 @@ TEST_CASE("checkpoint: save then load gives back every value bit for bit") {
   CHECK(r.model == "resnet20");
   CHECK(r.config == "S=4 L=50");
   CHECK(std::memcmp(r.params.data(), s.params.data(), s.params.size() * sizeof(float)) == 0);
-  CHECK(r.momentum == s.momentum);
+  CHECK(r.optimizer_state == s.optimizer_state);
 }
 
 TEST_CASE("checkpoint: bad files are rejected with the file named and the problem said") {
@@ -87,7 +88,7 @@ TEST_CASE("checkpoint: bad files are rejected with the file named and the proble
   other = bytes;
   other[8] = 9;
   write_all(version, other);
-  CHECK_THROWS_WITH_AS(load_checkpoint(version, info), doctest::Contains("expected version 1, found 9"), Error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(version, info), doctest::Contains("expected version 1 or 2, found 9"), Error);
 
   // A checkpoint of another model names the first tensor that differs.
   const auto info32 = model_info<PreActResNet32<1, 10>>("resnet32");
@@ -105,14 +106,14 @@ TEST_CASE("checkpoint: bad files are rejected with the file named and the proble
 
 // Found by tests/fuzz/fuzz_checkpoint (UBSan): loading a checkpoint without optimizer state passed the null
 // data() of the empty vector to memcpy. The ASan + UBSan build (scripts/run-sanitizers.sh) runs this.
-TEST_CASE("checkpoint: a checkpoint without optimizer state loads with empty momentum") {
+TEST_CASE("checkpoint: a checkpoint without optimizer state loads with no state buffers") {
   const auto info = model_info<Net>("resnet20");
   const std::string path = temp_path("no_momentum.ckpt");
   TrainingState s = sample_state();
-  s.momentum.clear();
+  s.optimizer_state.clear();
   save_checkpoint(path, info, s);
   const TrainingState r = load_checkpoint(path, info);
-  CHECK(r.momentum.empty());
+  CHECK(r.optimizer_state.empty());
   CHECK(r.params == s.params);
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }

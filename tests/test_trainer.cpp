@@ -8,6 +8,7 @@
 #include "ist/decompose/layerwise_random.hpp"
 #include "ist/decompose/replicate.hpp"
 #include "ist/model/presets.hpp"
+#include "ist/optim/adam.hpp"
 #include "ist/train/trainer.hpp"
 
 using namespace ist;
@@ -200,6 +201,7 @@ struct ModelTraits<SoftmaxRegression<In, Classes>> {
   using Model = SoftmaxRegression<In, Classes>;
   template <class Compute>
   using Network = SoftmaxRegressionNet<In, Classes>;
+  using Work = ImageBatches;
   static constexpr std::size_t num_params = Model::num_params;
   static constexpr int num_classes = Classes;
   static ModelInfo info() {
@@ -280,7 +282,7 @@ TEST_CASE("trainer: Replicate with L = 1 and carried momentum equals data-parall
   for (std::size_t i = 0; i < n; ++i) {
     diff += (t.params()[i] - p[i]) * (t.params()[i] - p[i]);
     norm += p[i] * p[i];
-    mdiff += (t.momentum()[i] - v[i]) * (t.momentum()[i] - v[i]);
+    mdiff += (t.state_buffer(0)[i] - v[i]) * (t.state_buffer(0)[i] - v[i]);
     mnorm += v[i] * v[i];
   }
   MESSAGE("local SGD (L=1, carry) vs data-parallel SGD: relative difference " << std::sqrt(diff / norm)
@@ -289,4 +291,78 @@ TEST_CASE("trainer: Replicate with L = 1 and carried momentum equals data-parall
                                                                               << " (momentum)");
   CHECK(std::sqrt(diff / norm) < 1e-6);
   CHECK(std::sqrt(mdiff / mnorm) < 1e-5);
+}
+
+// ---- defects found in review (issue 13), each with the test that failed before its fix ----------------
+
+namespace {
+// A user decomposer whose evaluation_scale has the wrong length.
+struct WrongScale {
+  std::size_t extra = 0;
+  bool shorter = false;
+  Plan plan(const ModelInfo& info, const RoundContext& ctx) const { return Replicate{}.plan(info, ctx); }
+  PlanRules rules() const { return Replicate{}.rules(); }
+  std::string_view name() const { return "wrong-scale"; }
+  std::vector<double> evaluation_scale(const ModelInfo& info, int) const {
+    return std::vector<double>(shorter ? info.blocks.size() - 1 : info.blocks.size() + extra, 0.5);
+  }
+};
+}  // namespace
+
+TEST_CASE("trainer: a decomposer's evaluation_scale of the wrong length is rejected, naming the decomposer") {
+  const ImageDataset data = synthetic(32, 1, 8, 3, 4);
+  auto cfg = small_config();
+  cfg.max_rounds = 1;
+  for (bool shorter : {false, true}) {
+    IndependentSubnetTrainer<Tiny, WrongScale> t(WrongScale{1000, shorter}, HolderAverage{},
+                                                 CpuBackend<>(InProcessComm(2)), cfg);
+    CHECK_THROWS_WITH_AS(t.fit(data, data),
+                         doctest::Contains("decomposer wrong-scale: evaluation_scale(info, 2) must return one value "
+                                           "per block (8), found"),
+                         Error);
+  }
+}
+
+TEST_CASE("trainer: DataSplit::Disjoint gives each worker its own shard; the epoch is the smallest shard's") {
+  // 67 images, S = 2, batch 17: shards of 34 and 33 images, 2 and 1 batches. Every process must count an
+  // epoch the same way (the schedule and the round count depend on it): by the smallest shard.
+  const ImageDataset data = synthetic(67, 1, 8, 3, 6);
+  auto cfg = small_config();
+  cfg.batch = 17;
+  cfg.local_steps = 1;
+  cfg.max_rounds = 0;
+  cfg.epochs = 3;
+  cfg.schedule = "step:0.5";
+  cfg.data_split = DataSplit::Disjoint;
+  TinyTrainer<Replicate> t(Replicate{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)), cfg);
+  const FitResult r = t.fit(data, data);
+  CHECK(t.steps_per_epoch() == 1);
+  CHECK(r.rounds.size() == 3);
+  CHECK(r.rounds[0].lr == doctest::Approx(0.05));
+  CHECK(r.rounds[2].lr == doctest::Approx(0.005));
+  // Each worker trains on its own shard only: 17 images a step each.
+  CHECK(r.rounds[0].train_loss > 0);
+  CHECK(ImageBatches::shard_of(data, 0, 2).n == 34);
+  CHECK(ImageBatches::shard_of(data, 1, 2).n == 33);
+  CHECK(ImageBatches::shard_of(data, 1, 2).labels[0] == data.labels[1]);
+}
+
+TEST_CASE("trainer: with carried optimizer state, local SGD's baseline counts the state it sends too") {
+  // Replicate with L = 1 and carried momentum is local SGD; it moves exactly what the baseline says.
+  const ImageDataset data = synthetic(48, 1, 8, 3, 8);
+  auto cfg = small_config();
+  cfg.local_steps = 1;
+  cfg.optimizer_state = OptimizerState::Carry;
+  TinyTrainer<Replicate> t(Replicate{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)), cfg);
+  t.prepare(data);
+  const RoundRecord rec = t.train_round(0);
+  CHECK(rec.carried_state_buffers == 1);
+  CHECK(rec.bytes() == rec.local_sgd_bytes);
+  CHECK(rec.local_sgd_bytes == 2ull * 2 * Tiny::num_params * sizeof(float) * 2);
+  // Adam carries two buffers: three times the parameters' bytes.
+  TinyTrainer<Replicate> adam(Replicate{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)), cfg, optim::AdamConfig{});
+  adam.prepare(data);
+  const RoundRecord a = adam.train_round(0);
+  CHECK(a.carried_state_buffers == 2);
+  CHECK(a.bytes() == a.local_sgd_bytes);
 }

@@ -38,8 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     const ist::TrainingState s = ist::load_checkpoint(path, info);
     if (s.params.size() != info.num_params) ist_fuzz::finding("load_checkpoint: wrong parameter count accepted");
-    if (!s.momentum.empty() && s.momentum.size() != info.num_params)
-      ist_fuzz::finding("load_checkpoint: wrong optimizer-state size accepted");
+    for (const auto& b : s.optimizer_state)
+      if (b.values.size() != info.num_params) ist_fuzz::finding("load_checkpoint: wrong optimizer-state size accepted");
   } catch (const ist::Error& e) {
     ist_fuzz::check_error(e);
   }

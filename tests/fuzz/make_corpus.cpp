@@ -259,7 +259,7 @@ void checkpoint_seeds() {
     return b;
   };
   const Bytes plain = file_of(s);
-  s.momentum.assign(info.num_params, 0.5f);
+  s.optimizer_state.push_back({"momentum", std::vector<float>(info.num_params, 0.5f)});
   const Bytes with_momentum = file_of(s);
   seed("checkpoint", "file", Bytes(1, '\x00') + plain);
   seed("checkpoint", "file-momentum", Bytes(1, '\x00') + with_momentum);

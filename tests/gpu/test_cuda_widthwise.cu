@@ -1,5 +1,5 @@
 // The CUDA pieces for width-wise (IST, GIST) training against their CPU counterparts: the fused Adam kernel
-// against ist::optim::Adam, slice gather/scatter against ist::gather/ist::scatter, and the cuSPARSE products
+// against ist::optim::Adam, cuda::NovoGrad against ist::optim::NovoGrad, slice gather/scatter against ist::gather/ist::scatter, and the cuSPARSE products
 // against ist::eigen::spmm / spmm_transposed_add.
 #include <doctest/doctest.h>
 
@@ -10,12 +10,14 @@
 
 #include "gpu_test_util.cuh"
 #include "ist/backend/cuda/adam.cuh"
+#include "ist/backend/cuda/novograd.cuh"
 #include "ist/backend/cuda/slices.cuh"
 #include "ist/backend/cuda/sparse_matmul.cuh"
 #include "ist/backend/eigen/sparse_matmul.hpp"
 #include "ist/core/rng.hpp"
 #include "ist/decompose/slices.hpp"
 #include "ist/optim/adam.hpp"
+#include "ist/optim/novograd.hpp"
 
 namespace {
 
@@ -61,6 +63,44 @@ TEST_CASE("cuda::Adam follows ist::optim::Adam step for step (both lerp branches
   CHECK(test::rel_l2(test::download(dp), p) < 1e-6);
   CHECK_THROWS_WITH_AS(dev.load_state(std::span<const float>(dm.data(), 999), std::span<const float>(dv.data(), 1000), 1),
                        doctest::Contains("expected moments of 1000 values"), Error);
+}
+
+TEST_CASE("cuda::NovoGrad follows ist::optim::NovoGrad within 1e-6 (3 tensors, weight decay, loaded state)") {
+  auto& ctx = test::gpu();
+  const optim::TensorSegments tensors = {{0, 7}, {7, 40000}, {40007, 1234}};
+  const std::size_t n = 41241;
+  optim::NovoGradConfig cfg;
+  cfg.lr = 0.02;
+  cfg.beta1 = 0.9;
+  cfg.weight_decay = 1e-3;
+  std::vector<float> p = test::random_floats(n, 31);
+  auto dp = test::upload(p);
+  optim::NovoGrad<float> host(cfg, tensors);
+  cuda::NovoGrad dev(ctx, cfg, tensors);
+  for (int step = 0; step < 5; ++step) {
+    const std::vector<float> g = test::random_floats(n, 300 + std::uint64_t(step));
+    auto dg = test::upload(g);
+    host.step(std::span<float>(p), std::span<const float>(g), cfg.lr);
+    dev.step(std::span<float>(dp.data(), n), std::span<const float>(dg.data(), n), cfg.lr);
+    CAPTURE(step);
+    CHECK(test::rel_l2(test::download(dp), p) < 1e-6);
+    CHECK(test::rel_l2(test::download(dev.state_buffer(0).data(), n),
+                       std::vector<float>(host.first_moment().begin(), host.first_moment().end())) < 1e-6);
+    std::vector<double> v(3);
+    IST_CUDA_CHECK(cudaMemcpy(v.data(), dev.second_moments().data(), 3 * sizeof(double), cudaMemcpyDeviceToHost));
+    for (int k = 0; k < 3; ++k) CHECK(std::abs(v[std::size_t(k)] - host.second_moments()[std::size_t(k)]) <=
+                                      1e-6 * host.second_moments()[std::size_t(k)]);
+  }
+  // Carried m on both sides: v starts anew, then one step.
+  std::vector<float> m = test::random_floats(n, 5, 0.1), g = test::random_floats(n, 6);
+  auto dm = test::upload(m), dg = test::upload(g);
+  const std::vector<std::span<const float>> hb = {std::span<const float>(m)};
+  const std::vector<std::span<const float>> db = {std::span<const float>(dm.data(), n)};
+  host.load_state(hb, 9);
+  dev.load_state(db, 9);
+  host.step(std::span<float>(p), std::span<const float>(g), cfg.lr);
+  dev.step(std::span<float>(dp.data(), n), std::span<const float>(dg.data(), n), cfg.lr);
+  CHECK(test::rel_l2(test::download(dp), p) < 1e-6);
 }
 
 TEST_CASE("SliceIndex gather and scatter equal ist::gather and ist::scatter bit for bit on a width-wise plan") {

@@ -95,8 +95,8 @@ void check_same_as_in_process(const D& decomposer, const TrainerConfig& cfg, con
   if (mpi.backend().comm().is_coordinator()) {
     REQUIRE(mpi.params().size() == ref.params().size());
     CHECK(std::memcmp(mpi.params().data(), ref.params().data(), ref.params().size_bytes()) == 0);
-    REQUIRE(mpi.momentum().size() == ref.momentum().size());
-    CHECK(std::memcmp(mpi.momentum().data(), ref.momentum().data(), ref.momentum().size_bytes()) == 0);
+    REQUIRE(mpi.state_buffer(0).size() == ref.state_buffer(0).size());
+    CHECK(std::memcmp(mpi.state_buffer(0).data(), ref.state_buffer(0).data(), ref.state_buffer(0).size_bytes()) == 0);
     // And training did change the weights.
     InProcessTrainer<Model, D> fresh(decomposer, HolderAverage{}, CpuBackend<>(InProcessComm(S)), cfg);
     CHECK(std::memcmp(mpi.params().data(), fresh.params().data(), ref.params().size_bytes()) != 0);
@@ -223,7 +223,7 @@ TEST_CASE("mpi trainer: a run stopped after round 2 and resumed from its checkpo
   CHECK(rest.rounds.front().round == 3);
   if (world_rank() == 0) {
     CHECK(std::memcmp(whole.params().data(), resumed.params().data(), whole.params().size_bytes()) == 0);
-    CHECK(std::memcmp(whole.momentum().data(), resumed.momentum().data(), whole.momentum().size_bytes()) == 0);
+    CHECK(std::memcmp(whole.state_buffer(0).data(), resumed.state_buffer(0).data(), whole.state_buffer(0).size_bytes()) == 0);
   }
 }
 

@@ -28,6 +28,7 @@
 //   void c.all_sum(std::span<double> values)
 //       Element-wise sum over processes, the result on every process. The trainer collects per-worker
 //       statistics and the coordinator's evaluation with it, so that every process reports the same.
+#include <algorithm>
 #include <concepts>
 #include <cstdint>
 #include <functional>
@@ -60,5 +61,55 @@ concept BroadcastsToWorkers = requires(C& c, std::span<const float> src, std::sp
 };
 template <class C>
 concept SumsOverProcesses = requires(C& c, std::span<double> values) { c.all_sum(values); };
+
+// One static_assert per required member, so a type that misses one gets a single sentence naming it.
+template <class C>
+consteval bool check_communicator() {
+  constexpr bool has_workers = requires(const C& c) { { c.num_workers() } -> std::same_as<int>; };
+  constexpr bool has_coordinator = requires(const C& c) { { c.is_coordinator() } -> std::same_as<bool>; };
+  constexpr bool has_local = requires(const C& c, int w) { { c.is_local(w) } -> std::same_as<bool>; };
+  constexpr bool has_to_worker = requires(C& c, int w, std::span<const float> s, std::span<float> d) {
+    c.to_worker(w, s, d);
+  };
+  constexpr bool has_to_coordinator = requires(C& c, int w, std::span<const float> s, std::span<float> d) {
+    c.to_coordinator(w, s, d);
+  };
+  constexpr bool has_run = requires(C& c, std::function<void(int)> f) { c.run_workers(f); };
+  constexpr bool has_ledger = requires(C& c) { { c.ledger() } -> std::same_as<CommLedger&>; };
+  static_assert(has_workers, "ist::Communicator: missing member `int num_workers() const`");
+  static_assert(has_coordinator, "ist::Communicator: missing member `bool is_coordinator() const`");
+  static_assert(has_local, "ist::Communicator: missing member `bool is_local(int worker) const`");
+  static_assert(has_to_worker,
+                "ist::Communicator: missing member `void to_worker(int, std::span<const float>, std::span<float>)`");
+  static_assert(has_to_coordinator, "ist::Communicator: missing member "
+                                    "`void to_coordinator(int, std::span<const float>, std::span<float>)`");
+  static_assert(has_run, "ist::Communicator: missing member `void run_workers(std::function<void(int)>)`");
+  static_assert(has_ledger, "ist::Communicator: missing member `CommLedger& ledger()`");
+  return has_workers && has_coordinator && has_local && has_to_worker && has_to_coordinator && has_run && has_ledger;
+}
+
+namespace archetypes {
+// The smallest Communicator: one worker in this process, which is also the coordinator.
+class CommunicatorArchetype {
+ public:
+  int num_workers() const { return 1; }
+  bool is_coordinator() const { return true; }
+  bool is_local(int) const { return true; }
+  void to_worker(int w, std::span<const float> src, std::span<float> dst) {
+    std::copy(src.begin(), src.end(), dst.begin());
+    ledger_.add_to_worker(w, src.size_bytes());
+  }
+  void to_coordinator(int w, std::span<const float> src, std::span<float> dst) {
+    std::copy(src.begin(), src.end(), dst.begin());
+    ledger_.add_from_worker(w, src.size_bytes());
+  }
+  void run_workers(std::function<void(int)> f) { f(0); }
+  CommLedger& ledger() { return ledger_; }
+
+ private:
+  CommLedger ledger_;
+};
+static_assert(Communicator<archetypes::CommunicatorArchetype>);
+}  // namespace archetypes
 
 }  // namespace ist

@@ -42,13 +42,6 @@
 
 namespace ist {
 
-// GIST's optional normalization of hidden graph-convolution outputs (no learned scale or shift).
-enum class GcnNorm {
-  None,     // Kipf & Welling's GCN
-  PerNode,  // layer norm of each node's hidden vector
-  Whole,    // one mean and variance over the whole [nodes, width] activation (GIST's reference code)
-};
-
 struct GcnForwardOptions {
   bool training = true;     // apply dropout and keep what backward needs
   double dropout = 0.0;     // drop probability of each layer's input, in [0, 1)

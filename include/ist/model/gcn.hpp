@@ -27,6 +27,13 @@
 
 namespace ist {
 
+// GIST's optional normalization of hidden graph-convolution outputs (no learned scale or shift).
+enum class GcnNorm {
+  None,     // Kipf & Welling's GCN
+  PerNode,  // layer norm of each node's hidden vector
+  Whole,    // one mean and variance over the whole [nodes, width] activation (GIST's reference code)
+};
+
 // A graph convolution with `Units` outputs. In a Gcn, every GraphConv but the last is hidden.
 template <int Units>
 struct GraphConv {

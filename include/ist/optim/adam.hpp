@@ -15,7 +15,10 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <sstream>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "ist/core/error.hpp"
@@ -29,6 +32,17 @@ struct AdamConfig {
   double beta2 = 0.999;       // in [0, 1)
   double eps = 1e-8;          // >= 0
   double weight_decay = 0.0;  // >= 0; L2 penalty added to the gradient (coupled, like PyTorch)
+
+  // The OptimizerPolicy members (ist/optim/optimizer.hpp).
+  static constexpr std::string_view name = "adam";
+  std::vector<std::string> state_names() const { return {"exp_avg", "exp_avg_sq"}; }
+  std::string text() const {
+    std::ostringstream os;
+    os.precision(17);
+    os << "lr=" << lr << "\nbeta1=" << beta1 << "\nbeta2=" << beta2 << "\neps=" << eps
+       << "\nweight_decay=" << weight_decay << "\n";
+    return os.str();
+  }
 };
 
 // Throws ist::Error naming `where` when the configuration is invalid.
@@ -123,6 +137,13 @@ class Adam {
     step_count_ = step_count;
   }
 
+  // The Optimizer concept's form: buffers = {m, v}; steps_done becomes the step count.
+  void load_state(std::span<const std::span<const T>> buffers, std::int64_t steps_done) {
+    IST_CHECK(buffers.size() == 2, "ist::optim::Adam::load_state: expected 2 state buffers (m, v), found ",
+              buffers.size());
+    load_state(buffers[0], buffers[1], steps_done);
+  }
+
   std::span<T> first_moment() { return m_; }
   std::span<const T> first_moment() const { return m_; }
   std::span<T> second_moment() { return v_; }
@@ -149,5 +170,17 @@ class Adam {
 };
 
 static_assert(Optimizer<Adam<float>> && Optimizer<Adam<double>>);
+static_assert(OptimizerPolicy<AdamConfig>);
+
+// Adam on the Eigen compute policy: host buffers.
+template <>
+struct Implementation<AdamConfig, eigen::CpuContext> {
+  using type = Adam<float>;
+  static type make(eigen::CpuContext&, const AdamConfig& c, const TensorSegments& tensors) {
+    std::size_t n = 0;
+    for (const auto& t : tensors) n += t.size;
+    return type(c, n);
+  }
+};
 
 }  // namespace ist::optim

@@ -15,7 +15,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <sstream>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "ist/core/error.hpp"
@@ -28,6 +32,19 @@ struct SgdConfig {
   double momentum = 0.0;      // in [0, 1); 0 disables the momentum buffer
   double weight_decay = 0.0;  // >= 0; L2 penalty added to the gradient (coupled, like PyTorch)
   bool nesterov = false;      // requires momentum > 0
+
+  // The OptimizerPolicy members (ist/optim/optimizer.hpp).
+  static constexpr std::string_view name = "sgd";
+  std::vector<std::string> state_names() const {
+    return momentum > 0.0 ? std::vector<std::string>{"momentum"} : std::vector<std::string>{};
+  }
+  std::string text() const {
+    std::ostringstream os;
+    os.precision(17);
+    os << "lr=" << lr << "\nmomentum=" << momentum << "\nweight_decay=" << weight_decay
+       << "\nnesterov=" << (nesterov ? 1 : 0) << "\n";
+    return os.str();
+  }
 };
 
 // Throws ist::Error naming `where` when the configuration is invalid.
@@ -131,6 +148,14 @@ class Sgd {
     initialized_ = true;
   }
 
+  // The Optimizer concept's way to install carried state: buffers holds the momentum buffer (one buffer
+  // when has_state(), none otherwise); steps_done does not matter to SGD.
+  void load_state(std::span<const std::span<const T>> buffers, std::int64_t /*steps_done*/) {
+    IST_CHECK(buffers.size() == num_state_buffers(), "ist::optim::Sgd::load_state: expected ", num_state_buffers(),
+              " state buffers, found ", buffers.size());
+    if (has_state()) load_momentum(buffers[0]);
+  }
+
   // The momentum buffer: num_params() values when has_state(), empty otherwise. Writing through the
   // mutable span changes the state but not the initialized flag (see load_momentum / momentum_initialized).
   std::span<T> momentum_buffer() { return buf_; }
@@ -157,5 +182,17 @@ class Sgd {
 };
 
 static_assert(Optimizer<Sgd<float>> && Optimizer<Sgd<double>>);
+static_assert(OptimizerPolicy<SgdConfig>);
+
+// SGD on the Eigen compute policy: host buffers.
+template <>
+struct Implementation<SgdConfig, eigen::CpuContext> {
+  using type = Sgd<float>;
+  static type make(eigen::CpuContext&, const SgdConfig& c, const TensorSegments& tensors) {
+    std::size_t n = 0;
+    for (const auto& t : tensors) n += t.size;
+    return type(c, n);
+  }
+};
 
 }  // namespace ist::optim

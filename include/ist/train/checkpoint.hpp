@@ -12,7 +12,8 @@
 //     str model name, str config          (str = u32 length + bytes)
 //     u32 tensor count, then per tensor: str name, u32 rank, rank x u32 dims, u64 offset, u64 size
 //     u64 n, n x f32 parameters
-//     u64 m, m x f32 optimizer state (momentum; m = 0 when none is kept)
+//     u32 k, then per optimizer state buffer: str name, u64 n, n x f32 values   (k = 0 when none is kept)
+// Version 1 files (one unnamed buffer: u64 m, m x f32 momentum) still load, as a buffer named "momentum".
 //
 // save_checkpoint writes through write_file_atomically (temp file, fsync, rename): a crash leaves the
 // previous checkpoint intact. load_checkpoint checks magic, version, size, checksum, and that the tensor
@@ -35,15 +36,22 @@
 
 namespace ist {
 
-inline constexpr std::uint32_t kCheckpointVersion = 1;
+inline constexpr std::uint32_t kCheckpointVersion = 2;
+
+// One per-parameter optimizer state buffer, named by the optimizer policy ("momentum", "exp_avg", ...).
+struct StateBuffer {
+  std::string name;
+  std::vector<float> values;  // one per parameter, in the model's layout
+  bool operator==(const StateBuffer&) const = default;
+};
 
 struct TrainingState {
   std::uint64_t rounds_done = 0;
   std::uint64_t seed = 0;
   std::string model;
-  std::string config;           // the run's configuration, as text
-  std::vector<float> params;    // the global model
-  std::vector<float> momentum;  // global optimizer state, or empty
+  std::string config;                     // the run's configuration, as text
+  std::vector<float> params;              // the global model
+  std::vector<StateBuffer> optimizer_state;  // the global optimizer state buffers, or none
 };
 
 namespace detail {
@@ -130,7 +138,13 @@ inline void save_checkpoint(const std::string& path, const ModelInfo& info, cons
     p.pod(std::uint64_t(t.size));
   }
   p.floats(s.params);
-  p.floats(s.momentum);
+  p.pod(std::uint32_t(s.optimizer_state.size()));
+  for (const auto& b : s.optimizer_state) {
+    IST_CHECK(b.values.size() == info.num_params, "ist::save_checkpoint: ", path, ": expected ", info.num_params,
+              " values in optimizer state buffer ", b.name, ", found ", b.values.size());
+    p.str(b.name);
+    p.floats(b.values);
+  }
   const std::string& payload = p.bytes();
   detail::CheckpointWriter file;
   file.bytes().append(detail::kCheckpointMagic, 8);
@@ -153,8 +167,8 @@ inline TrainingState load_checkpoint(const std::string& path, const ModelInfo& i
             ": expected magic \"ISTCKPT\", found other bytes (not an ist checkpoint)");
   detail::CheckpointReader h(std::string_view(data).substr(8, detail::kCheckpointHeader - 8), path);
   const auto version = h.pod<std::uint32_t>("version");
-  IST_CHECK(version == kCheckpointVersion, who, path, ": expected version ", kCheckpointVersion, ", found ",
-            version);
+  IST_CHECK(version == 1 || version == kCheckpointVersion, who, path, ": expected version 1 or ", kCheckpointVersion,
+            ", found ", version);
   (void)h.pod<std::uint32_t>("reserved");
   const auto payload_bytes = h.pod<std::uint64_t>("payload size");
   const auto checksum = h.pod<std::uint64_t>("checksum");
@@ -197,9 +211,23 @@ inline TrainingState load_checkpoint(const std::string& path, const ModelInfo& i
   s.params = r.floats("parameters");
   IST_CHECK(s.params.size() == info.num_params, who, path, ": expected ", info.num_params, " parameters, found ",
             s.params.size());
-  s.momentum = r.floats("optimizer state");
-  IST_CHECK(s.momentum.empty() || s.momentum.size() == info.num_params, who, path, ": expected 0 or ",
-            info.num_params, " optimizer-state values, found ", s.momentum.size());
+  if (version == 1) {
+    std::vector<float> momentum = r.floats("optimizer state");
+    IST_CHECK(momentum.empty() || momentum.size() == info.num_params, who, path, ": expected 0 or ",
+              info.num_params, " optimizer-state values, found ", momentum.size());
+    if (!momentum.empty()) s.optimizer_state.push_back({"momentum", std::move(momentum)});
+  } else {
+    const auto k = r.pod<std::uint32_t>("optimizer state count");
+    IST_CHECK(k <= 16, who, path, ": ", k, " optimizer state buffers is not plausible (corrupt file)");
+    for (std::uint32_t b = 0; b < k; ++b) {
+      StateBuffer buf;
+      buf.name = r.str("optimizer state name");
+      buf.values = r.floats("optimizer state");
+      IST_CHECK(buf.values.size() == info.num_params, who, path, ": optimizer state buffer ", buf.name,
+                ": expected ", info.num_params, " values, found ", buf.values.size());
+      s.optimizer_state.push_back(std::move(buf));
+    }
+  }
   IST_CHECK(r.done(), who, path, ": unexpected bytes after the optimizer state (corrupt file)");
   return s;
 }

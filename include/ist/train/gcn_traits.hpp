@@ -1,5 +1,5 @@
 #pragma once
-// ModelTraits<Gcn<...>>: plugs ist::Gcn into GraphSubnetTrainer (GIST). A SubnetSpec's kept units become
+// ModelTraits<Gcn<...>>: plugs ist::Gcn into IndependentSubnetTrainer (GIST), with full-batch local work. A SubnetSpec's kept units become
 // row and column slices of each layer's weight (see ist/decompose/width_slices.hpp); the network runs the
 // compact sub-GCN at its kept widths over the whole graph.
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include "ist/model/gcn.hpp"
 #include "ist/model/model_info.hpp"
 #include "ist/model/param_layout.hpp"
+#include "ist/train/full_graph.hpp"
 #include "ist/train/model_traits.hpp"
 
 namespace ist {
@@ -23,6 +24,7 @@ struct ModelTraits<Gcn<Parts...>> {
   using Model = Gcn<Parts...>;
   template <class Compute>
   using Network = GcnNetwork<Model, float, Compute>;
+  using Work = FullGraph;
   static constexpr std::size_t num_params = Model::num_params;
   static constexpr int num_classes = Model::num_classes;
 

@@ -70,26 +70,6 @@ class MetricsRow {
   bool first_ = true;
 };
 
-// The columns every trainer's round row ends with: traffic from the ledger and timings. Record is any
-// round record with these fields (RoundRecord, GraphRoundRecord).
-template <class Record>
-void add_round_costs(MetricsRow& row, const Record& r) {
-  row.add("bytes_to_workers", r.bytes_to_workers)
-      .add("bytes_from_workers", r.bytes_from_workers)
-      .add("messages", r.messages)
-      .add("local_sgd_bytes", r.local_sgd_bytes)
-      .add("ddp_allreduce_bytes", r.ddp_bytes)
-      .add("mean_subnet_params", r.mean_subnet_params)
-      .add("compute_seconds_max", r.compute_seconds_max)
-      .add("compute_seconds_mean", r.compute_seconds_mean)
-      .add("step_seconds_mean", r.step_seconds_mean)
-      .add("compute_cpu_seconds_max", r.compute_cpu_seconds_max)
-      .add("compute_cpu_seconds_mean", r.compute_cpu_seconds_mean)
-      .add("step_cpu_seconds_mean", r.step_cpu_seconds_mean)
-      .add("round_seconds", r.round_seconds)
-      .add("wall_seconds", r.wall_seconds);
-}
-
 class MetricsLog {
  public:
   MetricsLog() = default;  // disabled: append() does nothing

@@ -19,6 +19,7 @@
 #include "ist/model/mlp.hpp"
 #include "ist/model/model_info.hpp"
 #include "ist/model/param_layout.hpp"
+#include "ist/train/image_batches.hpp"
 #include "ist/train/model_traits.hpp"
 
 namespace ist {
@@ -28,6 +29,7 @@ struct ModelTraits<Mlp<Parts...>> {
   using Model = Mlp<Parts...>;
   template <class Compute>
   using Network = MlpNetwork<Model, float, Compute>;
+  using Work = ImageBatches;
   static constexpr std::size_t num_params = Model::num_params;
   static constexpr int num_classes = Model::num_classes;
 

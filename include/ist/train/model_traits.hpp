@@ -1,7 +1,9 @@
 #pragma once
 // ModelTraits<Model>: what the trainer needs to know about a model family, in one place: its run-time
-// description, initialization, how a SubnetSpec becomes slices and a compact layout, and which network
-// runs it. Specialized for ist::ResNet here; other families (Mlp, Gcn) specialize it too.
+// description, initialization, how a SubnetSpec becomes slices and a compact layout, which network runs
+// it, and its local work (how a worker spends its L steps, how the model is scored: ist/train/local_work.hpp).
+// Specialized for ist::ResNet here; other families (Mlp, Gcn) specialize it too. The ModelFamily concept
+// (ist/train/model_family.hpp) lists the members.
 #include <cstdint>
 #include <span>
 #include <string>
@@ -13,17 +15,17 @@
 #include "ist/model/model_info.hpp"
 #include "ist/model/param_layout.hpp"
 #include "ist/model/resnet.hpp"
+#include "ist/train/image_batches.hpp"
+#include "ist/train/model_family.hpp"
 
 namespace ist {
-
-template <class Model>
-struct ModelTraits;  // specialize for each model family
 
 template <class... Parts>
 struct ModelTraits<ResNet<Parts...>> {
   using Model = ResNet<Parts...>;
   template <class Compute>
   using Network = ResNetNetwork<Model, float, Compute>;
+  using Work = ImageBatches;
   static constexpr std::size_t num_params = Model::num_params;
   static constexpr std::size_t num_bn_stats = Model::num_bn_stats;
   static constexpr int num_classes = Model::num_classes;

@@ -1,6 +1,6 @@
 #pragma once
 // RoundRecord: what one round of training did, and RoundTally, the one place where the workers' figures
-// and the ledger's traffic become a record's columns (IndependentSubnetTrainer and GraphSubnetTrainer).
+// and the ledger's traffic become a record's columns.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -10,6 +10,7 @@
 #include "ist/comm/ledger.hpp"
 #include "ist/decompose/slices.hpp"
 #include "ist/train/local_steps.hpp"
+#include "ist/train/metrics_log.hpp"
 
 namespace ist {
 
@@ -22,8 +23,12 @@ struct RoundRecord {
   double lr = 0;
   double train_loss = 0, train_accuracy = 0;  // over all workers' local steps this round
   double test_loss = NAN, test_accuracy = NAN;
+  double val_loss = NAN, val_accuracy = NAN;  // families with a validation set (graphs)
   std::uint64_t bytes_to_workers = 0, bytes_from_workers = 0, messages = 0;
-  std::uint64_t local_sgd_bytes = 0;  // what local SGD would move this round: 2 * S * |theta| * 4
+  // What local SGD would move this round, counted as the ledger counts this run: the parameters and the
+  // carried optimizer state buffers both ways, 2 * S * |theta| * 4 * (1 + carried_state_buffers).
+  std::uint64_t local_sgd_bytes = 0;
+  int carried_state_buffers = 0;      // optimizer state buffers sent with the parameters (0: state reset)
   std::uint64_t ddp_bytes = 0;        // what data-parallel ring all-reduce would move for L steps
   double mean_subnet_params = 0;      // mean parameters per worker's sub-network
   double compute_seconds_max = 0, compute_seconds_mean = 0;  // per worker, the L local steps
@@ -49,9 +54,9 @@ class RoundTally {
   }
 
   // traffic: the ledger's entries of the round; slices: each plan slot's slices (S = their count);
-  // num_params: |theta|.
+  // num_params: |theta|; state_buffers: optimizer state buffers that travelled with the parameters.
   void fill(RoundRecord& rec, const std::vector<WorkerTraffic>& traffic, const std::vector<SliceSet>& slices,
-            std::size_t num_params, int local_steps) const {
+            std::size_t num_params, int local_steps, int state_buffers) const {
     const int S = int(slices.size());
     double params = 0;
     for (const auto& s : slices) params += double(s.size());
@@ -62,7 +67,8 @@ class RoundTally {
       rec.messages += t.messages;
     }
     const std::uint64_t model_bytes = num_params * sizeof(float);
-    rec.local_sgd_bytes = 2ull * std::uint64_t(S) * model_bytes;  // parameters only, as the ledger counts them
+    rec.carried_state_buffers = state_buffers;
+    rec.local_sgd_bytes = 2ull * std::uint64_t(S) * model_bytes * std::uint64_t(1 + state_buffers);
     rec.ddp_bytes = std::uint64_t(local_steps) * 2ull * std::uint64_t(S - 1) * model_bytes;
     rec.train_loss = all_.mean_loss();
     rec.train_accuracy = all_.accuracy();
@@ -79,5 +85,27 @@ class RoundTally {
   double sum_wall_ = 0, sum_cpu_ = 0, max_wall_ = 0, max_cpu_ = 0;
   int workers_ = 0;
 };
+
+// The columns every round row ends with: traffic from the ledger, the local-SGD and data-parallel
+// baselines (local_sgd_bytes counts what the ledger counts: parameters and the carried_state_buffers
+// optimizer state buffers; ddp_allreduce_bytes counts gradients only, as data-parallel SGD all-reduces
+// them and keeps its optimizer state local), and timings.
+inline void add_record_costs(MetricsRow& row, const RoundRecord& r) {
+  row.add("bytes_to_workers", r.bytes_to_workers)
+      .add("bytes_from_workers", r.bytes_from_workers)
+      .add("messages", r.messages)
+      .add("carried_state_buffers", r.carried_state_buffers)
+      .add("local_sgd_bytes", r.local_sgd_bytes)
+      .add("ddp_allreduce_bytes", r.ddp_bytes)
+      .add("mean_subnet_params", r.mean_subnet_params)
+      .add("compute_seconds_max", r.compute_seconds_max)
+      .add("compute_seconds_mean", r.compute_seconds_mean)
+      .add("step_seconds_mean", r.step_seconds_mean)
+      .add("compute_cpu_seconds_max", r.compute_cpu_seconds_max)
+      .add("compute_cpu_seconds_mean", r.compute_cpu_seconds_mean)
+      .add("step_cpu_seconds_mean", r.step_cpu_seconds_mean)
+      .add("round_seconds", r.round_seconds)
+      .add("wall_seconds", r.wall_seconds);
+}
 
 }  // namespace ist

@@ -1,19 +1,26 @@
 #pragma once
-// IndependentSubnetTrainer<Model, Decomposer, Aggregator, Backend>: trains one global network with S
-// workers, each round moving to each worker only the slices of its own sub-network.
+// IndependentSubnetTrainer<Model, Decomposer, Aggregator, Backend>: the round engine. It trains one global
+// network with S workers, each round moving to each worker only the slices of its own sub-network, for
+// every model family: ResNets (ResIST) and MLPs (IST) on image batches, GCNs (GIST) on a whole graph.
 //
 //   ist::IndependentSubnetTrainer<Net, ist::LayerwiseRandom> trainer(
 //       ist::LayerwiseRandom{}, ist::HolderAverage{}, ist::CpuBackend<>(ist::InProcessComm(4)), config);
-//   ist::FitResult r = trainer.fit(train_set, test_set);
+//   ist::FitResult r = trainer.fit(train_set, test_set);            // images
+//   ist::FitResult g = gist.fit(cora);                               // a graph: train, val and test nodes
 //
-// One round (train_round):
+// One round (train_round), the same for every family:
 //   1. plan     = decomposer.plan(info, {seed, round, S})      who trains what; a pure function
 //   2. validate_plan(plan, ...)                                  a bad plan stops before any byte moves
-//   3. coordinator -> worker w: the slices of its sub-network    (and momentum, with OptimizerState::Carry)
-//   4. every worker: L local SGD steps on its compact sub-network, concurrently
+//   3. coordinator -> worker w: the slices of its sub-network    (and, with OptimizerState::Carry, the same
+//                                                                 slices of every optimizer state buffer)
+//   4. every worker: L local steps on its compact sub-network, concurrently: the family's local work
+//      (ModelTraits<Model>::Work: ImageBatches, FullGraph) with the run's optimizer policy
 //   5. worker w -> coordinator: its trained slices
 //   6. aggregator.merge(global, ...)                             HolderAverage: mean over holders
-// The communicator's ledger counts every byte of steps 3 and 5.
+// The communicator's ledger counts every byte of steps 3 and 5. What differs between families is only the
+// local work and the evaluation (ist/train/local_work.hpp); what differs between optimizers is only the
+// policy (ist/optim/optimizer.hpp): the engine slices, sends, merges and checkpoints the policy's named
+// state buffers without knowing which optimizer it is.
 //
 // Reliability: fit() writes round-atomic checkpoints (cfg.checkpoint_dir) and resumes from one bit for bit
 // (fit(train, test, resume_from)); with cfg.on_worker_failure = DropForRound a worker that fails in its local
@@ -46,15 +53,18 @@
 #include "ist/comm/communicator.hpp"
 #include "ist/core/cpu_time.hpp"
 #include "ist/core/rng.hpp"
-#include "ist/data/batch_iterator.hpp"
-#include "ist/data/image_dataset.hpp"
 #include "ist/decompose/decomposer.hpp"
 #include "ist/decompose/plan.hpp"
 #include "ist/decompose/slices.hpp"
+#include "ist/decompose/tensor_segments.hpp"
+#include "ist/optim/any_optimizer.hpp"
+#include "ist/optim/sgd.hpp"
 #include "ist/train/checkpoint_dir.hpp"
 #include "ist/train/evaluate.hpp"
 #include "ist/train/local_steps.hpp"
+#include "ist/train/local_work.hpp"
 #include "ist/train/metrics_log.hpp"
+#include "ist/train/model_family.hpp"
 #include "ist/train/model_traits.hpp"
 #include "ist/train/round_record.hpp"
 #include "ist/train/trainer_config.hpp"
@@ -64,41 +74,80 @@ namespace ist {
 // What fit() did: every round's record, the final evaluation, and the totals.
 struct FitResult {
   std::vector<RoundRecord> rounds;
-  EvalResult final_eval;
+  EvalResult final_eval;              // the test set (graphs: the test nodes)
+  EvalResult final_val, final_train;  // graphs: the val and train nodes (samples == 0 where not measured)
   std::uint64_t total_bytes = 0, local_sgd_bytes = 0, ddp_bytes = 0;
   double wall_seconds = 0;
 };
 
+namespace detail {
+template <class Traits>
+struct WorkOf {
+  using type = ImageBatches;
+};
+template <class Traits>
+  requires requires { typename Traits::Work; }
+struct WorkOf<Traits> {
+  using type = typename Traits::Work;
+};
+}  // namespace detail
+
 template <class Model, class D, class A = HolderAverage, class B = CpuBackend<>>
 class IndependentSubnetTrainer {
-  static constexpr bool policies_ok = check_decomposer<D>() && check_aggregator<A>() && check_backend<B>();
+  static constexpr bool policies_ok =
+      check_model_family<Model>() && check_decomposer<D>() && check_aggregator<A>() && check_backend<B>();
 
  public:
   using Traits = ModelTraits<Model>;
+  // The family's local work (an ImageBatches stand-in when Traits lacks one: then check_model_family has
+  // already said so, and nothing below is compiled further).
+  using Work = typename detail::WorkOf<Traits>::type;
+  using Data = typename Work::Data;
+  using EvalData = typename Work::EvalData;
   using Compute = typename B::Compute;
   using Network = typename Traits::template Network<Compute>;
   using Context = typename Compute::Context;
   using Comm = std::remove_cvref_t<decltype(std::declval<B&>().comm())>;
+  using Optimizer = optim::AnyOptimizer<Context>;
 
+  // The optimizer is SGD with config.sgd.
   IndependentSubnetTrainer(D decomposer, A aggregator, B backend, TrainerConfig config)
+      : IndependentSubnetTrainer(std::move(decomposer), std::move(aggregator), std::move(backend), config,
+                                 Optimizer(config.sgd)) {}
+
+  // The optimizer is any OptimizerPolicy: optim::SgdConfig, AdamConfig, NovoGradConfig, or a user's.
+  IndependentSubnetTrainer(D decomposer, A aggregator, B backend, TrainerConfig config, Optimizer optimizer)
       : decomposer_(std::move(decomposer)),
         aggregator_(std::move(aggregator)),
         backend_(std::move(backend)),
         cfg_(std::move(config)),
         info_(Traits::info()),
-        global_(Traits::num_params) {
+        global_(Traits::num_params),
+        optimizer_(std::move(optimizer)) {
     validate(cfg_);
     IST_CHECK(backend_.comm().num_workers() >= 1, "ist::IndependentSubnetTrainer: expected S >= 1 workers, found ",
               backend_.comm().num_workers());
     Traits::init(std::span<float>(global_), cfg_.seed);
-    if (cfg_.optimizer_state == OptimizerState::Carry) momentum_.assign(Traits::num_params, 0.f);
+    set_optimizer(optimizer_);
+  }
+
+  // Replaces the optimizer policy (before fit or at a round boundary); carried state starts from zero.
+  void set_optimizer(Optimizer optimizer) {
+    optimizer_ = std::move(optimizer);
+    state_names_ = optimizer_.state_names();
+    state_.clear();
+    if (carry()) state_.assign(state_names_.size(), std::vector<float>(Traits::num_params, 0.f));
   }
 
   int num_workers() { return backend_.comm().num_workers(); }
   const ModelInfo& info() const { return info_; }
   std::span<float> params() { return global_; }
   std::span<const float> params() const { return global_; }
-  std::span<float> momentum() { return momentum_; }
+  const Optimizer& optimizer() const { return optimizer_; }
+  // The global optimizer state buffers carried between rounds (OptimizerState::Carry), named by
+  // optimizer().state_names(); none when state is reset every round.
+  std::size_t num_state_buffers() const { return state_.size(); }
+  std::span<float> state_buffer(std::size_t i) { return state_.at(i); }
   B& backend() { return backend_; }
   const TrainerConfig& config() const { return cfg_; }
 
@@ -108,7 +157,7 @@ class IndependentSubnetTrainer {
   // seed, L, batch, data split and optimizer-state policy; see check_resumable). The metrics file keeps the
   // rows of the rounds before the checkpoint. With cfg.checkpoint_dir set, a checkpoint is written after
   // every cfg.checkpoint_every rounds and after the last.
-  FitResult fit(const ImageDataset& train, const ImageDataset& test, const std::string& resume_from = {}) {
+  FitResult fit(const Data& train, const EvalData& test, const std::string& resume_from = {}) {
     FitResult result;
     if constexpr (policies_ok) {
       prepare(train);
@@ -121,10 +170,14 @@ class IndependentSubnetTrainer {
         RoundRecord rec = train_round(std::uint64_t(r));
         const bool last = r + 1 == rounds;
         if (last || (cfg_.eval_every > 0 && (r + 1) % cfg_.eval_every == 0)) {
-          const EvalResult e = evaluate_on_coordinator(test);
-          rec.test_loss = e.loss;
-          rec.test_accuracy = e.accuracy;
-          if (last) result.final_eval = e;
+          const Evaluation e = evaluate_on_coordinator(test);
+          rec.test_loss = e.test.loss;
+          rec.test_accuracy = e.test.accuracy;
+          if (e.val.samples > 0) {
+            rec.val_loss = e.val.loss;
+            rec.val_accuracy = e.val.accuracy;
+          }
+          if (last) keep_final(result, e);
         }
         if (!cfg_.checkpoint_dir.empty() && coordinator && (last || (r + 1) % cfg_.checkpoint_every == 0))
           save_round_checkpoint(cfg_.checkpoint_dir, info_, training_state(std::uint64_t(r + 1)),
@@ -136,10 +189,17 @@ class IndependentSubnetTrainer {
         report(rec, rounds, log);
         result.rounds.push_back(rec);
       }
-      if (result.rounds.empty()) result.final_eval = evaluate_on_coordinator(test);  // resumed a finished run
+      if (result.rounds.empty()) keep_final(result, evaluate_on_coordinator(test));  // resumed a finished run
       result.wall_seconds = seconds(start);
     }
     return result;
+  }
+
+  // Families whose evaluation data is the training data (a graph's val and test nodes): fit(graph).
+  FitResult fit(const Data& data, const std::string& resume_from = {})
+    requires(Work::evaluates_on_training_data && std::is_same_v<Data, EvalData>)
+  {
+    return fit(data, data, resume_from);
   }
 
   // The run's state after `rounds_done` rounds, as a checkpoint holds it (current on the coordinator).
@@ -148,9 +208,9 @@ class IndependentSubnetTrainer {
     s.rounds_done = rounds_done;
     s.seed = cfg_.seed;
     s.model = info_.name;
-    s.config = config_text(cfg_);
+    s.config = run_text();
     s.params = global_;
-    s.momentum = momentum_;
+    for (std::size_t b = 0; b < state_.size(); ++b) s.optimizer_state.push_back({state_names_[b], state_[b]});
     return s;
   }
 
@@ -174,15 +234,21 @@ class IndependentSubnetTrainer {
     }
     IST_CHECK(s.seed == cfg_.seed, "ist: resume from ", path, ": seed must match the checkpoint's (", s.seed,
               "), found ", cfg_.seed, ": pass the same seed to continue this run");
-    check_resumable(s.config, cfg_, path);
+    check_resumable(s.config, run_text(), cfg_, path);
     global_ = std::move(s.params);
-    if (cfg_.optimizer_state == OptimizerState::Carry) {
-      IST_CHECK(s.momentum.size() == global_.size(), "ist: resume from ", path, ": expected ", global_.size(),
-                " momentum values (optimizer_state carry), found ", s.momentum.size());
-      momentum_ = std::move(s.momentum);
+    if (carry()) {
+      IST_CHECK(s.optimizer_state.size() == state_.size(), "ist: resume from ", path, ": expected ", state_.size(),
+                " optimizer state buffers for ", optimizer_.name(), " (optimizer_state carry), found ",
+                s.optimizer_state.size());
+      for (std::size_t b = 0; b < state_.size(); ++b) {
+        IST_CHECK(s.optimizer_state[b].name == state_names_[b], "ist: resume from ", path,
+                  ": expected optimizer state buffer ", b, " to be ", state_names_[b], ", found ",
+                  s.optimizer_state[b].name);
+        state_[b] = std::move(s.optimizer_state[b].values);
+      }
     }
     for (auto& wk : workers_)
-      if (wk) wk->stream->seek_step(s.rounds_done * std::uint64_t(cfg_.local_steps));
+      if (wk) Work::seek(wk->data, s.rounds_done * std::uint64_t(cfg_.local_steps));
     return s.rounds_done;
   }
 
@@ -193,17 +259,11 @@ class IndependentSubnetTrainer {
   // The workers the next round is partitioned over (all of them unless failures removed some).
   const std::vector<int>& active_workers() const { return active_; }
 
-  // Sets up the workers' data streams for `train`; fit() calls it. Call it yourself before driving
-  // train_round() by hand.
-  void prepare(const ImageDataset& train) {
+  // Checks `train` against the model and sets up the workers' data; fit() calls it. Call it yourself
+  // before driving train_round() by hand. `train` must outlive the trainer's use of it.
+  void prepare(const Data& train) {
     const int S = num_workers();
-    IST_CHECK(info_.in_channels == 0 || train.c == info_.in_channels, "ist::IndependentSubnetTrainer: ", train.source,
-              ": expected images with ", info_.in_channels, " channels for this model, found ", train.c);
-    IST_CHECK(info_.in_features == 0 || train.image_size() == std::size_t(info_.in_features),
-              "ist::IndependentSubnetTrainer: ", train.source, ": expected samples of ", info_.in_features,
-              " values for this model, found ", train.c, "x", train.h, "x", train.w, " = ", train.image_size());
-    IST_CHECK(train.num_classes <= info_.num_classes, "ist::IndependentSubnetTrainer: ", train.source,
-              ": the data has ", train.num_classes, " classes, the model only ", info_.num_classes);
+    Work::check(info_, train);
     workers_.clear();
     active_.resize(std::size_t(S));
     for (int w = 0; w < S; ++w) active_[std::size_t(w)] = w;
@@ -213,25 +273,11 @@ class IndependentSubnetTrainer {
         continue;
       }
       auto wk = std::make_unique<Worker>([this] { return backend_.make_context(); });
-      const ImageDataset* data = &train;
-      if (cfg_.data_split == DataSplit::Disjoint && S > 1) {
-        wk->shard = shard_of(train, w, S);
-        data = &*wk->shard;
-      }
-      IST_CHECK(data->n >= cfg_.batch, "ist::IndependentSubnetTrainer: worker ", w, " has ", data->n,
-                " training images, fewer than one batch of ", cfg_.batch);
-      wk->batches.emplace(*data, cfg_.batch, cfg_.normalization, cfg_.augmentation, worker_data_seed(cfg_.seed, w),
-                          /*shuffle=*/true, /*drop_last=*/true);
-      wk->stream.emplace(*wk->batches);
-      steps_per_epoch_ = wk->batches->batches_per_epoch();
-      height_ = train.h;
-      width_ = train.w;
+      Work::prepare(wk->data, train, cfg_, w, S);
       workers_.push_back(std::move(wk));
     }
-    if (steps_per_epoch_ == 0) steps_per_epoch_ = std::max(1, (cfg_.data_split == DataSplit::Disjoint ? train.n / S : train.n) / cfg_.batch);
-    height_ = train.h;
-    width_ = train.w;
-    schedule_ = optim::parse_schedule(cfg_.schedule, cfg_.sgd.lr, cfg_.epochs > 0 ? cfg_.epochs : 1.0);
+    steps_per_epoch_ = Work::steps_per_epoch(train, cfg_, S);
+    schedule_ = optim::parse_schedule(cfg_.schedule, optimizer_.lr(), cfg_.epochs > 0 ? cfg_.epochs : 1.0);
   }
 
   int planned_rounds() const {
@@ -247,10 +293,11 @@ class IndependentSubnetTrainer {
   RoundRecord train_round(std::uint64_t round) {
     RoundRecord rec;
     if constexpr (policies_ok) {
+      IST_CHECK(steps_per_epoch_ > 0, "ist::IndependentSubnetTrainer::train_round: call prepare() (or fit()) first");
       const auto round_start = Clock::now();
       auto& comm = backend_.comm();
       const int S = int(active_.size());  // workers in this round's plan
-      const bool carry = cfg_.optimizer_state == OptimizerState::Carry && cfg_.sgd.momentum > 0;
+      const std::size_t buffers = state_.size();  // optimizer state buffers that travel (0 unless carried)
 
       // 1-2. Plan, checked before any byte moves.
       const Plan plan = decomposer_.plan(info_, RoundContext{cfg_.seed, round, S});
@@ -258,7 +305,7 @@ class IndependentSubnetTrainer {
       slices_.resize(std::size_t(S));
       for (int i = 0; i < S; ++i) slices_[std::size_t(i)] = Traits::slices(plan.workers[std::size_t(i)]);
       // Processes that disagree on the round would wait on each other's messages forever: compare a hash.
-      if constexpr (ChecksRounds<Comm>) comm.check_round(round, round_fingerprint(plan, carry));
+      if constexpr (ChecksRounds<Comm>) comm.check_round(round, round_fingerprint(plan));
 
       // 3. Coordinator -> workers (one broadcast where the communicator has one and all sub-networks agree).
       comm.ledger().begin_round(round, num_workers());
@@ -271,80 +318,88 @@ class IndependentSubnetTrainer {
       for (int i = 0; i < S; ++i) {
         const int w = active_[std::size_t(i)];
         Worker* wk = workers_[std::size_t(w)].get();
-        const std::size_t n = slices_[std::size_t(i)].size();
-        if (wk) wk->receive_spec(i, plan.workers[std::size_t(i)], n, carry);
+        if (wk) wk->receive_spec(i, plan.workers[std::size_t(i)], slices_[std::size_t(i)], info_, buffers);
         if (wk && !local) local = wk;
         if (broadcast) continue;
         send_slices(i, std::span<const float>(global_), wk ? view(wk->params) : std::span<float>());
-        if (carry) send_slices(i, std::span<const float>(momentum_), wk ? view(wk->momentum) : std::span<float>());
+        for (std::size_t b = 0; b < buffers; ++b)
+          send_slices(i, std::span<const float>(state_[b]), wk ? view(wk->state[b]) : std::span<float>());
       }
       if constexpr (BroadcastsToWorkers<Comm>) {
         if (broadcast) {
           broadcast_slices(std::span<const float>(global_), local ? view(local->params) : std::span<float>());
-          if (carry)
-            broadcast_slices(std::span<const float>(momentum_), local ? view(local->momentum) : std::span<float>());
+          for (std::size_t b = 0; b < buffers; ++b)
+            broadcast_slices(std::span<const float>(state_[b]), local ? view(local->state[b]) : std::span<float>());
         }
       }
 
-      // 4. Local training, all workers at once.
+      // 4. Local work, all workers at once.
       const std::uint64_t first_step = round * std::uint64_t(cfg_.local_steps);
+      const bool own_decay = Work::applies_weight_decay(cfg_);
+      const Optimizer worker_optimizer = own_decay ? optimizer_.with_weight_decay(0.0) : optimizer_;
       comm.run_workers([&](int w) {
         Worker& wk = *workers_[std::size_t(w)];
         wk.stats = {};
         wk.compute_seconds = wk.compute_cpu_seconds = 0;
         wk.failure.clear();
         if (wk.slot < 0) {  // not in this round's plan; its data stream still moves on (see below)
-          wk.stream->seek_step(first_step + std::uint64_t(cfg_.local_steps));
+          Work::seek(wk.data, first_step + std::uint64_t(cfg_.local_steps));
           return;
         }
         try {
           if (fault_injector_) fault_injector_(w, round);
-          Traits::configure(wk.net, wk.spec, cfg_.batch, height_, width_);
-          wk.sgd.emplace(Compute::make_sgd(wk.ctx, cfg_.sgd, wk.params.size()));
-          if (carry) wk.sgd->load_momentum(std::span<const float>(view(wk.momentum)));
+          auto opt = worker_optimizer.make(wk.ctx, wk.tensors);
+          if (buffers > 0) {
+            std::vector<std::span<const float>> carried;
+            for (auto& b : wk.state) carried.emplace_back(b.data(), b.size());
+            opt->load_state(carried, std::int64_t(first_step));
+          }
+          LocalRun run;
+          run.config = &cfg_;
+          run.round = round;
+          run.first_step = first_step;
+          run.worker = w;
+          run.steps = cfg_.local_steps;
+          run.weight_decay = own_decay ? optimizer_.weight_decay() : 0.0;
           const auto t0 = Clock::now();
           const double cpu0 = thread_cpu_seconds();
-          // The compute policy's loop (ist/train/local_steps.hpp, or ist/backend/cuda/local_steps.cuh by ADL).
-          wk.stats = run_local_steps(wk.ctx, wk.net, *wk.sgd, view(wk.params), view(wk.grads), wk.layout, *wk.stream,
-                                     cfg_.local_steps, wk.fwd,
-                                     [&](int i) { return lr_at_step(first_step + std::uint64_t(i)); });
+          wk.stats = Work::template run<Traits>(wk.ctx, wk.net, *opt, view(wk.params), view(wk.grads), wk.layout,
+                                                wk.spec, wk.data, run,
+                                                [&](int i) { return lr_at_step(first_step + std::uint64_t(i)); });
           wk.compute_seconds = seconds(t0);
           wk.compute_cpu_seconds = thread_cpu_seconds() - cpu0;
-          if (carry) Compute::copy(wk.ctx, std::span<const float>(wk.sgd->momentum_buffer()), view(wk.momentum));
+          for (std::size_t b = 0; b < buffers; ++b)
+            Compute::copy(wk.ctx, std::span<const float>(opt->state_buffer(b)), view(wk.state[b]));
         } catch (const std::exception& e) {
           if (cfg_.on_worker_failure == WorkerFailure::Abort) throw;
           wk.failure = e.what();
           wk.stats = {};
           // Where the stream stands after a failure is arbitrary: put it where a finished round leaves it.
-          wk.stream->seek_step(first_step + std::uint64_t(cfg_.local_steps));
+          Work::seek(wk.data, first_step + std::uint64_t(cfg_.local_steps));
         }
       });
       const std::vector<int> failed = failed_slots(round);
 
       // 5. Workers -> coordinator (a failed worker sends nothing).
       results_.resize(std::size_t(S));
-      momentum_results_.resize(std::size_t(S));
+      state_results_.resize(buffers);
+      for (auto& r : state_results_) r.resize(std::size_t(S));
       for (int i = 0; i < S; ++i) {
         results_[std::size_t(i)].clear();
-        momentum_results_[std::size_t(i)].clear();
+        for (auto& r : state_results_) r[std::size_t(i)].clear();
         if (failed[std::size_t(i)]) continue;
         const int w = active_[std::size_t(i)];
         Worker* wk = workers_[std::size_t(w)].get();
-        const std::size_t n = slices_[std::size_t(i)].size();
-        results_[std::size_t(i)].resize(comm.is_coordinator() ? n : 0);
-        comm.to_coordinator(w, wk ? std::span<const float>(view(wk->params)) : std::span<const float>(),
-                            std::span<float>(results_[std::size_t(i)]));
-        if (carry) {
-          momentum_results_[std::size_t(i)].resize(comm.is_coordinator() ? n : 0);
-          comm.to_coordinator(w, wk ? std::span<const float>(view(wk->momentum)) : std::span<const float>(),
-                              std::span<float>(momentum_results_[std::size_t(i)]));
-        }
+        receive(i, wk ? std::span<const float>(view(wk->params)) : std::span<const float>(), results_[std::size_t(i)]);
+        for (std::size_t b = 0; b < buffers; ++b)
+          receive(i, wk ? std::span<const float>(view(wk->state[b])) : std::span<const float>(),
+                  state_results_[b][std::size_t(i)]);
       }
 
       // 6. Merge what came back.
       if (comm.is_coordinator()) {
         merge_into(std::span<float>(global_), plan, results_, failed);
-        if (carry) merge_into(std::span<float>(momentum_), plan, momentum_results_, failed);
+        for (std::size_t b = 0; b < buffers; ++b) merge_into(std::span<float>(state_[b]), plan, state_results_[b], failed);
       }
 
       fill_record(rec, plan, round, round_start, failed);
@@ -354,9 +409,10 @@ class IndependentSubnetTrainer {
     return rec;
   }
 
-  // Loss and accuracy of the global model on `data`: every block active, with the decomposer's
-  // evaluation scaling (ResIST: residual branches of partitioned blocks times 1/S).
-  EvalResult evaluate(const ImageDataset& data) {
+  // The global model at full width, with the decomposer's evaluation scaling (ResIST: residual branches of
+  // partitioned blocks times 1/S; IST/GIST: 1/S behind split units), scored by the family's local work:
+  // a test set (images), or the train, val and test nodes (graphs). Current on the coordinator.
+  Evaluation evaluate(const EvalData& data) {
     if (!eval_net_) {
       int local_workers = 0;
       for (int w = 0; w < num_workers(); ++w) local_workers += backend_.comm().is_local(w) ? 1 : 0;
@@ -365,34 +421,38 @@ class IndependentSubnetTrainer {
       eval_ctx_.emplace(threads);
       eval_net_.emplace(*eval_ctx_);
     }
-    std::vector<float> scale(info_.blocks.size(), 1.f);
+    std::vector<double> scale(info_.blocks.size(), 1.0);
     if constexpr (HasEvaluationScale<D>) {
-      const auto s = decomposer_.evaluation_scale(info_, plan_workers_ > 0 ? plan_workers_ : num_workers());
-      std::copy(s.begin(), s.end(), scale.begin());
+      const int S = plan_workers_ > 0 ? plan_workers_ : num_workers();
+      const std::vector<double> s = decomposer_.evaluation_scale(info_, S);
+      IST_CHECK(s.size() == info_.blocks.size(), "ist::IndependentSubnetTrainer::evaluate: decomposer ",
+                decomposer_.name(), ": evaluation_scale(info, ", S, ") must return one value per block (",
+                info_.blocks.size(), "), found ", s.size(), " values");
+      scale = s;
     }
-    ForwardOptions<float> opt;
-    opt.training = false;
-    opt.residual_scale = scale;
     const SubnetSpec all = full_spec(info_);
-    Traits::configure(*eval_net_, all, cfg_.eval_batch, data.h, data.w);
-    const ParamLayout layout = Traits::layout(all);
-    return ist::evaluate(*eval_net_, global_.data(), layout, data, cfg_.eval_batch, cfg_.normalization, opt);
+    return Work::template evaluate<Traits>(*eval_net_, std::span<const float>(global_), all, Traits::layout(all), data,
+                                           cfg_, scale);
   }
 
-  // The seed of worker w's data order: epoch e of worker w is a function of (seed, w, e) only.
-  static std::uint64_t worker_data_seed(std::uint64_t seed, int w) {
-    return derive_seed(seed, {kDataStream, std::uint64_t(w)});
-  }
+  // The seed of worker w's data order (image families): epoch e of worker w is a function of (seed, w, e).
+  static std::uint64_t worker_data_seed(std::uint64_t seed, int w) { return ImageBatches::worker_data_seed(seed, w); }
 
   // The learning rate at global local-step index `step` (steps count per worker).
   double lr_at_step(std::uint64_t step) const {
     return optim::lr_at(schedule_, double(step) / double(steps_per_epoch_));
   }
+  // Local steps in one epoch of a worker, the same on every process (prepare() sets it).
+  int steps_per_epoch() const { return steps_per_epoch_; }
 
  private:
   using Clock = std::chrono::steady_clock;
   static double seconds(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-  static constexpr std::uint64_t kDataStream = 0x44415441u;  // "DATA"
+
+  bool carry() const { return cfg_.optimizer_state == OptimizerState::Carry && !state_names_.empty(); }
+
+  // This run's configuration as checkpoints record it: the config and the optimizer policy.
+  std::string run_text() const { return config_text(cfg_) + optimizer_.text(); }
 
   // A buffer of the compute policy (host vector, device array) as a span of its memory.
   template <class Buf>
@@ -400,8 +460,9 @@ class IndependentSubnetTrainer {
     return {b.data(), b.size()};
   }
 
-  // One worker's state where it runs: context, network, and its sub-network's parameters, gradients and
-  // optimizer state in the compute policy's memory (host for Eigen, the GPU for CUDA).
+  // One worker's state where it runs: context, network, its data (the family's local work), and its
+  // sub-network's parameters, gradients and carried optimizer state in the compute policy's memory (host
+  // for Eigen, the GPU for CUDA).
   struct Worker {
     // make_context() is called in place: a context (device handles, caches) need not be movable.
     template <class MakeContext>
@@ -410,52 +471,68 @@ class IndependentSubnetTrainer {
     Network net;
     SubnetSpec spec;
     ParamLayout layout;
-    typename Compute::template Buffer<float> params, grads, momentum;
-    std::optional<typename Compute::Sgd> sgd;
-    std::optional<ImageDataset> shard;
-    std::optional<BatchIterator> batches;
-    std::optional<BatchStream> stream;
-    ForwardOptions<float> fwd;
+    optim::TensorSegments tensors;  // the model's tensors in the compact buffer
+    typename Compute::template Buffer<float> params, grads;
+    std::vector<typename Compute::template Buffer<float>> state;  // carried optimizer state buffers
+    typename Work::Worker data;
     StepStats stats;
     double compute_seconds = 0, compute_cpu_seconds = 0;
     int slot = -1;        // this round's plan slot; -1: not in this round
     std::string failure;  // why this round's local steps failed ("" = they did not)
 
-    void receive_spec(int plan_slot, const SubnetSpec& s, std::size_t n, bool carry) {
+    void receive_spec(int plan_slot, const SubnetSpec& s, const SliceSet& slices, const ModelInfo& info,
+                      std::size_t buffers) {
       slot = plan_slot;
       spec = s;
       layout = Traits::layout(spec);
+      const std::size_t n = slices.size();
       IST_CHECK(layout.size() == n, "ist::IndependentSubnetTrainer: the compact layout holds ", layout.size(),
                 " values but the slices hold ", n, " (ModelTraits::layout and ::slices disagree)");
+      tensors = tensor_segments(info, slices);
       params.resize(n);
       grads.resize(n);
-      if (carry) momentum.resize(n);
+      state.resize(buffers);
+      for (auto& b : state) b.resize(n);
     }
   };
 
+  void keep_final(FitResult& result, const Evaluation& e) const {
+    result.final_eval = e.test;
+    result.final_val = e.val;
+    result.final_train = e.train;
+  }
+
   // evaluate() where the global model is current. Across processes the coordinator evaluates and shares the
   // figures through all_sum (the other processes add zeros), so every process returns the same.
-  EvalResult evaluate_on_coordinator(const ImageDataset& data) {
+  Evaluation evaluate_on_coordinator(const EvalData& data) {
     if constexpr (SumsOverProcesses<Comm>) {
       auto& comm = backend_.comm();
-      EvalResult e;
+      Evaluation e;
       if (comm.is_coordinator()) e = evaluate(data);
-      double v[3] = {e.loss, e.accuracy, double(e.samples)};
+      EvalResult* parts[3] = {&e.test, &e.val, &e.train};
+      double v[9];
+      for (int k = 0; k < 3; ++k) {
+        v[3 * k] = parts[k]->loss;
+        v[3 * k + 1] = parts[k]->accuracy;
+        v[3 * k + 2] = double(parts[k]->samples);
+      }
       comm.all_sum(std::span<double>(v));
-      return EvalResult{v[0], v[1], int(v[2])};
+      for (int k = 0; k < 3; ++k) *parts[k] = EvalResult{v[3 * k], v[3 * k + 1], int(v[3 * k + 2])};
+      return e;
     } else {
       return evaluate(data);
     }
   }
 
-  // Everything that decides the messages of a round, hashed: S, L, |theta|, momentum carried, each worker's
-  // spec and slice count.
-  std::uint64_t round_fingerprint(const Plan& plan, bool carry) const {
+  // Everything that decides the messages and the arithmetic of a round, hashed: S, L, |theta|, the state
+  // buffers carried, the steps per epoch (schedules), each worker's spec and slice count.
+  std::uint64_t round_fingerprint(const Plan& plan) const {
     std::uint64_t h = mix64(std::uint64_t(plan.num_workers()));
     auto add = [&h](std::uint64_t v) { h = mix64(h ^ v); };
     add(std::uint64_t(cfg_.local_steps));
     add(std::uint64_t(Traits::num_params));
-    add(carry ? 1 : 0);
+    add(state_.size());
+    add(std::uint64_t(steps_per_epoch_));
     for (int w : active_) add(std::uint64_t(w));
     for (std::size_t w = 0; w < plan.workers.size(); ++w) {
       const SubnetSpec& s = plan.workers[w];
@@ -505,6 +582,13 @@ class IndependentSubnetTrainer {
       src = send_buffer_;
     }
     comm.to_worker(active_[std::size_t(i)], src, dst);
+  }
+
+  // Worker active_[i] -> coordinator: `src` (where the worker runs) into `dst` (sized on the coordinator).
+  void receive(int i, std::span<const float> src, std::vector<float>& dst) {
+    auto& comm = backend_.comm();
+    dst.resize(comm.is_coordinator() ? slices_[std::size_t(i)].size() : 0);
+    comm.to_coordinator(active_[std::size_t(i)], src, std::span<float>(dst));
   }
 
   // Which plan slots failed this round, the same on every process (under a communicator spanning processes a
@@ -605,7 +689,7 @@ class IndependentSubnetTrainer {
         if (wk && wk->stats.steps > 0)  // steps == 0: not in this round's plan, or failed
           tally.add_worker(wk->stats, wk->compute_seconds, wk->compute_cpu_seconds);
     }
-    tally.fill(rec, ledger.this_round(), slices_, Traits::num_params, cfg_.local_steps);
+    tally.fill(rec, ledger.this_round(), slices_, Traits::num_params, cfg_.local_steps, int(state_.size()));
     rec.round_seconds = seconds(round_start);
   }
 
@@ -614,9 +698,11 @@ class IndependentSubnetTrainer {
     if (cfg_.progress) {
       std::printf("round %llu/%d  epoch %.2f  lr %.4g  loss %.4f  acc %.4f", (unsigned long long)r.round, rounds,
                   r.epoch, r.lr, r.train_loss, r.train_accuracy);
+      if (!std::isnan(r.val_accuracy)) std::printf("  val acc %.4f", r.val_accuracy);
       if (!std::isnan(r.test_accuracy)) std::printf("  test acc %.4f", r.test_accuracy);
-      std::printf("  moved %.2f MB (local SGD %.2f MB)  step %.1f ms (cpu %.1f ms)  round %.1f s  wall %.1f s\n", r.bytes() / 1e6,
-                  r.local_sgd_bytes / 1e6, r.step_seconds_mean * 1e3, r.step_cpu_seconds_mean * 1e3, r.round_seconds, r.wall_seconds);
+      std::printf("  moved %.3f MB (local SGD %.3f MB)  step %.2f ms (cpu %.2f ms)  round %.2f s  wall %.1f s\n",
+                  r.bytes() / 1e6, r.local_sgd_bytes / 1e6, r.step_seconds_mean * 1e3, r.step_cpu_seconds_mean * 1e3,
+                  r.round_seconds, r.wall_seconds);
       std::fflush(stdout);
     }
     MetricsRow row;
@@ -624,31 +710,15 @@ class IndependentSubnetTrainer {
         .add("epoch", r.epoch)
         .add("lr", r.lr)
         .add("decomposer", decomposer_.name())
+        .add("optimizer", optimizer_.name())
         .add("workers", r.workers)
         .add("failed_workers", r.failed_workers)
         .add("train_loss", r.train_loss)
-        .add("train_accuracy", r.train_accuracy)
-        .add("test_loss", r.test_loss)
-        .add("test_accuracy", r.test_accuracy);
-    add_round_costs(row, r);
+        .add("train_accuracy", r.train_accuracy);
+    if constexpr (Work::evaluates_on_training_data) row.add("val_loss", r.val_loss).add("val_accuracy", r.val_accuracy);
+    row.add("test_loss", r.test_loss).add("test_accuracy", r.test_accuracy);
+    add_record_costs(row, r);
     log.append(row);
-  }
-
-  static ImageDataset shard_of(const ImageDataset& data, int w, int S) {
-    ImageDataset s;
-    s.c = data.c;
-    s.h = data.h;
-    s.w = data.w;
-    s.num_classes = data.num_classes;
-    s.source = data.source + " (shard " + std::to_string(w) + " of " + std::to_string(S) + ")";
-    const std::size_t img = data.image_size();
-    for (int i = w; i < data.n; i += S) {
-      s.pixels.insert(s.pixels.end(), data.pixels.begin() + std::ptrdiff_t(std::size_t(i) * img),
-                      data.pixels.begin() + std::ptrdiff_t(std::size_t(i + 1) * img));
-      s.labels.push_back(data.labels[std::size_t(i)]);
-    }
-    s.n = int(s.labels.size());
-    return s;
   }
 
   D decomposer_;
@@ -656,18 +726,22 @@ class IndependentSubnetTrainer {
   B backend_;
   TrainerConfig cfg_;
   ModelInfo info_;
-  std::vector<float> global_, momentum_;
+  std::vector<float> global_;
+  Optimizer optimizer_;
+  std::vector<std::string> state_names_;
+  std::vector<std::vector<float>> state_;  // global optimizer state buffers (carried), named by state_names_
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<SliceSet> slices_;
   std::vector<float> send_buffer_;
-  std::vector<std::vector<float>> results_, momentum_results_;
+  std::vector<std::vector<float>> results_;
+  std::vector<std::vector<std::vector<float>>> state_results_;  // [buffer][slot]
   std::vector<std::span<const float>> result_spans_;
   std::vector<double> stats_;
   std::vector<int> active_;  // the workers the next round is partitioned over
   int plan_workers_ = 0;     // S of the last round's plan (evaluation scaling)
   std::function<void(int, std::uint64_t)> fault_injector_;
   optim::LrSchedule schedule_ = optim::ConstantSchedule{0.1};
-  int steps_per_epoch_ = 0, height_ = 0, width_ = 0;
+  int steps_per_epoch_ = 0;
   std::optional<eigen::CpuContext> eval_ctx_;
   std::optional<typename Traits::template Network<eigen::Compute>> eval_net_;
 };

@@ -5,19 +5,22 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "ist/core/error.hpp"
 #include "ist/data/batch_iterator.hpp"
 #include "ist/layers/resnet_network.hpp"
+#include "ist/model/gcn.hpp"
 #include "ist/optim/schedule.hpp"
 #include "ist/optim/sgd.hpp"
 
 namespace ist {
 
-// What happens to the optimizer's state (SGD momentum) between rounds.
+// What happens to the optimizer's state (its per-parameter state buffers: SGD's momentum, Adam's moments,
+// NovoGrad's first moment) between rounds.
 enum class OptimizerState {
-  ResetEachRound,  // every round starts from zero momentum (the ResIST paper)
-  Carry,           // global momentum is kept beside the parameters, sent with them and averaged the same way
+  ResetEachRound,  // every round starts from fresh optimizer state (the ResIST paper, GIST)
+  Carry,           // global state buffers are kept beside the parameters, sent with them and averaged the same way
 };
 
 // Which samples each worker trains on.
@@ -39,11 +42,23 @@ enum class AfterFailure {
   AllWorkers,  // the failure was transient: the next round uses every worker again
 };
 
+// The options of full-batch graph training (ist::FullGraph, the local work of ist::Gcn: GIST).
+struct GraphOptions {
+  double dropout = 0.5;                // drop probability of every layer's input
+  GcnNorm norm = GcnNorm::None;        // non-affine layer norm after hidden layers
+  // Weight decay on the first layer's weight only (Kipf & Welling): the engine adds the optimizer's
+  // weight_decay as L2 to that gradient itself and runs the optimizer without decay. false: the
+  // optimizer's own decay on every parameter.
+  bool decay_first_layer_only = true;
+};
+
 struct TrainerConfig {
   int local_steps = 50;                // L: optimizer steps per worker per round
-  double epochs = 1.0;                 // passes of each worker over its data
+  double epochs = 1.0;                 // passes of each worker over its data (graphs: full-batch steps)
   int max_rounds = 0;                  // > 0: stop after this many rounds (overrides epochs)
-  int batch = 128;                     // per worker
+  int batch = 128;                     // per worker (image families)
+  // The optimizer when none is passed to the trainer (IndependentSubnetTrainer's constructor or
+  // set_optimizer take any OptimizerPolicy: optim::SgdConfig, AdamConfig, NovoGradConfig, a user's).
   optim::SgdConfig sgd{0.1, 0.9, 5e-4, false};
   std::string schedule = "constant";   // see ist::optim::parse_schedule; positions are in epochs
   std::uint64_t seed = 1;
@@ -64,6 +79,7 @@ struct TrainerConfig {
   int keep_checkpoints = 3;
   WorkerFailure on_worker_failure = WorkerFailure::Abort;
   AfterFailure after_failure = AfterFailure::Survivors;
+  GraphOptions graph;                  // graph families only
 };
 
 inline void validate(const TrainerConfig& c) {
@@ -78,11 +94,13 @@ inline void validate(const TrainerConfig& c) {
   IST_CHECK(c.eval_threads >= 0, who, ": eval_threads must be >= 0, found ", c.eval_threads);
   IST_CHECK(c.checkpoint_every >= 1, who, ": checkpoint_every must be >= 1, found ", c.checkpoint_every);
   IST_CHECK(c.keep_checkpoints >= 1, who, ": keep_checkpoints must be >= 1, found ", c.keep_checkpoints);
+  IST_CHECK(c.graph.dropout >= 0.0 && c.graph.dropout < 1.0, who, ": graph.dropout must be in [0, 1), found ",
+            c.graph.dropout);
   optim::validate(c.sgd, "ist::TrainerConfig: sgd");
   (void)optim::parse_schedule(c.schedule, c.sgd.lr, c.epochs > 0 ? c.epochs : 1.0);
 }
 
-// The configuration as "key=value" lines, stored in every checkpoint.
+// The configuration as "key=value" lines, stored in every checkpoint (the trainer appends its optimizer's).
 inline std::string config_text(const TrainerConfig& c) {
   std::ostringstream os;
   os.precision(17);
@@ -91,20 +109,21 @@ inline std::string config_text(const TrainerConfig& c) {
      << "batch=" << c.batch << "\n"
      << "epochs=" << c.epochs << "\n"
      << "max_rounds=" << c.max_rounds << "\n"
-     << "lr=" << c.sgd.lr << "\n"
-     << "momentum=" << c.sgd.momentum << "\n"
-     << "weight_decay=" << c.sgd.weight_decay << "\n"
-     << "nesterov=" << (c.sgd.nesterov ? 1 : 0) << "\n"
      << "schedule=" << c.schedule << "\n"
      << "optimizer_state=" << (c.optimizer_state == OptimizerState::Carry ? "carry" : "reset") << "\n"
-     << "data_split=" << (c.data_split == DataSplit::Disjoint ? "disjoint" : "shuffled") << "\n";
+     << "data_split=" << (c.data_split == DataSplit::Disjoint ? "disjoint" : "shuffled") << "\n"
+     << "graph_dropout=" << c.graph.dropout << "\n"
+     << "graph_norm=" << int(c.graph.norm) << "\n"
+     << "graph_decay_first_layer_only=" << (c.graph.decay_first_layer_only ? 1 : 0) << "\n";
   return os.str();
 }
 
 // Resuming continues the saved run's data streams and plans, so what decides them must not change: the seed,
-// L, the batch, the data split and whether momentum is carried. Everything else (learning rate, schedule,
-// epochs, S) may change at a round boundary. Throws naming the first field that differs.
-inline void check_resumable(const std::string& saved_text, const TrainerConfig& now, const std::string& path) {
+// L, the batch, the data split and whether optimizer state is carried, and with carried state the optimizer
+// (its state buffers). Everything else (learning rate, schedule, epochs, S) may change at a round boundary.
+// `now_text` is config_text(now) plus the optimizer's text. Throws naming the first field that differs.
+inline void check_resumable(const std::string& saved_text, const std::string& now_text, const TrainerConfig& now,
+                            const std::string& path) {
   auto parse = [](const std::string& text) {
     std::map<std::string, std::string> kv;
     std::istringstream in(text);
@@ -115,8 +134,10 @@ inline void check_resumable(const std::string& saved_text, const TrainerConfig& 
     }
     return kv;
   };
-  const auto saved = parse(saved_text), current = parse(config_text(now));
-  for (const char* key : {"seed", "local_steps", "batch", "data_split", "optimizer_state"}) {
+  const auto saved = parse(saved_text), current = parse(now_text);
+  std::vector<const char*> keys = {"seed", "local_steps", "batch", "data_split", "optimizer_state"};
+  if (now.optimizer_state == OptimizerState::Carry) keys.push_back("optimizer");
+  for (const char* key : keys) {
     const auto s = saved.find(key);
     IST_CHECK(s != saved.end(), "ist: resume from ", path, ": the checkpoint's config has no field ", key,
               " (written by another version?)");

@@ -97,6 +97,18 @@ class Adam {
     step_count_ = step_count;
   }
 
+  // The Optimizer concept (ist/optim/optimizer.hpp): buffers = {m, v}; steps_done becomes the step count.
+  void load_state(std::span<const std::span<const float>> buffers, std::int64_t steps_done) {
+    IST_CHECK(buffers.size() == 2, "ist::cuda::Adam::load_state: expected 2 state buffers (m, v), found ",
+              buffers.size());
+    load_state(buffers[0], buffers[1], steps_done);
+  }
+  std::size_t num_state_buffers() const { return 2; }
+  std::span<float> state_buffer(std::size_t i) {
+    IST_CHECK(i < 2, "ist::cuda::Adam::state_buffer: expected index < 2, found ", i);
+    return i == 0 ? first_moment() : second_moment();
+  }
+
   std::span<float> first_moment() { return {m_.data(), m_.size()}; }
   std::span<float> second_moment() { return {v_.data(), v_.size()}; }
   std::int64_t step_count() const { return step_count_; }
@@ -112,3 +124,17 @@ class Adam {
 };
 
 }  // namespace ist::cuda
+
+namespace ist::optim {
+// Adam on the CUDA compute policy: device buffers, one fused kernel per step.
+template <>
+struct Implementation<AdamConfig, cuda::CudaContext> {
+  using type = cuda::Adam;
+  static type make(cuda::CudaContext& ctx, const AdamConfig& c, const TensorSegments& tensors) {
+    std::size_t n = 0;
+    for (const auto& t : tensors) n += t.size;
+    return type(ctx, c, n);
+  }
+};
+static_assert(Optimizer<cuda::Adam>);
+}  // namespace ist::optim

@@ -26,7 +26,6 @@
 #include "ist/backend/cuda/elementwise.cuh"
 #include "ist/backend/cuda/linear.cuh"
 #include "ist/backend/cuda/pooling.cuh"
-#include "ist/backend/cuda/sgd.cuh"
 #include "ist/backend/cuda/softmax_cross_entropy.cuh"
 #include "ist/core/shape.hpp"
 
@@ -103,12 +102,8 @@ struct Compute {
     return cuda::softmax_cross_entropy(ctx, n, classes, logits, labels, dlogits);
   }
 
-  // A trainer's worker: its optimizer over device buffers, and a device-to-device copy that returns when
-  // done (the Eigen policy has the same three members).
-  using Sgd = cuda::Sgd;
-  static Sgd make_sgd(CudaContext& ctx, const optim::SgdConfig& config, std::size_t num_params) {
-    return Sgd(ctx, config, num_params);
-  }
+  // A device-to-device copy that returns when done (the Eigen policy has the same member). Optimizers are
+  // policies of their own (ist/optim/optimizer.hpp; their CUDA implementations in sgd.cuh, adam.cuh, ...).
   static void copy(CudaContext& ctx, std::span<const float> src, std::span<float> dst) {
     IST_CHECK(src.size() == dst.size(), "ist::cuda::Compute::copy: expected equal sizes, found ", src.size(), " and ",
               dst.size());

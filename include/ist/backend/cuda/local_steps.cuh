@@ -4,7 +4,7 @@
 // the trainer finds this overload through the CudaContext argument.
 //
 // Per step: the host batch is copied to the context's input slots, then forward, softmax cross-entropy
-// (its loss and hits stay on the device), zeroed gradients, backward and the fused SGD update, all queued on
+// (its loss and hits stay on the device), zeroed gradients, backward and the optimizer's update, all queued on
 // ctx.stream() without waiting, so the host prepares and queues step i+1 while the GPU runs step i. After the
 // last step the L readouts come back in one copy, which waits for the stream: the parameters may be read
 // when this returns. A label outside [0, classes) is therefore reported after the L steps, as an error that
@@ -18,7 +18,6 @@
 #include "ist/backend/cuda/check.cuh"
 #include "ist/backend/cuda/compute.cuh"
 #include "ist/backend/cuda/cuda_context.cuh"
-#include "ist/backend/cuda/sgd.cuh"
 #include "ist/backend/cuda/softmax_cross_entropy.cuh"
 #include "ist/core/error.hpp"
 #include "ist/model/param_layout.hpp"
@@ -26,8 +25,8 @@
 
 namespace ist::cuda {
 
-template <class Net, class LrOf>
-StepStats run_local_steps(CudaContext& ctx, Net& net, Sgd& opt, std::span<float> params, std::span<float> grads,
+template <class Net, class Opt, class LrOf>
+StepStats run_local_steps(CudaContext& ctx, Net& net, Opt& opt, std::span<float> params, std::span<float> grads,
                           const ParamLayout& layout, BatchStream& stream, int steps, const ForwardOptions<float>& fwd,
                           LrOf&& lr_of) {
   IST_CHECK(params.size() == layout.size() && grads.size() == layout.size(), "ist::cuda::run_local_steps: expected "

@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 #include "ist/backend/cuda/check.cuh"
@@ -100,6 +101,19 @@ class Sgd {
     initialized_ = false;
   }
 
+  // The Optimizer concept (ist/optim/optimizer.hpp): the momentum buffer is the one state buffer.
+  std::size_t num_state_buffers() const { return has_state() ? 1 : 0; }
+  std::span<float> state_buffer(std::size_t i) {
+    IST_CHECK(i < num_state_buffers(), "ist::cuda::Sgd::state_buffer: expected index < ", num_state_buffers(),
+              ", found ", i);
+    return momentum_buffer();
+  }
+  void load_state(std::span<const std::span<const float>> buffers, std::int64_t /*steps_done*/) {
+    IST_CHECK(buffers.size() == num_state_buffers(), "ist::cuda::Sgd::load_state: expected ", num_state_buffers(),
+              " state buffers, found ", buffers.size());
+    if (has_state()) load_momentum(buffers[0]);
+  }
+
   std::span<float> momentum_buffer() { return {buf_.data(), buf_.size()}; }
   std::span<const float> momentum_buffer() const { return {buf_.data(), buf_.size()}; }
   bool momentum_initialized() const { return initialized_; }
@@ -116,3 +130,17 @@ class Sgd {
 };
 
 }  // namespace ist::cuda
+
+namespace ist::optim {
+// SGD on the CUDA compute policy: device buffers, one fused kernel per step.
+template <>
+struct Implementation<SgdConfig, cuda::CudaContext> {
+  using type = cuda::Sgd;
+  static type make(cuda::CudaContext& ctx, const SgdConfig& c, const TensorSegments& tensors) {
+    std::size_t n = 0;
+    for (const auto& t : tensors) n += t.size;
+    return type(ctx, c, n);
+  }
+};
+static_assert(Optimizer<cuda::Sgd>);
+}  // namespace ist::optim

@@ -17,7 +17,6 @@
 #include "ist/backend/eigen/pooling.hpp"
 #include "ist/backend/eigen/softmax_cross_entropy.hpp"
 #include "ist/core/error.hpp"
-#include "ist/optim/sgd.hpp"
 
 namespace ist::eigen {
 
@@ -44,12 +43,8 @@ struct Compute {
   template <class... A> static void linear_backward(A&&... a) { eigen::linear_backward(std::forward<A>(a)...); }
   template <class... A> static LossResult softmax_cross_entropy(A&&... a) { return eigen::softmax_cross_entropy(std::forward<A>(a)...); }
 
-  // What a trainer's worker needs beyond the layer ops: its optimizer over Buffer<float> storage, and a
-  // copy between two buffers of this policy (the GPU policy provides the same three members).
-  using Sgd = optim::Sgd<float>;
-  static Sgd make_sgd(CpuContext&, const optim::SgdConfig& config, std::size_t num_params) {
-    return Sgd(config, num_params);
-  }
+  // A copy between two buffers of this policy (the engine copies a worker's optimizer state with it; the GPU
+  // policy provides the same member). Optimizers are policies of their own (ist/optim/optimizer.hpp).
   static void copy(CpuContext&, std::span<const float> src, std::span<float> dst) {
     IST_CHECK(src.size() == dst.size(), "ist::eigen::Compute::copy: expected equal sizes, found ", src.size(), " and ",
               dst.size());

@@ -1,0 +1,85 @@
+#pragma once
+// The flags every training program shares (ist-train, ist-mlp, gist-gcn): seed, evaluation, metrics,
+// progress, optimizer state between rounds, checkpoints and resume, worker-failure handling. One home, so
+// each program offers the engine's features the same way.
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "ist/core/error.hpp"
+#include "ist/train/checkpoint_dir.hpp"
+#include "ist/train/trainer_config.hpp"
+
+namespace ist::examples {
+
+struct RunFlags {
+  std::string optimizer_state = "reset";
+  bool resume = false;          // from the newest checkpoint in --checkpoint-dir
+  std::string resume_from;      // a checkpoint file or directory
+  std::string on_failure = "abort", after_failure = "survivors";
+  std::string inject_failure;   // "W:R": worker W throws in round R (1-based), to try the failure handling
+};
+
+inline void add_run_flags(CLI::App& app, RunFlags& f, TrainerConfig& t) {
+  app.add_option("--seed", t.seed, "random seed: initialization, plans, data order, dropout")->capture_default_str();
+  app.add_option("--eval-every", t.eval_every, "evaluate every K rounds (0 = only at the end)")->capture_default_str();
+  app.add_option("--metrics", t.metrics_path, "write one JSON row per round to this file (JSONL)");
+  app.add_flag("!--quiet", t.progress, "no per-round progress lines");
+  app.add_option("--optimizer-state", f.optimizer_state,
+                 "optimizer state (momentum, moments) between rounds: reset | carry")
+      ->capture_default_str()->check(CLI::IsMember({"reset", "carry"}));
+  app.add_option("--checkpoint-dir", t.checkpoint_dir, "write a checkpoint after rounds into this directory");
+  app.add_option("--checkpoint-every", t.checkpoint_every, "rounds between checkpoints")->capture_default_str();
+  app.add_option("--keep-checkpoints", t.keep_checkpoints, "keep the newest K checkpoints")->capture_default_str();
+  app.add_flag("--resume", f.resume, "continue from the newest checkpoint in --checkpoint-dir (if there is one)");
+  app.add_option("--resume-from", f.resume_from, "continue from this checkpoint file (or directory: its newest)");
+  app.add_option("--on-worker-failure", f.on_failure, "abort | drop (leave a failed worker's update out)")
+      ->capture_default_str()->check(CLI::IsMember({"abort", "drop"}));
+  app.add_option("--after-failure", f.after_failure,
+                 "drop: repartition the next rounds over the survivors | all workers")
+      ->capture_default_str()->check(CLI::IsMember({"survivors", "all"}));
+  app.add_option("--inject-failure", f.inject_failure, "W:R: worker W throws in its local steps of round R");
+}
+
+// Puts the flags into the config; throws on contradictions.
+inline void apply(const RunFlags& f, TrainerConfig& t) {
+  t.optimizer_state = f.optimizer_state == "carry" ? OptimizerState::Carry : OptimizerState::ResetEachRound;
+  IST_CHECK(!f.resume || !t.checkpoint_dir.empty(), "--resume: needs --checkpoint-dir (where the checkpoints are)");
+  IST_CHECK(!f.resume || f.resume_from.empty(), "--resume and --resume-from: give one of them, found both");
+  t.on_worker_failure = f.on_failure == "drop" ? WorkerFailure::DropForRound : WorkerFailure::Abort;
+  t.after_failure = f.after_failure == "all" ? AfterFailure::AllWorkers : AfterFailure::Survivors;
+}
+
+// --inject-failure W:R: worker W throws in its local steps of round R.
+template <class Trainer>
+void install_fault_injector(Trainer& trainer, const RunFlags& f, int workers) {
+  if (f.inject_failure.empty()) return;
+  int fail_worker = -1;
+  unsigned long long fail_round = 0;
+  char extra = 0;
+  IST_CHECK(std::sscanf(f.inject_failure.c_str(), "%d:%llu%c", &fail_worker, &fail_round, &extra) == 2 &&
+                fail_worker >= 0 && fail_worker < workers && fail_round >= 1,
+            "--inject-failure: expected W:R with 0 <= W < S = ", workers, " and round R >= 1, found '",
+            f.inject_failure, "'");
+  const std::string what = f.inject_failure;
+  trainer.set_fault_injector([=](int w, std::uint64_t round) {
+    if (w == fail_worker && round + 1 == fail_round) throw Error("injected failure (--inject-failure " + what + ")");
+  });
+}
+
+// The checkpoint to resume from ("" = start afresh); `root` prints what it chose.
+inline std::string resume_point(const RunFlags& f, const TrainerConfig& t, bool root) {
+  std::string from = f.resume_from;
+  if (f.resume) {
+    const auto latest = latest_checkpoint(t.checkpoint_dir);
+    if (latest) from = *latest;
+    else if (root) std::printf("resume: no checkpoint in %s yet, starting from round 1\n", t.checkpoint_dir.c_str());
+  }
+  if (root && !from.empty()) std::printf("resume: from %s\n", from.c_str());
+  return from;
+}
+
+}  // namespace ist::examples
