@@ -2,7 +2,7 @@
 // "cuda-device" is left out) and then, if they passed, prints "SKIPPED: no CUDA device ..." and exits with
 // ist::test::kSkipExitCode (77), which ctest (SKIP_RETURN_CODE, tests/gpu/CMakeLists.txt) reports as
 // skipped, not passed. The same when a test case skipped itself (IST_SKIP_TEST, e.g. no Fashion-MNIST)
-// and none failed. A failure always exits 1.
+// and none failed. A failure exits 1, as before.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
