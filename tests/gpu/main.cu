@@ -1,5 +1,8 @@
-// Test main of the GPU tests. Without a CUDA device it says so and runs only the tests that need none
-// (suite "cuda-device" is skipped), so ctest passes on machines without a GPU.
+// Test main of the GPU tests. Without a CUDA device it runs only the tests that need none (suite
+// "cuda-device" is left out) and then, if they passed, prints "SKIPPED: no CUDA device ..." and exits with
+// ist::test::kSkipExitCode (77), which ctest (SKIP_RETURN_CODE, tests/gpu/CMakeLists.txt) reports as
+// skipped, not passed. The same when a test case skipped itself (IST_SKIP_TEST, e.g. no Fashion-MNIST)
+// and none failed. A failure exits 1, as before.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -10,6 +13,7 @@
 #include <cstdio>
 
 #include "ist/backend/cuda/cuda_context.cuh"
+#include "../skip.hpp"
 
 int main(int argc, char** argv) {
   doctest::Context context;
@@ -29,5 +33,16 @@ int main(int argc, char** argv) {
                 CUDNN_MINOR, CUDNN_PATCHLEVEL);
   }
   context.applyCommandLine(argc, argv);
-  return context.run();
+  const int result = context.run();
+  if (context.shouldExit() || result != 0) return result;  // --help, --list-test-cases, ...; or a failure
+  if (devices == 0) {
+    std::printf("SKIPPED: no CUDA device: the tests of suite cuda-device did not run\n");
+    return ist::test::kSkipExitCode;
+  }
+  if (ist::test::skipped_tests() > 0) {
+    std::printf("SKIPPED: %d test case(s) skipped themselves (see their SKIPPED lines above)\n",
+                ist::test::skipped_tests().load());
+    return ist::test::kSkipExitCode;
+  }
+  return 0;
 }

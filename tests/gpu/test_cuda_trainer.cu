@@ -29,6 +29,7 @@
 #include "ist/train/trainer.hpp"
 #if IST_GPU_TESTS_WITH_DATA
 #include "gpu_trainer_util.cuh"
+#include "../skip.hpp"
 #endif
 
 namespace {
@@ -209,19 +210,13 @@ void compare_with_cpu(D decomposer, TrainerConfig cfg, const ImageDataset& data)
 
 TEST_CASE("ResIST with S = 2 workers as streams follows the Eigen run for 2 rounds, bytes identical") {
   const auto data = test::fashion_subset(1024);
-  if (!data) {
-    MESSAGE("skipped: Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
-    return;
-  }
+  if (!data) IST_SKIP_TEST("Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
   compare_with_cpu<ResNet20>(LayerwiseRandom{}, test::short_run_config(6, {0.05, 0.9, 5e-4, false}), *data);
 }
 
 TEST_CASE("Local SGD (Replicate) with carried momentum: S = 2 streams follow the Eigen run") {
   const auto data = test::fashion_subset(1024);
-  if (!data) {
-    MESSAGE("skipped: Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
-    return;
-  }
+  if (!data) IST_SKIP_TEST("Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
   TrainerConfig cfg = test::short_run_config(4, {0.05, 0.9, 5e-4, true});
   cfg.optimizer_state = OptimizerState::Carry;
   compare_with_cpu<ResNet20>(Replicate{}, cfg, *data);
@@ -229,10 +224,7 @@ TEST_CASE("Local SGD (Replicate) with carried momentum: S = 2 streams follow the
 
 TEST_CASE("IST (width-wise) on an MLP with S = 2 workers as streams follows the Eigen run for 2 rounds") {
   const auto data = test::fashion_subset(1024);
-  if (!data) {
-    MESSAGE("skipped: Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
-    return;
-  }
+  if (!data) IST_SKIP_TEST("Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
   // IST: plain SGD.
   compare_with_cpu<Mlp<Input<784>, Dense<256>, Dense<256>, Dense<10>>>(
       WidthwiseRandom{}, test::short_run_config(6, {0.1, 0.0, 0.0, false}), *data);

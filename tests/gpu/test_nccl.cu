@@ -21,6 +21,7 @@
 #include "ist/train/trainer.hpp"
 #if IST_GPU_TESTS_WITH_DATA
 #include "gpu_trainer_util.cuh"
+#include "../skip.hpp"
 #endif
 
 namespace {
@@ -70,10 +71,7 @@ TEST_CASE("NcclComm (one rank): slices through NCCL to the worker and back bit f
 #if IST_GPU_TESTS_WITH_DATA
 TEST_CASE("Trainer on CudaBackend<NcclComm> equals CudaBackend<StreamComm> (S = 1): weights bit for bit, same bytes") {
   const auto data = test::fashion_subset(512);
-  if (!data) {
-    MESSAGE("skipped: Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
-    return;
-  }
+  if (!data) IST_SKIP_TEST("Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
   using Net = PreActResNet20<1, 10>;
   const TrainerConfig cfg = test::short_run_config(4, {0.05, 0.9, 5e-4, false});
   IndependentSubnetTrainer<Net, LayerwiseRandom, HolderAverage, CudaBackend<cuda::NcclComm>> nccl(

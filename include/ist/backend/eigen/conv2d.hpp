@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "ist/backend/eigen/cpu_context.hpp"
+#include "ist/backend/eigen/single_thread.hpp"
 #include "ist/core/error.hpp"
 #include "ist/core/shape.hpp"
 
@@ -579,6 +580,7 @@ inline std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) /
 template <class T>
 void conv2d_forward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w, T* y) {
   detail::check_conv_shape(s, "ist::eigen::conv2d_forward");
+  const SingleThreadScope single_thread;  // Eigen's products run on this thread (and in its teams)
   const int ohw = s.out_h() * s.out_w();
   const int crr = s.c * s.r * s.r;
   const std::size_t in_img = std::size_t(s.c) * s.h * s.w;
@@ -638,6 +640,7 @@ template <class T>
 void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
                      bool accumulate_dx = false) {
   detail::check_conv_shape(s, "ist::eigen::conv2d_backward");
+  const SingleThreadScope single_thread;  // Eigen's products run on this thread (and in its teams)
   const int ohw = s.out_h() * s.out_w();
   const int crr = s.c * s.r * s.r;
   const std::size_t in_img = std::size_t(s.c) * s.h * s.w;

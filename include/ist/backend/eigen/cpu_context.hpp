@@ -1,24 +1,24 @@
 #pragma once
 // CpuContext: the compute resources of one worker on the Eigen backend: how many threads its ops may
 // use, and per-thread scratch memory that grows to the largest request and is then reused (so a
-// training step allocates nothing once its sub-network shape has been seen).
-#include <Eigen/Core>
+// training step allocates nothing once its sub-network shape has been seen). It leaves Eigen's own
+// threading alone (see the constructor).
 #include <cstddef>
-#include <omp.h>
 #include <vector>
 
+#include "ist/backend/eigen/single_thread.hpp"
 #include "ist/core/error.hpp"
 
 namespace ist::eigen {
 
 class CpuContext {
  public:
-  // ist spreads work over threads itself (images of a batch, channels of a norm), so Eigen's own
-  // matrix-product threading is switched off: a product runs on the thread that calls it.
-  explicit CpuContext(int threads = 1) {
-    Eigen::setNbThreads(1);
-    set_threads(threads);
-  }
+  // ist spreads work over threads itself (images of a batch, channels of a norm), so its own Eigen
+  // matrix products run on the thread that calls them: each op that calls one opens a SingleThreadScope
+  // (single_thread.hpp), which sets the calling thread's OpenMP thread count to 1 for the op and restores
+  // it. Nothing process-wide is touched: ist never calls Eigen::setNbThreads, so the user's own Eigen code
+  // keeps its threading (and a user's setNbThreads(k > 1) applies to ist's products too, see there).
+  explicit CpuContext(int threads = 1) { set_threads(threads); }
 
   // Number of threads this worker's ops use. Workers running side by side each have their own
   // context, so S workers with t threads each use S*t cores.

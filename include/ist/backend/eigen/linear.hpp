@@ -4,6 +4,7 @@
 #include <Eigen/Core>
 
 #include "ist/backend/eigen/cpu_context.hpp"
+#include "ist/backend/eigen/single_thread.hpp"
 
 namespace ist::eigen {
 
@@ -17,6 +18,7 @@ using ConstMatMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dyn
 // In Eigen's column-major view: X is (in x n), W is (in x out), Y is (out x n).
 template <class T>
 void linear_forward(CpuContext&, int n, int in, int out, const T* x, const T* w, const T* b, T* y) {
+  const SingleThreadScope single_thread;  // Eigen's products run on this thread
   detail::ConstMatMap<T> X(x, in, n), W(w, in, out);
   detail::MatMap<T> Y(y, out, n);
   Y.noalias() = W.transpose() * X;
@@ -26,6 +28,7 @@ void linear_forward(CpuContext&, int n, int in, int out, const T* x, const T* w,
 template <class T>
 void linear_backward(CpuContext&, int n, int in, int out, const T* x, const T* w, const T* dy, T* dx, T* dw,
                      T* db) {
+  const SingleThreadScope single_thread;  // Eigen's products run on this thread
   detail::ConstMatMap<T> X(x, in, n), W(w, in, out), dY(dy, out, n);
   detail::MatMap<T>(dw, in, out).noalias() += X * dY.transpose();
   if (db) Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(db, out) += dY.rowwise().sum();
