@@ -13,7 +13,6 @@
 #include "ist/backend/eigen/conv2d.hpp"
 #include "ist/backend/eigen/cpu_context.hpp"
 #include "ist/backend/eigen/linear.hpp"
-#include "ist/backend/eigen/single_thread.hpp"
 
 namespace {
 
@@ -87,33 +86,6 @@ TEST_CASE("CpuContext: a user's own Eigen::setNbThreads value is left as it was"
   CHECK_MESSAGE(Eigen::nbThreads() == 2, "after constructing a CpuContext: expected 2, found ", Eigen::nbThreads());
   (void)run_product_ops(ctx);
   CHECK_MESSAGE(Eigen::nbThreads() == 2, "after ist ops: expected 2, found ", Eigen::nbThreads());
-}
-
-TEST_CASE("SingleThreadScope: Eigen runs on the calling thread inside it, and the thread's OpenMP count comes back after") {
-  RestoreThreads restore;
-  omp_set_num_threads(4);
-  {
-    ist::eigen::SingleThreadScope single;
-    CHECK(omp_get_max_threads() == 1);
-    CHECK(Eigen::nbThreads() == 1);
-    {
-      ist::eigen::SingleThreadScope nested;
-      CHECK(Eigen::nbThreads() == 1);
-    }
-    CHECK(omp_get_max_threads() == 1);
-  }
-  CHECK(omp_get_max_threads() == 4);
-  CHECK(Eigen::nbThreads() == 4);
-  // Per thread: another thread's setting is its own.
-  int other = 0;
-  std::thread t([&] {
-    omp_set_num_threads(2);
-    ist::eigen::SingleThreadScope single;
-    other = omp_get_max_threads();
-  });
-  t.join();
-  CHECK(other == 1);
-  CHECK(omp_get_max_threads() == 4);
 }
 
 TEST_CASE("CpuContext: ist's products give the same bits whatever the calling thread's OpenMP thread count") {

@@ -156,7 +156,10 @@ inline void save_checkpoint(const std::string& path, const ModelInfo& info, cons
   write_file_atomically(path, file.bytes());
 }
 
-inline TrainingState load_checkpoint(const std::string& path, const ModelInfo& info) {
+namespace detail {
+// Reads and checks a checkpoint file: header, checksum, structure, and, when `info` is given, that its
+// tensor table and sizes are those of that model.
+inline TrainingState parse_checkpoint(const std::string& path, const ModelInfo* info) {
   const char* who = "ist::load_checkpoint: ";
   std::ifstream in(path, std::ios::binary);
   IST_CHECK(in.good(), who, path, ": cannot open the checkpoint (missing file or no permission)");
@@ -194,9 +197,10 @@ inline TrainingState load_checkpoint(const std::string& path, const ModelInfo& i
     for (std::uint32_t d = 0; d < rank; ++d) shape.push_back(int(r.pod<std::uint32_t>("tensor shape")));
     const auto offset = r.pod<std::uint64_t>("tensor offset");
     const auto size = r.pod<std::uint64_t>("tensor size");
-    IST_CHECK(i < info.tensors.size(), who, path, ": the checkpoint has tensor ", name, " (#", i,
-              ") but model ", info.name, " has only ", info.tensors.size(), " tensors");
-    const auto& t = info.tensors[i];
+    if (!info) continue;
+    IST_CHECK(i < info->tensors.size(), who, path, ": the checkpoint has tensor ", name, " (#", i,
+              ") but model ", info->name, " has only ", info->tensors.size(), " tensors");
+    const auto& t = info->tensors[i];
     auto fmt = [](const std::vector<int>& v) {
       std::string out = "[";
       for (std::size_t k = 0; k < v.size(); ++k) out += (k ? ", " : "") + std::to_string(v[k]);
@@ -204,17 +208,17 @@ inline TrainingState load_checkpoint(const std::string& path, const ModelInfo& i
     };
     IST_CHECK(name == t.name && shape == t.shape && offset == t.offset && size == t.size, who, path,
               ": the checkpoint is of another model: tensor #", i, " is ", name, " ", fmt(shape), " in the file, ",
-              t.name, " ", fmt(t.shape), " in model ", info.name);
+              t.name, " ", fmt(t.shape), " in model ", info->name);
   }
-  IST_CHECK(count == info.tensors.size(), who, path, ": the checkpoint has ", count, " tensors, model ", info.name,
-            " has ", info.tensors.size());
+  IST_CHECK(!info || count == info->tensors.size(), who, path, ": the checkpoint has ", count, " tensors, model ",
+            info->name, " has ", info->tensors.size());
   s.params = r.floats("parameters");
-  IST_CHECK(s.params.size() == info.num_params, who, path, ": expected ", info.num_params, " parameters, found ",
-            s.params.size());
+  const std::size_t n = info ? info->num_params : s.params.size();
+  IST_CHECK(s.params.size() == n, who, path, ": expected ", n, " parameters, found ", s.params.size());
   if (version == 1) {
     std::vector<float> momentum = r.floats("optimizer state");
-    IST_CHECK(momentum.empty() || momentum.size() == info.num_params, who, path, ": expected 0 or ",
-              info.num_params, " optimizer-state values, found ", momentum.size());
+    IST_CHECK(momentum.empty() || momentum.size() == n, who, path, ": expected 0 or ", n,
+              " optimizer-state values, found ", momentum.size());
     if (!momentum.empty()) s.optimizer_state.push_back({"momentum", std::move(momentum)});
   } else {
     const auto k = r.pod<std::uint32_t>("optimizer state count");
@@ -223,13 +227,24 @@ inline TrainingState load_checkpoint(const std::string& path, const ModelInfo& i
       StateBuffer buf;
       buf.name = r.str("optimizer state name");
       buf.values = r.floats("optimizer state");
-      IST_CHECK(buf.values.size() == info.num_params, who, path, ": optimizer state buffer ", buf.name,
-                ": expected ", info.num_params, " values, found ", buf.values.size());
+      IST_CHECK(buf.values.size() == n, who, path, ": optimizer state buffer ", buf.name, ": expected ", n,
+                " values, found ", buf.values.size());
       s.optimizer_state.push_back(std::move(buf));
     }
   }
   IST_CHECK(r.done(), who, path, ": unexpected bytes after the optimizer state (corrupt file)");
   return s;
 }
+}  // namespace detail
+
+// Loads a checkpoint of model `info`: every check above, and that the file's tensor table is the model's
+// (a checkpoint of another model is rejected, naming the first mismatching tensor).
+inline TrainingState load_checkpoint(const std::string& path, const ModelInfo& info) {
+  return detail::parse_checkpoint(path, &info);
+}
+
+// Reads any well-formed checkpoint without knowing its model (tools that compare runs): the header,
+// checksum and structure are checked, the tensor table is not.
+inline TrainingState read_checkpoint(const std::string& path) { return detail::parse_checkpoint(path, nullptr); }
 
 }  // namespace ist

@@ -19,8 +19,9 @@
 //   (see "stride 2" below).
 // * Everything else (1x1 projections, other paddings) is one GEMM per image,
 //   col = im2col(x_n) stored [c*r*r][out_h*out_w]:  y_n [k][out_hw] = w [k][c*r*r] * col,
-//   in Eigen's column-major view Y(out_hw x k) = Col(out_hw x crr) * W(crr x k). A pointwise
-//   convolution (1x1, stride 1, no padding) skips im2col.
+//   in Eigen's column-major view Y(out_hw x k) = Col(out_hw x crr) * W(crr x k), run by gemm() (gemm.hpp:
+//   Eigen's packed GEMM on the calling thread, whatever the shape, the addresses or Eigen's thread count).
+//   A pointwise convolution (1x1, stride 1, no padding) skips im2col.
 //
 // Images are spread over the context's threads; each thread has its own scratch (padded planes or
 // im2col buffer) and, in the backward pass, its own weight-gradient buffer, summed in thread order
@@ -36,7 +37,7 @@
 #include <vector>
 
 #include "ist/backend/eigen/cpu_context.hpp"
-#include "ist/backend/eigen/single_thread.hpp"
+#include "ist/backend/eigen/gemm.hpp"
 #include "ist/core/error.hpp"
 #include "ist/core/shape.hpp"
 
@@ -46,8 +47,6 @@ namespace detail {
 
 template <class T>
 using ColMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>>;
-template <class T>
-using ConstColMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>>;
 
 // ---- im2col path ---------------------------------------------------------------------------------
 
@@ -580,7 +579,6 @@ inline std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) /
 template <class T>
 void conv2d_forward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w, T* y) {
   detail::check_conv_shape(s, "ist::eigen::conv2d_forward");
-  const SingleThreadScope single_thread;  // Eigen's products run on this thread (and in its teams)
   const int ohw = s.out_h() * s.out_w();
   const int crr = s.c * s.r * s.r;
   const std::size_t in_img = std::size_t(s.c) * s.h * s.w;
@@ -619,18 +617,15 @@ void conv2d_forward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w,
   }
   if (!s.is_pointwise())
     for (int t = 0; t < nt; ++t) ctx.scratch<T>(t, std::size_t(crr) * ohw);
-  detail::ConstColMap<T> W(w, crr, s.k);
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int i = 0; i < s.n; ++i) {
     const T* xi = x + i * in_img;
-    detail::ColMap<T> Y(y + i * out_img, ohw, s.k);
-    if (s.is_pointwise()) {
-      Y.noalias() = detail::ConstColMap<T>(xi, ohw, crr) * W;
-    } else {
+    if (!s.is_pointwise()) {
       T* col = ctx.scratch<T>(omp_get_thread_num(), std::size_t(crr) * ohw);
       detail::im2col(s, xi, col);
-      Y.noalias() = detail::ConstColMap<T>(col, ohw, crr) * W;
+      xi = col;
     }
+    gemm(false, false, ohw, s.k, crr, xi, ohw, w, crr, y + i * out_img, ohw, false);  // Y = Col W
   }
 }
 
@@ -640,7 +635,6 @@ template <class T>
 void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
                      bool accumulate_dx = false) {
   detail::check_conv_shape(s, "ist::eigen::conv2d_backward");
-  const SingleThreadScope single_thread;  // Eigen's products run on this thread (and in its teams)
   const int ohw = s.out_h() * s.out_w();
   const int crr = s.c * s.r * s.r;
   const std::size_t in_img = std::size_t(s.c) * s.h * s.w;
@@ -745,33 +739,25 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
   }
   const std::size_t col_size = s.is_pointwise() ? 0 : detail::round_up(std::size_t(crr) * ohw, 64);
   for (int t = 0; t < nt; ++t) ctx.scratch<T>(t, col_size + wsize);
-  detail::ConstColMap<T> W(w, crr, s.k);
 #pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num();
     T* scratch = ctx.scratch<T>(t, col_size + wsize);
     T* col = scratch;
-    detail::ColMap<T> dW(scratch + col_size, crr, s.k);
-    dW.setZero();
+    T* dW = scratch + col_size;  // (crr x k) column-major
+    std::fill(dW, dW + std::size_t(crr) * s.k, T(0));
 #pragma omp for schedule(static)
     for (int i = 0; i < s.n; ++i) {
       const T* xi = x + i * in_img;
-      detail::ConstColMap<T> dY(dy + i * out_img, ohw, s.k);
+      const T* dyi = dy + i * out_img;  // dY: (ohw x k) column-major
       if (s.is_pointwise()) {
-        dW.noalias() += detail::ConstColMap<T>(xi, ohw, crr).transpose() * dY;
-        if (dx) {
-          detail::ColMap<T> dX(dx + i * in_img, ohw, crr);
-          if (accumulate_dx)
-            dX.noalias() += dY * W.transpose();
-          else
-            dX.noalias() = dY * W.transpose();
-        }
+        gemm(true, false, crr, s.k, ohw, xi, ohw, dyi, ohw, dW, crr, true);  // dW += X^T dY
+        if (dx) gemm(false, true, ohw, crr, s.k, dyi, ohw, w, crr, dx + i * in_img, ohw, accumulate_dx);  // dX = dY W^T
       } else {
         detail::im2col(s, xi, col);
-        detail::ColMap<T> Col(col, ohw, crr);
-        dW.noalias() += Col.transpose() * dY;
+        gemm(true, false, crr, s.k, ohw, col, ohw, dyi, ohw, dW, crr, true);  // dW += Col^T dY
         if (dx) {
-          Col.noalias() = dY * W.transpose();  // reuse the buffer for d(col)
+          gemm(false, true, ohw, crr, s.k, dyi, ohw, w, crr, col, ohw, false);  // d(col) = dY W^T, in col's buffer
           T* dxi = dx + i * in_img;
           if (!accumulate_dx) std::fill(dxi, dxi + in_img, T(0));
           detail::col2im_add(s, col, dxi);

@@ -6,18 +6,16 @@
 #include <cstddef>
 #include <vector>
 
-#include "ist/backend/eigen/single_thread.hpp"
 #include "ist/core/error.hpp"
 
 namespace ist::eigen {
 
 class CpuContext {
  public:
-  // ist spreads work over threads itself (images of a batch, channels of a norm), so its own Eigen
-  // matrix products run on the thread that calls them: each op that calls one opens a SingleThreadScope
-  // (single_thread.hpp), which sets the calling thread's OpenMP thread count to 1 for the op and restores
-  // it. Nothing process-wide is touched: ist never calls Eigen::setNbThreads, so the user's own Eigen code
-  // keeps its threading (and a user's setNbThreads(k > 1) applies to ist's products too, see there).
+  // ist spreads work over threads itself (images of a batch, channels of a norm), so its own matrix
+  // products run on the thread that calls them: they go through gemm() (gemm.hpp), Eigen's packed kernel
+  // called directly, which never consults Eigen's thread count. Nothing process-wide is touched: ist never
+  // calls Eigen::setNbThreads, so the user's own Eigen code keeps its threading.
   explicit CpuContext(int threads = 1) { set_threads(threads); }
 
   // Number of threads this worker's ops use. Workers running side by side each have their own

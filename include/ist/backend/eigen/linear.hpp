@@ -1,10 +1,12 @@
 #pragma once
 // Fully connected layer: y [n, out] = x [n, in] * w^T + b, with w: [out, in], b: [out] (b may be null).
 // Gradient contract: dw and db accumulate (+=); dx is overwritten (pass null to skip it).
+// The products run through gemm() and the bias gradient through add_column_sums() (gemm.hpp), so the
+// results do not depend on where the buffers lie or on Eigen's thread count.
 #include <Eigen/Core>
 
 #include "ist/backend/eigen/cpu_context.hpp"
-#include "ist/backend/eigen/single_thread.hpp"
+#include "ist/backend/eigen/gemm.hpp"
 
 namespace ist::eigen {
 
@@ -15,24 +17,19 @@ template <class T>
 using ConstMatMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>>;
 }  // namespace detail
 
-// In Eigen's column-major view: X is (in x n), W is (in x out), Y is (out x n).
+// In column-major views: X is (in x n), W is (in x out), Y is (out x n).
 template <class T>
 void linear_forward(CpuContext&, int n, int in, int out, const T* x, const T* w, const T* b, T* y) {
-  const SingleThreadScope single_thread;  // Eigen's products run on this thread
-  detail::ConstMatMap<T> X(x, in, n), W(w, in, out);
-  detail::MatMap<T> Y(y, out, n);
-  Y.noalias() = W.transpose() * X;
-  if (b) Y.colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(b, out);
+  gemm(true, false, out, n, in, w, in, x, in, y, out, false);  // Y = W^T X
+  if (b) detail::MatMap<T>(y, out, n).colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(b, out);
 }
 
 template <class T>
 void linear_backward(CpuContext&, int n, int in, int out, const T* x, const T* w, const T* dy, T* dx, T* dw,
                      T* db) {
-  const SingleThreadScope single_thread;  // Eigen's products run on this thread
-  detail::ConstMatMap<T> X(x, in, n), W(w, in, out), dY(dy, out, n);
-  detail::MatMap<T>(dw, in, out).noalias() += X * dY.transpose();
-  if (db) Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(db, out) += dY.rowwise().sum();
-  if (dx) detail::MatMap<T>(dx, in, n).noalias() = W * dY;
+  gemm(false, true, in, out, n, x, in, dy, out, dw, in, true);  // dW += X dY^T
+  if (db) add_column_sums(n, out, dy, db);                      // db += the n rows of dy [n, out]
+  if (dx) gemm(false, false, in, n, out, w, in, dy, out, dx, in, false);  // dX = W dY
 }
 
 // y [n, out] (row i = sample i) = s * y + b, row by row: a linear layer's input scale and bias, applied
