@@ -12,7 +12,7 @@
 
 #include "bench_common.hpp"
 #include "ist/backend/eigen/compute.hpp"
-#include "ist/layers/resnet_network.hpp"
+#include "ist/networks/resnet_network.hpp"
 #include "ist/model/init.hpp"
 #include "ist/model/param_layout.hpp"
 #include "ist/model/presets.hpp"

@@ -29,6 +29,7 @@
 #include "ist/train/gcn_traits.hpp"
 #include "ist/train/mlp_traits.hpp"
 #include "ist/train/model_traits.hpp"
+#include "communicator_conformance.hpp"
 
 using namespace ist;
 
@@ -195,42 +196,9 @@ struct Archetype {
 };
 }  // namespace
 
-// The in-process half of the contract (every worker local); tests/mpi runs the same checks across ranks.
+// Every worker is local here; tests/mpi/test_mpi_comm.cpp runs the same contract across ranks (MpiComm).
 TEST_CASE_TEMPLATE_DEFINE("communicator conformance", F, communicator_conformance) {
   auto comm = F::make();
-  using C = decltype(comm);
-  static_assert(check_communicator<C>());
-  const int S = comm.num_workers();
-  REQUIRE(S >= 1);
-  CHECK(comm.is_coordinator());
-  comm.ledger().begin_round(0, S);
-  std::vector<std::vector<float>> at_worker(static_cast<std::size_t>(S));
-  for (int w = 0; w < S; ++w) {
-    CHECK(comm.is_local(w));
-    const std::vector<float> src = random_values(std::size_t(5 + w), std::uint64_t(w), 1.0);
-    at_worker[std::size_t(w)].resize(src.size());
-    comm.to_worker(w, src, at_worker[std::size_t(w)]);
-    CHECK(same_bits(at_worker[std::size_t(w)], src));
-  }
-  std::vector<std::atomic<int>> ran(static_cast<std::size_t>(S));
-  comm.run_workers([&](int w) {
-    ran[std::size_t(w)]++;
-    for (auto& x : at_worker[std::size_t(w)]) x += 1.f;
-  });
-  for (int w = 0; w < S; ++w) CHECK(ran[std::size_t(w)] == 1);
-  for (int w = 0; w < S; ++w) {
-    std::vector<float> back(at_worker[std::size_t(w)].size());
-    comm.to_coordinator(w, at_worker[std::size_t(w)], back);
-    CHECK(same_bits(back, at_worker[std::size_t(w)]));
-    // The ledger counts each message's bytes, once each way.
-    CHECK(comm.ledger().this_round()[std::size_t(w)].to_worker == (5u + unsigned(w)) * sizeof(float));
-    CHECK(comm.ledger().this_round()[std::size_t(w)].from_worker == (5u + unsigned(w)) * sizeof(float));
-    CHECK(comm.ledger().this_round()[std::size_t(w)].messages == 2);
-  }
-  // run_workers rethrows a worker's exception after every worker has finished.
-  CHECK_THROWS_WITH_AS(comm.run_workers([&](int w) {
-    if (w == S - 1) throw Error("worker failed on purpose");
-  }),
-                       "worker failed on purpose", Error);
+  conformance::check_communicator_contract(comm);
 }
 TEST_CASE_TEMPLATE_INVOKE(communicator_conformance, InProcessConcurrent, InProcessSequential, Archetype);

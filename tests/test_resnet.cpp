@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "grad_check.hpp"
-#include "ist/layers/resnet_network.hpp"
+#include "ist/networks/resnet_network.hpp"
 #include "ist/model/init.hpp"
 #include "ist/model/model_info.hpp"
 #include "ist/model/param_layout.hpp"

@@ -30,7 +30,7 @@
 #include "ist/backend/cuda/sgd.cuh"
 #include "ist/core/atomic_file.hpp"
 #include "ist/core/rng.hpp"
-#include "ist/layers/resnet_network.hpp"
+#include "ist/networks/resnet_network.hpp"
 #include "ist/model/init.hpp"
 #include "ist/model/param_layout.hpp"
 #include "ist/model/presets.hpp"

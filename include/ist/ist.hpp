@@ -22,7 +22,7 @@
 #include "ist/decompose/replicate.hpp"
 #include "ist/decompose/slices.hpp"
 #include "ist/decompose/widthwise_random.hpp"
-#include "ist/layers/resnet_network.hpp"
+#include "ist/networks/resnet_network.hpp"
 #include "ist/model/gcn.hpp"
 #include "ist/model/init.hpp"
 #include "ist/model/mlp.hpp"

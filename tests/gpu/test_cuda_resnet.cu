@@ -15,7 +15,7 @@
 #include "gpu_test_util.cuh"
 #include "ist/backend/cuda/compute.cuh"
 #include "ist/backend/eigen/compute.hpp"
-#include "ist/layers/resnet_network.hpp"
+#include "ist/networks/resnet_network.hpp"
 #include "ist/model/init.hpp"
 #include "ist/model/param_layout.hpp"
 #include "ist/model/presets.hpp"

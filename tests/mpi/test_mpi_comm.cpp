@@ -8,6 +8,7 @@
 
 #include "ist/backend/cpu_backend.hpp"
 #include "ist/comm/mpi_comm.hpp"
+#include "../communicator_conformance.hpp"
 #include "mpi_test.hpp"
 #include "../skip.hpp"
 
@@ -162,3 +163,16 @@ TEST_CASE("mpi comm: a worker expecting a different size gets a clear error, not
                          Error);
   }
 }
+
+// The Communicator contract every communicator runs (tests/communicator_conformance.hpp), across ranks.
+namespace {
+struct OverMpi {
+  static MpiComm make() { return MpiComm(); }
+};
+}  // namespace
+TEST_CASE_TEMPLATE_DEFINE("mpi comm: communicator conformance", F, mpi_communicator_conformance) {
+  MPI_RANK_INFO();
+  auto comm = F::make();
+  conformance::check_communicator_contract(comm);
+}
+TEST_CASE_TEMPLATE_INVOKE(mpi_communicator_conformance, OverMpi);

@@ -21,7 +21,7 @@
 #include "ist/decompose/plan.hpp"
 #include "ist/decompose/slices.hpp"
 #include "ist/model/param_layout.hpp"
-#include "ist/model/resnet.hpp"
+#include "ist/model/model_desc.hpp"
 
 namespace ist::detail {
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "ist/model/model_info.hpp"
-#include "ist/model/resnet.hpp"
+#include "ist/model/model_desc.hpp"
 
 namespace ist {
 

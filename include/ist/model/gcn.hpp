@@ -7,7 +7,7 @@
 //
 // Layer l computes Z = A_hat (D W_l^T) with D = dropout(H_{l-1}) (the input features for l = 0),
 // A_hat = D^-1/2 (A + I) D^-1/2 the normalized adjacency. Hidden layers then apply ReLU and, as an
-// option, GIST's non-affine layer norm (see GcnOptions in ist/layers/gcn_network.hpp). As in Kipf's
+// option, GIST's non-affine layer norm (see GcnOptions in ist/networks/gcn_network.hpp). As in Kipf's
 // reference code the layers have no bias. Weights are initialized Glorot-uniform.
 //
 // The hidden units of every hidden layer are what WidthwiseRandom splits; the input features and the

@@ -10,7 +10,7 @@
 
 #include "ist/core/error.hpp"
 #include "ist/core/rng.hpp"
-#include "ist/model/resnet.hpp"
+#include "ist/model/model_desc.hpp"
 
 namespace ist {
 

@@ -176,11 +176,7 @@ static_assert(OptimizerPolicy<AdamConfig>);
 template <>
 struct Implementation<AdamConfig, eigen::CpuContext> {
   using type = Adam<float>;
-  static type make(eigen::CpuContext&, const AdamConfig& c, const TensorSegments& tensors) {
-    std::size_t n = 0;
-    for (const auto& t : tensors) n += t.size;
-    return type(c, n);
-  }
+  static type make(eigen::CpuContext&, const AdamConfig& c, const TensorSegments& tensors) { return type(c, total_size(tensors)); }
 };
 
 }  // namespace ist::optim

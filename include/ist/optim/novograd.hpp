@@ -23,13 +23,13 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <sstream>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ist/core/error.hpp"
+#include "ist/optim/adam.hpp"
 #include "ist/optim/optimizer.hpp"
 
 namespace ist::optim {
@@ -44,23 +44,14 @@ struct NovoGradConfig {
   // The OptimizerPolicy members (ist/optim/optimizer.hpp).
   static constexpr std::string_view name = "novograd";
   std::vector<std::string> state_names() const { return {"exp_avg"}; }
-  std::string text() const {
-    std::ostringstream os;
-    os.precision(17);
-    os << "lr=" << lr << "\nbeta1=" << beta1 << "\nbeta2=" << beta2 << "\neps=" << eps
-       << "\nweight_decay=" << weight_decay << "\n";
-    return os.str();
-  }
+  // NovoGrad's hyperparameters are Adam's (the same ranges and the same key=value text).
+  AdamConfig as_adam() const { return AdamConfig{lr, beta1, beta2, eps, weight_decay}; }
+  std::string text() const { return as_adam().text(); }
 };
 
-// Throws ist::Error naming `where` when the configuration is invalid.
+// Throws ist::Error naming `where` when the configuration is invalid: Adam's checks.
 inline void validate(const NovoGradConfig& c, const char* where = "ist::optim::NovoGradConfig") {
-  IST_CHECK(std::isfinite(c.lr) && c.lr >= 0.0, where, ": expected lr >= 0, found ", c.lr);
-  IST_CHECK(c.beta1 >= 0.0 && c.beta1 < 1.0, where, ": expected beta1 in [0, 1), found ", c.beta1);
-  IST_CHECK(c.beta2 >= 0.0 && c.beta2 < 1.0, where, ": expected beta2 in [0, 1), found ", c.beta2);
-  IST_CHECK(std::isfinite(c.eps) && c.eps >= 0.0, where, ": expected eps >= 0, found ", c.eps);
-  IST_CHECK(std::isfinite(c.weight_decay) && c.weight_decay >= 0.0, where,
-            ": expected weight_decay >= 0, found ", c.weight_decay);
+  validate(c.as_adam(), where);
 }
 
 namespace detail {

@@ -53,6 +53,12 @@ using TensorSegments = std::vector<TensorSegment>;
 
 // One segment covering a whole buffer of n values (a buffer that is one tensor).
 inline TensorSegments whole_buffer(std::size_t n) { return {TensorSegment{0, n}}; }
+// The length of the buffer the segments tile.
+inline std::size_t total_size(const TensorSegments& tensors) {
+  std::size_t n = 0;
+  for (const auto& t : tensors) n += t.size;
+  return n;
+}
 
 template <class P, class Context>
 struct Implementation;  // specialized by each optimizer for each compute context

@@ -188,11 +188,7 @@ static_assert(OptimizerPolicy<SgdConfig>);
 template <>
 struct Implementation<SgdConfig, eigen::CpuContext> {
   using type = Sgd<float>;
-  static type make(eigen::CpuContext&, const SgdConfig& c, const TensorSegments& tensors) {
-    std::size_t n = 0;
-    for (const auto& t : tensors) n += t.size;
-    return type(c, n);
-  }
+  static type make(eigen::CpuContext&, const SgdConfig& c, const TensorSegments& tensors) { return type(c, total_size(tensors)); }
 };
 
 }  // namespace ist::optim

@@ -6,7 +6,7 @@
 
 #include "ist/data/batch_iterator.hpp"
 #include "ist/data/image_dataset.hpp"
-#include "ist/layers/resnet_network.hpp"
+#include "ist/networks/resnet_network.hpp"
 #include "ist/model/param_layout.hpp"
 
 namespace ist {

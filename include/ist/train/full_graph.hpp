@@ -17,7 +17,7 @@
 #include "ist/core/rng.hpp"
 #include "ist/data/graph.hpp"
 #include "ist/decompose/plan.hpp"
-#include "ist/layers/gcn_network.hpp"
+#include "ist/networks/gcn_network.hpp"
 #include "ist/model/model_info.hpp"
 #include "ist/model/param_layout.hpp"
 #include "ist/train/local_steps.hpp"
@@ -27,14 +27,13 @@
 namespace ist {
 
 struct FullGraph {
-  using Data = GraphDataset;
-  using EvalData = GraphDataset;
-  static constexpr bool evaluates_on_training_data = true;
-  static constexpr std::uint64_t kDropoutStream = 0x44524f50u;  // "DROP"
-
+  // A worker's data is the whole graph, which is also what fit() scores (its val and test nodes).
   struct Worker {
     const GraphDataset* graph = nullptr;
   };
+  using Data = GraphDataset;
+  using EvalData = Data;
+  static constexpr bool evaluates_on_training_data = true;
 
   static void check(const ModelInfo& info, const GraphDataset& g) {
     const char* who = "ist::IndependentSubnetTrainer";
@@ -69,6 +68,7 @@ struct FullGraph {
       fwd.training = true;
       fwd.dropout = cfg.graph.dropout;
       fwd.norm = cfg.graph.norm;
+      constexpr std::uint64_t kDropoutStream = 0x44524f50u;  // "DROP"
       fwd.seed = derive_seed(cfg.seed, {kDropoutStream, std::uint64_t(r.worker), r.round, std::uint64_t(i)});
       const float* logits = net.forward(params.data(), layout, g.features, g.adjacency, fwd);
       const auto l = eigen::node_cross_entropy<float>(std::size_t(g.num_nodes), Net::num_classes, logits,

@@ -11,7 +11,7 @@
 #include "ist/backend/eigen/cpu_context.hpp"
 #include "ist/backend/eigen/softmax_cross_entropy.hpp"
 #include "ist/data/batch_iterator.hpp"
-#include "ist/layers/resnet_network.hpp"
+#include "ist/networks/resnet_network.hpp"
 #include "ist/model/param_layout.hpp"
 
 namespace ist {

@@ -61,4 +61,20 @@ concept LocalWork = requires(const ModelInfo& info, const typename W::Data& data
   { W::applies_weight_decay(cfg) } -> std::same_as<bool>;
 };
 
+namespace archetypes {
+// The smallest LocalWork: data that is one number, nothing to step through.
+struct LocalWorkArchetype {
+  struct Data {};
+  using EvalData = Data;
+  static constexpr bool evaluates_on_training_data = true;
+  struct Worker {};
+  static void check(const ModelInfo&, const Data&) {}
+  static int steps_per_epoch(const Data&, const TrainerConfig&, int) { return 1; }
+  static void prepare(Worker&, const Data&, const TrainerConfig&, int, int) {}
+  static void seek(Worker&, std::uint64_t) {}
+  static bool applies_weight_decay(const TrainerConfig&) { return false; }
+};
+static_assert(LocalWork<LocalWorkArchetype>);
+}  // namespace archetypes
+
 }  // namespace ist

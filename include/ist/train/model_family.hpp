@@ -73,4 +73,23 @@ consteval bool check_model_family() {
   }
 }
 
+namespace archetypes {
+// The smallest ModelFamily: one parameter in one block, every sub-network holds it.
+struct ModelFamilyArchetype {
+  using Work = LocalWorkArchetype;
+  static constexpr std::size_t num_params = 1;
+  static ModelInfo info() {
+    ModelInfo m;
+    m.num_params = 1;
+    m.blocks.resize(1);
+    m.blocks[0].param_count = 1;
+    return m;
+  }
+  static void init(std::span<float> params, std::uint64_t) { params[0] = 0.f; }
+  static SliceSet slices(const SubnetSpec&) { return SliceSet{{TensorSlice{0, 1, 1, {}, {}}}}; }
+  static ParamLayout layout(const SubnetSpec&) { return ParamLayout::from_offsets({0}, 1); }
+};
+static_assert(ModelFamily<ModelFamilyArchetype>);
+}  // namespace archetypes
+
 }  // namespace ist

@@ -10,7 +10,7 @@
 
 #include "ist/decompose/plan.hpp"
 #include "ist/decompose/slices.hpp"
-#include "ist/layers/resnet_network.hpp"
+#include "ist/networks/resnet_network.hpp"
 #include "ist/model/init.hpp"
 #include "ist/model/model_info.hpp"
 #include "ist/model/param_layout.hpp"

@@ -9,7 +9,7 @@
 
 #include "ist/core/error.hpp"
 #include "ist/data/batch_iterator.hpp"
-#include "ist/layers/resnet_network.hpp"
+#include "ist/networks/resnet_network.hpp"
 #include "ist/model/gcn.hpp"
 #include "ist/optim/schedule.hpp"
 #include "ist/optim/sgd.hpp"

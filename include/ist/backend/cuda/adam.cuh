@@ -131,9 +131,7 @@ template <>
 struct Implementation<AdamConfig, cuda::CudaContext> {
   using type = cuda::Adam;
   static type make(cuda::CudaContext& ctx, const AdamConfig& c, const TensorSegments& tensors) {
-    std::size_t n = 0;
-    for (const auto& t : tensors) n += t.size;
-    return type(ctx, c, n);
+    return type(ctx, c, total_size(tensors));
   }
 };
 static_assert(Optimizer<cuda::Adam>);

@@ -137,9 +137,7 @@ template <>
 struct Implementation<SgdConfig, cuda::CudaContext> {
   using type = cuda::Sgd;
   static type make(cuda::CudaContext& ctx, const SgdConfig& c, const TensorSegments& tensors) {
-    std::size_t n = 0;
-    for (const auto& t : tensors) n += t.size;
-    return type(ctx, c, n);
+    return type(ctx, c, total_size(tensors));
   }
 };
 static_assert(Optimizer<cuda::Sgd>);

@@ -33,7 +33,7 @@
 #include "ist/backend/eigen/batch_norm_1d.hpp"
 #include "ist/backend/eigen/compute.hpp"
 #include "ist/core/error.hpp"
-#include "ist/layers/resnet_network.hpp"
+#include "ist/networks/resnet_network.hpp"
 #include "ist/model/mlp.hpp"
 #include "ist/model/param_layout.hpp"
 

@@ -1,0 +1,42 @@
+#pragma once
+// What the ModelTraits of the width-decomposable chains (ist::Mlp, ist::Gcn) share: a SubnetSpec's kept
+// units become row and column slices of each layer's weight and a compact layout
+// (ist/decompose/width_slices.hpp), and the network runs the compact sub-network at its kept widths.
+// Each family adds its network, initialization, local work and how its network is configured.
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ist/decompose/plan.hpp"
+#include "ist/decompose/slices.hpp"
+#include "ist/decompose/width_slices.hpp"
+#include "ist/model/dense_chain.hpp"
+#include "ist/model/model_info.hpp"
+#include "ist/model/param_layout.hpp"
+
+namespace ist::detail {
+
+// Name: the family's name for messages and the default ModelInfo name ("mlp", "gcn").
+template <class Model, const char* Name>
+struct WidthChainTraits {
+  static constexpr std::size_t num_params = Model::num_params;
+  static constexpr int num_classes = Model::num_classes;
+
+  static ModelInfo info(std::string name = Name) { return chain_model_info<Model>(std::move(name)); }
+  static SliceSet slices(const SubnetSpec& spec) { return chain_slices<Model>(spec, where("slices").c_str()); }
+  static ParamLayout layout(const SubnetSpec& spec) { return chain_layout<Model>(spec, where("layout").c_str()); }
+  // The network at the kept widths of `spec`.
+  template <class Net>
+  static void set_widths(Net& net, const SubnetSpec& spec) {
+    net.set_widths(chain_kept_widths<Model>(spec, where("configure").c_str()));
+  }
+
+ private:
+  static std::string where(const char* what) { return std::string("ist::ModelTraits<") + Name + ">::" + what; }
+};
+
+inline constexpr char kMlpName[] = "mlp";
+inline constexpr char kGcnName[] = "gcn";
+
+}  // namespace ist::detail
