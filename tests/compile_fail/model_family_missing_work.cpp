@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 
+#include "ist/decompose/replicate.hpp"
 #include "ist/model/presets.hpp"
 #include "ist/train/model_traits.hpp"
 #include "ist/train/trainer.hpp"
