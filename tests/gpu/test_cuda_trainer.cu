@@ -4,6 +4,7 @@
 // SGD on a PreAct ResNet-20 and for IST on an MLP.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -206,6 +207,31 @@ void compare_with_cpu(D decomposer, TrainerConfig cfg, const ImageDataset& data)
   // Deterministic algorithms: the same seed gives the same weights, bit for bit.
   two_rounds<Net>(decomposer, CudaBackend<>(cuda::StreamComm(2)), cfg, data, gpu_again);
   CHECK(gpu_again == gpu_params);
+}
+
+TEST_CASE("The CUDA trainer evaluates the global model on the GPU, as the Eigen trainer does on the CPU") {
+  const auto data = test::fashion_subset(1024);
+  if (!data) IST_SKIP_TEST("Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
+  const auto cfg = test::short_run_config(6, {0.05, 0.9, 5e-4, false});
+  // The same seed: the same initial global model on both sides, evaluated with ResIST's scaling for S = 2.
+  IndependentSubnetTrainer<ResNet20, LayerwiseRandom> cpu(LayerwiseRandom{}, HolderAverage{},
+                                                         CpuBackend<>(InProcessComm(2), 2), cfg);
+  IndependentSubnetTrainer<ResNet20, LayerwiseRandom, HolderAverage, CudaBackend<>> gpu(
+      LayerwiseRandom{}, HolderAverage{}, CudaBackend<>(cuda::StreamComm(2)), cfg);
+  REQUIRE(std::equal(cpu.params().begin(), cpu.params().end(), gpu.params().begin()));
+  const EvalResult c = cpu.evaluate(*data).test, g = gpu.evaluate(*data).test;
+  std::printf("ist-gpu: evaluation of the initial PreAct ResNet-20 on 1024 images: loss CUDA %.6f, Eigen %.6f; "
+              "accuracy %.4f vs %.4f\n", g.loss, c.loss, g.accuracy, c.accuracy);
+  CHECK(g.samples == c.samples);
+  CHECK(std::abs(g.loss - c.loss) / c.loss < 1e-4);
+  CHECK(std::abs(g.accuracy - c.accuracy) <= 3.0 / c.samples);  // a few near-ties may break the other way
+  // And after a round, the global model that trained on the GPU scores the same on both evaluators.
+  gpu.prepare(*data);
+  gpu.train_round(0);
+  std::copy(gpu.params().begin(), gpu.params().end(), cpu.params().begin());
+  const EvalResult c1 = cpu.evaluate(*data).test, g1 = gpu.evaluate(*data).test;
+  CHECK(std::abs(g1.loss - c1.loss) / c1.loss < 1e-4);
+  CHECK(std::abs(g1.accuracy - c1.accuracy) <= 3.0 / c1.samples);
 }
 
 TEST_CASE("ResIST with S = 2 workers as streams follows the Eigen run for 2 rounds, bytes identical") {

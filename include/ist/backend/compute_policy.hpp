@@ -9,6 +9,9 @@
 //                                         resize(n), size(), data()
 //   static void copy(Context&, std::span<const float> src, std::span<float> dst)
 //                                         between two buffers of the policy; returns when done
+//   static void upload(Context&, std::span<const float> host, std::span<float> dst)
+//                                         from host memory into a buffer of the policy; returns when done
+//                                         (the engine evaluates the global model, held on the host, with it)
 // The networks (ist/layers) call the policy's layer ops as well (conv2d_forward, batch_norm_*,
 // linear_forward, softmax_cross_entropy, ...): a policy provides those a network it runs uses; the
 // Eigen policy (ist/backend/eigen/compute.hpp) lists them all. Optimizer policies bring their
@@ -28,6 +31,7 @@ concept ComputePolicy = requires(typename C::Context& ctx, typename C::template 
   { b.size() } -> std::convertible_to<std::size_t>;
   { b.data() } -> std::same_as<float*>;
   C::copy(ctx, src, dst);
+  C::upload(ctx, src, dst);
 };
 
 // One static_assert per required member, so a type that misses one gets a single sentence naming it.
@@ -47,9 +51,17 @@ consteval bool check_compute_policy() {
   }();
   static_assert(has_context, "ist::ComputePolicy: missing member type `Context` (one worker's compute resources)");
   static_assert(has_buffer, "ist::ComputePolicy: missing member template `Buffer<T>` with resize(n), size(), data()");
+  constexpr bool has_upload = [] {
+    if constexpr (has_context)
+      return requires(typename C::Context& ctx, std::span<const float> s, std::span<float> d) { C::upload(ctx, s, d); };
+    else
+      return false;
+  }();
   static_assert(!has_context || has_copy, "ist::ComputePolicy: missing member "
                                           "`static void copy(Context&, std::span<const float>, std::span<float>)`");
-  return has_context && has_buffer && has_copy;
+  static_assert(!has_context || has_upload, "ist::ComputePolicy: missing member "
+                                            "`static void upload(Context&, std::span<const float>, std::span<float>)`");
+  return has_context && has_buffer && has_copy && has_upload;
 }
 
 namespace archetypes {
@@ -61,6 +73,7 @@ struct ComputePolicyArchetype {
   static void copy(Context&, std::span<const float> src, std::span<float> dst) {
     for (std::size_t i = 0; i < src.size() && i < dst.size(); ++i) dst[i] = src[i];
   }
+  static void upload(Context& ctx, std::span<const float> host, std::span<float> dst) { copy(ctx, host, dst); }
 };
 static_assert(ComputePolicy<ComputePolicyArchetype>);
 }  // namespace archetypes

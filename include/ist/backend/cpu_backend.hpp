@@ -23,6 +23,9 @@ class CpuBackend {
   int threads_per_worker() const { return threads_; }
   // The context a worker computes with.
   eigen::CpuContext make_context() const { return eigen::CpuContext(threads_); }
+  // A context with `threads` threads: the engine evaluates the global model with the threads of all of this
+  // process's workers (TrainerConfig::eval_threads).
+  eigen::CpuContext make_context(int threads) const { return eigen::CpuContext(threads); }
 
  private:
   Comm comm_;

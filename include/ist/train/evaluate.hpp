@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "ist/backend/eigen/cpu_context.hpp"
 #include "ist/data/batch_iterator.hpp"
 #include "ist/data/image_dataset.hpp"
 #include "ist/networks/resnet_network.hpp"
@@ -42,5 +43,24 @@ EvalResult evaluate(Net& net, const T* params, const ParamLayout& layout, const 
   r.accuracy = double(correct) / r.samples;
   return r;
 }
+
+// The engine calls evaluate(ctx, ...) with its evaluation context, so each compute policy brings its own
+// loop: this one for the Eigen policy, ist::cuda::evaluate (ist/backend/cuda/evaluate.cuh, found by
+// argument-dependent lookup) for the CUDA one, where params live on the device.
+template <class Net, class T>
+EvalResult evaluate(eigen::CpuContext&, Net& net, const T* params, const ParamLayout& layout, const ImageDataset& data,
+                    int batch_size, const Normalization& norm, ForwardOptions<T> opt = {}) {
+  return evaluate(net, params, layout, data, batch_size, norm, opt);
+}
+
+namespace detail {
+// evaluate(ctx, ...) for the compute policy of `ctx`, found by argument-dependent lookup (for callers whose
+// own scope has a member named evaluate).
+template <class Context, class Net, class T>
+EvalResult evaluate_on(Context& ctx, Net& net, const T* params, const ParamLayout& layout, const ImageDataset& data,
+                       int batch_size, const Normalization& norm, const ForwardOptions<T>& opt) {
+  return evaluate(ctx, net, params, layout, data, batch_size, norm, opt);
+}
+}  // namespace detail
 
 }  // namespace ist

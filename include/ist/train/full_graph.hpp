@@ -86,9 +86,10 @@ struct FullGraph {
     return s;
   }
 
-  template <class Traits, class Net>
-  static Evaluation evaluate(Net& net, std::span<const float> params, const SubnetSpec& all, const ParamLayout& layout,
-                             const GraphDataset& g, const TrainerConfig& cfg, std::span<const double> scale) {
+  template <class Traits, class Context, class Net>
+  static Evaluation evaluate(Context&, Net& net, std::span<const float> params, const SubnetSpec& all,
+                             const ParamLayout& layout, const GraphDataset& g, const TrainerConfig& cfg,
+                             std::span<const double> scale) {
     Traits::configure(net, all, g.num_nodes);
     GcnForwardOptions opt;
     opt.training = false;

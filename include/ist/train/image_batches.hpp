@@ -87,16 +87,18 @@ struct ImageBatches {
     return run_local_steps(ctx, net, opt, params, grads, layout, *wk.stream, r.steps, wk.fwd, lr_of);
   }
 
-  template <class Traits, class Net>
-  static Evaluation evaluate(Net& net, std::span<const float> params, const SubnetSpec& all, const ParamLayout& layout,
-                             const ImageDataset& data, const TrainerConfig& cfg, std::span<const double> scale) {
+  template <class Traits, class Context, class Net>
+  static Evaluation evaluate(Context& ctx, Net& net, std::span<const float> params, const SubnetSpec& all,
+                             const ParamLayout& layout, const ImageDataset& data, const TrainerConfig& cfg,
+                             std::span<const double> scale) {
     Traits::configure(net, all, cfg.eval_batch, data.h, data.w);
     const std::vector<float> residual_scale(scale.begin(), scale.end());
     ForwardOptions<float> opt;
     opt.training = false;
     opt.residual_scale = residual_scale;
     Evaluation e;
-    e.test = ist::evaluate(net, params.data(), layout, data, cfg.eval_batch, cfg.normalization, opt);
+    // The compute policy's loop (ist/train/evaluate.hpp, or ist/backend/cuda/evaluate.cuh by ADL).
+    e.test = detail::evaluate_on(ctx, net, params.data(), layout, data, cfg.eval_batch, cfg.normalization, opt);
     return e;
   }
 

@@ -21,10 +21,11 @@
 //   template <class Traits> static StepStats run(Context&, Net&, Opt&, std::span<float> params,
 //       std::span<float> grads, const ParamLayout&, const SubnetSpec&, Worker&, const LocalRun&, LrOf lr_of)
 //       the L local steps: forward, loss, backward, opt.step(params, grads, lr_of(i))
-//   template <class Traits> static Evaluation evaluate(EvalNet&, std::span<const float> params,
+//   template <class Traits> static Evaluation evaluate(Context&, Net&, std::span<const float> params,
 //       const SubnetSpec& all, const ParamLayout&, const EvalData&, const TrainerConfig&,
 //       std::span<const double> scale)
-//       the global model at full width (`all`); scale: the decomposer's evaluation scale, one per block
+//       the global model at full width (`all`) on the backend that trained it (params in the compute
+//       policy's memory); scale: the decomposer's evaluation scale, one value per block
 // Shipped: ImageBatches (ist/train/image_batches.hpp), FullGraph (ist/train/full_graph.hpp).
 #include <cstdint>
 

@@ -411,16 +411,22 @@ class IndependentSubnetTrainer {
 
   // The global model at full width, with the decomposer's evaluation scaling (ResIST: residual branches of
   // partitioned blocks times 1/S; IST/GIST: 1/S behind split units), scored by the family's local work:
-  // a test set (images), or the train, val and test nodes (graphs). Current on the coordinator.
+  // a test set (images), or the train, val and test nodes (graphs). It runs on the backend that trains (the
+  // GPU for CudaBackend; on the Eigen backend with the threads of all of this process's workers, or
+  // cfg.eval_threads). Current on the coordinator.
   Evaluation evaluate(const EvalData& data) {
-    if (!eval_net_) {
+    if (!eval_) {
       int local_workers = 0;
       for (int w = 0; w < num_workers(); ++w) local_workers += backend_.comm().is_local(w) ? 1 : 0;
       const int threads = cfg_.eval_threads > 0 ? cfg_.eval_threads
                                                 : std::max(1, local_workers) * backend_.threads_per_worker();
-      eval_ctx_.emplace(threads);
-      eval_net_.emplace(*eval_ctx_);
+      eval_ = std::make_unique<EvalModel>([&] {
+        if constexpr (requires(const B& b) { b.make_context(threads); }) return backend_.make_context(threads);
+        else return backend_.make_context();
+      });
     }
+    eval_->params.resize(global_.size());
+    Compute::upload(eval_->ctx, std::span<const float>(global_), view(eval_->params));
     std::vector<double> scale(info_.blocks.size(), 1.0);
     if constexpr (HasEvaluationScale<D>) {
       const int S = plan_workers_ > 0 ? plan_workers_ : num_workers();
@@ -431,8 +437,8 @@ class IndependentSubnetTrainer {
       scale = s;
     }
     const SubnetSpec all = full_spec(info_);
-    return Work::template evaluate<Traits>(*eval_net_, std::span<const float>(global_), all, Traits::layout(all), data,
-                                           cfg_, scale);
+    return Work::template evaluate<Traits>(eval_->ctx, eval_->net, std::span<const float>(view(eval_->params)), all,
+                                           Traits::layout(all), data, cfg_, scale);
   }
 
   // The seed of worker w's data order (image families): epoch e of worker w is a function of (seed, w, e).
@@ -494,6 +500,16 @@ class IndependentSubnetTrainer {
       state.resize(buffers);
       for (auto& b : state) b.resize(n);
     }
+  };
+
+  // The network that evaluates the global model, on the backend's compute policy, with its own copy of the
+  // parameters in the policy's memory.
+  struct EvalModel {
+    template <class MakeContext>
+    explicit EvalModel(MakeContext&& make_context) : ctx(make_context()), net(ctx) {}
+    Context ctx;
+    Network net;
+    typename Compute::template Buffer<float> params;
   };
 
   void keep_final(FitResult& result, const Evaluation& e) const {
@@ -742,8 +758,7 @@ class IndependentSubnetTrainer {
   std::function<void(int, std::uint64_t)> fault_injector_;
   optim::LrSchedule schedule_ = optim::ConstantSchedule{0.1};
   int steps_per_epoch_ = 0;
-  std::optional<eigen::CpuContext> eval_ctx_;
-  std::optional<typename Traits::template Network<eigen::Compute>> eval_net_;
+  std::unique_ptr<EvalModel> eval_;
 };
 
 }  // namespace ist

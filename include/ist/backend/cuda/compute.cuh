@@ -111,6 +111,14 @@ struct Compute {
     IST_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), src.size_bytes(), cudaMemcpyDeviceToDevice, ctx.stream()));
     ctx.synchronize();  // returns when done, like the host copy: a communicator may read dst next
   }
+  // Host memory into device memory; returns when done (the host memory may be reused at once).
+  static void upload(CudaContext& ctx, std::span<const float> host, std::span<float> dst) {
+    IST_CHECK(host.size() == dst.size(), "ist::cuda::Compute::upload: expected equal sizes, found ", host.size(),
+              " and ", dst.size());
+    if (host.empty()) return;
+    IST_CUDA_CHECK(cudaMemcpyAsync(dst.data(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice, ctx.stream()));
+    ctx.synchronize();
+  }
 };
 
 }  // namespace ist::cuda

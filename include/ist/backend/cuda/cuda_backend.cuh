@@ -15,6 +15,7 @@
 #include "ist/backend/cuda/compute.cuh"
 #include "ist/backend/cuda/cuda_context.cuh"
 #include "ist/backend/cuda/cuda_options.cuh"
+#include "ist/backend/cuda/evaluate.cuh"
 #include "ist/backend/cuda/local_steps.cuh"
 #include "ist/backend/cuda/sgd.cuh"  // the default optimizer (TrainerConfig::sgd)
 #include "ist/backend/cuda/stream_comm.cuh"

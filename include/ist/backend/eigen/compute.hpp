@@ -50,6 +50,8 @@ struct Compute {
               dst.size());
     std::copy(src.begin(), src.end(), dst.begin());
   }
+  // Host memory into a buffer of this policy: the same copy (the GPU policy uploads).
+  static void upload(CpuContext& ctx, std::span<const float> host, std::span<float> dst) { copy(ctx, host, dst); }
 };
 
 }  // namespace ist::eigen
