@@ -1,6 +1,7 @@
 // Must NOT compile: the backend's compute policy below has no copy() member. The compiler's message must
 // name it:
 //   ist::ComputePolicy: missing member `static void copy(Context&, std::span<const float>, std::span<float>)`
+#include <span>
 #include <vector>
 
 #include "ist/backend/eigen/cpu_context.hpp"
@@ -13,6 +14,7 @@ struct NoCopy {
   using Context = ist::eigen::CpuContext;
   template <class T>
   using Buffer = std::vector<T>;
+  static void upload(Context&, std::span<const float>, std::span<float>) {}
 };
 
 struct NoCopyBackend {

@@ -21,15 +21,9 @@ struct ModelTraits<Gcn<Parts...>> : detail::WidthChainTraits<Gcn<Parts...>, deta
   using Network = GcnNetwork<Model, float, Compute>;
   using Work = FullGraph;
 
-  // Glorot-uniform weights, as Kipf's reference code.
+  // Glorot-uniform weights, as Kipf's reference code. configure(net, spec, num_nodes) (WidthChainTraits)
+  // sets the kept widths and the graph's size.
   static void init(std::span<float> params, std::uint64_t seed) { init_gcn_params<Model>(params, seed); }
-
-  // Sets the kept widths of `spec` and the graph's size.
-  template <class Net>
-  static void configure(Net& net, const SubnetSpec& spec, int num_nodes) {
-    ModelTraits::set_widths(net, spec);
-    net.configure(num_nodes);
-  }
 };
 
 }  // namespace ist

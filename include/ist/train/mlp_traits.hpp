@@ -28,13 +28,8 @@ struct ModelTraits<Mlp<Parts...>> : detail::WidthChainTraits<Mlp<Parts...>, deta
 
   // Linear weights and the classifier's bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default),
   // norm scale 1, norm shift 0.
+  // configure(net, spec, batch, height, width) comes from WidthChainTraits.
   static void init(std::span<float> params, std::uint64_t seed) { init_params<Model>(params, seed); }
-
-  template <class Net>
-  static void configure(Net& net, const SubnetSpec& spec, int batch, int height, int width) {
-    ModelTraits::set_widths(net, spec);
-    net.configure(batch, height, width);
-  }
 };
 
 }  // namespace ist

@@ -2,7 +2,7 @@
 // What the ModelTraits of the width-decomposable chains (ist::Mlp, ist::Gcn) share: a SubnetSpec's kept
 // units become row and column slices of each layer's weight and a compact layout
 // (ist/decompose/width_slices.hpp), and the network runs the compact sub-network at its kept widths.
-// Each family adds its network, initialization, local work and how its network is configured.
+// Each family adds its network, its initialization and its local work.
 #include <cstddef>
 #include <string>
 #include <utility>
@@ -26,10 +26,12 @@ struct WidthChainTraits {
   static ModelInfo info(std::string name = Name) { return chain_model_info<Model>(std::move(name)); }
   static SliceSet slices(const SubnetSpec& spec) { return chain_slices<Model>(spec, where("slices").c_str()); }
   static ParamLayout layout(const SubnetSpec& spec) { return chain_layout<Model>(spec, where("layout").c_str()); }
-  // The network at the kept widths of `spec`.
-  template <class Net>
-  static void set_widths(Net& net, const SubnetSpec& spec) {
+  // The network at the kept widths of `spec`, then configured for the family's data shape (images: batch,
+  // height, width; graphs: the node count), as the family's local work calls it.
+  template <class Net, class... Shape>
+  static void configure(Net& net, const SubnetSpec& spec, Shape... shape) {
     net.set_widths(chain_kept_widths<Model>(spec, where("configure").c_str()));
+    net.configure(shape...);
   }
 
  private:
