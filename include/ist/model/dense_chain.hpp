@@ -12,10 +12,12 @@
 // Weights are stored [out, in], row-major, as ist::eigen::linear_forward takes them.
 #include <array>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "ist/core/error.hpp"
 #include "ist/model/model_info.hpp"
 #include "ist/model/model_desc.hpp"
 
@@ -124,6 +126,22 @@ ModelInfo chain_model_info(std::string name) {
   }
   ist::append_tensor_infos(info, Model::tensors);
   return info;
+}
+
+// The width of each hidden layer of a chain Model (Mlp, Gcn) that a network runs at: `kept` (num_hidden
+// values, 1 <= k_l <= U_l), or every layer at full width when `kept` is empty. `who` names the caller in errors.
+template <class Model>
+std::vector<int> hidden_widths(std::span<const int> kept, const char* who) {
+  IST_CHECK(kept.empty() || kept.size() == std::size_t(Model::num_hidden), who, ": expected ", Model::num_hidden,
+            " widths (one per hidden layer), found ", kept.size());
+  std::vector<int> widths(std::size_t(Model::num_hidden));
+  for (int l = 0; l < Model::num_hidden; ++l) {
+    const int full = Model::widths[std::size_t(l) + 1];
+    const int k = kept.empty() ? full : kept[std::size_t(l)];
+    IST_CHECK(k >= 1 && k <= full, who, ": hidden layer ", l + 1, ": expected a width in [1, ", full, "], found ", k);
+    widths[std::size_t(l)] = k;
+  }
+  return widths;
 }
 
 }  // namespace detail

@@ -49,21 +49,12 @@ class MlpNetwork {
   static constexpr int num_classes = Model::num_classes;
   static constexpr int num_hidden = Model::num_hidden;
 
-  explicit MlpNetwork(Context& ctx) : ctx_(&ctx) {
-    for (int l = 0; l < num_hidden; ++l) widths_.push_back(Model::widths[std::size_t(l) + 1]);
-  }
+  explicit MlpNetwork(Context& ctx)
+      : ctx_(&ctx), widths_(detail::hidden_widths<Model>({}, "ist::MlpNetwork")) {}
 
   // Kept units of each hidden layer (num_hidden values, 1 <= k_l <= U_l). Empty: every layer at full width.
   void set_widths(std::span<const int> kept) {
-    IST_CHECK(kept.empty() || kept.size() == std::size_t(num_hidden), "ist::MlpNetwork::set_widths: expected ",
-              num_hidden, " widths (one per hidden layer), found ", kept.size());
-    for (int l = 0; l < num_hidden; ++l) {
-      const int full = Model::widths[std::size_t(l) + 1];
-      const int k = kept.empty() ? full : kept[std::size_t(l)];
-      IST_CHECK(k >= 1 && k <= full, "ist::MlpNetwork::set_widths: hidden layer ", l + 1, ": expected a width in [1, ",
-                full, "], found ", k);
-      widths_[std::size_t(l)] = k;
-    }
+    widths_ = detail::hidden_widths<Model>(kept, "ist::MlpNetwork::set_widths");
     if (batch_ > 0) plan_workspace();
   }
   std::span<const int> widths() const noexcept { return widths_; }
