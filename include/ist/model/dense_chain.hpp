@@ -134,7 +134,7 @@ template <class Model>
 std::vector<int> hidden_widths(std::span<const int> kept, const char* who) {
   IST_CHECK(kept.empty() || kept.size() == std::size_t(Model::num_hidden), who, ": expected ", Model::num_hidden,
             " widths (one per hidden layer), found ", kept.size());
-  std::vector<int> widths(std::size_t(Model::num_hidden));
+  std::vector<int> widths(static_cast<std::size_t>(Model::num_hidden));
   for (int l = 0; l < Model::num_hidden; ++l) {
     const int full = Model::widths[std::size_t(l) + 1];
     const int k = kept.empty() ? full : kept[std::size_t(l)];
