@@ -2,8 +2,8 @@
 // worker, and GIST with S = 2 sub-GCNs of a wide GCN. Each takes seconds.
 #include <doctest/doctest.h>
 
-#include <filesystem>
 
+#include "cora.hpp"
 #include "ist/data/planetoid.hpp"
 #include "ist/decompose/replicate.hpp"
 #include "ist/decompose/widthwise_random.hpp"
@@ -12,11 +12,7 @@
 using namespace ist;
 
 namespace {
-GraphDataset cora() {
-  const std::string root = std::string(IST_SHARED_DIR) + "/data/planetoid";
-  REQUIRE_MESSAGE(std::filesystem::exists(root + "/cora/meta.json"), "the Planetoid data is missing: expected ", root);
-  return load_planetoid(root, "cora");
-}
+using test_data::cora;
 
 // Kipf & Welling's setup: 200 epochs, dropout 0.5, Adam lr 0.01 with weight decay 5e-4 on the first layer
 // (gist_adam(), TrainerConfig::graph's defaults).

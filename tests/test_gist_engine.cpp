@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cora.hpp"
 #include "ist/data/planetoid.hpp"
 #include "ist/decompose/replicate.hpp"
 #include "ist/decompose/widthwise_random.hpp"
@@ -24,14 +25,7 @@ namespace {
 using Net = Gcn<Input<1433>, GraphConv<64>, GraphConv<7>>;
 using Gist = GraphSubnetTrainer<Net, WidthwiseRandom>;
 
-const GraphDataset& cora() {
-  static const GraphDataset g = [] {
-    const std::string root = std::string(IST_SHARED_DIR) + "/data/planetoid";
-    REQUIRE_MESSAGE(fs::exists(root + "/cora/meta.json"), "the Planetoid data is missing: expected ", root);
-    return load_planetoid(root, "cora");
-  }();
-  return g;
-}
+using test_data::cora;
 
 std::string fresh_dir(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / ("ist_gist_engine_" + name + "_" + std::to_string(::getpid()));

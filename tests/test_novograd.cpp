@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "cora.hpp"
 #include "ist/core/rng.hpp"
 #include "ist/data/idx.hpp"
 #include "ist/data/planetoid.hpp"
@@ -170,9 +171,7 @@ TEST_CASE("novograd: single-worker NovoGrad trains PreAct ResNet-20 to >= 75% on
 }
 
 TEST_CASE("novograd: GIST with S = 2 sub-GCNs and NovoGrad reaches >= 78% on Cora") {
-  const std::string root = std::string(IST_SHARED_DIR) + "/data/planetoid";
-  REQUIRE_MESSAGE(std::filesystem::exists(root + "/cora/meta.json"), "the Planetoid data is missing: expected ", root);
-  const GraphDataset g = load_planetoid(root, "cora");
+  const GraphDataset& g = test_data::cora();
   TrainerConfig cfg;
   cfg.epochs = 200;
   cfg.local_steps = 10;

@@ -15,6 +15,7 @@
 #include "ist/decompose/widthwise_random.hpp"
 #include "ist/train/graph_trainer.hpp"
 #include "ist/train/trainer.hpp"
+#include "../cora.hpp"
 #include "mpi_test.hpp"
 
 using namespace ist;
@@ -37,9 +38,7 @@ bool same_on_every_rank(double v) {
 
 TEST_CASE("mpi gist: GIST on Cora gives the in-process weights, and every rank reports the same final accuracy") {
   MPI_RANK_INFO();
-  const std::string root = std::string(IST_SHARED_DIR) + "/data/planetoid";
-  REQUIRE_MESSAGE(std::filesystem::exists(root + "/cora/meta.json"), "the Planetoid data is missing: expected ", root);
-  const GraphDataset g = load_planetoid(root, "cora");
+  const GraphDataset& g = test_data::cora();
   using Net = Gcn<Input<1433>, GraphConv<64>, GraphConv<7>>;
   TrainerConfig cfg;
   cfg.local_steps = 5;

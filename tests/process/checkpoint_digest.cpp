@@ -7,17 +7,11 @@
 // (one "<name> <count> sha256 <hex>" per optimizer state buffer). ist::read_checkpoint checks the header
 // (magic, version, payload size, xxh64 checksum) and the layout; a malformed file is an error naming the
 // file, what was expected and what was found (exit code 1).
-#include <cstdint>
-#include <cstring>
 #include <exception>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include "ist/core/error.hpp"
 #include "ist/core/sha256.hpp"
 #include "ist/train/checkpoint.hpp"
 

@@ -38,7 +38,6 @@ namespace ist {
 struct LocalRun {
   const TrainerConfig* config = nullptr;
   std::uint64_t round = 0;
-  std::uint64_t first_step = 0;  // global index of this round's first local step (round * L)
   int worker = 0;                // the worker's id (not its plan slot)
   int steps = 0;                 // L
   double weight_decay = 0;       // L2 the policy applies itself (applies_weight_decay), else unused

@@ -357,7 +357,6 @@ class IndependentSubnetTrainer {
           LocalRun run;
           run.config = &cfg_;
           run.round = round;
-          run.first_step = first_step;
           run.worker = w;
           run.steps = cfg_.local_steps;
           run.weight_decay = own_decay ? optimizer_.weight_decay() : 0.0;
