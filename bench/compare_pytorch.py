@@ -71,9 +71,10 @@ class PreActResNet(nn.Module):
     """Stem conv3x3 -> stages of pre-activation basic blocks -> BN-ReLU-pool-linear, as ist's ResNet<...>.
 
     stages: (out_channels, stride, blocks, partitioned) per stage. forward(x, active) skips the blocks whose
-    index is not in `active` (None: all), as an ist sub-network does."""
+    index is not in `active` (None: all), as an ist sub-network does. final_bn=False drops the head's batch
+    norm and ReLU (ist's Head<..., NoFinalBn>, the ResIST reference code's head)."""
 
-    def __init__(self, stages, in_channels=1, classes=10, stem=16):
+    def __init__(self, stages, in_channels=1, classes=10, stem=16, final_bn=True):
         super().__init__()
         self.stem = nn.Conv2d(in_channels, stem, 3, 1, 1, bias=False)
         layers, cin, self.decomposable = [], stem, []
@@ -84,7 +85,7 @@ class PreActResNet(nn.Module):
                 layers.append(PreActBlock(cin, cout, stride if b == 0 else 1))
                 cin = cout
         self.blocks = nn.Sequential(*layers)
-        self.bn = nn.BatchNorm2d(cin)
+        self.bn = nn.BatchNorm2d(cin) if final_bn else None
         self.fc = nn.Linear(cin, classes)
 
     def forward(self, x, active=None):
@@ -92,15 +93,18 @@ class PreActResNet(nn.Module):
         for i, block in enumerate(self.blocks):
             if active is None or i in active:
                 x = block(x)
-        x = F.relu(self.bn(x))
+        if self.bn is not None:
+            x = F.relu(self.bn(x))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-# ist's presets (include/ist/model/presets.hpp) for 1x28x28 inputs.
+# ist's presets (include/ist/model/presets.hpp): stages, and whether the head has its batch norm.
 PRESETS = {
     "resnet20": [(16, 1, 3, False), (32, 2, 3, True), (64, 2, 3, True)],
     "resnet26-fashion": [(16, 1, 1, False), (32, 2, 1, False), (64, 2, 9, True), (128, 2, 1, False)],
+    "resnet26-resist": [(16, 1, 1, False), (32, 2, 1, False), (64, 2, 9, True), (128, 2, 1, False)],
 }
+FINAL_BN = {"resnet20": True, "resnet26-fashion": True, "resnet26-resist": False}
 
 
 class PreActResNet20(PreActResNet):
@@ -138,8 +142,8 @@ def torch_round_ms(preset, workers, local_steps, batch, threads, rounds=3, seed=
     torch.manual_seed(seed)
     rng = random.Random(seed)
     stages = PRESETS[preset]
-    glob = PreActResNet(stages).train()
-    replicas = [PreActResNet(stages).train() for _ in range(workers)]
+    glob = PreActResNet(stages, final_bn=FINAL_BN[preset]).train()
+    replicas = [PreActResNet(stages, final_bn=FINAL_BN[preset]).train() for _ in range(workers)]
     gparams = dict(glob.named_parameters())
     x = torch.randn(batch, 1, 28, 28)
     y = torch.randint(0, 10, (batch,))

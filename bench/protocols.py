@@ -96,6 +96,11 @@ def parse_args(argv=None):
     ap.add_argument("--ist-train", default=os.path.join(ROOT, "build", "examples", "ist-train"),
                     help="ist-train binary (default build/examples/ist-train; built there when missing)")
     ap.add_argument("--data", default=None, help="ist-train --data (default: its own, Fashion-MNIST)")
+    ap.add_argument("--format", default=None,
+                    help="ist-train --format: idx | cifar10 | folder (an image folder with train/ and test/, e.g. "
+                         "../shared/data/cifar10-jpeg; default: ist-train's, idx)")
+    ap.add_argument("--augment", default=None, help="ist-train --augment: none | crop-flip (default: the format's)")
+    ap.add_argument("--lr", type=float, default=None, help="ist-train --lr (default: ist-train's, 0.1)")
     ap.add_argument("--plots-only", action="store_true", help="run nothing; table and plots from existing files")
     a = ap.parse_args(argv)
     bad = [p for p in a.protocols if p not in PROTOCOLS]
@@ -139,6 +144,12 @@ def command_for(a, S, protocol, metrics):
         cmd += ["--max-rounds", str(a.max_rounds * (a.local_steps if protocol == "ddp" else 1))]
     if a.data:
         cmd += ["--data", a.data]
+    if a.format:
+        cmd += ["--format", a.format]
+    if a.augment:
+        cmd += ["--augment", a.augment]
+    if a.lr is not None:
+        cmd += ["--lr", repr(a.lr)]
     return cmd
 
 

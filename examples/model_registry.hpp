@@ -8,7 +8,7 @@
 
 namespace ist::examples {
 
-inline constexpr const char* kModelNames = "resnet26-fashion, resnet20, resnet32, resnet56, resnet110, resnet101";
+inline constexpr const char* kModelNames = "resnet26-fashion, resnet26-resist, resnet20, resnet32, resnet56, resnet110, resnet101";
 
 // Calls fn.template operator()<Net>() with the preset `name` built for `channels` input channels.
 template <class Fn>
@@ -17,6 +17,7 @@ decltype(auto) with_model(std::string_view name, int channels, Fn&& fn) {
             channels);
   auto pick = [&]<int C>() -> decltype(auto) {
     if (name == "resnet26-fashion") return fn.template operator()<PreActResNet26Fashion<C, 10>>();
+    if (name == "resnet26-resist") return fn.template operator()<PreActResNet26Resist<C, 10>>();
     if (name == "resnet20") return fn.template operator()<PreActResNet20<C, 10>>();
     if (name == "resnet32") return fn.template operator()<PreActResNet32<C, 10>>();
     if (name == "resnet56") return fn.template operator()<PreActResNet56<C, 10>>();

@@ -1,7 +1,9 @@
 // The compile-time ResNet description, ModelInfo, parameter layouts, and whole-network gradients.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cstring>
+#include <string>
 #include <numeric>
 #include <vector>
 
@@ -16,6 +18,26 @@ using namespace ist;
 
 namespace {
 using Tiny = ResNet<Stem<2, 4>, Stage<4, 4, 1, 1>, Stage<4, 6, 3, 2, Partitioned>, Head<6, 3>>;
+// The same network with the ResIST reference code's head: pool and linear, no final batch norm.
+using TinyNoFinalBn = ResNet<Stem<2, 4>, Stage<4, 4, 1, 1>, Stage<4, 6, 3, 2, Partitioned>, Head<6, 3, NoFinalBn>>;
+
+// Parameters of the ResIST reference code's PreActResNet (ResIST_release's PreActResNet(PreActBlock, blocks)),
+// counted from its definition and not from ist's layout: a 3x3 stem conv (no bias) from `in` to `stem`
+// channels; per block: bn1 and bn2 (weight + bias each), conv1 3x3, conv2 3x3, and a 1x1 shortcut conv where
+// the channels or the stride change (no conv bias anywhere); the linear classifier with its bias.
+constexpr std::size_t reference_preact_params(int in, int stem, const std::array<int, 4>& blocks,
+                                              const std::array<int, 4>& widths, int classes) {
+  std::size_t n = std::size_t(9) * in * stem;
+  int c = stem;
+  for (std::size_t s = 0; s < 4; ++s)
+    for (int k = 0; k < blocks[s]; ++k) {
+      const std::size_t ci = std::size_t(c), co = std::size_t(widths[s]);
+      const bool stride2 = k == 0 && s > 0;
+      n += 2 * ci + 9 * co * ci + 2 * co + 9 * co * co + (stride2 || ci != co ? co * ci : 0);
+      c = widths[s];
+    }
+  return n + std::size_t(c) * classes + std::size_t(classes);
+}
 }
 
 TEST_CASE("resnet: compile-time layout") {
@@ -45,6 +67,34 @@ TEST_CASE("resnet: compile-time layout") {
   CHECK(PreActResNet101Resist<>::num_decomposable() == 22);
   CHECK(PreActResNet26Fashion<>::num_params == 899962);
   CHECK(PreActResNet26Fashion<>::num_decomposable() == 8);
+}
+
+TEST_CASE("resnet: the head without a final batch norm (NoFinalBn)") {
+  static_assert(Tiny::head_bn_relu && !TinyNoFinalBn::head_bn_relu);
+  // Head<6, 3, NoFinalBn> holds only fc.weight and fc.bias: 6 + 6 fewer parameters, 2 x 6 fewer statistics.
+  static_assert(TinyNoFinalBn::num_params == Tiny::num_params - 12);
+  static_assert(TinyNoFinalBn::num_bn_stats == Tiny::num_bn_stats - 12);
+  constexpr const BlockDesc& head = TinyNoFinalBn::blocks[5];
+  static_assert(head.kind == BlockKind::Head && head.num_batch_norms == 0 && head.num_tensors == 2);
+  CHECK(std::string(TinyNoFinalBn::tensors[std::size_t(head.first_tensor)].name) == "fc.weight");
+  CHECK(TinyNoFinalBn::tensors[std::size_t(head.first_tensor)].role == TensorRole::LinearWeight);
+  CHECK(model_info<TinyNoFinalBn>("tiny").tensors.back().name == "head.fc.bias");
+}
+
+TEST_CASE("resnet: the ResIST reference presets have the reference network's parameter count") {
+  // PreActResNet101 of the ResIST paper (3x32x32, 10 classes): 41,350,730 parameters, as PyTorch counts
+  // sum(p.numel() for p in PreActResNet101().parameters()) for the reference definition.
+  constexpr std::size_t resnet101 = reference_preact_params(3, 64, {3, 4, 23, 3}, {64, 128, 256, 512}, 10);
+  CHECK(PreActResNet101Resist<3, 10>::num_params == resnet101);
+  CHECK(PreActResNet101Resist<3, 100>::num_params ==
+        reference_preact_params(3, 64, {3, 4, 23, 3}, {64, 128, 256, 512}, 100));
+  CHECK(PreActResNet101Resist<3, 10>::num_decomposable() == 22);
+  // The CPU-sized network of the official protocol, for 1 and 3 input channels.
+  CHECK(PreActResNet26Resist<1, 10>::num_params == reference_preact_params(1, 16, {1, 1, 9, 1}, {16, 32, 64, 128}, 10));
+  CHECK(PreActResNet26Resist<3, 10>::num_params == reference_preact_params(3, 16, {1, 1, 9, 1}, {16, 32, 64, 128}, 10));
+  // ist's own head adds one batch norm (weight and bias) to it.
+  CHECK(PreActResNet26Fashion<1, 10>::num_params == PreActResNet26Resist<1, 10>::num_params + 2 * 128);
+  MESSAGE("PreActResNet101Resist<3, 10>: " << resnet101 << " parameters");
 }
 
 TEST_CASE("resnet: ModelInfo names blocks and tensors") {
@@ -155,6 +205,52 @@ TEST_CASE("resnet: sub-network gradients with inactive blocks and residual scali
   // The inactive block's gradient stays untouched.
   const auto g = P.grad(params);
   for (std::size_t i = 0; i < Tiny::blocks[3].param_count; ++i) REQUIRE(g[Tiny::blocks[3].param_offset + i] == 0.0);
+}
+
+TEST_CASE("resnet: a network without a final batch norm passes finite differences (double)") {
+  std::vector<double> params(TinyNoFinalBn::num_params);
+  init_params<TinyNoFinalBn>(std::span<double>(params), 9);
+  Rng rng(4);
+  for (const auto& t : TinyNoFinalBn::tensors)
+    if (t.role == TensorRole::BnWeight || t.role == TensorRole::BnBias)
+      for (std::size_t i = 0; i < t.size; ++i) params[t.offset + i] += 0.3 * rng.normal();
+  NetProbe<TinyNoFinalBn> P(4, 6, {}, ParamLayout::full<TinyNoFinalBn>());
+  const double err = network_grad_error(P, params, 50);
+  MESSAGE("NoFinalBn relative gradient error (double): " << err);
+  CHECK(err < 1e-6);
+}
+
+TEST_CASE("resnet: the NoFinalBn head classifies the average of the last block's output") {
+  // Known values: logits = fc.weight * mean_hw(x) + fc.bias, x the last block's output, unnormalized. The
+  // pooled features come from a twin network whose 6-class head is the identity.
+  using Body = ResNet<Stem<2, 4>, Stage<4, 4, 1, 1>, Stage<4, 6, 3, 2, Partitioned>, Head<6, 6, NoFinalBn>>;
+  static_assert(Body::num_blocks == TinyNoFinalBn::num_blocks);
+  constexpr int batch = 3, hw = 6;
+  std::vector<double> params(TinyNoFinalBn::num_params);
+  init_params<TinyNoFinalBn>(std::span<double>(params), 11);
+  // Body shares every tensor before the head; its head is the identity 6x6 matrix with zero bias, so its
+  // logits are the pooled features themselves.
+  std::vector<double> body(Body::num_params, 0.0);
+  const std::size_t head_at = TinyNoFinalBn::blocks[5].param_offset;
+  std::copy(params.begin(), params.begin() + std::ptrdiff_t(head_at), body.begin());
+  for (int i = 0; i < 6; ++i) body[head_at + std::size_t(i) * 6 + std::size_t(i)] = 1.0;
+  eigen::CpuContext ctx{1};
+  const auto x = test::random_vector(std::size_t(batch) * 2 * hw * hw, 5);
+  ResNetNetwork<Body, double> body_net(ctx);
+  body_net.configure(batch, hw, hw);
+  const double* pooled_ptr = body_net.forward(body.data(), ParamLayout::full<Body>(), x.data(), {});
+  const std::vector<double> pooled(pooled_ptr, pooled_ptr + batch * 6);
+  ResNetNetwork<TinyNoFinalBn, double> net(ctx);
+  net.configure(batch, hw, hw);
+  const double* logits = net.forward(params.data(), ParamLayout::full<TinyNoFinalBn>(), x.data(), {});
+  const double* W = params.data() + head_at;
+  const double* bias = W + 3 * 6;
+  for (int n = 0; n < batch; ++n)
+    for (int k = 0; k < 3; ++k) {
+      double expect = bias[k];
+      for (int c = 0; c < 6; ++c) expect += W[k * 6 + c] * pooled[std::size_t(n) * 6 + std::size_t(c)];
+      CHECK(logits[n * 3 + k] == doctest::Approx(expect).epsilon(1e-12));
+    }
 }
 
 TEST_CASE("resnet: an inactive block is the identity, and a compact buffer runs the same sub-network") {

@@ -60,7 +60,7 @@ void init_bn_stats(std::span<T> stats) {
     if (b.kind == BlockKind::Basic) {
       norm(b.in_channels);
       norm(b.out_channels);
-    } else if (b.kind == BlockKind::Head) {
+    } else if (b.kind == BlockKind::Head && b.num_batch_norms == 1) {
       norm(b.in_channels);
     }
   }

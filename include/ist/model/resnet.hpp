@@ -7,6 +7,11 @@
 //                           ist::Stage<32, 64, 3, 2>,
 //                           ist::Head<64, 10>>;                       // BN-ReLU-avgpool-linear
 //
+// The head has two forms: Head<C, K> (= Head<C, K, FinalBnRelu>) applies batch norm and ReLU before the
+// average pool, as He et al.'s pre-activation ResNet does, so the last block's output is normalized before
+// it is classified; Head<C, K, NoFinalBn> pools and classifies the last block's output as it is, as the
+// ResIST reference code's PreActResNet does (docs/models.md says which preset follows which source).
+//
 // A basic block computes  out = scale * conv2(relu(bn2(conv1(a)))) + shortcut,  a = relu(bn1(x)),
 // where shortcut = x, or a 1x1 strided conv of a when the block changes channels or resolution (as in
 // the ResIST reference code). The first block of a stage carries the stage's stride. In a Partitioned
@@ -47,10 +52,17 @@ struct Stage {
                 "ist::Stage: the decomposition must be ist::Shared or ist::Partitioned");
 };
 
-template <int InChannels, int Classes>
+// Head forms.
+struct FinalBnRelu {};  // batch norm + ReLU, average pool, linear (tensors bn.weight, bn.bias, fc.weight, fc.bias)
+struct NoFinalBn {};    // average pool, linear (tensors fc.weight, fc.bias)
+
+template <int InChannels, int Classes, class Form = FinalBnRelu>
 struct Head {
   static constexpr int in_channels = InChannels, classes = Classes;
+  static constexpr bool bn_relu = std::is_same_v<Form, FinalBnRelu>;
   static_assert(InChannels > 0 && Classes >= 2, "ist::Head: needs channels > 0 and at least 2 classes");
+  static_assert(std::is_same_v<Form, FinalBnRelu> || std::is_same_v<Form, NoFinalBn>,
+                "ist::Head: the form must be ist::FinalBnRelu or ist::NoFinalBn");
 };
 
 namespace detail {
@@ -65,8 +77,8 @@ template <int I, int O, int B, int S, class D>
 struct is_stage<Stage<I, O, B, S, D>> : std::true_type {};
 template <class T>
 struct is_head : std::false_type {};
-template <int I, int C>
-struct is_head<Head<I, C>> : std::true_type {};
+template <int I, int C, class F>
+struct is_head<Head<I, C, F>> : std::true_type {};
 
 // A stage as plain values, for constexpr loops.
 struct StageValues {
@@ -107,6 +119,7 @@ struct ResNet {
   static constexpr int num_stages = int(num_stages_);
   static constexpr int in_channels = StemT::in_channels;
   static constexpr int num_classes = HeadT::classes;
+  static constexpr bool head_bn_relu = HeadT::bn_relu;  // Head<..., FinalBnRelu> (true) or NoFinalBn (false)
 
  private:
   static constexpr bool channels_chain() {
@@ -132,7 +145,7 @@ struct ResNet {
 
  private:
   static constexpr int count_tensors() {
-    int n = 1 + 4;  // stem conv; head bn weight/bias, fc weight/bias
+    int n = 1 + (HeadT::bn_relu ? 4 : 2);  // stem conv; head [bn weight/bias,] fc weight/bias
     for (const auto& s : stages)
       for (int b = 0; b < s.num_blocks; ++b) {
         const bool proj = b == 0 && (s.in_channels != s.out_channels || s.stride != 1);
@@ -219,15 +232,17 @@ struct ResNet {
       d.kind = BlockKind::Head;
       d.in_channels = HeadT::in_channels;
       d.out_channels = HeadT::classes;
-      d.num_batch_norms = 1;
+      d.num_batch_norms = HeadT::bn_relu ? 1 : 0;
       open_block(b, d);
-      add(b, "bn.weight", TensorRole::BnWeight, 1, {HeadT::in_channels, 1, 1, 1});
-      add(b, "bn.bias", TensorRole::BnBias, 1, {HeadT::in_channels, 1, 1, 1});
+      if (HeadT::bn_relu) {
+        add(b, "bn.weight", TensorRole::BnWeight, 1, {HeadT::in_channels, 1, 1, 1});
+        add(b, "bn.bias", TensorRole::BnBias, 1, {HeadT::in_channels, 1, 1, 1});
+      }
       add(b, "fc.weight", TensorRole::LinearWeight, 2, {HeadT::classes, HeadT::in_channels, 1, 1});
       add(b, "fc.bias", TensorRole::LinearBias, 1, {HeadT::classes, 1, 1, 1});
       L.blocks[b].num_tensors = t - L.blocks[b].first_tensor;
       L.blocks[b].param_count = off - L.blocks[b].param_offset;
-      stats += std::size_t(2) * HeadT::in_channels;
+      if (HeadT::bn_relu) stats += std::size_t(2) * HeadT::in_channels;
     }
     L.num_params = off;
     L.num_bn_stats = stats;

@@ -218,9 +218,11 @@ class ResNetNetwork {
         w = ow;
         largest = std::max(largest, out_size);
       } else {  // head
-        s.a1 = take(in_size);
-        s.mean1 = take(std::size_t(c));
-        s.invstd1 = take(std::size_t(c));
+        if (d.num_batch_norms == 1) {
+          s.a1 = take(in_size);
+          s.mean1 = take(std::size_t(c));
+          s.invstd1 = take(std::size_t(c));
+        }
         s.pooled = take(std::size_t(n) * c);
         s.out = take(std::size_t(n) * num_classes);
         s.hw_out = h * w;
@@ -317,26 +319,38 @@ class ResNetNetwork {
     if (!d.projection) Compute::add_to(*ctx_, std::size_t(batch_) * d.in_channels * s.hw_in, dout, dx);
   }
 
-  // a = relu(bn(x)); pooled = mean over hw; logits = fc(pooled).
+  // FinalBnRelu: a = relu(bn(x)); NoFinalBn: a = x. pooled = mean of a over hw; logits = fc(pooled).
   void head_forward(int b, const T* p, const T* x, const Slots& s, const ForwardOptions<T>& opt) {
     const int c = Model::blocks[std::size_t(b)].in_channels;
-    bn_forward(b, 0, tensor(p, b, 0), tensor(p, b, 1), x, at(s.a1), at(s.mean1), at(s.invstd1), c, s.hw_in, opt);
-    Compute::global_avg_pool_forward(*ctx_, batch_, c, s.hw_in, static_cast<const T*>(at(s.a1)), at(s.pooled));
-    Compute::linear_forward(*ctx_, batch_, c, num_classes, static_cast<const T*>(at(s.pooled)), tensor(p, b, 2),
-                            tensor(p, b, 3), at(s.out));
+    const T* a = x;
+    if constexpr (Model::head_bn_relu) {
+      bn_forward(b, 0, tensor(p, b, 0), tensor(p, b, 1), x, at(s.a1), at(s.mean1), at(s.invstd1), c, s.hw_in, opt);
+      a = at(s.a1);
+    }
+    Compute::global_avg_pool_forward(*ctx_, batch_, c, s.hw_in, a, at(s.pooled));
+    Compute::linear_forward(*ctx_, batch_, c, num_classes, static_cast<const T*>(at(s.pooled)),
+                            tensor(p, b, head_fc), tensor(p, b, head_fc + 1), at(s.out));
   }
 
   void head_backward(int b, const T* p, T* gp, const T* x, const Slots& s, const T* dlogits, T* dx) {
     const int c = Model::blocks[std::size_t(b)].in_channels;
     T* dpooled = tmp(0);
-    Compute::linear_backward(*ctx_, batch_, c, num_classes, static_cast<const T*>(at(s.pooled)), tensor(p, b, 2),
-                             dlogits, dpooled, tensor(gp, b, 2), tensor(gp, b, 3));
-    T* da = tmp(1);
-    Compute::global_avg_pool_backward(*ctx_, batch_, c, s.hw_in, static_cast<const T*>(dpooled), da);
-    Compute::batch_norm_backward(*ctx_, BatchNormShape{batch_, c, s.hw_in}, x, at(s.a1),
-                                 static_cast<const T*>(da), tensor(p, b, 0), at(s.mean1), at(s.invstd1), dx,
-                                 tensor(gp, b, 0), tensor(gp, b, 1), true);
+    Compute::linear_backward(*ctx_, batch_, c, num_classes, static_cast<const T*>(at(s.pooled)),
+                             tensor(p, b, head_fc), dlogits, dpooled, tensor(gp, b, head_fc),
+                             tensor(gp, b, head_fc + 1));
+    if constexpr (Model::head_bn_relu) {
+      T* da = tmp(1);
+      Compute::global_avg_pool_backward(*ctx_, batch_, c, s.hw_in, static_cast<const T*>(dpooled), da);
+      Compute::batch_norm_backward(*ctx_, BatchNormShape{batch_, c, s.hw_in}, x, at(s.a1),
+                                   static_cast<const T*>(da), tensor(p, b, 0), at(s.mean1), at(s.invstd1), dx,
+                                   tensor(gp, b, 0), tensor(gp, b, 1), true);
+    } else {
+      Compute::global_avg_pool_backward(*ctx_, batch_, c, s.hw_in, static_cast<const T*>(dpooled), dx);
+    }
   }
+
+  // Index of fc.weight among the head's tensors (fc.bias follows it).
+  static constexpr int head_fc = Model::head_bn_relu ? 2 : 0;
 
   T scale_of(int b) const { return residual_scale_.empty() ? T(1) : residual_scale_[std::size_t(b)]; }
 

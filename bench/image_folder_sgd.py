@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+"""Single-worker SGD on an image-folder data set, ist against PyTorch, side by side in one invocation.
+
+Both sides train the same network on the same JPEG/PNG files (train/<class>/*, test/<class>/*), one after
+the other on the same cores, and report test accuracy after every epoch and the time of a training step:
+
+  ist:      build/examples/ist-train --protocol single --format folder, one round = one epoch (-L = steps
+            per epoch), accuracy from its metrics file (JSONL);
+  PyTorch:  the same PreAct ResNet (bench/compare_pytorch.py's definition), in this script.
+
+What is the same on both sides (and what is not):
+  * network: ist's preset (--model resnet20 = PreActResNet20<3, 10>), convolutions without bias;
+  * initialization: the same distributions (conv: normal, std sqrt(2 / fan_in); batch norm 1 / 0; linear:
+    uniform +-1/sqrt(fan_in), PyTorch's default), not the same values;
+  * data: the files decoded by libjpeg-turbo on both sides (ist: TurboJPEG; PIL: libjpeg-turbo), pixel
+    values p / 255 normalized with the CIFAR-10 constants; random 32x32 crop of the image padded by 4 black
+    pixels, then a horizontal flip with probability 1/2; each epoch a new shuffle, the last partial batch
+    dropped. The orders and augmentation draws differ (each side has its own random generator);
+  * optimizer: SGD, momentum 0.9, L2 weight decay 5e-4 added to the gradient (as torch.optim.SGD), batch 128,
+    learning rate base * 0.1^k with k the milestones passed, milestones at fractions of the run counted in
+    steps (ist's StepSchedule, "step:0.5,0.75");
+  * evaluation: batch statistics in every batch norm (as ResIST evaluates; ist keeps no running statistics),
+    test batches of 128 drawn from the test set in one fixed shuffled order (ist-train's folder order), so
+    no batch holds a single class.
+
+Usage (needs Debian's python3-torch and python3-pil):
+  /usr/bin/python3 bench/image_folder_sgd.py --epochs 5 --out docs/cifar10 # the docs/results.md figures
+  /usr/bin/python3 bench/image_folder_sgd.py --epochs 1 --train-limit 1024 --out /tmp/s   # a smoke test
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_pytorch import FINAL_BN, PRESETS, PreActResNet  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def load_folder(folder):
+    """(uint8 [n, c, h, w], int64 [n], class names), classes = sorted subfolders, files sorted by name."""
+    from PIL import Image
+    classes = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
+    xs, ys = [], []
+    for label, name in enumerate(classes):
+        files = sorted(f for f in os.listdir(os.path.join(folder, name))
+                       if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS))
+        for f in files:
+            with Image.open(os.path.join(folder, name, f)) as im:
+                xs.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
+            ys.append(label)
+    return np.stack(xs), np.asarray(ys, dtype=np.int64), classes
+
+
+def ist_like_init(model):
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_in))
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+            # Batch statistics in training and evaluation alike (no running statistics), as ist.
+            m.track_running_stats = False
+            m.running_mean = None
+            m.running_var = None
+
+
+def step_lr(base, milestones, step, steps_per_epoch):
+    epoch = step / steps_per_epoch
+    return base * 0.1 ** sum(1 for m in milestones if m <= epoch)
+
+
+def run_torch(a, train, test, log):
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    xs, ys = train
+    xt, yt = test
+    mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
+    normalize = lambda u8: (u8.float() / 255.0 - mean) / std
+    model = PreActResNet(PRESETS[a.model], in_channels=3, classes=10, final_bn=FINAL_BN[a.model])
+    ist_like_init(model)
+    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
+    spe = len(xs) // a.batch
+    milestones = [f * a.epochs for f in (0.5, 0.75)]
+    xs_t, ys_t = torch.from_numpy(xs), torch.from_numpy(ys)
+    xt_n, yt_t = normalize(torch.from_numpy(xt)), torch.from_numpy(yt)
+    padded = F.pad(xs_t, (4, 4, 4, 4))  # raw 0 = black, before normalization, as ist pads
+    rows, step = [], 0
+    for epoch in range(a.epochs):
+        model.train()
+        perm = torch.randperm(len(xs))
+        t0, step_times = time.time(), []
+        for i in range(spe):
+            idx = perm[i * a.batch:(i + 1) * a.batch]
+            oy = torch.randint(0, 9, (len(idx),))
+            ox = torch.randint(0, 9, (len(idx),))
+            flip = torch.rand(len(idx)) < 0.5
+            batch = torch.stack([padded[j, :, y:y + 32, x:x + 32] for j, y, x in zip(idx.tolist(), oy.tolist(), ox.tolist())])
+            batch[flip] = batch[flip].flip(3)
+            x = normalize(batch)
+            for g in opt.param_groups:
+                g["lr"] = step_lr(a.lr, milestones, step, spe)
+            s0 = time.time()
+            opt.zero_grad()
+            F.cross_entropy(model(x), ys_t[idx]).backward()
+            opt.step()
+            step_times.append(time.time() - s0)
+            step += 1
+        model.eval()
+        with torch.no_grad():
+            correct = sum((model(xt_n[i:i + 128]).argmax(1) == yt_t[i:i + 128]).sum().item()
+                          for i in range(0, len(xt_n), 128))
+        row = {"epoch": epoch + 1, "test_accuracy": correct / len(xt_n),
+               "step_seconds_mean": float(np.mean(step_times)), "epoch_seconds": time.time() - t0}
+        rows.append(row)
+        print(f"pytorch epoch {row['epoch']}: test accuracy {row['test_accuracy']:.4f}, "
+              f"step {1000 * row['step_seconds_mean']:.0f} ms", flush=True)
+        log.write(json.dumps(row) + "\n")
+    return rows
+
+
+def run_ist(a, n_train):
+    spe = n_train // a.batch
+    metrics = os.path.join(a.out, "ist.jsonl")
+    if os.path.exists(metrics):
+        os.remove(metrics)
+    cmd = [a.ist_train, "--protocol", "single", "--format", "folder", "--data", a.data, "--model", a.model,
+           "--epochs", str(a.epochs), "-L", str(spe), "--batch", str(a.batch), "--lr", str(a.lr),
+           "--schedule", "step:0.5,0.75", "--threads", str(a.threads), "--seed", str(a.seed),
+           "--normalization", "cifar10", "--augment", "crop-flip", "--metrics", metrics]
+    if a.train_limit:
+        cmd += ["--train-subset", str(a.train_limit)]
+    if a.test_limit:
+        cmd += ["--test-subset", str(a.test_limit)]
+    print("ist:", " ".join(cmd), flush=True)
+    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
+    with open(os.path.join(a.out, "ist.log"), "w") as f:
+        subprocess.run(cmd, check=True, stdout=f, stderr=subprocess.STDOUT, env=env)
+    rows = []
+    with open(metrics) as f:
+        for line in f:
+            r = json.loads(line)
+            rows.append({"epoch": r["round"], "test_accuracy": r["test_accuracy"],
+                         "step_seconds_mean": r["step_seconds_mean"]})
+            print(f"ist epoch {r['round']}: test accuracy {r['test_accuracy']:.4f}, "
+                  f"step {1000 * r['step_seconds_mean']:.0f} ms", flush=True)
+    return rows, cmd
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "cifar10-jpeg"))
+    ap.add_argument("--model", default="resnet20", choices=sorted(PRESETS))
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--train-limit", type=int, default=0, help="first N images of ist-train's order (0 = all)")
+    ap.add_argument("--test-limit", type=int, default=0)
+    ap.add_argument("--ist-train", default=os.path.join(ROOT, "build", "examples", "ist-train"))
+    ap.add_argument("--out", default="/tmp/image_folder_sgd")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+
+    t0 = time.time()
+    xs, ys, classes = load_folder(os.path.join(a.data, "train"))
+    xt, yt, _ = load_folder(os.path.join(a.data, "test"))
+    print(f"PIL: {len(xs)} training and {len(xt)} test images, {len(classes)} classes, {time.time() - t0:.1f} s",
+          flush=True)
+    # One fixed shuffled order, so that a subset is class-balanced and no test batch holds one class.
+    rng = np.random.default_rng(0)
+    tr, te = rng.permutation(len(xs)), rng.permutation(len(xt))
+    if a.train_limit:
+        tr = tr[:a.train_limit]
+    if a.test_limit:
+        te = te[:a.test_limit]
+    xs, ys, xt, yt = xs[tr], ys[tr], xt[te], yt[te]
+
+    ist_rows, cmd = run_ist(a, len(xs))
+    with open(os.path.join(a.out, "pytorch.jsonl"), "w") as log:
+        torch_rows = run_torch(a, (xs, ys), (xt, yt), log)
+
+    lines = [f"Single-worker SGD, {a.model}, {len(xs)} training / {len(xt)} test images of {a.data}, batch {a.batch}, "
+             f"lr {a.lr} step:0.5,0.75, {a.threads} threads, seed {a.seed}", "",
+             "| epoch | ist test accuracy | PyTorch test accuracy | difference (points) |", "|---|---|---|---|"]
+    for i, p in zip(ist_rows, torch_rows):
+        lines.append(f"| {p['epoch']} | {100 * i['test_accuracy']:.2f} % | {100 * p['test_accuracy']:.2f} % | "
+                     f"{100 * (i['test_accuracy'] - p['test_accuracy']):+.2f} |")
+    ist_step = float(np.median([r["step_seconds_mean"] for r in ist_rows]))
+    torch_step = float(np.median([r["step_seconds_mean"] for r in torch_rows]))
+    lines += ["", f"step time (median over epochs of the mean step): ist {1000 * ist_step:.0f} ms, "
+              f"PyTorch {1000 * torch_step:.0f} ms, ratio ist / PyTorch = {ist_step / torch_step:.2f}",
+              "", "ist command: `" + " ".join(cmd) + "`"]
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(a.out, "image_folder_sgd.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
