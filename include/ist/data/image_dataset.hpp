@@ -15,6 +15,7 @@ struct ImageDataset {
   std::vector<std::int32_t> labels;  // [n], each in [0, num_classes)
   int n = 0, c = 0, h = 0, w = 0, num_classes = 0;
   std::string source;  // the file(s) it came from, for messages
+  std::vector<std::string> class_names;  // label k's name, where the reader knows it (image folders); else empty
   std::size_t image_size() const { return static_cast<std::size_t>(c) * h * w; }
 };
 
@@ -36,6 +37,7 @@ inline ImageDataset take_first(const ImageDataset& data, int count) {
   out.h = data.h;
   out.w = data.w;
   out.num_classes = data.num_classes;
+  out.class_names = data.class_names;
   out.source = data.source + " (first " + std::to_string(count) + ")";
   return out;
 }
