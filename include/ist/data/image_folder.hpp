@@ -49,13 +49,14 @@
 namespace ist {
 
 struct ImageFolderOptions {
-  int channels = 0;  // 0: the first image's (1 or 3), every image must match; 1 or 3: convert every image
-  int threads = 0;   // decoding threads; 0 = std::thread::hardware_concurrency()
+  int channels = 0;      // 0: the first image's (1 or 3), every image must match; 1 or 3: convert every image
+  int threads = 0;       // decoding threads; 0 = std::thread::hardware_concurrency()
+  int max_side = 16384;  // the largest height or width accepted, checked before any allocation (1..65535)
 };
 
 namespace detail {
 
-inline constexpr int image_max_side = 16384;                     // pixels per side, checked before allocating
+inline constexpr int image_max_side = 16384;  // the default largest height or width (ImageFolderOptions::max_side)
 inline constexpr std::uint64_t image_max_file_bytes = 1ull << 30;  // 1 GiB per image file
 
 enum class ImageFormat { unknown, jpeg, png };
@@ -91,7 +92,10 @@ class ImageDecoder {
     int c = 0, h = 0, w = 0;  // c: the file's own channel count, 1 or 3
   };
 
-  explicit ImageDecoder(std::string who) : who_(std::move(who)) { std::memset(&png_, 0, sizeof png_); }
+  // max_side: the largest height or width header() accepts.
+  ImageDecoder(std::string who, int max_side) : who_(std::move(who)), max_side_(max_side) {
+    std::memset(&png_, 0, sizeof png_);
+  }
   ImageDecoder(const ImageDecoder&) = delete;
   ImageDecoder& operator=(const ImageDecoder&) = delete;
   ~ImageDecoder() {
@@ -135,9 +139,11 @@ class ImageDecoder {
              png_.message, ")");
       }
       hd.c = (png_.format & PNG_FORMAT_FLAG_COLOR) ? 3 : 1;
-      if (png_.width > static_cast<png_uint_32>(INT_MAX) || png_.height > static_cast<png_uint_32>(INT_MAX)) {
-        fail(who_, ": ", name, ": expected at most ", image_max_side, " pixels per side, found height x width ",
-             png_.height, " x ", png_.width, " (image too large)");
+      if (png_.width > static_cast<png_uint_32>(max_side_) || png_.height > static_cast<png_uint_32>(max_side_)) {
+        const std::string found = std::to_string(png_.height) + " x " + std::to_string(png_.width);
+        free_png();
+        fail(who_, ": ", name, ": expected 1 to ", max_side_, " pixels per side, found height x width ", found,
+             " (image too large)");
       }
       hd.h = static_cast<int>(png_.height);
       hd.w = static_cast<int>(png_.width);
@@ -145,9 +151,9 @@ class ImageDecoder {
       fail(who_, ": ", name, ": expected a JPEG (first bytes ff d8 ff) or PNG (89 50 4e 47 0d 0a 1a 0a) image, found ",
            n == 0 ? std::string("an empty file") : "first bytes " + hex_prefix(p, n) + " (not a JPEG or PNG image)");
     }
-    if (hd.h < 1 || hd.w < 1 || hd.h > image_max_side || hd.w > image_max_side) {
+    if (hd.h < 1 || hd.w < 1 || hd.h > max_side_ || hd.w > max_side_) {
       free_png();
-      fail(who_, ": ", name, ": expected 1 to ", image_max_side, " pixels per side, found height x width ", hd.h,
+      fail(who_, ": ", name, ": expected 1 to ", max_side_, " pixels per side, found height x width ", hd.h,
            " x ", hd.w, hd.h < 1 || hd.w < 1 ? " (empty image)" : " (image too large)");
     }
     return hd;
@@ -230,6 +236,7 @@ class ImageDecoder {
   }
 
   std::string who_;
+  int max_side_;
   tjhandle tj_ = nullptr;
   png_image png_;
   bool png_active_ = false;
@@ -244,12 +251,15 @@ struct DecodedImage {
 };
 
 // Decodes one JPEG or PNG image held in memory (the decoder of load_image_folder, exposed for tests and the
-// fuzzer). channels: 0 = the image's own (1 or 3), else 1 or 3. `name` is what messages call the image.
+// fuzzer). channels: 0 = the image's own (1 or 3), else 1 or 3. `name` is what messages call the image;
+// max_side: the largest height or width accepted.
 inline DecodedImage decode_image(const unsigned char* bytes, std::size_t size, int channels, const std::string& name,
-                                 const std::string& who = "ist::detail::decode_image") {
+                                 int max_side = image_max_side) {
+  const std::string who = "ist::detail::decode_image";
   IST_CHECK(channels == 0 || channels == 1 || channels == 3, who, ": ", name, ": expected channels 0, 1 or 3, found ",
             channels);
-  ImageDecoder decoder(who);
+  IST_CHECK(max_side >= 1 && max_side <= 65535, who, ": ", name, ": expected max_side in [1, 65535], found ", max_side);
+  ImageDecoder decoder(who, max_side);
   const ImageDecoder::Header hd = decoder.header(bytes, size, name);
   DecodedImage out;
   out.c = channels == 0 ? hd.c : channels;
@@ -344,6 +354,8 @@ inline ImageDataset load_image_folder(const std::string& dir, const ImageFolderO
             ": expected options.channels 0 (the first image's), 1 or 3, found ", options.channels);
   IST_CHECK(options.threads >= 0, who, ": ", dir, ": expected options.threads >= 0 (0 = one per core), found ",
             options.threads);
+  IST_CHECK(options.max_side >= 1 && options.max_side <= 65535, who, ": ", dir,
+            ": expected options.max_side in [1, 65535], found ", options.max_side);
   {
     std::error_code ec;
     const fs::file_status st = fs::status(dir, ec);
@@ -384,7 +396,7 @@ inline ImageDataset load_image_folder(const std::string& dir, const ImageFolderO
   d.num_classes = static_cast<int>(d.class_names.size());
 
   // The first image fixes c, h and w; then the pixels of all n are allocated at once.
-  detail::ImageDecoder first_decoder(who);
+  detail::ImageDecoder first_decoder(who, options.max_side);
   std::vector<unsigned char> bytes;
   detail::read_image_file(who, files[0], bytes);
   const detail::ImageDecoder::Header first = first_decoder.header(bytes.data(), bytes.size(), files[0]);
@@ -449,7 +461,7 @@ inline ImageDataset load_image_folder(const std::string& dir, const ImageFolderO
     for (unsigned t = 1; t < threads; ++t) {
       pool.emplace_back([&] {
         try {
-          detail::ImageDecoder decoder(who);
+          detail::ImageDecoder decoder(who, options.max_side);
           std::vector<unsigned char> buf;
           work(decoder, buf);
         } catch (...) {  // only a failed allocation before the first index: the other threads take its share
