@@ -603,3 +603,28 @@ TEST_CASE("image folder: the real CIFAR-10 JPEG folder") {
   CHECK(sums[1] == 1266598065u);
   CHECK(sums[2] == 1176037503u);
 }
+
+TEST_CASE("image folder: take_evenly keeps every class of a class-sorted set") {
+  ist::ImageDataset d;
+  d.n = 10;
+  d.c = 1;
+  d.h = d.w = 1;
+  d.num_classes = 5;
+  d.class_names = {"a", "b", "c", "d", "e"};
+  d.source = "ten";
+  for (int i = 0; i < 10; ++i) {
+    d.pixels.push_back(static_cast<std::uint8_t>(100 + i));
+    d.labels.push_back(i / 2);  // sorted by class, 2 images each
+  }
+  const ist::ImageDataset five = ist::take_evenly(d, 5);  // images 0, 2, 4, 6, 8
+  CHECK(five.n == 5);
+  CHECK(five.labels == std::vector<std::int32_t>{0, 1, 2, 3, 4});
+  CHECK(five.pixels == std::vector<std::uint8_t>{100, 102, 104, 106, 108});
+  CHECK(five.class_names == d.class_names);
+  CHECK(five.num_classes == 5);
+  CHECK(five.source == "ten (5 spread evenly)");
+  CHECK(ist::take_evenly(d, 3).pixels == std::vector<std::uint8_t>{100, 103, 106});  // floor(k * 10 / 3)
+  CHECK(ist::take_evenly(d, 10).pixels == d.pixels);
+  CHECK(ist::take_evenly(d, 0).n == 0);
+  CHECK(error_of([&] { (void)ist::take_evenly(d, 11); }) == "ist::take_evenly: ten: expected count in [0, 10], found 11");
+}
