@@ -9,6 +9,8 @@
 //   mpirun -np 4 ist-train --backend cuda         # one worker per rank and GPU, slices over NCCL
 //   ist-train --checkpoint-dir ckpt               # a checkpoint after every round, the newest 3 kept
 //   ist-train --checkpoint-dir ckpt --resume      # continue from the newest one, bit for bit
+//   ist-train --format folder --data ../shared/data/cifar10-jpeg --model resnet20
+//                                                 # an image folder: DIR/train/<class>/*.jpg, DIR/test/<class>/*.jpg
 //
 // Under mpirun (detected from the launcher's environment, or forced with --mpi) the workers are MPI
 // ranks, rank 0 coordinates and prints; see docs/mpi.md. A rank that fails prints its error and ends the
@@ -18,6 +20,7 @@
 // --metrics, and ends with a summary: final test accuracy, bytes moved versus local SGD, wall time.
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -31,6 +34,7 @@
 #include "ist/data/batch_iterator.hpp"
 #include "ist/data/cifar.hpp"
 #include "ist/data/idx.hpp"
+#include "ist/data/image_folder.hpp"
 #include "model_registry.hpp"
 #include "mpi_launch.hpp"
 #include "train_run.hpp"
@@ -49,10 +53,20 @@ int main(int argc, char** argv) {
   app.add_option("--protocol", o.protocol, "resist | local-sgd | ddp | single")
       ->capture_default_str()->check(CLI::IsMember({"resist", "local-sgd", "ddp", "single"}));
   app.add_option("--model", o.model, std::string("model preset: ") + ist::examples::kModelNames)->capture_default_str();
-  app.add_option("--data", o.data, "data directory: Fashion-MNIST/MNIST IDX files, or CIFAR-10 binary batches")
+  app.add_option("--data", o.data,
+                 "data directory: Fashion-MNIST/MNIST IDX files, CIFAR-10 binary batches, or (--format folder) "
+                 "DIR/train and DIR/test holding one subfolder of JPEG/PNG images per class")
       ->capture_default_str();
-  app.add_option("--format", o.format, "data format: idx | cifar10")->capture_default_str()
-      ->check(CLI::IsMember({"idx", "cifar10"}));
+  app.add_option("--format", o.format, "data format: idx | cifar10 | folder (image folders, classes = sorted subfolders)")
+      ->capture_default_str()->check(CLI::IsMember({"idx", "cifar10", "folder"}));
+  app.add_option("--normalization", o.normalization,
+                 "per-channel normalization: auto (the training set's mean and stddev) | cifar10 | fashion-mnist | "
+                 "none; default: the format's (idx: fashion-mnist, cifar10: cifar10, folder: auto)")
+      ->check(CLI::IsMember({"auto", "cifar10", "fashion-mnist", "none"}));
+  app.add_option("--augment", o.augment,
+                 "training augmentation: none | crop-flip (pad 4, random crop, random horizontal flip); default: the "
+                 "format's (idx: none, cifar10 and folder: crop-flip)")
+      ->check(CLI::IsMember({"none", "crop-flip"}));
   app.add_option("-S,--workers", o.workers, "number of workers S")->capture_default_str();
   app.add_option("-L,--local-steps", t.local_steps, "local SGD steps per worker per round (ddp forces 1)")
       ->capture_default_str();
@@ -69,9 +83,12 @@ int main(int argc, char** argv) {
   app.add_option("--data-split", o.data_split, "shuffled (each worker shuffles all data) | disjoint")
       ->capture_default_str()->check(CLI::IsMember({"shuffled", "disjoint"}));
   app.add_option("--eval-batch", t.eval_batch, "evaluation batch size")->capture_default_str();
-  app.add_option("--train-subset", o.train_subset, "use only the first N training images (0 = all)")
+  app.add_option("--train-subset", o.train_subset,
+                 "use only N training images (0 = all): the first N; --format folder: N spread evenly over the "
+                 "set, so every class is in them")
       ->capture_default_str();
-  app.add_option("--test-subset", o.test_subset, "use only the first N test images (0 = all)")->capture_default_str();
+  app.add_option("--test-subset", o.test_subset, "use only N test images (0 = all), chosen as --train-subset's")
+      ->capture_default_str();
   app.add_flag("--mpi", o.mpi, "workers are MPI ranks, S = the number of ranks (automatic under mpirun)");
   app.add_option("--backend", o.backend, "cpu (Eigen) | cuda (cuDNN and cuBLAS; the S workers run as streams on one GPU)")
       ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
@@ -115,22 +132,54 @@ int main(int argc, char** argv) {
     (void)ist::examples::make_optimizer<ist::eigen::CpuContext>(o.optimizer);  // and a bad optimizer config
 
     ist::ImageDataset train, test;
+    const auto load_start = std::chrono::steady_clock::now();
     if (o.format == "idx") {
       train = ist::load_fashion_mnist(o.data, true);
       test = ist::load_fashion_mnist(o.data, false);
-      t.normalization = ist::fashion_mnist_normalization();
-    } else {
+    } else if (o.format == "cifar10") {
       train = ist::load_cifar10(o.data, true);
       test = ist::load_cifar10(o.data, false);
-      t.normalization = ist::cifar10_normalization();
-      t.augmentation = {4, true};
+    } else {
+      ist::ImageFolderSplit split = ist::load_image_folder_split(o.data);
+      train = std::move(split.train);
+      test = std::move(split.test);
     }
-    if (o.train_subset > 0) train = ist::take_first(train, std::min(o.train_subset, train.n));
-    if (o.test_subset > 0) test = ist::take_first(test, std::min(o.test_subset, test.n));
+    const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+    // An image folder is sorted by class: its subsets are spread over it, so that every class is in them.
+    const auto subset = o.format == "folder" ? ist::take_evenly : ist::take_first;
+    if (o.train_subset > 0) train = subset(train, std::min(o.train_subset, train.n));
+    if (o.test_subset > 0) test = subset(test, std::min(o.test_subset, test.n));
+    // Each format's natural preprocessing unless --normalization / --augment say otherwise.
+    const std::string norm = !o.normalization.empty() ? o.normalization
+                             : o.format == "idx"      ? "fashion-mnist"
+                             : o.format == "cifar10"  ? "cifar10"
+                                                      : "auto";
+    const std::string augment = !o.augment.empty() ? o.augment : o.format == "idx" ? "none" : "crop-flip";
+    if (norm == "fashion-mnist") t.normalization = ist::fashion_mnist_normalization();
+    if (norm == "cifar10") t.normalization = ist::cifar10_normalization();
+    if (norm == "auto") t.normalization = ist::compute_normalization(train);  // of the images trained on
+    IST_CHECK(t.normalization.mean.empty() || t.normalization.mean.size() == static_cast<std::size_t>(train.c),
+              "--normalization ", norm, ": expected data with ", t.normalization.mean.size(),
+              " channel(s), the data has ", train.c, " (try --normalization auto)");
+    if (augment == "crop-flip") t.augmentation = ist::cifar10_augmentation();
     if (rank == 0) {
       if (use_mpi) std::printf("mpi: %d ranks, one worker each; rank 0 coordinates\n", ranks);
-      std::printf("data: %d training and %d test images of %dx%dx%d from %s\n", train.n, test.n, train.c, train.h,
-                  train.w, o.data.c_str());
+      std::printf("data: %d training and %d test images of %dx%dx%d from %s (read in %.2f s)\n", train.n, test.n,
+                  train.c, train.h, train.w, o.data.c_str(), load_seconds);
+      if (!train.class_names.empty()) {
+        std::string names;
+        for (const std::string& name : train.class_names) names += (names.empty() ? "" : ", ") + name;
+        std::printf("classes (%d): %s\n", train.num_classes, names.c_str());
+      }
+      std::string stats;
+      for (std::size_t ch = 0; ch < t.normalization.mean.size(); ++ch) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%s%.4f/%.4f", ch ? ", " : " (mean/stddev ", t.normalization.mean[ch],
+                      t.normalization.stddev[ch]);
+        stats += buf;
+      }
+      std::printf("preprocessing: normalization %s%s%s, augmentation %s\n", norm.c_str(), stats.c_str(),
+                  stats.empty() ? "" : ")", augment.c_str());
     }
 #if IST_WITH_CUDA
     if (o.backend == "cuda") return ist::examples::run_on_cuda(o, train, test);

@@ -21,7 +21,9 @@ struct TrainOptions {
   std::string protocol = "resist";
   std::string model = "resnet26-fashion";
   std::string data = "/usr/share/datasets/fashion-mnist";
-  std::string format = "idx";
+  std::string format = "idx";         // idx | cifar10 | folder
+  std::string normalization;          // auto | cifar10 | fashion-mnist | none; "" = the format's own
+  std::string augment;                // none | crop-flip; "" = the format's own
   int workers = 4;
   bool workers_given = false;
   bool mpi = false;

@@ -14,6 +14,7 @@
 #include "ist/data/batch_iterator.hpp"
 #include "ist/data/cifar.hpp"
 #include "ist/data/idx.hpp"
+#include "ist/data/image_folder.hpp"
 #include "ist/data/planetoid.hpp"
 #include "ist/decompose/any_decomposer.hpp"
 #include "ist/decompose/decomposer.hpp"

@@ -1,9 +1,10 @@
 // Writes the seed corpus of the fuzz harnesses: small valid inputs in each harness's input format.
 //   make_corpus OUT_DIR [PLANETOID_CORA_DIR]
-// fills OUT_DIR/{idx,cifar,planetoid,checkpoint}. With the Cora folder (shared/data/planetoid/cora) it also
-// writes a 24-node cut of Cora. tests/fuzz/make-corpus.sh runs it into tests/fuzz/corpus.
+// fills OUT_DIR/{idx,cifar,planetoid,checkpoint,image_folder}. With the Cora folder (shared/data/planetoid/cora)
+// it also writes a 24-node cut of Cora. tests/fuzz/make-corpus.sh runs it into tests/fuzz/corpus.
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <png.h>
+#include <turbojpeg.h>
 #include <unistd.h>
 
 #include "ist/core/sha256.hpp"
@@ -268,6 +271,79 @@ void checkpoint_seeds() {
   seed("checkpoint", "payload-momentum", Bytes(1, '\x01') + with_momentum.substr(ist::detail::kCheckpointHeader));
 }
 
+// ---- image folders ----------------------------------------------------------------------------------------
+
+// h x w x c interleaved test pattern.
+std::vector<unsigned char> image_pattern(int h, int w, int c) {
+  std::vector<unsigned char> v(std::size_t(h * w * c));
+  for (std::size_t k = 0; k < v.size(); ++k) v[k] = static_cast<unsigned char>((k * 29 + (k / 7) * 3) % 256);
+  return v;
+}
+
+Bytes jpeg_file(int h, int w, int c, int subsamp, int quality, int flags) {
+  const auto px = image_pattern(h, w, c);
+  tjhandle tj = tjInitCompress();
+  unsigned char* buf = nullptr;
+  unsigned long size = 0;
+  if (tj == nullptr ||
+      tjCompress2(tj, px.data(), w, 0, h, c == 1 ? TJPF_GRAY : TJPF_RGB, &buf, &size, subsamp, quality, flags) != 0) {
+    std::fprintf(stderr, "make_corpus: tjCompress2 failed: %s\n", tjGetErrorStr2(tj));
+    std::exit(1);
+  }
+  Bytes out(reinterpret_cast<const char*>(buf), size);
+  tjFree(buf);
+  tjDestroy(tj);
+  return out;
+}
+
+// format: a PNG_FORMAT_* value; PNG_FORMAT_FLAG_LINEAR formats take 16-bit samples (a 16-bit PNG).
+Bytes png_file(int h, int w, png_uint_32 format) {
+  png_image img;
+  std::memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  img.width = png_uint_32(w);
+  img.height = png_uint_32(h);
+  img.format = format;
+  const auto px = image_pattern(h, w, int(PNG_IMAGE_SAMPLE_CHANNELS(format)) * int(PNG_IMAGE_SAMPLE_COMPONENT_SIZE(format)));
+  std::vector<unsigned char> colormap(256 * 4);
+  for (std::size_t k = 0; k < colormap.size(); ++k) colormap[k] = static_cast<unsigned char>(k * 7);
+  if (format & PNG_FORMAT_FLAG_COLORMAP) img.colormap_entries = 256;
+  png_alloc_size_t size = 1 << 16;
+  Bytes out(size, '\0');
+  if (png_image_write_to_memory(&img, out.data(), &size, 0, px.data(), 0,
+                                (format & PNG_FORMAT_FLAG_COLORMAP) ? colormap.data() : nullptr) == 0) {
+    std::fprintf(stderr, "make_corpus: png_image_write_to_memory failed: %s\n", img.message);
+    std::exit(1);
+  }
+  out.resize(size);
+  return out;
+}
+
+// Flags byte (tests/fuzz/fuzz_image_folder.cpp): channels in bits 0-1, 4 = also load a folder, 8 = two files.
+void image_folder_seeds() {
+  const Bytes rgb444 = jpeg_file(8, 8, 3, TJSAMP_444, 90, 0);
+  const Bytes rgb420 = jpeg_file(16, 16, 3, TJSAMP_420, 75, 0);
+  const Bytes gray_jpeg = jpeg_file(8, 8, 1, TJSAMP_GRAY, 90, 0);
+  const Bytes progressive = jpeg_file(16, 8, 3, TJSAMP_422, 80, TJFLAG_PROGRESSIVE);
+  const Bytes rgb_png = png_file(6, 5, PNG_FORMAT_RGB);
+  const Bytes gray_png = png_file(6, 5, PNG_FORMAT_GRAY);
+  seed("image_folder", "jpeg-rgb-444", Bytes(1, '\x00') + rgb444);
+  seed("image_folder", "jpeg-rgb-420-to-gray", Bytes(1, '\x01') + rgb420);
+  seed("image_folder", "jpeg-gray-to-rgb", Bytes(1, '\x02') + gray_jpeg);
+  seed("image_folder", "jpeg-progressive", Bytes(1, '\x00') + progressive);
+  seed("image_folder", "png-rgb", Bytes(1, '\x00') + rgb_png);
+  seed("image_folder", "png-gray-to-rgb", Bytes(1, '\x02') + gray_png);
+  seed("image_folder", "png-rgba", Bytes(1, '\x00') + png_file(4, 4, PNG_FORMAT_RGBA));
+  seed("image_folder", "png-gray-alpha-to-gray", Bytes(1, '\x01') + png_file(4, 4, PNG_FORMAT_GA));
+  seed("image_folder", "png-colormap", Bytes(1, '\x00') + png_file(4, 6, PNG_FORMAT_RGB_COLORMAP));
+  seed("image_folder", "png-16bit", Bytes(1, '\x00') + png_file(3, 3, PNG_FORMAT_LINEAR_RGB));
+  seed("image_folder", "folder-jpeg", Bytes(1, '\x04') + rgb444);
+  seed("image_folder", "folder-png-to-gray", Bytes(1, '\x05') + rgb_png);
+  seed("image_folder", "folder-jpeg-and-png", Bytes(1, '\x0c') + chunk16(rgb444) + png_file(8, 8, PNG_FORMAT_RGB));
+  seed("image_folder", "folder-gray-in-rgb", Bytes(1, '\x0c') + chunk16(rgb_png) + gray_png);  // channel mismatch
+  seed("image_folder", "folder-two-sizes", Bytes(1, '\x0e') + chunk16(rgb444) + rgb420);       // size mismatch
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -280,5 +356,6 @@ int main(int argc, char** argv) {
   cifar_seeds();
   planetoid_seeds(argc > 2 ? argv[2] : nullptr);
   checkpoint_seeds();
+  image_folder_seeds();
   return 0;
 }

@@ -85,6 +85,10 @@ struct Augmentation {
   bool hflip = false;
 };
 
+// CIFAR-10's usual training augmentation (with cifar10_normalization(), the CIFAR-10 preset): pad by 4,
+// take a random 32x32 window, flip half of the images.
+inline Augmentation cifar10_augmentation() { return {4, true}; }
+
 // One mini-batch; x: [size, c, h, w] normalized floats, y: [size] labels. Points into the iterator's
 // buffers: valid until the next call to next() or the iterator's destruction.
 struct Batch {

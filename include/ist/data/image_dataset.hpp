@@ -1,6 +1,7 @@
 #pragma once
 // An image classification data set held in memory as bytes (60 000 Fashion-MNIST images take 47 MB),
 // as the IDX and CIFAR readers return it. Conversion to float happens batch by batch (batch_iterator.hpp).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -15,6 +16,7 @@ struct ImageDataset {
   std::vector<std::int32_t> labels;  // [n], each in [0, num_classes)
   int n = 0, c = 0, h = 0, w = 0, num_classes = 0;
   std::string source;  // the file(s) it came from, for messages
+  std::vector<std::string> class_names;  // label k's name, where the reader knows it (image folders); else empty
   std::size_t image_size() const { return static_cast<std::size_t>(c) * h * w; }
 };
 
@@ -36,7 +38,34 @@ inline ImageDataset take_first(const ImageDataset& data, int count) {
   out.h = data.h;
   out.w = data.w;
   out.num_classes = data.num_classes;
+  out.class_names = data.class_names;
   out.source = data.source + " (first " + std::to_string(count) + ")";
+  return out;
+}
+
+// `count` images spread evenly over `data` (0 <= count <= data.n): images floor(k * n / count) for k = 0 ..
+// count-1, in order. For a set sorted by class (an image folder) that keeps every class in proportion,
+// where take_first would keep the first classes only.
+inline ImageDataset take_evenly(const ImageDataset& data, int count) {
+  IST_CHECK(count >= 0 && count <= data.n, "ist::take_evenly: ", data.source, ": expected count in [0, ", data.n,
+            "], found ", count);
+  IST_CHECK(data.pixels.size() == static_cast<std::size_t>(data.n) * data.image_size() &&
+                data.labels.size() == static_cast<std::size_t>(data.n),
+            "ist::take_evenly: ", data.source, ": expected ", data.n, " images of ", data.image_size(),
+            " bytes and ", data.n, " labels, found ", data.pixels.size(), " pixel bytes and ", data.labels.size(),
+            " labels");
+  ImageDataset out = take_first(data, 0);
+  const std::size_t image = data.image_size();
+  out.pixels.resize(static_cast<std::size_t>(count) * image);
+  out.labels.resize(static_cast<std::size_t>(count));
+  for (int k = 0; k < count; ++k) {
+    const std::size_t i = static_cast<std::size_t>(static_cast<std::int64_t>(k) * data.n / count);
+    std::copy_n(data.pixels.begin() + static_cast<std::ptrdiff_t>(i * image), image,
+                out.pixels.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(k) * image));
+    out.labels[static_cast<std::size_t>(k)] = data.labels[i];
+  }
+  out.n = count;
+  out.source = data.source + " (" + std::to_string(count) + " spread evenly)";
   return out;
 }
 
