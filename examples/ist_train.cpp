@@ -39,6 +39,12 @@
 #include "mpi_launch.hpp"
 #include "train_run.hpp"
 
+namespace {
+// The seed of the one fixed order an image folder is put in after loading (ist::shuffled): a constant, so
+// that every --seed sees the same images in a --train-subset / --test-subset and the same test batches.
+constexpr std::uint64_t kFolderOrderSeed = 0x666f6c646572ULL;  // "folder"
+}  // namespace
+
 int main(int argc, char** argv) {
   ist::examples::TrainOptions o;
   auto& t = o.trainer;
@@ -84,8 +90,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::IsMember({"shuffled", "disjoint"}));
   app.add_option("--eval-batch", t.eval_batch, "evaluation batch size")->capture_default_str();
   app.add_option("--train-subset", o.train_subset,
-                 "use only N training images (0 = all): the first N; --format folder: N spread evenly over the "
-                 "set, so every class is in them")
+                 "use only N training images (0 = all): the first N; --format folder: of the folder put in one "
+                 "fixed random order, so every class is in them")
       ->capture_default_str();
   app.add_option("--test-subset", o.test_subset, "use only N test images (0 = all), chosen as --train-subset's")
       ->capture_default_str();
@@ -145,10 +151,14 @@ int main(int argc, char** argv) {
       test = std::move(split.test);
     }
     const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
-    // An image folder is sorted by class: its subsets are spread over it, so that every class is in them.
-    const auto subset = o.format == "folder" ? ist::take_evenly : ist::take_first;
-    if (o.train_subset > 0) train = subset(train, std::min(o.train_subset, train.n));
-    if (o.test_subset > 0) test = subset(test, std::min(o.test_subset, test.n));
+    // An image folder is sorted by class: put it in one fixed random order (the same for every --seed), so
+    // that subsets keep every class and evaluation batches, normalized by their own statistics, mix classes.
+    if (o.format == "folder") {
+      train = ist::shuffled(train, kFolderOrderSeed);
+      test = ist::shuffled(test, kFolderOrderSeed + 1);
+    }
+    if (o.train_subset > 0) train = ist::take_first(train, std::min(o.train_subset, train.n));
+    if (o.test_subset > 0) test = ist::take_first(test, std::min(o.test_subset, test.n));
     // Each format's natural preprocessing unless --normalization / --augment say otherwise.
     const std::string norm = !o.normalization.empty() ? o.normalization
                              : o.format == "idx"      ? "fashion-mnist"

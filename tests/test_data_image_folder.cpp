@@ -604,27 +604,41 @@ TEST_CASE("image folder: the real CIFAR-10 JPEG folder") {
   CHECK(sums[2] == 1176037503u);
 }
 
-TEST_CASE("image folder: take_evenly keeps every class of a class-sorted set") {
+TEST_CASE("image folder: shuffled puts a class-sorted set in one order, a function of the seed") {
   ist::ImageDataset d;
   d.n = 10;
-  d.c = 1;
+  d.c = 2;
   d.h = d.w = 1;
   d.num_classes = 5;
   d.class_names = {"a", "b", "c", "d", "e"};
   d.source = "ten";
   for (int i = 0; i < 10; ++i) {
-    d.pixels.push_back(static_cast<std::uint8_t>(100 + i));
+    d.pixels.push_back(static_cast<std::uint8_t>(100 + i));  // channel 0
+    d.pixels.push_back(static_cast<std::uint8_t>(200 + i));  // channel 1: each image moves whole
     d.labels.push_back(i / 2);  // sorted by class, 2 images each
   }
-  const ist::ImageDataset five = ist::take_evenly(d, 5);  // images 0, 2, 4, 6, 8
-  CHECK(five.n == 5);
-  CHECK(five.labels == std::vector<std::int32_t>{0, 1, 2, 3, 4});
-  CHECK(five.pixels == std::vector<std::uint8_t>{100, 102, 104, 106, 108});
-  CHECK(five.class_names == d.class_names);
-  CHECK(five.num_classes == 5);
-  CHECK(five.source == "ten (5 spread evenly)");
-  CHECK(ist::take_evenly(d, 3).pixels == std::vector<std::uint8_t>{100, 103, 106});  // floor(k * 10 / 3)
-  CHECK(ist::take_evenly(d, 10).pixels == d.pixels);
-  CHECK(ist::take_evenly(d, 0).n == 0);
-  CHECK(error_of([&] { (void)ist::take_evenly(d, 11); }) == "ist::take_evenly: ten: expected count in [0, 10], found 11");
+  const ist::ImageDataset a = ist::shuffled(d, 7);
+  CHECK(a.n == 10);
+  CHECK(a.class_names == d.class_names);
+  CHECK(a.num_classes == 5);
+  CHECK(a.source == "ten");
+  // A permutation that keeps each image with its label: image i has pixels (100 + i, 200 + i), label i / 2.
+  std::vector<int> seen;
+  for (int k = 0; k < 10; ++k) {
+    const int i = a.pixels[std::size_t(2 * k)] - 100;
+    CHECK(a.pixels[std::size_t(2 * k + 1)] == 200 + i);
+    CHECK(a.labels[std::size_t(k)] == i / 2);
+    seen.push_back(i);
+  }
+  std::sort(seen.begin(), seen.end());
+  CHECK(seen == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  CHECK(a.labels != d.labels);  // not the class-sorted order
+  // The same seed gives the same order (in any process: Rng is a pure function of its seed); another seed
+  // another order.
+  CHECK(ist::shuffled(d, 7).pixels == a.pixels);
+  CHECK(ist::shuffled(d, 8).pixels != a.pixels);
+  ist::ImageDataset bad = d;
+  bad.labels.pop_back();
+  CHECK(error_of([&] { (void)ist::shuffled(bad, 1); }) ==
+        "ist::shuffled: ten: expected 10 images of 2 bytes and 10 labels, found 20 pixel bytes and 9 labels");
 }

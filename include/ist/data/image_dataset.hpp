@@ -4,10 +4,13 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <numeric>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "ist/core/error.hpp"
+#include "ist/core/rng.hpp"
 
 namespace ist {
 
@@ -43,29 +46,34 @@ inline ImageDataset take_first(const ImageDataset& data, int count) {
   return out;
 }
 
-// `count` images spread evenly over `data` (0 <= count <= data.n): images floor(k * n / count) for k = 0 ..
-// count-1, in order. For a set sorted by class (an image folder) that keeps every class in proportion,
-// where take_first would keep the first classes only.
-inline ImageDataset take_evenly(const ImageDataset& data, int count) {
-  IST_CHECK(count >= 0 && count <= data.n, "ist::take_evenly: ", data.source, ": expected count in [0, ", data.n,
-            "], found ", count);
+// A copy of `data` with its images in one random order, a pure function of `seed` (Rng(seed).shuffle).
+// An image folder is sorted by class; shuffle it once after loading so that
+//   * take_first(d, N) keeps every class in proportion (in expectation), not the first classes only, and
+//   * evaluation with batch statistics (ResIST's, and ist's: no running statistics) sees batches of mixed
+//     classes: a batch of one class, normalized by its own statistics, measures nothing useful.
+// Training order is unaffected: every epoch shuffles anyway.
+inline ImageDataset shuffled(const ImageDataset& data, std::uint64_t seed) {
   IST_CHECK(data.pixels.size() == static_cast<std::size_t>(data.n) * data.image_size() &&
                 data.labels.size() == static_cast<std::size_t>(data.n),
-            "ist::take_evenly: ", data.source, ": expected ", data.n, " images of ", data.image_size(),
+            "ist::shuffled: ", data.source, ": expected ", data.n, " images of ", data.image_size(),
             " bytes and ", data.n, " labels, found ", data.pixels.size(), " pixel bytes and ", data.labels.size(),
             " labels");
+  std::vector<std::int32_t> order(static_cast<std::size_t>(data.n));
+  std::iota(order.begin(), order.end(), 0);
+  Rng rng(seed);
+  rng.shuffle(std::span<std::int32_t>(order));
   ImageDataset out = take_first(data, 0);
   const std::size_t image = data.image_size();
-  out.pixels.resize(static_cast<std::size_t>(count) * image);
-  out.labels.resize(static_cast<std::size_t>(count));
-  for (int k = 0; k < count; ++k) {
-    const std::size_t i = static_cast<std::size_t>(static_cast<std::int64_t>(k) * data.n / count);
+  out.pixels.resize(static_cast<std::size_t>(data.n) * image);
+  out.labels.resize(static_cast<std::size_t>(data.n));
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const std::size_t i = static_cast<std::size_t>(order[k]);
     std::copy_n(data.pixels.begin() + static_cast<std::ptrdiff_t>(i * image), image,
-                out.pixels.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(k) * image));
-    out.labels[static_cast<std::size_t>(k)] = data.labels[i];
+                out.pixels.begin() + static_cast<std::ptrdiff_t>(k * image));
+    out.labels[k] = data.labels[i];
   }
-  out.n = count;
-  out.source = data.source + " (" + std::to_string(count) + " spread evenly)";
+  out.n = data.n;
+  out.source = data.source;
   return out;
 }
 

@@ -109,6 +109,7 @@ struct ImageBatches {
     s.h = data.h;
     s.w = data.w;
     s.num_classes = data.num_classes;
+    s.class_names = data.class_names;
     s.source = data.source + " (shard " + std::to_string(w) + " of " + std::to_string(S) + ")";
     const std::size_t img = data.image_size();
     for (int i = w; i < data.n; i += S) {
