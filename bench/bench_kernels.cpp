@@ -20,6 +20,10 @@
 
 namespace {
 
+// The vector instructions the kernels were compiled for, in the JSON's "context" (bench/compare_pytorch.py
+// prints it next to each figure).
+[[maybe_unused]] const bool simd_in_context = (benchmark::AddCustomContext("ist_simd", ist::bench::simd_isa()), true);
+
 constexpr int kBatch = 128;
 
 // The distinct convolutions of PreAct ResNet-20 on 1x28x28 (stem, three stages, two transitions).

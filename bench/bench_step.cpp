@@ -19,6 +19,10 @@
 
 namespace {
 
+// The vector instructions the kernels were compiled for, in the JSON's "context" (bench/compare_pytorch.py
+// prints it next to each figure).
+[[maybe_unused]] const bool simd_in_context = (benchmark::AddCustomContext("ist_simd", ist::bench::simd_isa()), true);
+
 constexpr int kBatch = 128, kSide = 28;
 
 // Floating-point operations of one training step: 3x each conv's forward product (forward, input

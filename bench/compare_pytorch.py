@@ -192,6 +192,9 @@ def torch_round_ms(preset, workers, local_steps, batch, threads, rounds=3, seed=
     return statistics.median(times)
 
 
+IST_CONTEXT = {}  # the "context" of the last Google Benchmark JSON (ist_simd: the vector instructions)
+
+
 def run_bench(binary, bench_filter, threads, min_time, env_extra=None, repetitions=3):
     env = dict(os.environ, IST_THREADS=str(threads), **(env_extra or {}))
     args = [binary, f"--benchmark_filter={bench_filter}", "--benchmark_format=json",
@@ -199,7 +202,20 @@ def run_bench(binary, bench_filter, threads, min_time, env_extra=None, repetitio
     if min_time is not None:
         args.append(f"--benchmark_min_time={min_time}")
     out = subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out)["benchmarks"]
+    data = json.loads(out)
+    IST_CONTEXT.update(data.get("context", {}))
+    return data["benchmarks"]
+
+
+def instruction_sets():
+    """One line: the vector instructions of ist's binary and of PyTorch's CPU kernels. PyTorch dispatches at
+    run time (ATen: ATEN_CPU_CAPABILITY, oneDNN: ONEDNN_MAX_CPU_ISA cap it; e.g. avx2 / AVX2 to compare with an
+    AVX2 build of ist on an AVX-512 machine)."""
+    aten = next((line.split(":", 1)[1].strip() for line in torch.__config__.show().splitlines()
+                 if "CPU capability usage" in line), "?")
+    onednn = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "the CPU's best"
+    return (f"ist built for {IST_CONTEXT.get('ist_simd', '(not reported)')}; PyTorch ATen {aten}, "
+            f"oneDNN up to {onednn}")
 
 
 def per_iteration(runs):
@@ -278,6 +294,7 @@ def main():
     print(f"  ist     : {ist_ms:8.1f} ms/step  (best of {len(ours)} Google Benchmark repetitions)")
     print(f"  PyTorch : {torch_ms:8.1f} ms/step  (best of {len(theirs)} medians)")
     print(f"  ratio ist / PyTorch = {ist_ms / torch_ms:.2f}")
+    print(f"  {instruction_sets()}")
 
     if args.kernels:
         kern_bin = os.path.join(args.build, "bench", "ist_bench_kernels")
