@@ -57,11 +57,13 @@ for block in blocks/*; do
       ran=$((ran + 1))
       ;;
     *)
-      target=$(head -1 "$block" | sed -n 's|^\(#\|//\) *\([A-Za-z0-9_./-]*\)$|\2|p')
+      target=$(head -1 "$block" | sed -En 's:^(#|//) *([A-Za-z0-9_./-]+)$:\2:p')
       if [ -n "$target" ] && [ "${target#/}" = "$target" ]; then
         echo "== readme.sh: writing $target from README block $(basename "$block")"
         mkdir -p "$(dirname "$target")"
         cp "$block" "$target"
+      else
+        echo "== readme.sh: README block $(basename "$block") names no file on its first line: not used"
       fi
       ;;
   esac
