@@ -32,9 +32,16 @@ the shortcut is the identity or, when the shape changes, a 1x1 conv (stride 2) o
 input; head = BN-ReLU-global average pool-linear(64->10, with bias). Convolutions have no bias.
 
 Usage: /usr/bin/python3 bench/compare_pytorch.py [--build build-perf] [--threads 2] [--kernels]
+       /usr/bin/python3 bench/compare_pytorch.py --build build-perf --threads 1 --clock cpu [--kernels]
        /usr/bin/python3 bench/compare_pytorch.py --build build-bench --round-only [--model resnet26-fashion]
                                                  [-S 4] [-L 5] [--batch 32] [--threads 2]
 Needs PyTorch (Debian's python3-torch 1.13 works).
+
+--clock cpu compares CPU time instead of elapsed time, with one thread: on a shared machine other jobs
+then lengthen neither side's figure (they still share caches and memory bandwidth). The header names the
+vector instructions of both sides: ist's as compiled (ist_simd in the benchmark's JSON), PyTorch's as
+dispatched at run time. To measure an AVX2 machine's figures on an AVX-512 one, build ist with
+-DIST_MARCH=haswell and cap PyTorch: ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 (docs/performance.md).
 """
 import argparse
 import json
@@ -112,7 +119,8 @@ class PreActResNet20(PreActResNet):
         super().__init__([(16, 1, blocks, False), (32, 2, blocks, True), (64, 2, blocks, True)], in_channels, classes)
 
 
-def torch_step_ms(threads, warmup=3, min_time=3.0, batch=128):
+def torch_step_ms(threads, warmup=3, min_time=3.0, batch=128, clock=time.perf_counter):
+    """Median and best ms per step; clock time.perf_counter (wall) or time.process_time (CPU)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = PreActResNet20().train()
@@ -130,9 +138,9 @@ def torch_step_ms(threads, warmup=3, min_time=3.0, batch=128):
     times = []
     start = time.perf_counter()
     while time.perf_counter() - start < min_time or len(times) < 5:
-        t0 = time.perf_counter()
+        t0 = clock()
         step()
-        times.append((time.perf_counter() - t0) * 1e3)
+        times.append((clock() - t0) * 1e3)
     return statistics.median(times), min(times)
 
 
@@ -222,9 +230,9 @@ def per_iteration(runs):
     return [r for r in runs if r.get("run_type") == "iteration"]
 
 
-def to_ms(r):
+def to_ms(r, key="real_time"):
     scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[r.get("time_unit", "ns")]
-    return r["real_time"] * scale
+    return r[key] * scale
 
 
 def compare_round(args):
@@ -258,6 +266,8 @@ def main():
     ap.add_argument("--build", default="build-perf", help="CMake build folder holding bench/ (default build-perf)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--min-time", type=float, default=3.0, help="seconds per measurement")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="wall: elapsed time (default); cpu: CPU time, steadier on a shared machine (needs --threads 1)")
     ap.add_argument("--kernels", action="store_true", help="also print conv GFLOP/s against SGEMM")
     ap.add_argument("--round", action="store_true", help="also time a ResIST round against the same in PyTorch")
     ap.add_argument("--round-only", action="store_true", help="only the round comparison")
@@ -270,6 +280,9 @@ def main():
         ap.error(f"-S: ist_bench_round registers S = 2, 4, 8; found {args.workers}")
     if args.local_steps < 1 or args.batch < 1:
         ap.error("expected -L >= 1 and --batch >= 1")
+    if args.clock == "cpu" and args.threads != 1:
+        ap.error(f"--clock cpu: expected --threads 1 (one thread's CPU time), found {args.threads}")
+    cpu = args.clock == "cpu"
 
     if args.round or args.round_only:
         compare_round(args)
@@ -282,13 +295,14 @@ def main():
                  f"cmake --build {args.build} --target ist_bench_step")
 
     print(f"PreAct ResNet-20 training step (forward + softmax CE + backward, no optimizer update), "
-          f"batch 128, 1x28x28, {args.threads} threads, torch {torch.__version__}")
+          f"batch 128, 1x28x28, {args.threads} threads, {args.clock} time, torch {torch.__version__}")
     # Interleave: ist, PyTorch, ist, PyTorch, so drift on a shared machine hits both.
     ours, theirs = [], []
     for _ in range(2):
-        ours += [to_ms(r) for r in per_iteration(run_bench(step_bin, "TrainStep/PreActResNet20/", args.threads,
-                                                           args.min_time / 3))]
-        med, best = torch_step_ms(args.threads, min_time=args.min_time)
+        ours += [to_ms(r, "cpu_time" if cpu else "real_time")
+                 for r in per_iteration(run_bench(step_bin, "TrainStep/PreActResNet20/", args.threads, args.min_time / 3))]
+        med, best = torch_step_ms(args.threads, min_time=args.min_time,
+                                  clock=time.process_time if cpu else time.perf_counter)
         theirs.append(med)
     ist_ms, torch_ms = min(ours), min(theirs)
     print(f"  ist     : {ist_ms:8.1f} ms/step  (best of {len(ours)} Google Benchmark repetitions)")
@@ -302,9 +316,11 @@ def main():
         best = {}
         for r in runs:
             key = (r["run_name"], r.get("label", ""))
-            best[key] = max(best.get(key, 0.0), r["FLOPS"])
+            # FLOPS is a rate over elapsed time; with --clock cpu, over CPU time.
+            best[key] = max(best.get(key, 0.0), r["FLOPS"] * (r["real_time"] / r["cpu_time"] if cpu else 1.0))
         sgemm = max(v for (name, _), v in best.items() if name.startswith("SGEMM/1024"))
-        print(f"\nConvolution kernels vs square SGEMM ({sgemm / 1e9:.0f} GFLOP/s), {args.threads} threads, batch 128")
+        print(f"\nConvolution kernels vs square SGEMM ({sgemm / 1e9:.0f} GFLOP/s), {args.threads} threads, batch 128, "
+              f"{args.clock} time")
         print(f"  {'kernel':<34} {'GFLOP/s':>8} {'of SGEMM':>9}")
         for (name, label), v in best.items():
             if name.startswith("SGEMM"):
