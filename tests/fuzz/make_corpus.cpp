@@ -17,7 +17,9 @@
 #include <turbojpeg.h>
 #include <unistd.h>
 
-#include "ist/core/sha256.hpp"
+#include <nlohmann/json.hpp>
+
+#include "ist/data/sha256.hpp"
 #include "ist/train/checkpoint.hpp"
 #include "ist/model/mlp.hpp"
 
@@ -118,29 +120,26 @@ std::vector<Bytes> graph_files(const Graph& g) {
           raw(g.test)};
 }
 
-std::string sha256(const Bytes& b) {
-  ist::Sha256 h;
-  h.update(b.data(), b.size());
-  return h.hex_digest();
-}
-
 Bytes meta_json(const Graph& g, bool manifest) {
   const auto files = graph_files(g);
-  std::ostringstream os;
-  os << "{\n  \"name\": \"" << g.name << "\",\n  \"num_nodes\": " << g.labels.size() << ",\n  \"num_features\": "
-     << g.F << ",\n  \"num_classes\": " << g.C << ",\n  \"num_edges\": " << g.edges.size() / 2
-     << ",\n  \"num_feature_nonzeros\": " << g.indices.size() << ",\n  \"train\": " << g.train.size()
-     << ",\n  \"val\": " << g.val.size() << ",\n  \"test\": " << g.test.size()
-     << ",\n  \"features_format\": \"csr\"";
+  nlohmann::ordered_json meta = {{"name", g.name},
+                                 {"num_nodes", g.labels.size()},
+                                 {"num_features", g.F},
+                                 {"num_classes", g.C},
+                                 {"num_edges", g.edges.size() / 2},
+                                 {"num_feature_nonzeros", g.indices.size()},
+                                 {"train", g.train.size()},
+                                 {"val", g.val.size()},
+                                 {"test", g.test.size()},
+                                 {"features_format", "csr"}};
   if (manifest) {
-    os << ",\n  \"sizes_bytes\": {";
-    for (int i = 0; i < 8; ++i) os << (i ? ", " : "") << "\"" << kFiles[i] << "\": " << files[std::size_t(i)].size();
-    os << "},\n  \"sha256\": {";
-    for (int i = 0; i < 8; ++i) os << (i ? ", " : "") << "\"" << kFiles[i] << "\": \"" << sha256(files[std::size_t(i)]) << "\"";
-    os << "}";
+    for (int i = 0; i < 8; ++i) {
+      const Bytes& f = files[std::size_t(i)];
+      meta["sizes_bytes"][kFiles[i]] = f.size();
+      meta["sha256"][kFiles[i]] = ist::sha256_hex(f.data(), f.size());
+    }
   }
-  os << "\n}\n";
-  return os.str();
+  return meta.dump(2) + "\n";
 }
 
 // flags: 1 = verify_sha256, 2 = normalize_features.
