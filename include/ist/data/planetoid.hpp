@@ -38,6 +38,7 @@
 #include "ist/core/error.hpp"
 #include "ist/data/graph.hpp"
 #include "ist/data/sha256.hpp"
+#include "ist/io/json.hpp"
 
 namespace ist {
 
@@ -59,24 +60,6 @@ inline const nlohmann::json* json_member(const nlohmann::json& j, const char* ke
   if (!j.is_object()) return nullptr;
   const auto it = j.find(key);
   return it == j.end() ? nullptr : &*it;
-}
-
-// "a string", "an array", ...: what a JSON value is, for messages.
-inline std::string json_kind(const nlohmann::json& v) {
-  const std::string t = v.type_name();
-  return (t == "null" ? "" : t == "array" || t == "object" ? "an " : "a ") + t;
-}
-
-// Parses meta.json. nlohmann-json's parse errors become an ist::Error naming the file, the line and the column.
-inline nlohmann::json parse_planetoid_meta(const std::string& text, const std::string& meta_path) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    // e.what(): "[json.exception.parse_error.101] parse error at line 3, column 21: syntax error while ..."
-    const std::string what = e.what();
-    const auto at = what.find("at line ");
-    fail(planetoid_who, ": ", meta_path, ": invalid JSON ", at != std::string::npos ? what.substr(at) : ": " + what);
-  }
 }
 
 inline std::int64_t meta_count(const nlohmann::json& meta, const char* key, const std::string& meta_path) {
@@ -168,7 +151,7 @@ inline GraphDataset load_planetoid(const std::string& dir, const PlanetoidOption
     os << f.rdbuf();
     text = os.str();
   }
-  const nlohmann::json meta = detail::parse_planetoid_meta(text, meta_path);
+  const auto meta = detail::parse_json<nlohmann::json>(text, planetoid_who, meta_path);
   IST_CHECK(meta.is_object(), planetoid_who, ": ", meta_path, ": expected a JSON object at the top level, found ",
             detail::json_kind(meta));
   if (const nlohmann::json* fmt = detail::json_member(meta, "features_format"))
