@@ -249,7 +249,7 @@ void checkpoint_seeds() {
   s.rounds_done = 3;
   s.seed = 42;
   s.model = "mlp";
-  s.config = "S=2 L=5";
+  s.config = {{"seed", 42}, {"local_steps", 5}, {"optimizer", {{"name", "sgd"}, {"lr", 0.1}}}};
   s.params.resize(info.num_params);
   for (std::size_t i = 0; i < s.params.size(); ++i) s.params[i] = float(i) * 0.125f - 4.f;
   const fs::path tmp = fs::temp_directory_path() / ("ist_make_corpus_" + std::to_string(::getpid()) + ".ckpt");
