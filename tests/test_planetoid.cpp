@@ -278,6 +278,18 @@ TEST_CASE("planetoid: meta.json of the wrong JSON shape names the file and what 
   }
   {
     CoraCopy c;
+    c.replace_in_meta("\"num_nodes\": 2708", "\"num_nodes\": 2708e999");  // nlohmann-json: out_of_range, not parse_error
+    CHECK_THROWS_WITH_AS(c.load(), contains(c.path("meta.json") + ": invalid JSON: number overflow parsing '2708e999'"),
+                         Error);
+  }
+  {
+    CoraCopy c;
+    c.replace_in_meta("\"num_nodes\": 2708", "\"num_nodes\": 1, \"num_nodes\": 2708");
+    CHECK_THROWS_WITH_AS(c.load(), contains(c.path("meta.json") + ": invalid JSON: the key \"num_nodes\" appears twice"),
+                         Error);
+  }
+  {
+    CoraCopy c;
     c.replace_in_meta("\"num_nodes\": 2708", "\"num_nodes\": \"2708\"");
     CHECK_THROWS_WITH_AS(c.load(), contains(c.path("meta.json") + ": expected \"num_nodes\" to be an integer in "
                                                                   "[0, 2^31), found a string"),

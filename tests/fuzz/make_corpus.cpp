@@ -20,8 +20,10 @@
 #include <nlohmann/json.hpp>
 
 #include "ist/data/sha256.hpp"
-#include "ist/train/checkpoint.hpp"
+#include "ist/io/safetensors.hpp"
+#include "ist/io/state_dict.hpp"
 #include "ist/model/mlp.hpp"
+#include "ist/train/checkpoint.hpp"
 
 namespace fs = std::filesystem;
 using Bytes = std::string;
@@ -343,6 +345,39 @@ void image_folder_seeds() {
   seed("image_folder", "folder-two-sizes", Bytes(1, '\x0e') + chunk16(rgb444) + rgb420);       // size mismatch
 }
 
+// ---- safetensors ------------------------------------------------------------------------------------------
+
+// State dicts of the harness's models (tests/fuzz/fuzz_safetensors.cpp), and a file with metadata, a
+// zero-size tensor and another dtype.
+void safetensors_seeds() {
+  using Net = ist::ResNet<ist::Stem<1, 4>, ist::Stage<4, 8, 2, 2, ist::Partitioned>, ist::Head<8, 3, ist::NoFinalBn>>;
+  using Mlp = ist::Mlp<ist::Input<6>, ist::Dense<5>, ist::Dense<3>>;
+  const fs::path tmp = fs::temp_directory_path() / ("ist_make_corpus_" + std::to_string(::getpid()) + ".safetensors");
+  auto bytes_of = [&](auto&& write) {
+    write(tmp.string());
+    std::ifstream f(tmp, std::ios::binary);
+    Bytes b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    fs::remove(tmp);
+    return b;
+  };
+  auto values = [](std::size_t n) {
+    std::vector<float> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = float(i % 17) * 0.25f - 2.f;
+    return v;
+  };
+  const Bytes net = bytes_of([&](const std::string& p) { ist::save_weights<Net>(p, values(Net::num_params)); });
+  const Bytes mlp = bytes_of([&](const std::string& p) { ist::save_weights<Mlp>(p, values(Mlp::num_params)); });
+  const std::vector<float> a = values(6);
+  const Bytes misc = bytes_of([&](const std::string& p) {
+    ist::write_safetensors(p, std::vector<ist::SafetensorsTensorView>{{"a", {2, 3}, a}, {"empty", {0}, {}}},
+                           {{"format", "pt"}, {"note", "x"}});
+  });
+  seed("safetensors", "read-resnet", Bytes(1, '\x00') + net);
+  seed("safetensors", "read-misc", Bytes(1, '\x00') + misc);
+  seed("safetensors", "load-resnet", Bytes(1, '\x01') + net);
+  seed("safetensors", "load-mlp", Bytes(1, '\x03') + mlp);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -356,5 +391,6 @@ int main(int argc, char** argv) {
   planetoid_seeds(argc > 2 ? argv[2] : nullptr);
   checkpoint_seeds();
   image_folder_seeds();
+  safetensors_seeds();
   return 0;
 }
