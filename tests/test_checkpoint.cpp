@@ -12,6 +12,7 @@
 #include "ist/train/checkpoint.hpp"
 #include "ist/train/model_traits.hpp"
 #include "ist/train/trainer_config.hpp"
+#include "file_util.hpp"
 
 using namespace ist;
 
@@ -24,14 +25,8 @@ std::string temp_path(const std::string& name) {
   return (dir / name).string();
 }
 
-std::string read_all(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-void write_all(const std::string& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << s;
-}
+using test::read_all;
+using test::write_all;
 
 // The checkpoint file `bytes` with its version set to `version` and its config string replaced by `config`,
 // the payload size and checksum made valid again: what an older ist (or a forger) would have written.
@@ -146,7 +141,7 @@ TEST_CASE("checkpoint: a checkpoint without optimizer state loads with no state 
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
 
-TEST_CASE("checkpoint: the config is JSON; a version 2 file (key=value config) loads but cannot resume") {
+TEST_CASE("checkpoint: the config is JSON, and a version 2 file (config as text) loads but cannot resume") {
   const auto info = model_info<Net>("resnet20");
   const std::string good = temp_path("json.ckpt");
   const TrainingState s = sample_state();

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -259,47 +260,25 @@ TEST_CASE("planetoid: an edge index out of range, a bad CSR row and an unlabeled
 }
 
 TEST_CASE("planetoid: meta.json of the wrong JSON shape names the file and what it found") {
-  {
+  // (text replaced in Cora's meta.json, or the whole file when `from` is empty; what the message says)
+  const std::vector<std::array<std::string, 3>> cases = {
+      {"", "[1, 2, 3]", ": expected a JSON object at the top level, found an array"},
+      {"", "{} x", ": invalid JSON at line 1, column 4"},
+      {"", "{\"num_nodes\": \"\xff\"}", ": invalid JSON at line 1"},  // not UTF-8
+      // nlohmann-json throws out_of_range here, not parse_error.
+      {"\"num_nodes\": 2708", "\"num_nodes\": 2708e999", ": invalid JSON: number overflow parsing '2708e999'"},
+      {"\"num_nodes\": 2708", "\"num_nodes\": 1, \"num_nodes\": 2708",
+       ": invalid JSON: the key \"num_nodes\" appears twice"},
+      {"\"num_nodes\": 2708", "\"num_nodes\": \"2708\"",
+       ": expected \"num_nodes\" to be an integer in [0, 2^31), found a string"},
+      {"\"features_format\": \"csr\"", "\"features_format\": 3", ": expected features_format \"csr\", found a number"},
+  };
+  for (const auto& [from, to, message] : cases) {
+    CAPTURE(to);
     CoraCopy c;
-    c.write("meta.json", "[1, 2, 3]");
-    CHECK_THROWS_WITH_AS(c.load(), contains(c.path("meta.json") + ": expected a JSON object at the top level, "
-                                                                  "found an array"),
-                         Error);
-  }
-  {
-    CoraCopy c;
-    c.write("meta.json", "{} x");
-    CHECK_THROWS_WITH_AS(c.load(), contains(c.path("meta.json") + ": invalid JSON at line 1, column 4"), Error);
-  }
-  {
-    CoraCopy c;
-    c.write("meta.json", "{\"num_nodes\": \"\xff\"}");  // not UTF-8
-    CHECK_THROWS_WITH_AS(c.load(), contains(c.path("meta.json") + ": invalid JSON at line 1"), Error);
-  }
-  {
-    CoraCopy c;
-    c.replace_in_meta("\"num_nodes\": 2708", "\"num_nodes\": 2708e999");  // nlohmann-json: out_of_range, not parse_error
-    CHECK_THROWS_WITH_AS(c.load(), contains(c.path("meta.json") + ": invalid JSON: number overflow parsing '2708e999'"),
-                         Error);
-  }
-  {
-    CoraCopy c;
-    c.replace_in_meta("\"num_nodes\": 2708", "\"num_nodes\": 1, \"num_nodes\": 2708");
-    CHECK_THROWS_WITH_AS(c.load(), contains(c.path("meta.json") + ": invalid JSON: the key \"num_nodes\" appears twice"),
-                         Error);
-  }
-  {
-    CoraCopy c;
-    c.replace_in_meta("\"num_nodes\": 2708", "\"num_nodes\": \"2708\"");
-    CHECK_THROWS_WITH_AS(c.load(), contains(c.path("meta.json") + ": expected \"num_nodes\" to be an integer in "
-                                                                  "[0, 2^31), found a string"),
-                         Error);
-  }
-  {
-    CoraCopy c;
-    c.replace_in_meta("\"features_format\": \"csr\"", "\"features_format\": 3");
-    CHECK_THROWS_WITH_AS(c.load(), contains(c.path("meta.json") + ": expected features_format \"csr\", found a number"),
-                         Error);
+    if (from.empty()) c.write("meta.json", to);
+    else c.replace_in_meta(from, to);
+    CHECK_THROWS_WITH_AS(c.load(), contains("ist::load_planetoid: " + c.path("meta.json") + message), Error);
   }
 }
 

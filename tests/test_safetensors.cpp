@@ -29,6 +29,7 @@
 #include "ist/model/presets.hpp"
 #include "ist/networks/mlp_network.hpp"
 #include "ist/networks/resnet_network.hpp"
+#include "file_util.hpp"
 #include "skip.hpp"
 
 using namespace ist;
@@ -55,14 +56,8 @@ struct TempDir {
   std::string path(const std::string& file) const { return (dir / file).string(); }
 };
 
-std::string read_all(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-void write_all(const std::string& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << s;
-}
+using test::read_all;
+using test::write_all;
 
 // A safetensors file from a header text and a byte buffer.
 std::string file_of(const std::string& header, const std::string& buffer) {
