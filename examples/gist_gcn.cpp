@@ -83,7 +83,11 @@ ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphDatas
     std::fflush(stdout);
   }
   ist::examples::install_fault_injector(trainer, o.run, workers);
-  return trainer.fit(g, ist::examples::resume_point(o.run, cfg, root && verbose));
+  ist::FitResult r = trainer.fit(g, ist::examples::resume_point(o.run, cfg, root && verbose));
+  if (root && verbose)  // the first seed's model
+    ist::examples::save_final_weights<Net>(o.run, trainer, decomposer, workers,
+                                           {{"ist.protocol", o.protocol}, {"ist.dataset", g.name}});
+  return r;
 }
 
 template <class Net>

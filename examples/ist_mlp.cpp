@@ -59,6 +59,7 @@ int run(const Options& o, const ist::ImageDataset& train, const ist::ImageDatase
   std::fflush(stdout);
   ist::examples::install_fault_injector(trainer, o.run, workers);
   const ist::FitResult r = trainer.fit(train, test, ist::examples::resume_point(o.run, o.trainer, true));
+  ist::examples::save_final_weights<Net>(o.run, trainer, decomposer, workers, {{"ist.protocol", o.protocol}});
   std::printf("summary: %s on mlp 784-%dx%d-10, %zu rounds, final test accuracy %.4f (loss %.4f), moved %.1f MB = "
               "%.3fx local SGD's %.1f MB (data-parallel all-reduce: %.1f MB), wall time %.1f s%s%s\n",
               o.protocol.c_str(), o.width, o.layers, r.rounds.size(), r.final_eval.accuracy, r.final_eval.loss,

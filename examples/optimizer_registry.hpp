@@ -5,7 +5,6 @@
 #include <CLI/CLI.hpp>
 
 #include <optional>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -84,15 +83,10 @@ optim::AnyOptimizer<Context> make_optimizer(const OptimizerOptions& o) {
 // One line for the run's header: "novograd lr 0.01 beta1 0.95 ...".
 template <class Context>
 std::string describe(const optim::AnyOptimizer<Context>& opt) {
-  std::string text = opt.text(), out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    if (line.substr(0, eq) == "optimizer") out += line.substr(eq + 1);
-    else out += " " + line.substr(0, eq) + " " + line.substr(eq + 1);
-  }
+  std::string out(opt.name());
+  const nlohmann::ordered_json hyper = opt.hyperparameters();  // items() must not outlive it
+  for (const auto& [key, value] : hyper.items())
+    out += " " + key + " " + (value.is_string() ? value.template get<std::string>() : value.dump());
   return out;
 }
 

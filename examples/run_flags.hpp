@@ -1,15 +1,22 @@
 #pragma once
 // The flags every training program shares (ist-train, ist-mlp, gist-gcn): seed, evaluation, metrics,
-// progress, optimizer state between rounds, checkpoints and resume, worker-failure handling. One home, so
-// each program offers the engine's features the same way.
+// progress, optimizer state between rounds, checkpoints and resume, worker-failure handling, the final
+// weights for PyTorch. One home, so each program offers the engine's features the same way.
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "ist/core/error.hpp"
+#include "ist/io/json.hpp"
+#include "ist/io/state_dict.hpp"
 #include "ist/train/checkpoint_dir.hpp"
 #include "ist/train/trainer_config.hpp"
 
@@ -21,6 +28,7 @@ struct RunFlags {
   std::string resume_from;      // a checkpoint file or directory
   std::string on_failure = "abort", after_failure = "survivors";
   std::string inject_failure;   // "W:R": worker W throws in round R (1-based), to try the failure handling
+  std::string save_weights;     // write the final global model here (safetensors, PyTorch names)
 };
 
 inline void add_run_flags(CLI::App& app, RunFlags& f, TrainerConfig& t) {
@@ -42,6 +50,9 @@ inline void add_run_flags(CLI::App& app, RunFlags& f, TrainerConfig& t) {
                  "drop: repartition the next rounds over the survivors | all workers")
       ->capture_default_str()->check(CLI::IsMember({"survivors", "all"}));
   app.add_option("--inject-failure", f.inject_failure, "W:R: worker W throws in its local steps of round R");
+  app.add_option("--save-weights", f.save_weights,
+                 "write the final global model to FILE as a safetensors state dict with PyTorch names "
+                 "(docs/weights.md)");
 }
 
 // Puts the flags into the config; throws on contradictions.
@@ -51,6 +62,32 @@ inline void apply(const RunFlags& f, TrainerConfig& t) {
   IST_CHECK(!f.resume || f.resume_from.empty(), "--resume and --resume-from: give one of them, found both");
   t.on_worker_failure = f.on_failure == "drop" ? WorkerFailure::DropForRound : WorkerFailure::Abort;
   t.after_failure = f.after_failure == "all" ? AfterFailure::AllWorkers : AfterFailure::Survivors;
+  if (!f.save_weights.empty()) {  // fail now rather than after training
+    std::error_code ec;
+    const std::filesystem::path dir = std::filesystem::absolute(f.save_weights, ec).parent_path();
+    IST_CHECK(!ec && std::filesystem::is_directory(dir, ec), "--save-weights ", f.save_weights, ": the folder ",
+              dir.string(), " does not exist");
+  }
+}
+
+// --save-weights FILE: writes the trainer's global model (call it on the coordinator, after fit) as a
+// safetensors state dict (ist::save_weights: PyTorch names, docs/weights.md). The metadata says how ist
+// evaluates it: "ist.evaluation_scale" (the weights to multiply for the decomposer's evaluation scale with S
+// workers) and "ist.normalization" (the input normalization), plus `metadata`.
+template <class Net, class Trainer, class Decomposer>
+void save_final_weights(const RunFlags& f, const Trainer& trainer, const Decomposer& decomposer, int workers,
+                        std::map<std::string, std::string> metadata = {}) {
+  if (f.save_weights.empty()) return;
+  std::vector<double> scale(trainer.info().blocks.size(), 1.0);
+  if constexpr (requires { decomposer.evaluation_scale(trainer.info(), workers); })
+    scale = decomposer.evaluation_scale(trainer.info(), workers);
+  metadata["ist.evaluation_scale"] = evaluation_scale_metadata<Net>(scale);
+  const Normalization& n = trainer.config().normalization;
+  if (!n.mean.empty())
+    metadata["ist.normalization"] = detail::json_text(nlohmann::ordered_json{{"mean", n.mean}, {"stddev", n.stddev}});
+  save_weights<Net>(f.save_weights, trainer.params(), std::move(metadata));
+  std::printf("weights: %s (safetensors, PyTorch state-dict names: docs/weights.md)\n", f.save_weights.c_str());
+  std::fflush(stdout);
 }
 
 // --inject-failure W:R: worker W throws in its local steps of round R.

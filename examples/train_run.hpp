@@ -4,13 +4,17 @@
 // ist_train_cuda.cu (built with IST_ENABLE_CUDA) on the CUDA one, through run_on_cuda.
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "ist/data/image_dataset.hpp"
 #include "ist/decompose/any_decomposer.hpp"
 #include "ist/decompose/layerwise_random.hpp"
 #include "ist/decompose/replicate.hpp"
+#include "ist/io/json.hpp"
 #include "ist/train/trainer.hpp"
 #include "optimizer_registry.hpp"
 #include "run_flags.hpp"
@@ -68,6 +72,9 @@ int run(const TrainOptions& o, Backend backend, const std::string& where, const 
   const std::string resume_from = resume_point(o.run, o.trainer, root);
   const FitResult r = trainer.fit(train, test, resume_from);  // under MPI every rank trains; rank 0 prints the rounds
   if (!root) return 0;
+  std::map<std::string, std::string> meta = {{"ist.preset", o.model}, {"ist.protocol", o.protocol}};
+  if (!train.class_names.empty()) meta["ist.class_names"] = detail::json_text(nlohmann::json(train.class_names));
+  save_final_weights<Net>(o.run, trainer, decomposer, workers, std::move(meta));
   if (r.rounds.empty()) {  // resumed a finished run: nothing trained, only the final evaluation
     std::printf("summary: %s on %s, nothing left to train, final test accuracy %.4f (loss %.4f)\n", o.protocol.c_str(),
                 o.model.c_str(), r.final_eval.accuracy, r.final_eval.loss);

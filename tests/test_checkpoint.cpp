@@ -1,12 +1,18 @@
 // Checkpoints: exact round trip, and every kind of bad file rejected with a message naming it.
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "ist/model/presets.hpp"
 #include "ist/train/checkpoint.hpp"
 #include "ist/train/model_traits.hpp"
+#include "ist/train/trainer_config.hpp"
+#include "file_util.hpp"
 
 using namespace ist;
 
@@ -19,13 +25,29 @@ std::string temp_path(const std::string& name) {
   return (dir / name).string();
 }
 
-std::string read_all(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-void write_all(const std::string& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << s;
+using test::read_all;
+using test::write_all;
+
+// The checkpoint file `bytes` with its version set to `version` and its config string replaced by `config`,
+// the payload size and checksum made valid again: what an older ist (or a forger) would have written.
+std::string with_config(const std::string& bytes, std::uint32_t version, const std::string& config) {
+  const std::size_t header = detail::kCheckpointHeader;
+  std::uint32_t model_len = 0, config_len = 0;
+  std::memcpy(&model_len, bytes.data() + header + 16, 4);
+  const std::size_t config_at = header + 16 + 4 + model_len;
+  std::memcpy(&config_len, bytes.data() + config_at, 4);
+  std::string payload = bytes.substr(header, config_at - header);
+  const auto len = std::uint32_t(config.size());
+  payload.append(reinterpret_cast<const char*>(&len), 4);
+  payload += config;
+  payload += bytes.substr(config_at + 4 + config_len);
+  std::string out = bytes.substr(0, 8);
+  out.append(reinterpret_cast<const char*>(&version), 4);
+  out.append(4, '\0');
+  const std::uint64_t size = payload.size(), sum = XXH64(payload.data(), payload.size(), 0);
+  out.append(reinterpret_cast<const char*>(&size), 8);
+  out.append(reinterpret_cast<const char*>(&sum), 8);
+  return out + payload;
 }
 
 TrainingState sample_state() {
@@ -33,7 +55,7 @@ TrainingState sample_state() {
   s.rounds_done = 7;
   s.seed = 42;
   s.model = "resnet20";
-  s.config = "S=4 L=50";
+  s.config = {{"seed", 42}, {"local_steps", 50}, {"schedule", "step:0.5,0.75"}, {"optimizer", {{"name", "adam"}}}};
   s.params.resize(Net::num_params);
   ModelTraits<Net>::init(std::span<float>(s.params), 3);
   s.optimizer_state.push_back({"exp_avg", std::vector<float>(Net::num_params, 0.25f)});
@@ -52,7 +74,8 @@ TEST_CASE("checkpoint: save then load gives back every value bit for bit") {
   CHECK(r.rounds_done == 7);
   CHECK(r.seed == 42);
   CHECK(r.model == "resnet20");
-  CHECK(r.config == "S=4 L=50");
+  CHECK(r.config == s.config);
+  CHECK(r.config.at("optimizer").at("name") == "adam");
   CHECK(std::memcmp(r.params.data(), s.params.data(), s.params.size() * sizeof(float)) == 0);
   CHECK(r.optimizer_state == s.optimizer_state);
 }
@@ -88,7 +111,7 @@ TEST_CASE("checkpoint: bad files are rejected with the file named and the proble
   other = bytes;
   other[8] = 9;
   write_all(version, other);
-  CHECK_THROWS_WITH_AS(load_checkpoint(version, info), doctest::Contains("expected version 1 or 2, found 9"), Error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(version, info), doctest::Contains("expected version 1 to 3, found 9"), Error);
 
   // A checkpoint of another model names the first tensor that differs.
   const auto info32 = model_info<PreActResNet32<1, 10>>("resnet32");
@@ -116,4 +139,62 @@ TEST_CASE("checkpoint: a checkpoint without optimizer state loads with no state 
   CHECK(r.optimizer_state.empty());
   CHECK(r.params == s.params);
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+}
+
+TEST_CASE("checkpoint: the config is JSON, and a version 2 file (config as text) loads but cannot resume") {
+  const auto info = model_info<Net>("resnet20");
+  const std::string good = temp_path("json.ckpt");
+  const TrainingState s = sample_state();
+  save_checkpoint(good, info, s);
+  const std::string bytes = read_all(good);
+  // The config lies in the file as compact JSON text.
+  CHECK(bytes.find(R"({"seed":42,"local_steps":50,"schedule":"step:0.5,0.75","optimizer":{"name":"adam"}})") !=
+        std::string::npos);
+
+  const std::string old = temp_path("v2.ckpt");
+  write_all(old, with_config(bytes, 2, "seed=42\nlocal_steps=50\n"));
+  const TrainingState r = load_checkpoint(old, info);
+  CHECK(r.config == "seed=42\nlocal_steps=50\n");
+  CHECK(r.params == s.params);
+  CHECK(r.optimizer_state == s.optimizer_state);
+  TrainerConfig now;
+  CHECK_THROWS_WITH_AS(check_resumable(r.config, run_config_json(now, {{"name", "sgd"}}), now, old),
+                       doctest::Contains("v2.ckpt: the checkpoint's config is key=value text (a version 1 or 2 "
+                                         "checkpoint, written by an older ist), not a JSON object"),
+                       Error);
+
+  const std::string bad_json = temp_path("bad_json.ckpt");
+  write_all(bad_json, with_config(bytes, 3, "{\"seed\": 42,"));
+  CHECK_THROWS_WITH_AS(load_checkpoint(bad_json, info),
+                       doctest::Contains(("ist::load_checkpoint: " + bad_json + ": invalid JSON in the config at line "
+                                          "1, column 13").c_str()),
+                       Error);
+  const std::string not_object = temp_path("not_object.ckpt");
+  write_all(not_object, with_config(bytes, 3, "[1, 2]"));
+  CHECK_THROWS_WITH_AS(load_checkpoint(not_object, info),
+                       doctest::Contains((not_object + ": expected the config to be a JSON object, found an array").c_str()),
+                       Error);
+  std::filesystem::remove_all(std::filesystem::path(good).parent_path());
+}
+
+TEST_CASE("checkpoint: check_resumable names the first field that differs") {
+  TrainerConfig a, b;
+  a.local_steps = 3;
+  b.local_steps = 4;
+  const auto sgd = nlohmann::ordered_json{{"name", "sgd"}, {"lr", 0.1}};
+  CHECK_NOTHROW(check_resumable(run_config_json(a, sgd), run_config_json(a, sgd), a, "x.ckpt"));
+  // Survives the trip through text, as a checkpoint stores it.
+  const auto stored = nlohmann::ordered_json::parse(detail::json_text(run_config_json(a, sgd)));
+  CHECK_NOTHROW(check_resumable(stored, run_config_json(a, sgd), a, "x.ckpt"));
+  CHECK_THROWS_WITH_AS(check_resumable(stored, run_config_json(b, sgd), b, "x.ckpt"),
+                       doctest::Contains("ist: resume from x.ckpt: local_steps must match the checkpoint's (3), found 4"),
+                       Error);
+  a.optimizer_state = b.optimizer_state = OptimizerState::Carry;
+  b.local_steps = 3;
+  CHECK_THROWS_WITH_AS(check_resumable(run_config_json(a, sgd), run_config_json(b, {{"name", "adam"}}), b, "x.ckpt"),
+                       doctest::Contains("optimizer must match the checkpoint's (sgd), found adam"), Error);
+  auto missing = run_config_json(a, sgd);
+  missing.erase("batch");
+  CHECK_THROWS_WITH_AS(check_resumable(missing, run_config_json(a, sgd), a, "x.ckpt"),
+                       doctest::Contains("the checkpoint's config has no field batch"), Error);
 }

@@ -72,9 +72,12 @@ TEST_CASE_TEMPLATE_DEFINE("optimizer conformance", P, optimizer_conformance) {
   auto b = opt.make(ctx, kTensors);
   const std::size_t n = 31;
 
-  SUBCASE("the policy describes itself: name, state buffers, text") {
+  SUBCASE("the policy describes itself: name, state buffers, hyperparameters") {
     CHECK(!opt.name().empty());
-    CHECK(opt.text().find("optimizer=" + std::string(P::name)) == 0);
+    CHECK(opt.hyperparameters().is_object());
+    CHECK(opt.hyperparameters().at("lr") == policy.lr);
+    CHECK(opt.config_json().at("name") == std::string(P::name));
+    CHECK(opt.config_json().at("lr") == policy.lr);
     CHECK(a->num_params() == n);
     CHECK(a->num_state_buffers() == opt.state_names().size());
     for (std::size_t i = 0; i < a->num_state_buffers(); ++i) CHECK(a->state_buffer(i).size() == n);

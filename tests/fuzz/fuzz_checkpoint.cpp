@@ -6,7 +6,8 @@
 //   flags & 1 == 0: the bytes are the whole file;
 //   flags & 1 == 1: the bytes are the payload, and the harness puts a valid header in front (magic, version,
 //                   payload size, xxh64 checksum), so that mutations get past the checksum to the tensor
-//                   table and the arrays.
+//                   table, the JSON config and the arrays;
+//   flags & 2: with flags & 1, that header says version 2 (the config as key=value text) instead of the current.
 #include <cstring>
 
 #include "fuzz_common.hpp"
@@ -26,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (flags & 1) {
     std::string file(ist::detail::kCheckpointMagic, 8);
     auto pod = [&file](auto v) { file.append(reinterpret_cast<const char*>(&v), sizeof v); };
-    pod(ist::kCheckpointVersion);
+    pod(flags & 2 ? std::uint32_t(2) : ist::kCheckpointVersion);
     pod(std::uint32_t(0));
     pod(std::uint64_t(body.size()));
     pod(std::uint64_t(XXH64(body.data(), body.size(), 0)));

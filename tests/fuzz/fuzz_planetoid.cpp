@@ -1,4 +1,4 @@
-// libFuzzer harness for the Planetoid loader (ist/data/planetoid.hpp, with json_value.hpp and graph.hpp).
+// libFuzzer harness for the Planetoid loader (ist/data/planetoid.hpp: meta.json through nlohmann-json, graph.hpp).
 //
 // Input: one flags byte, then the files of one data set folder, in this order, each a little-endian u16
 // length followed by that many bytes (fewer if the input ends first):

@@ -17,9 +17,13 @@
 #include <turbojpeg.h>
 #include <unistd.h>
 
-#include "ist/core/sha256.hpp"
-#include "ist/train/checkpoint.hpp"
+#include <nlohmann/json.hpp>
+
+#include "ist/data/sha256.hpp"
+#include "ist/io/safetensors.hpp"
+#include "ist/io/state_dict.hpp"
 #include "ist/model/mlp.hpp"
+#include "ist/train/checkpoint.hpp"
 
 namespace fs = std::filesystem;
 using Bytes = std::string;
@@ -118,29 +122,26 @@ std::vector<Bytes> graph_files(const Graph& g) {
           raw(g.test)};
 }
 
-std::string sha256(const Bytes& b) {
-  ist::Sha256 h;
-  h.update(b.data(), b.size());
-  return h.hex_digest();
-}
-
 Bytes meta_json(const Graph& g, bool manifest) {
   const auto files = graph_files(g);
-  std::ostringstream os;
-  os << "{\n  \"name\": \"" << g.name << "\",\n  \"num_nodes\": " << g.labels.size() << ",\n  \"num_features\": "
-     << g.F << ",\n  \"num_classes\": " << g.C << ",\n  \"num_edges\": " << g.edges.size() / 2
-     << ",\n  \"num_feature_nonzeros\": " << g.indices.size() << ",\n  \"train\": " << g.train.size()
-     << ",\n  \"val\": " << g.val.size() << ",\n  \"test\": " << g.test.size()
-     << ",\n  \"features_format\": \"csr\"";
+  nlohmann::ordered_json meta = {{"name", g.name},
+                                 {"num_nodes", g.labels.size()},
+                                 {"num_features", g.F},
+                                 {"num_classes", g.C},
+                                 {"num_edges", g.edges.size() / 2},
+                                 {"num_feature_nonzeros", g.indices.size()},
+                                 {"train", g.train.size()},
+                                 {"val", g.val.size()},
+                                 {"test", g.test.size()},
+                                 {"features_format", "csr"}};
   if (manifest) {
-    os << ",\n  \"sizes_bytes\": {";
-    for (int i = 0; i < 8; ++i) os << (i ? ", " : "") << "\"" << kFiles[i] << "\": " << files[std::size_t(i)].size();
-    os << "},\n  \"sha256\": {";
-    for (int i = 0; i < 8; ++i) os << (i ? ", " : "") << "\"" << kFiles[i] << "\": \"" << sha256(files[std::size_t(i)]) << "\"";
-    os << "}";
+    for (int i = 0; i < 8; ++i) {
+      const Bytes& f = files[std::size_t(i)];
+      meta["sizes_bytes"][kFiles[i]] = f.size();
+      meta["sha256"][kFiles[i]] = ist::sha256_hex(f.data(), f.size());
+    }
   }
-  os << "\n}\n";
-  return os.str();
+  return meta.dump(2) + "\n";
 }
 
 // flags: 1 = verify_sha256, 2 = normalize_features.
@@ -250,7 +251,7 @@ void checkpoint_seeds() {
   s.rounds_done = 3;
   s.seed = 42;
   s.model = "mlp";
-  s.config = "S=2 L=5";
+  s.config = {{"seed", 42}, {"local_steps", 5}, {"optimizer", {{"name", "sgd"}, {"lr", 0.1}}}};
   s.params.resize(info.num_params);
   for (std::size_t i = 0; i < s.params.size(); ++i) s.params[i] = float(i) * 0.125f - 4.f;
   const fs::path tmp = fs::temp_directory_path() / ("ist_make_corpus_" + std::to_string(::getpid()) + ".ckpt");
@@ -344,6 +345,39 @@ void image_folder_seeds() {
   seed("image_folder", "folder-two-sizes", Bytes(1, '\x0e') + chunk16(rgb444) + rgb420);       // size mismatch
 }
 
+// ---- safetensors ------------------------------------------------------------------------------------------
+
+// State dicts of the harness's models (tests/fuzz/fuzz_safetensors.cpp), and a file with metadata, a
+// zero-size tensor and another dtype.
+void safetensors_seeds() {
+  using Net = ist::ResNet<ist::Stem<1, 4>, ist::Stage<4, 8, 2, 2, ist::Partitioned>, ist::Head<8, 3, ist::NoFinalBn>>;
+  using Mlp = ist::Mlp<ist::Input<6>, ist::Dense<5>, ist::Dense<3>>;
+  const fs::path tmp = fs::temp_directory_path() / ("ist_make_corpus_" + std::to_string(::getpid()) + ".safetensors");
+  auto bytes_of = [&](auto&& write) {
+    write(tmp.string());
+    std::ifstream f(tmp, std::ios::binary);
+    Bytes b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    fs::remove(tmp);
+    return b;
+  };
+  auto values = [](std::size_t n) {
+    std::vector<float> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = float(i % 17) * 0.25f - 2.f;
+    return v;
+  };
+  const Bytes net = bytes_of([&](const std::string& p) { ist::save_weights<Net>(p, values(Net::num_params)); });
+  const Bytes mlp = bytes_of([&](const std::string& p) { ist::save_weights<Mlp>(p, values(Mlp::num_params)); });
+  const std::vector<float> a = values(6);
+  const Bytes misc = bytes_of([&](const std::string& p) {
+    ist::write_safetensors(p, std::vector<ist::SafetensorsTensorView>{{"a", {2, 3}, a}, {"empty", {0}, {}}},
+                           {{"format", "pt"}, {"note", "x"}});
+  });
+  seed("safetensors", "read-resnet", Bytes(1, '\x00') + net);
+  seed("safetensors", "read-misc", Bytes(1, '\x00') + misc);
+  seed("safetensors", "load-resnet", Bytes(1, '\x01') + net);
+  seed("safetensors", "load-mlp", Bytes(1, '\x03') + mlp);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -357,5 +391,6 @@ int main(int argc, char** argv) {
   planetoid_seeds(argc > 2 ? argv[2] : nullptr);
   checkpoint_seeds();
   image_folder_seeds();
+  safetensors_seeds();
   return 0;
 }

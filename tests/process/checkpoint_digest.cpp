@@ -12,16 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "ist/core/sha256.hpp"
+#include "ist/data/sha256.hpp"
 #include "ist/train/checkpoint.hpp"
 
 namespace {
 
-std::string digest(const std::vector<float>& v) {
-  ist::Sha256 h;
-  if (!v.empty()) h.update(v.data(), v.size() * sizeof(float));
-  return h.hex_digest();
-}
+std::string digest(const std::vector<float>& v) { return ist::sha256_hex(v.data(), v.size() * sizeof(float)); }
 
 std::string describe(const std::string& path) {
   const ist::TrainingState s = ist::read_checkpoint(path);  // header, checksum and structure checked

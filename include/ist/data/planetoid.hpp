@@ -11,11 +11,11 @@
 //   - meta.json parses and has the counts (num_nodes, num_features, num_classes, num_edges,
 //     num_feature_nonzeros, train, val, test); features_format is "csr";
 //   - every file exists and its size is exactly what the counts imply, and what meta.json's sizes_bytes lists;
-//   - with verify_sha256 (the default), every file hashes to meta.json's sha256 entry;
+//   - with verify_sha256 (the default), every file hashes to meta.json's sha256 entry (OpenSSL's libcrypto);
 //   - the CSR structure is valid (indptr starts at 0, never decreases, ends at nnz; columns in range and
 //     increasing within a row; values finite), labels are in [-1, num_classes), edge endpoints are in
 //     [0, num_nodes), split ids are in range, labelled, and no node is in two splits.
-// meta.json is read with ist's own small JSON reader (json_value.hpp), so this header needs no JSON library.
+// meta.json is read with nlohmann-json; malformed JSON is an ist::Error naming the file, the line and the column.
 //
 // The result is ready for a GCN: features row-normalized (each row divided by its sum, as Kipf's
 // preprocessing; all-zero rows, such as Citeseer's 15 nodes without data, stay zero) and the adjacency
@@ -33,10 +33,12 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "ist/core/error.hpp"
-#include "ist/core/sha256.hpp"
 #include "ist/data/graph.hpp"
-#include "ist/data/json_value.hpp"
+#include "ist/data/sha256.hpp"
+#include "ist/io/json.hpp"
 
 namespace ist {
 
@@ -53,28 +55,36 @@ inline std::string planetoid_path(const std::string& dir, const char* file) {
   return (std::filesystem::path(dir) / file).string();
 }
 
-inline std::int64_t meta_count(const JsonValue& meta, const char* key, const std::string& meta_path) {
-  const JsonValue* v = meta.find(key);
+// The member `key` of a JSON object, or nullptr (also when `j` is not an object).
+inline const nlohmann::json* json_member(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  const auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
+inline std::int64_t meta_count(const nlohmann::json& meta, const char* key, const std::string& meta_path) {
+  const nlohmann::json* v = json_member(meta, key);
   IST_CHECK(v != nullptr, planetoid_who, ": ", meta_path, ": expected a field \"", key, "\", found none");
-  IST_CHECK(v->is_number() && v->number >= 0 && v->number <= 2147483647.0 && std::floor(v->number) == v->number,
-            planetoid_who, ": ", meta_path, ": expected \"", key, "\" to be an integer in [0, 2^31), found ",
-            v->is_number() ? std::to_string(v->number) : std::string("a non-number"));
-  return std::int64_t(v->number);
+  const double x = v->is_number() ? v->get<double>() : -1.0;
+  IST_CHECK(v->is_number() && x >= 0 && x <= 2147483647.0 && std::floor(x) == x, planetoid_who, ": ", meta_path,
+            ": expected \"", key, "\" to be an integer in [0, 2^31), found ",
+            v->is_number() ? std::to_string(x) : json_kind(*v));
+  return std::int64_t(x);
 }
 
 // A JSON value for a message: an integer without exponent when it is one, else as streamed.
-inline std::string json_number_text(const JsonValue& v) {
-  if (!v.is_number()) return "a non-number";
-  if (v.number >= 0 && v.number <= 9007199254740992.0 && std::floor(v.number) == v.number)
-    return std::to_string(std::uint64_t(v.number));
-  return concat(v.number);
+inline std::string json_number_text(const nlohmann::json& v) {
+  if (!v.is_number()) return json_kind(v);
+  const double x = v.get<double>();
+  if (x >= 0 && x <= 9007199254740992.0 && std::floor(x) == x) return std::to_string(std::uint64_t(x));
+  return concat(x);
 }
 
 // Reads a whole file of `count` values of T, checking its size against the count, the manifest's
 // sizes_bytes and sha256 entries. `why` says where the count came from, for the size message.
 template <class T>
 std::vector<T> read_planetoid_array(const std::string& dir, const char* file, std::int64_t count, const char* why,
-                                    const JsonValue& meta, const PlanetoidOptions& opt) {
+                                    const nlohmann::json& meta, const PlanetoidOptions& opt) {
   const std::string path = planetoid_path(dir, file);
   std::error_code ec;
   IST_CHECK(std::filesystem::exists(path, ec), planetoid_who, ": ", path,
@@ -86,10 +96,10 @@ std::vector<T> read_planetoid_array(const std::string& dir, const char* file, st
   IST_CHECK(size == expected, planetoid_who, ": ", path, ": expected ", expected, " bytes (", count, " values of ",
             sizeof(T), " bytes: ", why, " from meta.json), found ", size,
             size < expected ? " (file truncated, or meta.json wrong)" : " (trailing data, or meta.json wrong)");
-  if (const JsonValue* sizes = meta.find("sizes_bytes")) {
-    if (const JsonValue* listed = sizes->find(file)) {
+  if (const nlohmann::json* sizes = json_member(meta, "sizes_bytes")) {
+    if (const nlohmann::json* listed = json_member(*sizes, file)) {
       // Compared as doubles: a negative, fractional or huge entry must be reported, not converted (UB).
-      IST_CHECK(listed->is_number() && listed->number == double(size), planetoid_who, ": ", path,
+      IST_CHECK(listed->is_number() && listed->get<double>() == double(size), planetoid_who, ": ", path,
                 ": meta.json's sizes_bytes lists ", json_number_text(*listed),
                 " bytes, found ", size);
     }
@@ -101,13 +111,12 @@ std::vector<T> read_planetoid_array(const std::string& dir, const char* file, st
   IST_CHECK(std::uint64_t(f.gcount()) == expected, planetoid_who, ": ", path, ": expected ", expected,
             " bytes, could read only ", f.gcount());
   if (opt.verify_sha256) {
-    if (const JsonValue* hashes = meta.find("sha256")) {
-      if (const JsonValue* listed = hashes->find(file); listed && listed->is_string()) {
-        Sha256 h;
-        h.update(out.data(), std::size_t(expected));
-        const std::string got = h.hex_digest();
-        IST_CHECK(got == listed->string, planetoid_who, ": ", path, ": SHA-256 mismatch: meta.json lists ",
-                  listed->string, ", the file hashes to ", got, " (file corrupt)");
+    if (const nlohmann::json* hashes = json_member(meta, "sha256")) {
+      if (const nlohmann::json* listed = json_member(*hashes, file); listed && listed->is_string()) {
+        const std::string got = sha256_hex(out.data(), std::size_t(expected));
+        const auto& want = listed->get_ref<const std::string&>();
+        IST_CHECK(got == want, planetoid_who, ": ", path, ": SHA-256 mismatch: meta.json lists ", want,
+                  ", the file hashes to ", got, " (file corrupt)");
       }
     }
   }
@@ -142,11 +151,13 @@ inline GraphDataset load_planetoid(const std::string& dir, const PlanetoidOption
     os << f.rdbuf();
     text = os.str();
   }
-  const JsonValue meta = parse_json(text, meta_path);
-  IST_CHECK(meta.is_object(), planetoid_who, ": ", meta_path, ": expected a JSON object at the top level");
-  if (const JsonValue* fmt = meta.find("features_format"))
-    IST_CHECK(fmt->is_string() && fmt->string == "csr", planetoid_who, ": ", meta_path,
-              ": expected features_format \"csr\", found ", fmt->is_string() ? "\"" + fmt->string + "\"" : "a non-string");
+  const auto meta = detail::parse_json<nlohmann::json>(text, planetoid_who, meta_path);
+  IST_CHECK(meta.is_object(), planetoid_who, ": ", meta_path, ": expected a JSON object at the top level, found ",
+            detail::json_kind(meta));
+  if (const nlohmann::json* fmt = detail::json_member(meta, "features_format"))
+    IST_CHECK(fmt->is_string() && fmt->get_ref<const std::string&>() == "csr", planetoid_who, ": ", meta_path,
+              ": expected features_format \"csr\", found ",
+              fmt->is_string() ? "\"" + fmt->get<std::string>() + "\"" : detail::json_kind(*fmt));
 
   const std::int64_t N = detail::meta_count(meta, "num_nodes", meta_path);
   const std::int64_t F = detail::meta_count(meta, "num_features", meta_path);
@@ -235,7 +246,8 @@ inline GraphDataset load_planetoid(const std::string& dir, const PlanetoidOption
   }
 
   GraphDataset g;
-  if (const JsonValue* name = meta.find("name"); name && name->is_string()) g.name = name->string;
+  if (const nlohmann::json* name = detail::json_member(meta, "name"); name && name->is_string())
+    g.name = name->get<std::string>();
   if (g.name.empty()) g.name = std::filesystem::path(dir).filename().string();
   g.source = dir;
   g.num_nodes = int(N);

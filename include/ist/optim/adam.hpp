@@ -15,11 +15,12 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <sstream>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "ist/core/error.hpp"
 #include "ist/optim/optimizer.hpp"
@@ -36,12 +37,8 @@ struct AdamConfig {
   // The OptimizerPolicy members (ist/optim/optimizer.hpp).
   static constexpr std::string_view name = "adam";
   std::vector<std::string> state_names() const { return {"exp_avg", "exp_avg_sq"}; }
-  std::string text() const {
-    std::ostringstream os;
-    os.precision(17);
-    os << "lr=" << lr << "\nbeta1=" << beta1 << "\nbeta2=" << beta2 << "\neps=" << eps
-       << "\nweight_decay=" << weight_decay << "\n";
-    return os.str();
+  nlohmann::ordered_json hyperparameters() const {
+    return {{"lr", lr}, {"beta1", beta1}, {"beta2", beta2}, {"eps", eps}, {"weight_decay", weight_decay}};
   }
 };
 

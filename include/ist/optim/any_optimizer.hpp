@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "ist/optim/optimizer.hpp"
 
 namespace ist::optim {
@@ -50,8 +52,15 @@ class AnyOptimizer {
   double lr() const { return self_->lr(); }
   double weight_decay() const { return self_->weight_decay(); }
   std::vector<std::string> state_names() const { return self_->state_names(); }
-  // "optimizer=<name>" and the policy's key=value lines.
-  std::string text() const { return "optimizer=" + std::string(name()) + "\n" + self_->text(); }
+  // The policy's hyperparameters as a JSON object.
+  nlohmann::ordered_json hyperparameters() const { return self_->hyperparameters(); }
+  // {"name": "<name>", then the hyperparameters}: what checkpoints store of the optimizer.
+  nlohmann::ordered_json config_json() const {
+    nlohmann::ordered_json j = {{"name", std::string(name())}};
+    const nlohmann::ordered_json hyper = self_->hyperparameters();  // items() must not outlive it
+    for (const auto& [key, value] : hyper.items()) j[key] = value;
+    return j;
+  }
   // The same policy with another weight decay (the engine applies a restricted decay itself).
   AnyOptimizer with_weight_decay(double wd) const { return AnyOptimizer(self_->with_weight_decay(wd)); }
   // A fresh optimizer for one worker's compact buffer, whose tensors lie at `tensors`.
@@ -66,7 +75,7 @@ class AnyOptimizer {
     virtual double lr() const = 0;
     virtual double weight_decay() const = 0;
     virtual std::vector<std::string> state_names() const = 0;
-    virtual std::string text() const = 0;
+    virtual nlohmann::ordered_json hyperparameters() const = 0;
     virtual std::shared_ptr<const Concept> with_weight_decay(double) const = 0;
     virtual std::unique_ptr<WorkerOptimizer<Context>> make(Context&, const TensorSegments&) const = 0;
   };
@@ -92,7 +101,7 @@ class AnyOptimizer {
     double lr() const override { return policy.lr; }
     double weight_decay() const override { return policy.weight_decay; }
     std::vector<std::string> state_names() const override { return policy.state_names(); }
-    std::string text() const override { return policy.text(); }
+    nlohmann::ordered_json hyperparameters() const override { return policy.hyperparameters(); }
     std::shared_ptr<const Concept> with_weight_decay(double wd) const override {
       P p = policy;
       p.weight_decay = wd;

@@ -28,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "ist/core/error.hpp"
 #include "ist/optim/adam.hpp"
 #include "ist/optim/optimizer.hpp"
@@ -44,9 +46,9 @@ struct NovoGradConfig {
   // The OptimizerPolicy members (ist/optim/optimizer.hpp).
   static constexpr std::string_view name = "novograd";
   std::vector<std::string> state_names() const { return {"exp_avg"}; }
-  // NovoGrad's hyperparameters are Adam's (the same ranges and the same key=value text).
+  // NovoGrad's hyperparameters are Adam's (the same ranges and the same JSON object).
   AdamConfig as_adam() const { return AdamConfig{lr, beta1, beta2, eps, weight_decay}; }
-  std::string text() const { return as_adam().text(); }
+  nlohmann::ordered_json hyperparameters() const { return as_adam().hyperparameters(); }
 };
 
 // Throws ist::Error naming `where` when the configuration is invalid: Adam's checks.

@@ -10,7 +10,9 @@
 //       the per-parameter state buffers one worker's optimizer carries, in state_buffer order, e.g.
 //       {"momentum"} or {"exp_avg", "exp_avg_sq"}. Element j of each belongs to parameter j, so the engine
 //       slices, sends, merges and checkpoints them like the parameters, without knowing the optimizer.
-//   std::string text() const                   "key=value" lines of the config (stored in checkpoints)
+//   nlohmann::ordered_json hyperparameters() const
+//       the config as a JSON object, e.g. {"lr": 0.1, "momentum": 0.9, ...}: checkpoints store it, the
+//       programs print it
 //   void validate(const P&, const char* where) found by ADL: throws ist::Error naming `where`
 //   ist::optim::Implementation<P, Context>     one specialization per compute context (below)
 //
@@ -38,6 +40,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace ist::eigen {
 class CpuContext;
@@ -81,7 +85,7 @@ concept OptimizerPolicy = requires(const P& p, const char* where) {
   { p.lr } -> std::convertible_to<double>;
   { p.weight_decay } -> std::convertible_to<double>;
   { p.state_names() } -> std::same_as<std::vector<std::string>>;
-  { p.text() } -> std::same_as<std::string>;
+  { p.hyperparameters() } -> std::convertible_to<nlohmann::ordered_json>;
   validate(p, where);
 };
 
@@ -92,15 +96,15 @@ consteval bool check_optimizer_policy() {
   constexpr bool has_lr = requires(const P& p) { { p.lr } -> std::convertible_to<double>; };
   constexpr bool has_wd = requires(const P& p) { { p.weight_decay } -> std::convertible_to<double>; };
   constexpr bool has_state = requires(const P& p) { { p.state_names() } -> std::same_as<std::vector<std::string>>; };
-  constexpr bool has_text = requires(const P& p) { { p.text() } -> std::same_as<std::string>; };
+  constexpr bool has_hyper = requires(const P& p) { { p.hyperparameters() } -> std::convertible_to<nlohmann::ordered_json>; };
   constexpr bool has_validate = requires(const P& p, const char* w) { validate(p, w); };
   static_assert(has_name, "ist::OptimizerPolicy: missing member `static constexpr std::string_view name`");
   static_assert(has_lr, "ist::OptimizerPolicy: missing member `double lr` (the base learning rate)");
   static_assert(has_wd, "ist::OptimizerPolicy: missing member `double weight_decay`");
   static_assert(has_state, "ist::OptimizerPolicy: missing member `std::vector<std::string> state_names() const`");
-  static_assert(has_text, "ist::OptimizerPolicy: missing member `std::string text() const`");
+  static_assert(has_hyper, "ist::OptimizerPolicy: missing member `nlohmann::ordered_json hyperparameters() const`");
   static_assert(has_validate, "ist::OptimizerPolicy: missing free function `void validate(const P&, const char*)`");
-  return has_name && has_lr && has_wd && has_state && has_text && has_validate;
+  return has_name && has_lr && has_wd && has_state && has_hyper && has_validate;
 }
 
 namespace detail {
@@ -120,7 +124,7 @@ struct OptimizerPolicyArchetype {
   static constexpr std::string_view name = "archetype";
   double lr = 0, weight_decay = 0;
   std::vector<std::string> state_names() const { return {}; }
-  std::string text() const { return {}; }
+  nlohmann::ordered_json hyperparameters() const { return {{"lr", lr}, {"weight_decay", weight_decay}}; }
 };
 inline void validate(const OptimizerPolicyArchetype&, const char*) {}
 static_assert(OptimizerPolicy<OptimizerPolicyArchetype>);

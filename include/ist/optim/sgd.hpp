@@ -16,11 +16,12 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <sstream>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "ist/core/error.hpp"
 #include "ist/optim/optimizer.hpp"
@@ -38,12 +39,8 @@ struct SgdConfig {
   std::vector<std::string> state_names() const {
     return momentum > 0.0 ? std::vector<std::string>{"momentum"} : std::vector<std::string>{};
   }
-  std::string text() const {
-    std::ostringstream os;
-    os.precision(17);
-    os << "lr=" << lr << "\nmomentum=" << momentum << "\nweight_decay=" << weight_decay
-       << "\nnesterov=" << (nesterov ? 1 : 0) << "\n";
-    return os.str();
+  nlohmann::ordered_json hyperparameters() const {
+    return {{"lr", lr}, {"momentum", momentum}, {"weight_decay", weight_decay}, {"nesterov", nesterov}};
   }
 };
 

@@ -9,11 +9,13 @@
 //   u64 xxh64(payload, seed 0)
 //   payload:
 //     u64 rounds_done, u64 seed
-//     str model name, str config          (str = u32 length + bytes)
+//     str model name, str config          (str = u32 length + bytes; config: a JSON object, UTF-8)
 //     u32 tensor count, then per tensor: str name, u32 rank, rank x u32 dims, u64 offset, u64 size
 //     u64 n, n x f32 parameters
 //     u32 k, then per optimizer state buffer: str name, u64 n, n x f32 values   (k = 0 when none is kept)
-// Version 1 files (one unnamed buffer: u64 m, m x f32 momentum) still load, as a buffer named "momentum".
+// Older files still load: version 2 (the config as key=value text) and version 1 (also: one unnamed buffer,
+// u64 m, m x f32 momentum, loaded as a buffer named "momentum"). Their config is kept as a JSON string of that
+// text, which check_resumable (trainer_config.hpp) rejects with a message saying so.
 //
 // save_checkpoint writes through write_file_atomically (temp file, fsync, rename): a crash leaves the
 // previous checkpoint intact. load_checkpoint checks magic, version, size, checksum, and that the tensor
@@ -27,16 +29,19 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "ist/core/atomic_file.hpp"
 #include "ist/core/error.hpp"
+#include "ist/io/json.hpp"
 #include "ist/model/model_info.hpp"
 
 namespace ist {
 
-inline constexpr std::uint32_t kCheckpointVersion = 2;
+inline constexpr std::uint32_t kCheckpointVersion = 3;
 
 // One per-parameter optimizer state buffer, named by the optimizer policy ("momentum", "exp_avg", ...).
 struct StateBuffer {
@@ -49,7 +54,9 @@ struct TrainingState {
   std::uint64_t rounds_done = 0;
   std::uint64_t seed = 0;
   std::string model;
-  std::string config;                     // the run's configuration, as text
+  // The run's configuration: a JSON object (run_config_json, trainer_config.hpp); from a version 1 or 2
+  // file, a JSON string holding its key=value text.
+  nlohmann::ordered_json config = nlohmann::ordered_json::object();
   std::vector<float> params;              // the global model
   std::vector<StateBuffer> optimizer_state;  // the global optimizer state buffers, or none
 };
@@ -128,7 +135,7 @@ inline void save_checkpoint(const std::string& path, const ModelInfo& info, cons
   p.pod(s.rounds_done);
   p.pod(s.seed);
   p.str(s.model);
-  p.str(s.config);
+  p.str(detail::json_text(s.config));
   p.pod(std::uint32_t(info.tensors.size()));
   for (const auto& t : info.tensors) {
     p.str(t.name);
@@ -170,8 +177,8 @@ inline TrainingState parse_checkpoint(const std::string& path, const ModelInfo* 
             ": expected magic \"ISTCKPT\", found other bytes (not an ist checkpoint)");
   detail::CheckpointReader h(std::string_view(data).substr(8, detail::kCheckpointHeader - 8), path);
   const auto version = h.pod<std::uint32_t>("version");
-  IST_CHECK(version == 1 || version == kCheckpointVersion, who, path, ": expected version 1 or ", kCheckpointVersion,
-            ", found ", version);
+  IST_CHECK(version >= 1 && version <= kCheckpointVersion, who, path, ": expected version 1 to ",
+            kCheckpointVersion, ", found ", version);
   (void)h.pod<std::uint32_t>("reserved");
   const auto payload_bytes = h.pod<std::uint64_t>("payload size");
   const auto checksum = h.pod<std::uint64_t>("checksum");
@@ -187,7 +194,14 @@ inline TrainingState parse_checkpoint(const std::string& path, const ModelInfo* 
   s.rounds_done = r.pod<std::uint64_t>("rounds");
   s.seed = r.pod<std::uint64_t>("seed");
   s.model = r.str("model name");
-  s.config = r.str("config");
+  const std::string config = r.str("config");
+  if (version >= 3) {
+    s.config = parse_json<nlohmann::ordered_json>(config, "ist::load_checkpoint", path, " in the config");
+    IST_CHECK(s.config.is_object(), who, path, ": expected the config to be a JSON object, found ",
+              json_kind(s.config));
+  } else {
+    s.config = config;  // key=value text
+  }
   const auto count = r.pod<std::uint32_t>("tensor count");
   for (std::uint32_t i = 0; i < count; ++i) {
     const std::string name = r.str("tensor name");

@@ -208,7 +208,7 @@ class IndependentSubnetTrainer {
     s.rounds_done = rounds_done;
     s.seed = cfg_.seed;
     s.model = info_.name;
-    s.config = run_text();
+    s.config = run_config();
     s.params = global_;
     for (std::size_t b = 0; b < state_.size(); ++b) s.optimizer_state.push_back({state_names_[b], state_[b]});
     return s;
@@ -234,7 +234,7 @@ class IndependentSubnetTrainer {
     }
     IST_CHECK(s.seed == cfg_.seed, "ist: resume from ", path, ": seed must match the checkpoint's (", s.seed,
               "), found ", cfg_.seed, ": pass the same seed to continue this run");
-    check_resumable(s.config, run_text(), cfg_, path);
+    check_resumable(s.config, run_config(), cfg_, path);
     global_ = std::move(s.params);
     if (carry()) {
       IST_CHECK(s.optimizer_state.size() == state_.size(), "ist: resume from ", path, ": expected ", state_.size(),
@@ -457,7 +457,7 @@ class IndependentSubnetTrainer {
   bool carry() const { return cfg_.optimizer_state == OptimizerState::Carry && !state_names_.empty(); }
 
   // This run's configuration as checkpoints record it: the config and the optimizer policy.
-  std::string run_text() const { return config_text(cfg_) + optimizer_.text(); }
+  nlohmann::ordered_json run_config() const { return run_config_json(cfg_, optimizer_.config_json()); }
 
   // A buffer of the compute policy (host vector, device array) as a span of its memory.
   template <class Buf>

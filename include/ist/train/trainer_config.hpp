@@ -2,13 +2,16 @@
 // TrainerConfig: everything that shapes a training run besides the policies themselves.
 #include <cmath>
 #include <cstdint>
-#include <map>
-#include <sstream>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "ist/core/error.hpp"
 #include "ist/data/batch_iterator.hpp"
+#include "ist/io/json.hpp"
 #include "ist/networks/resnet_network.hpp"
 #include "ist/model/gcn.hpp"
 #include "ist/optim/schedule.hpp"
@@ -100,50 +103,63 @@ inline void validate(const TrainerConfig& c) {
   (void)optim::parse_schedule(c.schedule, c.sgd.lr, c.epochs > 0 ? c.epochs : 1.0);
 }
 
-// The configuration as "key=value" lines, stored in every checkpoint (the trainer appends its optimizer's).
-inline std::string config_text(const TrainerConfig& c) {
-  std::ostringstream os;
-  os.precision(17);
-  os << "seed=" << c.seed << "\n"
-     << "local_steps=" << c.local_steps << "\n"
-     << "batch=" << c.batch << "\n"
-     << "epochs=" << c.epochs << "\n"
-     << "max_rounds=" << c.max_rounds << "\n"
-     << "schedule=" << c.schedule << "\n"
-     << "optimizer_state=" << (c.optimizer_state == OptimizerState::Carry ? "carry" : "reset") << "\n"
-     << "data_split=" << (c.data_split == DataSplit::Disjoint ? "disjoint" : "shuffled") << "\n"
-     << "graph_dropout=" << c.graph.dropout << "\n"
-     << "graph_norm=" << int(c.graph.norm) << "\n"
-     << "graph_decay_first_layer_only=" << (c.graph.decay_first_layer_only ? 1 : 0) << "\n";
-  return os.str();
+// The configuration as a JSON object, stored in every checkpoint (run_config_json adds the optimizer's).
+inline nlohmann::ordered_json config_json(const TrainerConfig& c) {
+  return {{"seed", c.seed},
+          {"local_steps", c.local_steps},
+          {"batch", c.batch},
+          {"epochs", c.epochs},
+          {"max_rounds", c.max_rounds},
+          {"schedule", c.schedule},
+          {"optimizer_state", c.optimizer_state == OptimizerState::Carry ? "carry" : "reset"},
+          {"data_split", c.data_split == DataSplit::Disjoint ? "disjoint" : "shuffled"},
+          {"graph_dropout", c.graph.dropout},
+          {"graph_norm", int(c.graph.norm)},
+          {"graph_decay_first_layer_only", c.graph.decay_first_layer_only}};
+}
+
+// What a trainer stores in its checkpoints: config_json(c) and, under "optimizer", the optimizer's
+// {"name": ..., hyperparameters...} (AnyOptimizer::config_json).
+inline nlohmann::ordered_json run_config_json(const TrainerConfig& c, nlohmann::ordered_json optimizer) {
+  nlohmann::ordered_json j = config_json(c);
+  j["optimizer"] = std::move(optimizer);
+  return j;
 }
 
 // Resuming continues the saved run's data streams and plans, so what decides them must not change: the seed,
 // L, the batch, the data split and whether optimizer state is carried, and with carried state the optimizer
 // (its state buffers). Everything else (learning rate, schedule, epochs, S) may change at a round boundary.
-// `now_text` is config_text(now) plus the optimizer's text. Throws naming the first field that differs.
-inline void check_resumable(const std::string& saved_text, const std::string& now_text, const TrainerConfig& now,
-                            const std::string& path) {
-  auto parse = [](const std::string& text) {
-    std::map<std::string, std::string> kv;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-      const auto eq = line.find('=');
-      if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
+// `saved` is the checkpoint's config, `now` run_config_json of this run. Throws naming the first field that
+// differs.
+inline void check_resumable(const nlohmann::ordered_json& saved, const nlohmann::ordered_json& now,
+                            const TrainerConfig& now_config, const std::string& path) {
+  IST_CHECK(saved.is_object(), "ist: resume from ", path, ": the checkpoint's config is ",
+            saved.is_string() ? "key=value text (a version 1 or 2 checkpoint, written by an older ist)"
+                              : detail::json_kind(saved),
+            ", not a JSON object: this ist cannot tell whether the run may continue; start a new run (the "
+            "checkpoint's weights still load with ist::read_checkpoint)");
+  // A field as a message shows it: strings without quotes.
+  auto text = [](const nlohmann::ordered_json& v) { return v.is_string() ? v.get<std::string>() : detail::json_text(v); };
+  auto field = [&](const nlohmann::ordered_json& config, const char* key) -> const nlohmann::ordered_json* {
+    if (std::string_view(key) == "optimizer") {  // the optimizer's name
+      const auto it = config.find("optimizer");
+      if (it == config.end() || !it->is_object()) return nullptr;
+      const auto name = it->find("name");
+      return name == it->end() ? nullptr : &*name;
     }
-    return kv;
+    const auto it = config.find(key);
+    return it == config.end() ? nullptr : &*it;
   };
-  const auto saved = parse(saved_text), current = parse(now_text);
   std::vector<const char*> keys = {"seed", "local_steps", "batch", "data_split", "optimizer_state"};
-  if (now.optimizer_state == OptimizerState::Carry) keys.push_back("optimizer");
+  if (now_config.optimizer_state == OptimizerState::Carry) keys.push_back("optimizer");
   for (const char* key : keys) {
-    const auto s = saved.find(key);
-    IST_CHECK(s != saved.end(), "ist: resume from ", path, ": the checkpoint's config has no field ", key,
+    const nlohmann::ordered_json* s = field(saved, key);
+    const nlohmann::ordered_json* c = field(now, key);
+    IST_CHECK(s != nullptr, "ist: resume from ", path, ": the checkpoint's config has no field ", key,
               " (written by another version?)");
-    IST_CHECK(s->second == current.at(key), "ist: resume from ", path, ": ", key, " must match the checkpoint's (",
-              s->second, "), found ", current.at(key),
-              ": pass the same value to continue this run, or start a new run without resuming");
+    IST_CHECK(c != nullptr, "ist::check_resumable: the current config has no field ", key);
+    IST_CHECK(*s == *c, "ist: resume from ", path, ": ", key, " must match the checkpoint's (", text(*s), "), found ",
+              text(*c), ": pass the same value to continue this run, or start a new run without resuming");
   }
 }
 
