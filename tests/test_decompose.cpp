@@ -1,10 +1,12 @@
-// Plans, plan validation, LayerwiseRandom, Replicate, slices and HolderAverage.
+// Plans, plan validation, LayerwiseRandom, Replicate, slices, HolderAverage and SampleWeightedAverage.
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <numeric>
 #include <vector>
 
 #include "ist/aggregate/holder_average.hpp"
+#include "ist/aggregate/sample_weighted_average.hpp"
 #include "ist/decompose/decomposer.hpp"
 #include "ist/decompose/layerwise_random.hpp"
 #include "ist/decompose/replicate.hpp"
@@ -16,7 +18,7 @@ using namespace ist;
 
 static_assert(Decomposer<LayerwiseRandom> && Decomposer<Replicate>);
 static_assert(HasEvaluationScale<LayerwiseRandom> && !HasEvaluationScale<Replicate>);
-static_assert(Aggregator<HolderAverage>);
+static_assert(Aggregator<HolderAverage> && Aggregator<SampleWeightedAverage>);
 
 namespace {
 using Net = PreActResNet26Fashion<1, 10>;  // 8 decomposable blocks (stage 3, blocks 2..9)
@@ -114,6 +116,20 @@ TEST_CASE("decompose: validate_plan rejects bad plans, naming worker, block or l
   CHECK_THROWS_WITH_AS(validate_plan(p, info, 2), doctest::Contains("layer hidden1: unit 5 is kept by no worker"), Error);
 }
 
+TEST_CASE("decompose: validate_plan with the round's context rejects a plan labelled with another round") {
+  const ModelInfo info = model_info<Net>();
+  Plan p = Replicate{}.plan(info, {1, 0, 2});
+  CHECK_NOTHROW(validate_plan(p, info, RoundContext{1, 0, 2}));
+  p.round = 7;
+  CHECK_THROWS_WITH_AS(validate_plan(p, info, RoundContext{1, 0, 2}),
+                       doctest::Contains("ist::validate_plan: the plan is labelled round 7, but this is round 0"),
+                       Error);
+  CHECK_NOTHROW(validate_plan(p, info, RoundContext{1, 7, 2}));
+  // The structural checks run too: S comes from the context.
+  CHECK_THROWS_WITH_AS(validate_plan(p, info, RoundContext{1, 7, 3}), doctest::Contains("expected 3 worker specs"),
+                       Error);
+}
+
 TEST_CASE("decompose: slices gather and scatter rows and columns") {
   // A 3x4 matrix at offset 2 of a buffer of 16; keep rows {0, 2} and cols {1, 3}; plus a whole 2-value tensor.
   std::vector<float> global(16);
@@ -170,4 +186,112 @@ TEST_CASE("decompose: HolderAverage matches a hand-computed average, and split-t
     HolderAverage().merge(std::span<float>(merged), MergeInput{minfo, p, sets, spans});
     CHECK(std::memcmp(merged.data(), params.data(), params.size() * sizeof(float)) == 0);
   }
+}
+
+TEST_CASE("aggregate: SampleWeightedAverage weights each holder by its samples; without counts it is HolderAverage") {
+  // Global of 6 values; worker 0 holds [0,4) and trained on 100 samples, worker 1 holds [2,6) on 300, worker 2
+  // holds [3,5) on 0 samples (it weighs nothing). Values 2 and 3 are shared by 0 and 1, value 4 by 1 and 2.
+  const ModelInfo info;
+  const Plan plan;
+  std::vector<SliceSet> slices(3);
+  slices[0].slices.push_back(TensorSlice{0, 1, 4, {}, {}});
+  slices[1].slices.push_back(TensorSlice{2, 1, 4, {}, {}});
+  slices[2].slices.push_back(TensorSlice{3, 1, 2, {}, {}});
+  const std::vector<float> r0{10, 11, 12, 13}, r1{20, 21, 22, 23}, r2{-50, -60};
+  const std::vector<std::span<const float>> results{r0, r1, r2};
+  const std::vector<double> samples{100, 300, 0};
+  std::vector<float> global{0, 0, 0, 0, 0, 0, 99};  // the last value is held by nobody
+  SampleWeightedAverage avg;
+  avg.merge(std::span<float>(global).first(6), MergeInput{info, plan, slices, results, samples});
+  CHECK(global[0] == 10.f);
+  CHECK(global[1] == 11.f);
+  CHECK(global[2] == float((100.0 * 12 + 300.0 * 20) / 400.0));  // 18, not the plain mean 16
+  CHECK(global[3] == float((100.0 * 13 + 300.0 * 21 + 0.0 * -50) / 400.0));
+  CHECK(global[4] == 22.f);                                   // worker 2's -60 weighs 0
+  CHECK(global[5] == 23.f);
+  CHECK(global[6] == 99.f);
+  CHECK(global[2] != (12.f + 20.f) / 2.f);
+
+  // A value held only by workers of weight 0 keeps its value.
+  std::vector<float> g2{5, 5, 5, 5, 5, 5};
+  const std::vector<double> zero{0, 0, 0};
+  avg.merge(std::span<float>(g2), MergeInput{info, plan, slices, results, zero});
+  CHECK(g2 == std::vector<float>{5, 5, 5, 5, 5, 5});
+
+  // Without sample counts every worker weighs 1: HolderAverage's result, bit for bit.
+  std::vector<float> a{0, 0, 0, 0, 0, 0}, b = a;
+  SampleWeightedAverage().merge(std::span<float>(a), MergeInput{info, plan, slices, results});
+  HolderAverage().merge(std::span<float>(b), MergeInput{info, plan, slices, results});
+  CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+
+  // Counts that do not match the workers are an error.
+  const std::vector<double> two{1, 2};
+  CHECK_THROWS_WITH_AS(avg.merge(std::span<float>(a), MergeInput{info, plan, slices, results, two}),
+                       doctest::Contains("expected one sample count per worker (3), found 2"), Error);
+  const std::vector<double> negative{1, -2, 3};
+  CHECK_THROWS_WITH_AS(avg.merge(std::span<float>(a), MergeInput{info, plan, slices, results, negative}),
+                       doctest::Contains("worker 1: expected a sample count >= 0, found -2"), Error);
+}
+
+TEST_CASE("aggregate: SampleWeightedAverage split-then-merge with unequal sample counts is the identity") {
+  using Traits = ModelTraits<Net>;
+  std::vector<float> params(Net::num_params);
+  Traits::init(std::span<float>(params), 6);
+  const auto minfo = Traits::info();
+  const Plan p = LayerwiseRandom(3).plan(minfo, {6, 0, 4});  // min depth 3: some blocks have several holders
+  std::vector<SliceSet> sets;
+  std::vector<std::vector<float>> bufs;
+  for (const auto& spec : p.workers) {
+    sets.push_back(Traits::slices(spec));
+    bufs.emplace_back(sets.back().size());
+    gather(std::span<const float>(params), sets.back(), std::span<float>(bufs.back()));
+  }
+  const std::vector<std::span<const float>> spans(bufs.begin(), bufs.end());
+  const std::vector<double> samples{128, 384, 1000, 7};
+  std::vector<float> merged = params;
+  SampleWeightedAverage().merge(std::span<float>(merged), MergeInput{minfo, p, sets, spans, samples});
+  CHECK(std::memcmp(merged.data(), params.data(), params.size() * sizeof(float)) == 0);
+}
+
+// docs/aggregators.md's worked example, verbatim: it compiles, satisfies the concept and merges as the
+// library's SampleWeightedAverage does.
+namespace docs_example {
+// Each parameter becomes the mean over the workers that held it, each weighted by the training samples its
+// local steps used this round (in.samples); without counts, every worker weighs 1.
+class SampleWeightedAverage {
+ public:
+  void merge(std::span<float> global, const ist::MergeInput& in) {
+    sums_.assign(global.size(), 0.0);
+    weights_.assign(global.size(), 0.0);
+    for (std::size_t w = 0; w < in.slices.size(); ++w) {
+      const double weight = in.samples.empty() ? 1.0 : in.samples[w];
+      ist::scatter_accumulate(in.results[w], in.slices[w], std::span<double>(sums_), std::span<double>(weights_),
+                              weight);
+    }
+    for (std::size_t i = 0; i < global.size(); ++i)
+      if (weights_[i] > 0) global[i] = float(sums_[i] / weights_[i]);  // nobody held it (or only weight 0): keep
+  }
+  std::string_view name() const { return "sample-weighted-average"; }
+
+ private:
+  std::vector<double> sums_, weights_;
+};
+static_assert(ist::Aggregator<SampleWeightedAverage>);
+}  // namespace docs_example
+
+TEST_CASE("aggregate: the docs' SampleWeightedAverage example merges as the library's does") {
+  const ModelInfo info;
+  const Plan plan;
+  std::vector<SliceSet> slices(2);
+  slices[0].slices.push_back(TensorSlice{0, 1, 4, {}, {}});
+  slices[1].slices.push_back(TensorSlice{2, 1, 4, {}, {}});
+  const std::vector<float> r0{10, 11, 12, 13}, r1{20, 21, 22, 23};
+  const std::vector<std::span<const float>> results{r0, r1};
+  const std::vector<double> samples{100, 300};
+  std::vector<float> a(7, 99.f), b(7, 99.f);
+  docs_example::SampleWeightedAverage().merge(std::span<float>(a), MergeInput{info, plan, slices, results, samples});
+  SampleWeightedAverage().merge(std::span<float>(b), MergeInput{info, plan, slices, results, samples});
+  CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  CHECK(a[2] == 18.f);  // (100 * 12 + 300 * 20) / 400, not the plain mean 16
+  CHECK(a[6] == 99.f);
 }

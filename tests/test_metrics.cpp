@@ -158,6 +158,17 @@ TEST_CASE("metrics: numbers round-trip exactly, non-finite doubles are null, fie
   CHECK(MetricsRow().json() == "{}");
 }
 
+TEST_CASE("metrics: a per-worker column is a JSON array of unsigned integers, entry w for worker w") {
+  MetricsRow row;
+  const std::vector<std::uint64_t> bytes{7, 0, std::numeric_limits<std::uint64_t>::max()};
+  row.add("round", std::uint64_t(1)).add("bytes_to_each_worker", bytes).add("none", std::vector<std::uint64_t>{});
+  const auto j = nlohmann::json::parse(row.json());
+  REQUIRE(j["bytes_to_each_worker"].is_array());
+  CHECK(j["bytes_to_each_worker"].get<std::vector<std::uint64_t>>() == bytes);
+  CHECK(j["none"].is_array());
+  CHECK(j["none"].empty());
+}
+
 TEST_CASE("metrics: MetricsLog appends each row to the same open file, every row readable right after its append") {
   TempDir dir("append");
   const std::string path = dir.file("m.jsonl");

@@ -1,10 +1,19 @@
 // IndependentSubnetTrainer: ledger, split-then-merge, determinism, plan rejection, config validation, and
-// local SGD with L = 1 and carried momentum equals synchronous data-parallel SGD.
+// local SGD with L = 1 and carried momentum equals synchronous data-parallel SGD; per-worker bytes in the
+// record and the metrics file, stale plans, the step-progress callback, the merge's sample counts.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
+#include "ist/aggregate/sample_weighted_average.hpp"
 #include "ist/decompose/layerwise_random.hpp"
 #include "ist/decompose/replicate.hpp"
 #include "ist/model/presets.hpp"
@@ -365,4 +374,187 @@ TEST_CASE("trainer: with carried optimizer state, local SGD's baseline counts th
   const RoundRecord a = adam.train_round(0);
   CHECK(a.carried_state_buffers == 2);
   CHECK(a.bytes() == a.local_sgd_bytes);
+}
+
+// ---- a downstream user's first hour (issue 14) --------------------------------------------------------
+
+namespace {
+std::uint64_t sum_to(const std::vector<WorkerTraffic>& t) {
+  std::uint64_t n = 0;
+  for (const auto& w : t) n += w.to_worker;
+  return n;
+}
+std::uint64_t sum_from(const std::vector<WorkerTraffic>& t) {
+  std::uint64_t n = 0;
+  for (const auto& w : t) n += w.from_worker;
+  return n;
+}
+std::vector<std::uint64_t> u64s(const nlohmann::json& a) {
+  std::vector<std::uint64_t> v;
+  for (const auto& x : a) v.push_back(x.get<std::uint64_t>());
+  return v;
+}
+}  // namespace
+
+TEST_CASE("trainer: per-worker bytes in the round record and the metrics file sum to the round's total") {
+  const auto data = synthetic(64, 1, 8, 3, 11);
+  auto cfg = small_config();
+  cfg.max_rounds = 3;
+  cfg.eval_every = 0;
+  cfg.metrics_path = (std::filesystem::temp_directory_path() /
+                      ("ist_worker_bytes_" + std::to_string(::getpid()) + ".jsonl")).string();
+  // Worker 1 fails in round 2 (it sends nothing back) and is left out from then on (S shrinks to 2).
+  cfg.on_worker_failure = WorkerFailure::DropForRound;
+  cfg.after_failure = AfterFailure::Survivors;
+  TinyTrainer<LayerwiseRandom> t(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(3)), cfg);
+  t.set_fault_injector([](int w, std::uint64_t round) {
+    if (w == 1 && round == 1) throw Error("injected");
+  });
+  const FitResult r = t.fit(data, data);
+  REQUIRE(r.rounds.size() == 3);
+  std::ifstream in(cfg.metrics_path);
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+  std::filesystem::remove(cfg.metrics_path);
+  REQUIRE(rows.size() == 3);
+  for (std::size_t k = 0; k < 3; ++k) {
+    CAPTURE(k);
+    const RoundRecord& rec = r.rounds[k];
+    REQUIRE(rec.worker_traffic.size() == 3);  // every worker of the backend, index = worker id
+    CHECK(sum_to(rec.worker_traffic) == rec.bytes_to_workers);
+    CHECK(sum_from(rec.worker_traffic) == rec.bytes_from_workers);
+    CHECK(CommLedger::messages(rec.worker_traffic) == rec.messages);
+    CHECK(CommLedger::total(rec.worker_traffic) == rec.bytes());
+    CHECK(rec.bytes() > 0);
+    // The metrics file has the same arrays.
+    const std::vector<std::uint64_t> to = u64s(rows[k]["bytes_to_each_worker"]);
+    const std::vector<std::uint64_t> from = u64s(rows[k]["bytes_from_each_worker"]);
+    REQUIRE(to.size() == 3);
+    REQUIRE(from.size() == 3);
+    std::uint64_t to_sum = 0, from_sum = 0;
+    for (std::size_t w = 0; w < 3; ++w) {
+      CHECK(to[w] == rec.worker_traffic[w].to_worker);
+      CHECK(from[w] == rec.worker_traffic[w].from_worker);
+      to_sum += to[w];
+      from_sum += from[w];
+    }
+    CHECK(to_sum == rows[k]["bytes_to_workers"].get<std::uint64_t>());
+    CHECK(from_sum == rows[k]["bytes_from_workers"].get<std::uint64_t>());
+  }
+  // Round 2: worker 1 received its slices but sent nothing back. Round 3: worker 1 is out of the plan.
+  CHECK(r.rounds[1].worker_traffic[1].to_worker > 0);
+  CHECK(r.rounds[1].worker_traffic[1].from_worker == 0);
+  CHECK(r.rounds[2].worker_traffic[1].total() == 0);
+  CHECK(r.rounds[2].worker_traffic[0].from_worker > 0);
+  // The last round's record is the ledger's round, entry by entry.
+  const auto& ledger = t.backend().comm().ledger().this_round();
+  for (std::size_t w = 0; w < 3; ++w) {
+    CHECK(r.rounds[2].worker_traffic[w].to_worker == ledger[w].to_worker);
+    CHECK(r.rounds[2].worker_traffic[w].from_worker == ledger[w].from_worker);
+  }
+}
+
+namespace {
+// A decomposer that labels every plan round 7, whatever the round.
+struct StaleRound {
+  Plan plan(const ModelInfo& info, const RoundContext& ctx) const {
+    Plan p = Replicate{}.plan(info, ctx);
+    p.round = 7;
+    return p;
+  }
+  PlanRules rules() const { return {}; }
+  std::string_view name() const { return "stale-round"; }
+};
+}  // namespace
+
+TEST_CASE("trainer: a plan labelled with another round is rejected before any byte moves, naming both rounds") {
+  const auto data = synthetic(64, 1, 8, 3, 12);
+  TinyTrainer<StaleRound> t(StaleRound{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)), small_config());
+  t.prepare(data);
+  CHECK_THROWS_WITH_AS(t.train_round(0), doctest::Contains("the plan is labelled round 7, but this is round 0"), Error);
+  CHECK(t.backend().comm().ledger().total_bytes() == 0);
+  CHECK_NOTHROW(t.train_round(7));  // the round it is labelled with passes
+}
+
+TEST_CASE("trainer: the step-progress callback sees every local step and changes no bit of training") {
+  const auto data = synthetic(96, 1, 8, 3, 13);
+  auto cfg = small_config();
+  cfg.max_rounds = 3;
+  const int S = 3;
+  TinyTrainer<LayerwiseRandom> quiet(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(S)), cfg);
+  TinyTrainer<LayerwiseRandom> shown(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(S)), cfg);
+  std::vector<StepProgress> calls;  // the trainer serializes the calls
+  shown.set_step_progress([&](const StepProgress& p) { calls.push_back(p); });
+  const FitResult a = quiet.fit(data, data);
+  const FitResult b = shown.fit(data, data);
+  CHECK(std::memcmp(quiet.params().data(), shown.params().data(), quiet.params().size_bytes()) == 0);
+  CHECK(a.final_eval.accuracy == b.final_eval.accuracy);
+  REQUIRE(calls.size() == std::size_t(cfg.max_rounds) * (std::size_t(S * cfg.local_steps) + 1));
+  std::size_t k = 0;
+  for (int round = 1; round <= cfg.max_rounds; ++round) {
+    std::vector<int> per_worker(S, 0);
+    for (int step = 1; step <= S * cfg.local_steps; ++step, ++k) {
+      const StepProgress& p = calls[k];
+      CAPTURE(k);
+      CHECK(!p.round_finished);
+      CHECK(p.round == std::uint64_t(round));
+      CHECK(p.rounds == cfg.max_rounds);
+      CHECK(p.local_steps == cfg.local_steps);
+      CHECK(p.steps_total == S * cfg.local_steps);
+      CHECK(p.steps_done == step);
+      REQUIRE(p.worker >= 0);
+      REQUIRE(p.worker < S);
+      CHECK(p.worker_steps == ++per_worker[std::size_t(p.worker)]);
+      CHECK(p.round_seconds >= 0);
+      CHECK(p.run_seconds >= p.round_seconds);
+      CHECK(p.round_seconds_left() >= 0);
+      if (p.round_seconds > 0) CHECK(p.run_seconds_left() >= p.round_seconds_left());
+    }
+    CHECK(calls[k].round_finished);
+    CHECK(calls[k].steps_done == S * cfg.local_steps);
+    CHECK(calls[k].round_seconds_left() == 0);
+    ++k;
+  }
+  // Driven by hand, the run's length is unknown: run_seconds_left() is NaN.
+  calls.clear();
+  shown.train_round(3);
+  REQUIRE(!calls.empty());
+  CHECK(calls.front().rounds == 0);
+  CHECK(std::isnan(calls.front().run_seconds_left()));
+  // An exception from the callback ends the round with it.
+  shown.set_step_progress([](const StepProgress&) { throw Error("display broke"); });
+  CHECK_THROWS_WITH_AS(shown.train_round(4), doctest::Contains("display broke"), Error);
+}
+
+namespace {
+// Records what the merge is given, then merges as HolderAverage does.
+struct RecordingAverage {
+  std::vector<std::vector<double>>* seen = nullptr;
+  HolderAverage avg;
+  void merge(std::span<float> global, const MergeInput& in) {
+    seen->emplace_back(in.samples.begin(), in.samples.end());
+    avg.merge(global, in);
+  }
+  std::string_view name() const { return "recording-average"; }
+};
+}  // namespace
+
+TEST_CASE("trainer: the merge gets each worker's sample count; SampleWeightedAverage trains through it") {
+  const auto data = synthetic(64, 1, 8, 3, 14);
+  auto cfg = small_config();
+  std::vector<std::vector<double>> seen;
+  IndependentSubnetTrainer<Tiny, LayerwiseRandom, RecordingAverage> t(
+      LayerwiseRandom{}, RecordingAverage{&seen, {}}, CpuBackend<>(InProcessComm(3)), cfg);
+  t.prepare(data);
+  t.train_round(0);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0] == std::vector<double>(3, double(cfg.local_steps * cfg.batch)));
+  // Every worker saw as many samples, so the sample-weighted merge is the holder average, to rounding.
+  IndependentSubnetTrainer<Tiny, LayerwiseRandom, SampleWeightedAverage> w(
+      LayerwiseRandom{}, SampleWeightedAverage{}, CpuBackend<>(InProcessComm(3)), cfg);
+  TinyTrainer<LayerwiseRandom> h(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(3)), cfg);
+  w.fit(data, data);
+  h.fit(data, data);
+  for (std::size_t i = 0; i < h.params().size(); ++i)
+    REQUIRE(w.params()[i] == doctest::Approx(h.params()[i]).epsilon(1e-5));
 }

@@ -3,6 +3,7 @@
 // one is never included by the library itself.
 #include "ist/aggregate/aggregator.hpp"
 #include "ist/aggregate/holder_average.hpp"
+#include "ist/aggregate/sample_weighted_average.hpp"
 #include "ist/backend/backend.hpp"
 #include "ist/backend/cpu_backend.hpp"
 #include "ist/backend/eigen/compute.hpp"

@@ -86,10 +86,15 @@ void check_same_as_in_process(const D& decomposer, const TrainerConfig& cfg, con
     CHECK(a.train_accuracy == b.train_accuracy);
     CHECK(a.mean_subnet_params == b.mean_subnet_params);
     CHECK(a.local_sgd_bytes == b.local_sgd_bytes);
-    if (mpi.backend().comm().is_coordinator()) {
-      CHECK(a.bytes_to_workers == b.bytes_to_workers);
-      CHECK(a.bytes_from_workers == b.bytes_from_workers);
-      CHECK(a.messages == b.messages);
+    // The record's traffic is the coordinator's ledger, shared with every rank: the in-process figures,
+    // per worker and in sum, on every rank (each rank's own ledger holds only its worker's).
+    CHECK(a.bytes_to_workers == b.bytes_to_workers);
+    CHECK(a.bytes_from_workers == b.bytes_from_workers);
+    CHECK(a.messages == b.messages);
+    REQUIRE(a.worker_traffic.size() == b.worker_traffic.size());
+    for (std::size_t w = 0; w < b.worker_traffic.size(); ++w) {
+      CAPTURE(w);
+      CHECK(same_traffic(a.worker_traffic[w], b.worker_traffic[w]));
     }
   }
   check_ledger(mpi.backend().comm().ledger().cumulative(), ref.backend().comm().ledger().cumulative());
@@ -165,7 +170,7 @@ TEST_CASE("mpi trainer: fit() reports the same rounds and evaluation on every ra
   CHECK(a.final_eval.samples == b.final_eval.samples);
   CHECK(a.final_eval.accuracy == b.final_eval.accuracy);
   CHECK(a.final_eval.loss == doctest::Approx(b.final_eval.loss).epsilon(1e-12));
-  if (mpi.backend().comm().is_coordinator()) CHECK(a.total_bytes == b.total_bytes);
+  CHECK(a.total_bytes == b.total_bytes);  // every rank reports the coordinator's count
   CHECK(a.local_sgd_bytes == b.local_sgd_bytes);
 }
 

@@ -44,14 +44,27 @@ consteval bool check_backend() {
     else
       return false;
   }();
+  constexpr bool context_not_const = [] {
+    if constexpr (has_compute && !has_context)
+      return requires(B& b) { { b.make_context() } -> std::same_as<typename B::Compute::Context>; };
+    else
+      return false;
+  }();
   constexpr bool has_threads = requires(const B& b) {
+    { b.threads_per_worker() } -> std::same_as<int>;
+  };
+  constexpr bool threads_not_const = !has_threads && requires(B& b) {
     { b.threads_per_worker() } -> std::same_as<int>;
   };
   static_assert(has_compute, "ist::Backend: missing member type `Compute` (the compute policy, e.g. ist::eigen::Compute)");
   static_assert(has_comm, "ist::Backend: missing member `comm()` returning a Communicator&");
-  static_assert(!has_compute || has_context,
+  static_assert(!has_compute || has_context || context_not_const,
                 "ist::Backend: missing member `make_context() const` returning a Compute::Context");
-  static_assert(has_threads, "ist::Backend: missing member `int threads_per_worker() const`");
+  static_assert(!context_not_const, "ist::Backend: member `make_context` is not const: declare it "
+                                    "`Compute::Context make_context() const`");
+  static_assert(has_threads || threads_not_const, "ist::Backend: missing member `int threads_per_worker() const`");
+  static_assert(!threads_not_const,
+                "ist::Backend: member `threads_per_worker` is not const: declare it `int threads_per_worker() const`");
   constexpr bool ok = has_compute && compute_ok && has_comm && comm_ok && has_context && has_threads;
   static_assert(!ok || Backend<B>, "ist::Backend: check_backend and the Backend concept disagree (a bug in ist)");
   return ok;

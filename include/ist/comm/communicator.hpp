@@ -62,12 +62,17 @@ concept BroadcastsToWorkers = requires(C& c, std::span<const float> src, std::sp
 template <class C>
 concept SumsOverProcesses = requires(C& c, std::span<double> values) { c.all_sum(values); };
 
-// One static_assert per required member, so a type that misses one gets a single sentence naming it.
+// One static_assert per required member, so a type that misses one gets a single sentence naming it; a member
+// that exists but is not const where it must be gets a sentence saying so.
 template <class C>
 consteval bool check_communicator() {
   constexpr bool has_workers = requires(const C& c) { { c.num_workers() } -> std::same_as<int>; };
   constexpr bool has_coordinator = requires(const C& c) { { c.is_coordinator() } -> std::same_as<bool>; };
   constexpr bool has_local = requires(const C& c, int w) { { c.is_local(w) } -> std::same_as<bool>; };
+  constexpr bool workers_not_const = !has_workers && requires(C& c) { { c.num_workers() } -> std::same_as<int>; };
+  constexpr bool coordinator_not_const =
+      !has_coordinator && requires(C& c) { { c.is_coordinator() } -> std::same_as<bool>; };
+  constexpr bool local_not_const = !has_local && requires(C& c, int w) { { c.is_local(w) } -> std::same_as<bool>; };
   constexpr bool has_to_worker = requires(C& c, int w, std::span<const float> s, std::span<float> d) {
     c.to_worker(w, s, d);
   };
@@ -76,9 +81,16 @@ consteval bool check_communicator() {
   };
   constexpr bool has_run = requires(C& c, std::function<void(int)> f) { c.run_workers(f); };
   constexpr bool has_ledger = requires(C& c) { { c.ledger() } -> std::same_as<CommLedger&>; };
-  static_assert(has_workers, "ist::Communicator: missing member `int num_workers() const`");
-  static_assert(has_coordinator, "ist::Communicator: missing member `bool is_coordinator() const`");
-  static_assert(has_local, "ist::Communicator: missing member `bool is_local(int worker) const`");
+  static_assert(has_workers || workers_not_const, "ist::Communicator: missing member `int num_workers() const`");
+  static_assert(!workers_not_const,
+                "ist::Communicator: member `num_workers` is not const: declare it `int num_workers() const`");
+  static_assert(has_coordinator || coordinator_not_const,
+                "ist::Communicator: missing member `bool is_coordinator() const`");
+  static_assert(!coordinator_not_const,
+                "ist::Communicator: member `is_coordinator` is not const: declare it `bool is_coordinator() const`");
+  static_assert(has_local || local_not_const, "ist::Communicator: missing member `bool is_local(int worker) const`");
+  static_assert(!local_not_const,
+                "ist::Communicator: member `is_local` is not const: declare it `bool is_local(int worker) const`");
   static_assert(has_to_worker,
                 "ist::Communicator: missing member `void to_worker(int, std::span<const float>, std::span<float>)`");
   static_assert(has_to_coordinator, "ist::Communicator: missing member "

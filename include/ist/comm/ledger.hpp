@@ -1,5 +1,19 @@
 #pragma once
-// CommLedger: every byte moved between the coordinator and each worker, per round.
+// CommLedger: every byte moved between the coordinator and each worker, per round and in total.
+//
+// Each communicator owns one (Communicator::ledger()) and counts every transfer of slices in it: to_worker
+// adds src.size() * 4 bytes and one message to worker w's `to_worker`, to_coordinator the same to its
+// `from_worker`. The trainer calls begin_round(round, S) before a round's first transfer, so this_round()
+// holds one entry per worker (index = worker id) for the current round; cumulative() keeps adding up over
+// the ledger's lifetime (a resumed run's ledger starts from zero). Only slices (parameters and carried
+// optimizer state) are counted, not the collectives communicators use for consistency checks and
+// statistics.
+//
+// Under a communicator that spans processes (MpiComm, NcclComm) each process has its own ledger: the
+// coordinator's counts every worker's traffic (and equals the in-process ledger byte for byte); worker w's
+// process counts only what it received and sent as worker w. The trainer's RoundRecord::worker_traffic is
+// the coordinator's view, shared with every process, so read per-worker bytes from the round record (or
+// the metrics file's bytes_to_each_worker / bytes_from_each_worker) rather than from a ledger.
 #include <cstdint>
 #include <vector>
 
@@ -7,6 +21,7 @@
 
 namespace ist {
 
+// One worker's traffic: what the coordinator sent it and what it sent back.
 struct WorkerTraffic {
   std::uint64_t to_worker = 0;    // bytes the coordinator sent to the worker
   std::uint64_t from_worker = 0;  // bytes the worker sent back
@@ -16,11 +31,14 @@ struct WorkerTraffic {
 
 class CommLedger {
  public:
+  // Starts round `round` (0-based) with `workers` zeroed entries; cumulative() grows to as many.
   void begin_round(std::uint64_t round, int workers) {
     round_ = round;
     current_.assign(std::size_t(workers), WorkerTraffic{});
     if (cumulative_.size() < current_.size()) cumulative_.resize(current_.size());
   }
+  // Counts `bytes` (one message) sent by the coordinator to worker w / by worker w to the coordinator in
+  // the current round; w must be in [0, workers) of begin_round.
   void add_to_worker(int w, std::uint64_t bytes) {
     at(w).to_worker += bytes;
     at(w).messages += 1;
@@ -33,9 +51,12 @@ class CommLedger {
     cumulative_[std::size_t(w)].from_worker += bytes;
     cumulative_[std::size_t(w)].messages += 1;
   }
-  std::uint64_t round() const noexcept { return round_; }
+  std::uint64_t round() const noexcept { return round_; }  // of the last begin_round
+  // The current round's traffic, one entry per worker (index = worker id).
   const std::vector<WorkerTraffic>& this_round() const noexcept { return current_; }
+  // Every round since the ledger was made, per worker.
   const std::vector<WorkerTraffic>& cumulative() const noexcept { return cumulative_; }
+  // Bytes both ways / messages, summed over the entries of `t` (this_round() or cumulative()).
   static std::uint64_t total(const std::vector<WorkerTraffic>& t) {
     std::uint64_t n = 0;
     for (const auto& w : t) n += w.total();

@@ -28,9 +28,13 @@ inline const char* cifar_name(CifarKind kind) { return kind == CifarKind::cifar1
 inline const char* cifar_download_hint(CifarKind kind) {
   return kind == CifarKind::cifar10
              ? "download the CIFAR-10 binary version (cifar-10-binary.tar.gz from "
-               "https://www.cs.toronto.edu/~kriz/cifar.html), extract it and pass its folder with --data DIR"
+               "https://www.cs.toronto.edu/~kriz/cifar.html), extract it and pass the folder it extracts to (or "
+               "the one above it) as `dir` to ist::load_cifar10(dir, train), or its files to "
+               "ist::load_cifar_binary(files, kind)"
              : "download the CIFAR-100 binary version (cifar-100-binary.tar.gz from "
-               "https://www.cs.toronto.edu/~kriz/cifar.html), extract it and pass its folder with --data DIR";
+               "https://www.cs.toronto.edu/~kriz/cifar.html), extract it and pass the folder it extracts to (or "
+               "the one above it) as `dir` to ist::load_cifar100(dir, train, fine), or its files to "
+               "ist::load_cifar_binary(files, kind)";
 }
 }  // namespace detail
 

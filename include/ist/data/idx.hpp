@@ -26,8 +26,9 @@ inline constexpr std::uint32_t idx_labels_magic = 2049;
 inline constexpr std::uint32_t idx_max_side = 4096;                   // rows and cols
 inline constexpr std::uint64_t idx_max_pixel_bytes = std::uint64_t{1} << 34;  // 16 GiB
 inline constexpr const char* idx_missing_hint =
-    "expected an IDX file (for Fashion-MNIST install the Debian package dataset-fashion-mnist, which puts the "
-    "files in /usr/share/datasets/fashion-mnist, or pass the folder holding them with --data DIR)";
+    "expected an IDX file at `path` (for Fashion-MNIST install the Debian package dataset-fashion-mnist, which "
+    "puts the files in /usr/share/datasets/fashion-mnist, and pass that folder as `dir` to "
+    "ist::load_fashion_mnist(dir, train))";
 
 inline const char* idx_magic_note(std::uint32_t magic) {
   if (magic == idx_images_magic) return " (an IDX images file)";
@@ -130,7 +131,7 @@ inline ImageDataset load_fashion_mnist(const std::string& dir, bool train) {
   constexpr const char* who = "ist::load_fashion_mnist";
   const char* hint =
       "install the Debian package dataset-fashion-mnist (files in /usr/share/datasets/fashion-mnist) or pass "
-      "the folder holding the files with --data DIR";
+      "the folder holding the files as `dir` (ist::load_fashion_mnist(dir, train))";
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) fail(who, ": ", dir, ": expected a directory of Fashion-MNIST files, found ",

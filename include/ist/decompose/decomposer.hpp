@@ -35,7 +35,8 @@ concept HasEvaluationScale = requires(const D& d, const ModelInfo& info, int wor
   { d.evaluation_scale(info, workers) } -> std::same_as<std::vector<double>>;
 };
 
-// One static_assert per required member, so a type that misses one gets a single sentence naming it.
+// One static_assert per required member, so a type that misses one gets a single sentence naming it; a member
+// that exists but is not const gets a sentence saying so. The trainer calls it when it is constructed.
 template <class D>
 consteval bool check_decomposer() {
   constexpr bool has_plan = requires(const D& d, const ModelInfo& info, const RoundContext& ctx) {
@@ -47,9 +48,27 @@ consteval bool check_decomposer() {
   constexpr bool has_name = requires(const D& d) {
     { d.name() } -> std::convertible_to<std::string_view>;
   };
-  static_assert(has_plan, "ist::Decomposer: missing member `Plan plan(const ModelInfo&, const RoundContext&) const`");
-  static_assert(has_rules, "ist::Decomposer: missing member `PlanRules rules() const`");
-  static_assert(has_name, "ist::Decomposer: missing member `std::string_view name() const`");
+  // The same members callable on a non-const D only: declared without const.
+  constexpr bool plan_not_const = !has_plan && requires(D& d, const ModelInfo& info, const RoundContext& ctx) {
+    { d.plan(info, ctx) } -> std::same_as<Plan>;
+  };
+  constexpr bool rules_not_const = !has_rules && requires(D& d) {
+    { d.rules() } -> std::same_as<PlanRules>;
+  };
+  constexpr bool name_not_const = !has_name && requires(D& d) {
+    { d.name() } -> std::convertible_to<std::string_view>;
+  };
+  static_assert(has_plan || plan_not_const,
+                "ist::Decomposer: missing member `Plan plan(const ModelInfo&, const RoundContext&) const`");
+  static_assert(!plan_not_const, "ist::Decomposer: member `plan` is not const: declare it "
+                                 "`Plan plan(const ModelInfo&, const RoundContext&) const` (a plan is a pure "
+                                 "function of the model and the round)");
+  static_assert(has_rules || rules_not_const, "ist::Decomposer: missing member `PlanRules rules() const`");
+  static_assert(!rules_not_const,
+                "ist::Decomposer: member `rules` is not const: declare it `PlanRules rules() const`");
+  static_assert(has_name || name_not_const, "ist::Decomposer: missing member `std::string_view name() const`");
+  static_assert(!name_not_const,
+                "ist::Decomposer: member `name` is not const: declare it `std::string_view name() const`");
   return has_plan && has_rules && has_name;
 }
 

@@ -17,25 +17,38 @@
 
 namespace ist {
 
+// One worker's sub-network for one round.
 struct SubnetSpec {
-  std::vector<std::uint8_t> active_blocks;  // one flag per ModelInfo block
-  std::vector<std::vector<int>> kept_units;  // one list per ModelInfo width layer; empty = all units
+  // One flag per ModelInfo block (info.blocks[b]): 1 = the worker holds and trains block b, 0 = it does not
+  // (the block is then the identity in its sub-network). Only decomposable blocks may be 0.
+  std::vector<std::uint8_t> active_blocks;
+  // One list per width-decomposable layer (info.width_layers[l]): the hidden units the worker keeps, sorted
+  // ascending, no duplicates, each in [0, units); empty = all units.
+  std::vector<std::vector<int>> kept_units;
 };
 
+// Who trains what in one round: workers[i] is the sub-network of plan slot i (slot i goes to the i-th
+// worker the round is partitioned over: worker i unless failures removed some).
 struct Plan {
+  // The round this plan is for, 0-based: a decomposer sets it to RoundContext::round, and the trainer
+  // rejects a plan labelled with another round (a stale or cached plan); validate_plan messages name it.
   std::uint64_t round = 0;
   std::vector<SubnetSpec> workers;
   int num_workers() const noexcept { return int(workers.size()); }
 };
 
-// What a round is: every plan is a pure function of these.
+// What a round is: every plan is a pure function of these (so every process computes the same plan
+// without messages, and the same seed replays it).
 struct RoundContext {
-  std::uint64_t seed = 0;
-  std::uint64_t round = 0;
-  int workers = 1;
+  std::uint64_t seed = 0;   // the run's seed (TrainerConfig::seed)
+  std::uint64_t round = 0;  // 0-based round index
+  int workers = 1;          // S: the number of specs to return
 };
 
-// Rules a valid plan obeys beyond the structural ones.
+// Rules a valid plan obeys beyond the structural ones (returned by Decomposer::rules()). The default
+// requires a full cover; a policy that may leave a decomposable block or a hidden unit to nobody in a
+// round (its parameters then keep their values) returns {false, ...} / {..., false}:
+//   ist::PlanRules rules() const { return {.require_block_cover = false}; }
 struct PlanRules {
   // Every decomposable block must be held by at least one worker (ResIST's partition covers them all).
   bool require_block_cover = true;
@@ -43,7 +56,8 @@ struct PlanRules {
   bool require_unit_cover = true;
 };
 
-// A SubnetSpec holding everything: all blocks, all units.
+// A SubnetSpec holding everything: all blocks, all units. Start from it and switch off what a worker
+// does not hold.
 inline SubnetSpec full_spec(const ModelInfo& info) {
   SubnetSpec s;
   s.active_blocks.assign(info.blocks.size(), 1);
@@ -51,6 +65,9 @@ inline SubnetSpec full_spec(const ModelInfo& info) {
   return s;
 }
 
+// The structural checks: `expected_workers` specs, each with one flag per block and one unit list per width
+// layer; shared blocks held by everyone; unit indices sorted, unique and in range; and the covers `rules`
+// asks for. Throws ist::Error naming the round, the worker, the block or layer, and the rule.
 inline void validate_plan(const Plan& plan, const ModelInfo& info, int expected_workers, const PlanRules& rules = {}) {
   const char* who = "ist::validate_plan";
   IST_CHECK(plan.num_workers() == expected_workers, who, ": round ", plan.round, ": expected ", expected_workers,
@@ -108,6 +125,16 @@ inline void validate_plan(const Plan& plan, const ModelInfo& info, int expected_
       for (std::size_t u = 0; u < unit_holders[l].size(); ++u)
         IST_CHECK(unit_holders[l][u] > 0, who, ": round ", plan.round, ": layer ", info.width_layers[l].name,
                   ": unit ", u, " is kept by no worker (rule: every hidden unit is covered)");
+}
+
+// The checks above for the plan of round ctx.round with ctx.workers workers, and the plan's label: a plan
+// whose Plan::round is not ctx.round is rejected (the trainer calls this one before any byte moves).
+inline void validate_plan(const Plan& plan, const ModelInfo& info, const RoundContext& ctx,
+                          const PlanRules& rules = {}) {
+  IST_CHECK(plan.round == ctx.round, "ist::validate_plan: the plan is labelled round ", plan.round,
+            ", but this is round ", ctx.round, " (rule: Plan::round equals RoundContext::round; set "
+            "plan.round = ctx.round in the decomposer's plan())");
+  validate_plan(plan, info, ctx.workers, rules);
 }
 
 }  // namespace ist

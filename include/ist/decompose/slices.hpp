@@ -5,7 +5,9 @@
 // slice with 1 row; a width-wise cut of W_l keeps rows = units of layer l, cols = units of layer l-1.
 //
 // gather() copies global -> compact; scatter_accumulate() adds compact values into per-element sums
-// and holder counts (HolderAverage divides them); scatter() writes compact -> global.
+// and holder counts (HolderAverage divides them), or, given a weight, weighted values into sums and the
+// weight into per-element weight totals (SampleWeightedAverage divides those); scatter() writes
+// compact -> global.
 #include <cstddef>
 #include <cstring>
 #include <span>
@@ -83,6 +85,22 @@ void scatter_accumulate(std::span<const T> compact, const SliceSet& set, std::sp
     for (std::size_t i = 0; i < n; ++i) {
       sums[g + i] += double(compact[c + i]);
       holders[g + i] += 1;
+    }
+  });
+}
+
+// sums[g] += weight * compact[c]; weights[g] += weight for every element the set covers. A weighted mean
+// is sums[g] / weights[g] where weights[g] > 0. Integer weights keep split-then-merge exact: k holders
+// that all return x give back exactly x while the weights' total is below 2^29.
+template <class T>
+void scatter_accumulate(std::span<const T> compact, const SliceSet& set, std::span<double> sums,
+                        std::span<double> weights, double weight) {
+  IST_CHECK(compact.size() == set.size(), "ist::scatter_accumulate: expected a compact buffer of ", set.size(),
+            " values, found ", compact.size());
+  detail::for_each_run(set, [&](std::size_t g, std::size_t c, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      sums[g + i] += weight * double(compact[c + i]);
+      weights[g + i] += weight;
     }
   });
 }

@@ -20,7 +20,8 @@
 //       the optimizer without decay
 //   template <class Traits> static StepStats run(Context&, Net&, Opt&, std::span<float> params,
 //       std::span<float> grads, const ParamLayout&, const SubnetSpec&, Worker&, const LocalRun&, LrOf lr_of)
-//       the L local steps: forward, loss, backward, opt.step(params, grads, lr_of(i))
+//       the L local steps: forward, loss, backward, opt.step(params, grads, lr_of(i)); call lr_of(i) once for
+//       each step i = 0..L-1, in order (the engine's step-progress count comes from these calls)
 //   template <class Traits> static Evaluation evaluate(Context&, Net&, std::span<const float> params,
 //       const SubnetSpec& all, const ParamLayout&, const EvalData&, const TrainerConfig&,
 //       std::span<const double> scale)

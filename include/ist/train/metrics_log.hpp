@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "ist/core/atomic_file.hpp"
 #include "ist/core/error.hpp"
@@ -37,6 +38,8 @@ class MetricsRow {
   MetricsRow& add(std::string_view key, int value) { return add(key, std::int64_t(value)); }
   MetricsRow& add(std::string_view key, std::uint64_t value) { return put(key, value); }
   MetricsRow& add(std::string_view key, std::string_view value) { return put(key, std::string(value)); }
+  // A JSON array of unsigned integers (per-worker figures: entry w is worker w's).
+  MetricsRow& add(std::string_view key, const std::vector<std::uint64_t>& values) { return put(key, values); }
   // The row as one line of JSON (no newline).
   std::string json() const { return row_.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace); }
 

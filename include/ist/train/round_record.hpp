@@ -25,6 +25,10 @@ struct RoundRecord {
   double test_loss = NAN, test_accuracy = NAN;
   double val_loss = NAN, val_accuracy = NAN;  // families with a validation set (graphs)
   std::uint64_t bytes_to_workers = 0, bytes_from_workers = 0, messages = 0;
+  // Per worker, index = worker id (every worker of the backend; one outside this round's plan has zeros):
+  // the bytes and messages the coordinator sent it and it sent back this round, as the coordinator's ledger
+  // counts them, the same on every process. They sum to bytes_to_workers, bytes_from_workers and messages.
+  std::vector<WorkerTraffic> worker_traffic;
   // What local SGD would move this round, counted as the ledger counts this run: the parameters and the
   // carried optimizer state buffers both ways, 2 * S * |theta| * 4 * (1 + carried_state_buffers).
   std::uint64_t local_sgd_bytes = 0;
@@ -53,7 +57,7 @@ class RoundTally {
     ++workers_;
   }
 
-  // traffic: the ledger's entries of the round; slices: each plan slot's slices (S = their count);
+  // traffic: the ledger's entries of the round, one per worker; slices: each plan slot's slices (S = their count);
   // num_params: |theta|; state_buffers: optimizer state buffers that travelled with the parameters.
   void fill(RoundRecord& rec, const std::vector<WorkerTraffic>& traffic, const std::vector<SliceSet>& slices,
             std::size_t num_params, int local_steps, int state_buffers) const {
@@ -61,6 +65,8 @@ class RoundTally {
     double params = 0;
     for (const auto& s : slices) params += double(s.size());
     rec.mean_subnet_params = S ? params / S : 0;
+    rec.worker_traffic = traffic;
+    rec.bytes_to_workers = rec.bytes_from_workers = rec.messages = 0;
     for (const auto& t : traffic) {
       rec.bytes_to_workers += t.to_worker;
       rec.bytes_from_workers += t.from_worker;
@@ -86,13 +92,21 @@ class RoundTally {
   int workers_ = 0;
 };
 
-// The columns every round row ends with: traffic from the ledger, the local-SGD and data-parallel
+// The columns every round row ends with: traffic from the ledger (the sums, then one array per direction
+// with an entry per worker, index = worker id), the local-SGD and data-parallel
 // baselines (local_sgd_bytes counts what the ledger counts: parameters and the carried_state_buffers
 // optimizer state buffers; ddp_allreduce_bytes counts gradients only, as data-parallel SGD all-reduces
 // them and keeps its optimizer state local), and timings.
 inline void add_record_costs(MetricsRow& row, const RoundRecord& r) {
+  std::vector<std::uint64_t> to_each, from_each;
+  for (const auto& t : r.worker_traffic) {
+    to_each.push_back(t.to_worker);
+    from_each.push_back(t.from_worker);
+  }
   row.add("bytes_to_workers", r.bytes_to_workers)
       .add("bytes_from_workers", r.bytes_from_workers)
+      .add("bytes_to_each_worker", to_each)
+      .add("bytes_from_each_worker", from_each)
       .add("messages", r.messages)
       .add("carried_state_buffers", r.carried_state_buffers)
       .add("local_sgd_bytes", r.local_sgd_bytes)

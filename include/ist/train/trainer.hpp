@@ -10,14 +10,20 @@
 //
 // One round (train_round), the same for every family:
 //   1. plan     = decomposer.plan(info, {seed, round, S})      who trains what; a pure function
-//   2. validate_plan(plan, ...)                                  a bad plan stops before any byte moves
+//   2. validate_plan(plan, info, ctx, rules)                     a bad plan (or one labelled with another
+//                                                                round) stops before any byte moves
 //   3. coordinator -> worker w: the slices of its sub-network    (and, with OptimizerState::Carry, the same
 //                                                                 slices of every optimizer state buffer)
 //   4. every worker: L local steps on its compact sub-network, concurrently: the family's local work
 //      (ModelTraits<Model>::Work: ImageBatches, FullGraph) with the run's optimizer policy
 //   5. worker w -> coordinator: its trained slices
-//   6. aggregator.merge(global, ...)                             HolderAverage: mean over holders
-// The communicator's ledger counts every byte of steps 3 and 5. What differs between families is only the
+//   6. aggregator.merge(global, ...)                             HolderAverage: mean over holders (the merge
+//                                                                also gets each worker's sample count)
+// The communicator's ledger counts every byte of steps 3 and 5; the round's RoundRecord holds them per worker.
+//
+// The policies are checked when the trainer is constructed: a decomposer, aggregator, backend or model family
+// that misses a member (or declares one non-const that must be const) stops compilation there with one
+// sentence naming it, whether or not fit() is ever called. What differs between families is only the
 // local work and the evaluation (ist/train/local_work.hpp); what differs between optimizers is only the
 // policy (ist/optim/optimizer.hpp): the engine slices, sends, merges and checkpoints the policy's named
 // state buffers without knowing which optimizer it is.
@@ -38,7 +44,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -67,6 +75,7 @@
 #include "ist/train/model_family.hpp"
 #include "ist/train/model_traits.hpp"
 #include "ist/train/round_record.hpp"
+#include "ist/train/step_progress.hpp"
 #include "ist/train/trainer_config.hpp"
 
 namespace ist {
@@ -121,14 +130,19 @@ class IndependentSubnetTrainer {
         aggregator_(std::move(aggregator)),
         backend_(std::move(backend)),
         cfg_(std::move(config)),
-        info_(Traits::info()),
-        global_(Traits::num_params),
         optimizer_(std::move(optimizer)) {
-    validate(cfg_);
-    IST_CHECK(backend_.comm().num_workers() >= 1, "ist::IndependentSubnetTrainer: expected S >= 1 workers, found ",
-              backend_.comm().num_workers());
-    Traits::init(std::span<float>(global_), cfg_.seed);
-    set_optimizer(optimizer_);
+    // Evaluating policies_ok here runs the policy checks (check_model_family, check_decomposer, ...) at
+    // construction: a missing or non-const member is one compile error naming it. Nothing below is
+    // compiled for policies that fail, so that error stays the only one.
+    if constexpr (policies_ok) {
+      info_ = Traits::info();
+      global_.assign(Traits::num_params, 0.f);
+      validate(cfg_);
+      IST_CHECK(backend_.comm().num_workers() >= 1, "ist::IndependentSubnetTrainer: expected S >= 1 workers, found ",
+                backend_.comm().num_workers());
+      Traits::init(std::span<float>(global_), cfg_.seed);
+      set_optimizer(optimizer_);
+    }
   }
 
   // Replaces the optimizer policy (before fit or at a round boundary); carried state starts from zero.
@@ -166,6 +180,11 @@ class IndependentSubnetTrainer {
       MetricsLog log(coordinator ? cfg_.metrics_path : std::string(), first);
       const int rounds = planned_rounds();
       const auto start = Clock::now();
+      run_ = RunClock{start, rounds, first};
+      struct EndRun {  // train_round() driven by hand after fit() reports no run
+        std::optional<RunClock>& run;
+        ~EndRun() { run.reset(); }
+      } end_run{run_};
       for (int r = int(first); r < rounds; ++r) {
         RoundRecord rec = train_round(std::uint64_t(r));
         const bool last = r + 1 == rounds;
@@ -256,6 +275,15 @@ class IndependentSubnetTrainer {
   // inject a failure (tests, --inject-failure). Empty by default.
   void set_fault_injector(std::function<void(int worker, std::uint64_t round)> f) { fault_injector_ = std::move(f); }
 
+  // Called after every local step of every worker of this process, and once more when a round's local
+  // steps, returns and merge are done (StepProgress::round_finished), for a live progress display (step
+  // counter, steps/s, time left for the round and the run). Calls are serialized (one at a time, under a
+  // lock) but come from the workers' threads; keep the callback short. It sees a copy of the figures and
+  // cannot change training: the weights are bit for bit those of a run without it. An exception thrown by
+  // it ends the round with that exception once the workers' steps are done. Empty (the default): no calls
+  // and no cost.
+  void set_step_progress(std::function<void(const StepProgress&)> f) { step_progress_ = std::move(f); }
+
   // The workers the next round is partitioned over (all of them unless failures removed some).
   const std::vector<int>& active_workers() const { return active_; }
 
@@ -300,8 +328,9 @@ class IndependentSubnetTrainer {
       const std::size_t buffers = state_.size();  // optimizer state buffers that travel (0 unless carried)
 
       // 1-2. Plan, checked before any byte moves.
-      const Plan plan = decomposer_.plan(info_, RoundContext{cfg_.seed, round, S});
-      validate_plan(plan, info_, S, decomposer_.rules());
+      const RoundContext ctx{cfg_.seed, round, S};
+      const Plan plan = decomposer_.plan(info_, ctx);
+      validate_plan(plan, info_, ctx, decomposer_.rules());
       slices_.resize(std::size_t(S));
       for (int i = 0; i < S; ++i) slices_[std::size_t(i)] = Traits::slices(plan.workers[std::size_t(i)]);
       // Processes that disagree on the round would wait on each other's messages forever: compare a hash.
@@ -337,6 +366,29 @@ class IndependentSubnetTrainer {
       const std::uint64_t first_step = round * std::uint64_t(cfg_.local_steps);
       const bool own_decay = Work::applies_weight_decay(cfg_);
       const Optimizer worker_optimizer = own_decay ? optimizer_.with_weight_decay(0.0) : optimizer_;
+      // Progress: every local step of this process's workers is counted (through lr_of, which each step
+      // calls once) and reported to the callback, under a lock. Nothing of it reaches the training.
+      StepCounter counter;
+      if (step_progress_) {
+        counter.base = progress_base(round);
+        for (const auto& wk : workers_)
+          if (wk && wk->slot >= 0) counter.base.steps_total += cfg_.local_steps;
+      }
+      const auto note_step = [&](int w, int steps) {
+        std::lock_guard<std::mutex> lock(counter.mutex);
+        ++counter.base.steps_done;
+        if (counter.error) return;
+        StepProgress p = counter.base;
+        p.worker = w;
+        p.worker_steps = steps;
+        p.round_seconds = seconds(round_start);
+        p.run_seconds = run_ ? seconds(run_->start) : p.round_seconds;
+        try {
+          step_progress_(p);
+        } catch (...) {
+          counter.error = std::current_exception();
+        }
+      };
       comm.run_workers([&](int w) {
         Worker& wk = *workers_[std::size_t(w)];
         wk.stats = {};
@@ -362,9 +414,12 @@ class IndependentSubnetTrainer {
           run.weight_decay = own_decay ? optimizer_.weight_decay() : 0.0;
           const auto t0 = Clock::now();
           const double cpu0 = thread_cpu_seconds();
+          const bool counting = bool(step_progress_);
           wk.stats = Work::template run<Traits>(wk.ctx, wk.net, *opt, view(wk.params), view(wk.grads), wk.layout,
-                                                wk.spec, wk.data, run,
-                                                [&](int i) { return lr_at_step(first_step + std::uint64_t(i)); });
+                                                wk.spec, wk.data, run, [&](int i) {
+                                                  if (counting) note_step(w, i + 1);
+                                                  return lr_at_step(first_step + std::uint64_t(i));
+                                                });
           wk.compute_seconds = seconds(t0);
           wk.compute_cpu_seconds = thread_cpu_seconds() - cpu0;
           for (std::size_t b = 0; b < buffers; ++b)
@@ -377,6 +432,7 @@ class IndependentSubnetTrainer {
           Work::seek(wk.data, first_step + std::uint64_t(cfg_.local_steps));
         }
       });
+      if (counter.error) std::rethrow_exception(counter.error);
       const std::vector<int> failed = failed_slots(round);
 
       // 5. Workers -> coordinator (a failed worker sends nothing).
@@ -395,8 +451,14 @@ class IndependentSubnetTrainer {
                   state_results_[b][std::size_t(i)]);
       }
 
-      // 6. Merge what came back.
+      // Every worker's figures (statistics, traffic) where the round's record and the merge need them.
+      collect_figures();
+
+      // 6. Merge what came back, each worker weighted by its samples where the aggregator asks.
       if (comm.is_coordinator()) {
+        samples_.assign(std::size_t(S), 0.0);
+        for (int i = 0; i < S; ++i)
+          samples_[std::size_t(i)] = double(figures_[std::size_t(active_[std::size_t(i)])].stats.samples);
         merge_into(std::span<float>(global_), plan, results_, failed);
         for (std::size_t b = 0; b < buffers; ++b) merge_into(std::span<float>(state_[b]), plan, state_results_[b], failed);
       }
@@ -404,6 +466,13 @@ class IndependentSubnetTrainer {
       fill_record(rec, plan, round, round_start, failed);
       plan_workers_ = S;
       update_active_workers(failed, round);
+      if (step_progress_) {
+        StepProgress p = counter.base;
+        p.round_finished = true;
+        p.round_seconds = seconds(round_start);
+        p.run_seconds = run_ ? seconds(run_->start) : p.round_seconds;
+        step_progress_(p);
+      }
     }
     return rec;
   }
@@ -453,6 +522,34 @@ class IndependentSubnetTrainer {
  private:
   using Clock = std::chrono::steady_clock;
   static double seconds(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+  // The fit() in progress, for StepProgress: when it began, its last round, the rounds done before it.
+  struct RunClock {
+    Clock::time_point start;
+    int rounds = 0;
+    std::uint64_t first_round = 0;
+  };
+  // One round's step count for the progress callback, shared by the workers' threads.
+  struct StepCounter {
+    std::mutex mutex;
+    StepProgress base;
+    std::exception_ptr error;  // the callback's first exception
+  };
+  StepProgress progress_base(std::uint64_t round) const {
+    StepProgress p;
+    p.round = round + 1;
+    p.rounds = run_ ? run_->rounds : 0;
+    p.first_round = run_ ? run_->first_round : 0;
+    p.local_steps = cfg_.local_steps;
+    return p;
+  }
+
+  // One worker's figures of the round, the same on every process (collect_figures).
+  struct WorkerFigures {
+    StepStats stats;
+    double compute_seconds = 0, compute_cpu_seconds = 0;
+    WorkerTraffic traffic;  // as the coordinator's ledger counts it
+  };
 
   bool carry() const { return cfg_.optimizer_state == OptimizerState::Carry && !state_names_.empty(); }
 
@@ -652,19 +749,73 @@ class IndependentSubnetTrainer {
     result_spans_.clear();
     if (std::find(failed.begin(), failed.end(), 1) == failed.end()) {
       for (const auto& r : results) result_spans_.emplace_back(r);
-      aggregator_.merge(target, MergeInput{info_, plan, slices_, result_spans_});
+      aggregator_.merge(target, MergeInput{info_, plan, slices_, result_spans_, samples_});
       return;
     }
     Plan returned;
     returned.round = plan.round;
     std::vector<SliceSet> slices;
+    std::vector<double> samples;
     for (std::size_t i = 0; i < failed.size(); ++i) {
       if (failed[i]) continue;
       returned.workers.push_back(plan.workers[i]);
       slices.push_back(slices_[i]);
       result_spans_.emplace_back(results[i]);
+      samples.push_back(samples_[i]);
     }
-    if (!returned.workers.empty()) aggregator_.merge(target, MergeInput{info_, returned, slices, result_spans_});
+    if (!returned.workers.empty())
+      aggregator_.merge(target, MergeInput{info_, returned, slices, result_spans_, samples});
+  }
+
+  // Fills figures_ with every worker's statistics and traffic this round. Under a communicator spanning
+  // processes, one sum over processes: a worker's statistics are filled where it runs and the traffic on the
+  // coordinator (whose ledger counts every worker's), zeros elsewhere, so every process ends with the
+  // in-process figures.
+  void collect_figures() {
+    const std::size_t n = std::size_t(num_workers());
+    auto& comm = backend_.comm();
+    const std::vector<WorkerTraffic>& traffic = comm.ledger().this_round();
+    figures_.assign(n, WorkerFigures{});
+    if constexpr (SumsOverProcesses<Comm>) {
+      constexpr std::size_t kFields = 9;
+      stats_.assign(kFields * n, 0.0);
+      for (std::size_t w = 0; w < n; ++w) {
+        double* slot = stats_.data() + kFields * w;
+        if (workers_[w]) {
+          const Worker& wk = *workers_[w];
+          slot[0] = wk.stats.loss_sum;
+          slot[1] = wk.stats.correct;
+          slot[2] = wk.stats.samples;
+          slot[3] = wk.stats.steps;
+          slot[4] = wk.compute_seconds;
+          slot[5] = wk.compute_cpu_seconds;
+        }
+        if (comm.is_coordinator() && w < traffic.size()) {
+          slot[6] = double(traffic[w].to_worker);
+          slot[7] = double(traffic[w].from_worker);
+          slot[8] = double(traffic[w].messages);
+        }
+      }
+      comm.all_sum(std::span<double>(stats_));
+      for (std::size_t w = 0; w < n; ++w) {
+        const double* slot = stats_.data() + kFields * w;
+        WorkerFigures& f = figures_[w];
+        f.stats = StepStats{slot[0], int(slot[1]), int(slot[2]), int(slot[3])};
+        f.compute_seconds = slot[4];
+        f.compute_cpu_seconds = slot[5];
+        f.traffic = WorkerTraffic{std::uint64_t(slot[6]), std::uint64_t(slot[7]), std::uint64_t(slot[8])};
+      }
+    } else {
+      for (std::size_t w = 0; w < n; ++w) {
+        WorkerFigures& f = figures_[w];
+        if (workers_[w]) {
+          f.stats = workers_[w]->stats;
+          f.compute_seconds = workers_[w]->compute_seconds;
+          f.compute_cpu_seconds = workers_[w]->compute_cpu_seconds;
+        }
+        if (w < traffic.size()) f.traffic = traffic[w];
+      }
+    }
   }
 
   void fill_record(RoundRecord& rec, const Plan& plan, std::uint64_t round, Clock::time_point round_start,
@@ -672,39 +823,18 @@ class IndependentSubnetTrainer {
     const int S = plan.num_workers();
     rec.workers = S;
     rec.failed_workers = int(std::count(failed.begin(), failed.end(), 1));
-    auto& ledger = backend_.comm().ledger();
     rec.round = round + 1;
     rec.epoch = double((round + 1) * std::uint64_t(cfg_.local_steps)) / steps_per_epoch_;
     rec.lr = lr_at_step(round * std::uint64_t(cfg_.local_steps));
+    // Summed in worker order, as in process.
     RoundTally tally;
-    if constexpr (SumsOverProcesses<Comm>) {
-      // One slot per worker, filled where the worker runs and zero elsewhere: the sum over processes puts
-      // every worker's figures everywhere, and adding the slots in worker order gives the in-process sums.
-      constexpr std::size_t kFields = 6;
-      stats_.assign(kFields * std::size_t(num_workers()), 0.0);
-      for (std::size_t w = 0; w < workers_.size(); ++w) {
-        if (!workers_[w]) continue;
-        const Worker& wk = *workers_[w];
-        double* slot = stats_.data() + kFields * w;
-        slot[0] = wk.stats.loss_sum;
-        slot[1] = wk.stats.correct;
-        slot[2] = wk.stats.samples;
-        slot[3] = wk.stats.steps;
-        slot[4] = wk.compute_seconds;
-        slot[5] = wk.compute_cpu_seconds;
-      }
-      backend_.comm().all_sum(std::span<double>(stats_));
-      for (int w = 0; w < num_workers(); ++w) {
-        const double* slot = stats_.data() + kFields * std::size_t(w);
-        if (slot[3] == 0) continue;  // not in this round's plan, or failed
-        tally.add_worker(StepStats{slot[0], int(slot[1]), int(slot[2]), int(slot[3])}, slot[4], slot[5]);
-      }
-    } else {
-      for (const auto& wk : workers_)
-        if (wk && wk->stats.steps > 0)  // steps == 0: not in this round's plan, or failed
-          tally.add_worker(wk->stats, wk->compute_seconds, wk->compute_cpu_seconds);
+    std::vector<WorkerTraffic> traffic;
+    for (const WorkerFigures& f : figures_) {
+      if (f.stats.steps > 0)  // steps == 0: not in this round's plan, or failed
+        tally.add_worker(f.stats, f.compute_seconds, f.compute_cpu_seconds);
+      traffic.push_back(f.traffic);
     }
-    tally.fill(rec, ledger.this_round(), slices_, Traits::num_params, cfg_.local_steps, int(state_.size()));
+    tally.fill(rec, traffic, slices_, Traits::num_params, cfg_.local_steps, int(state_.size()));
     rec.round_seconds = seconds(round_start);
   }
 
@@ -752,9 +882,13 @@ class IndependentSubnetTrainer {
   std::vector<std::vector<std::vector<float>>> state_results_;  // [buffer][slot]
   std::vector<std::span<const float>> result_spans_;
   std::vector<double> stats_;
+  std::vector<WorkerFigures> figures_;  // this round's, per worker id
+  std::vector<double> samples_;         // this round's samples per plan slot (the merge's weights)
   std::vector<int> active_;  // the workers the next round is partitioned over
   int plan_workers_ = 0;     // S of the last round's plan (evaluation scaling)
   std::function<void(int, std::uint64_t)> fault_injector_;
+  std::function<void(const StepProgress&)> step_progress_;
+  std::optional<RunClock> run_;  // the fit() in progress
   optim::LrSchedule schedule_ = optim::ConstantSchedule{0.1};
   int steps_per_epoch_ = 0;
   std::unique_ptr<EvalModel> eval_;

@@ -55,10 +55,14 @@ struct GraphOptions {
   bool decay_first_layer_only = true;
 };
 
+// Every field, its default and its meaning: docs/training.md, "Configuration". S (the number of workers) is
+// not a field: it is the backend's communicator's (InProcessComm(S), MpiComm: one per rank).
 struct TrainerConfig {
   int local_steps = 50;                // L: optimizer steps per worker per round
   double epochs = 1.0;                 // passes of each worker over its data (graphs: full-batch steps)
-  int max_rounds = 0;                  // > 0: stop after this many rounds (overrides epochs)
+  // > 0: train exactly this many rounds (epochs then only positions the schedule); 0: the number of rounds
+  // follows from epochs, ceil(epochs * steps_per_epoch / L).
+  int max_rounds = 0;
   int batch = 128;                     // per worker (image families)
   // The optimizer when none is passed to the trainer (IndependentSubnetTrainer's constructor or
   // set_optimizer take any OptimizerPolicy: optim::SgdConfig, AdamConfig, NovoGradConfig, a user's).
