@@ -26,6 +26,10 @@ What is the same on both sides (and what is not):
 Usage (needs Debian's python3-torch and python3-pil):
   /usr/bin/python3 bench/image_folder_sgd.py --epochs 5 --out docs/cifar10 # the docs/results.md figures
   /usr/bin/python3 bench/image_folder_sgd.py --epochs 1 --train-limit 1024 --out /tmp/s   # a smoke test
+  /usr/bin/python3 bench/image_folder_sgd.py --timing-only --out /tmp/t                    # step times only
+
+The step-time ratio comes from short runs of the two sides in alternation (--timing-reps, --timing-steps),
+not from the epochs, which run minutes apart on a machine whose load may change in between.
 """
 import argparse
 import json
@@ -133,6 +137,43 @@ def run_torch(a, train, test, log):
     return rows
 
 
+def torch_step_seconds(a, train, steps):
+    """Mean seconds of `steps` training steps (after 2 warm-up steps) of the PyTorch side, as run_torch does one."""
+    torch.set_num_threads(a.threads)
+    xs, ys = train
+    mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
+    model = PreActResNet(PRESETS[a.model], in_channels=3, classes=10, final_bn=FINAL_BN[a.model])
+    ist_like_init(model)
+    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
+    x = (torch.from_numpy(xs[:a.batch]).float() / 255.0 - mean) / std
+    y = torch.from_numpy(ys[:a.batch])
+    times = []
+    for i in range(steps + 2):
+        s0 = time.time()
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        if i >= 2:
+            times.append(time.time() - s0)
+    return float(np.mean(times))
+
+
+def ist_step_seconds(a, steps):
+    """Mean seconds of a training step of ist-train (its metrics' step_seconds_mean), one round of `steps`."""
+    metrics = os.path.join(a.out, "ist_timing.jsonl")
+    if os.path.exists(metrics):
+        os.remove(metrics)
+    cmd = [a.ist_train, "--protocol", "single", "--format", "folder", "--data", a.data, "--model", a.model,
+           "--max-rounds", "1", "-L", str(steps), "--batch", str(a.batch), "--threads", str(a.threads),
+           "--eval-every", "0", "--test-subset", "128", "--normalization", "cifar10", "--augment", "crop-flip",
+           "--quiet", "--metrics", metrics]
+    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    with open(metrics) as f:
+        return json.loads(f.readlines()[-1])["step_seconds_mean"]
+
+
 def run_ist(a, n_train):
     spe = n_train // a.batch
     metrics = os.path.join(a.out, "ist.jsonl")
@@ -174,6 +215,9 @@ def main():
     ap.add_argument("--test-limit", type=int, default=0)
     ap.add_argument("--ist-train", default=os.path.join(ROOT, "build", "examples", "ist-train"))
     ap.add_argument("--out", default="/tmp/image_folder_sgd")
+    ap.add_argument("--timing-reps", type=int, default=5, help="alternating step-time runs of each side")
+    ap.add_argument("--timing-steps", type=int, default=20, help="steps per step-time run")
+    ap.add_argument("--timing-only", action="store_true", help="skip the training runs, time steps only")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
 
@@ -191,23 +235,35 @@ def main():
         te = te[:a.test_limit]
     xs, ys, xt, yt = xs[tr], ys[tr], xt[te], yt[te]
 
-    ist_rows, cmd = run_ist(a, len(xs))
-    with open(os.path.join(a.out, "pytorch.jsonl"), "w") as log:
-        torch_rows = run_torch(a, (xs, ys), (xt, yt), log)
+    ist_rows, torch_rows, cmd = [], [], []
+    if not a.timing_only:
+        ist_rows, cmd = run_ist(a, len(xs))
+        with open(os.path.join(a.out, "pytorch.jsonl"), "w") as log:
+            torch_rows = run_torch(a, (xs, ys), (xt, yt), log)
 
     lines = [f"Single-worker SGD, {a.model}, {len(xs)} training / {len(xt)} test images of {a.data}, batch {a.batch}, "
              f"lr {a.lr} step:0.5,0.75, {a.threads} threads, seed {a.seed}", "",
              "| epoch | ist test accuracy | PyTorch test accuracy | difference (points) |", "|---|---|---|---|"]
+    if a.timing_only:
+        lines = lines[:2]
     for i, p in zip(ist_rows, torch_rows):
         lines.append(f"| {p['epoch']} | {100 * i['test_accuracy']:.2f} % | {100 * p['test_accuracy']:.2f} % | "
                      f"{100 * (i['test_accuracy'] - p['test_accuracy']):+.2f} |")
-    ist_step = float(np.median([r["step_seconds_mean"] for r in ist_rows]))
-    torch_step = float(np.median([r["step_seconds_mean"] for r in torch_rows]))
-    lines += ["", f"step time (median over epochs of the mean step): ist {1000 * ist_step:.0f} ms, "
-              f"PyTorch {1000 * torch_step:.0f} ms, ratio ist / PyTorch = {ist_step / torch_step:.2f}",
+    # Step time: the two sides alternately, a short run each, a.timing_reps times, so that a change of load on
+    # a shared machine hits both alike (the epoch runs above are minutes apart).
+    ist_t, torch_t = [], []
+    for _ in range(a.timing_reps):
+        ist_t.append(ist_step_seconds(a, a.timing_steps))
+        torch_t.append(torch_step_seconds(a, (xs, ys), a.timing_steps))
+        print(f"timing: ist {1000 * ist_t[-1]:.0f} ms, PyTorch {1000 * torch_t[-1]:.0f} ms per step", flush=True)
+    ratios = sorted(i / t for i, t in zip(ist_t, torch_t))
+    lines += ["", f"Step time, side by side ({a.timing_reps} alternating runs of {a.timing_steps} steps, "
+              f"{a.threads} threads): ist {1000 * float(np.median(ist_t)):.0f} ms, PyTorch "
+              f"{1000 * float(np.median(torch_t)):.0f} ms (medians); ratio ist / PyTorch median "
+              f"{float(np.median(ratios)):.2f} (range {ratios[0]:.2f}-{ratios[-1]:.2f}).",
               "", "ist command: `" + " ".join(cmd) + "`"]
     text = "\n".join(lines) + "\n"
-    with open(os.path.join(a.out, "image_folder_sgd.md"), "w") as f:
+    with open(os.path.join(a.out, "image_folder_timing.md" if a.timing_only else "image_folder_sgd.md"), "w") as f:
         f.write(text)
     print(text)
 

@@ -241,6 +241,7 @@ def summarize(protocol, rows, a):
         "params": model_params(last),
         "wall_s": last["wall_seconds"], "compute_cpu_s": sum(r["compute_cpu_seconds_max"] for r in rows),
         "compute_wall_s": sum(r["compute_seconds_max"] for r in rows),
+        "step_cpu_s": sum(r["step_cpu_seconds_mean"] for r in rows) / len(rows),
         "projected": {g: projected_times(protocol, rows, g, a.latency_us * 1e-6)[-1] for g in a.bandwidth_gbps},
     }
     # Per L local steps, so ddp (L = 1) compares with the others: bytes a round of L steps would move.
@@ -261,6 +262,7 @@ def table_lines(summaries, a, with_s=True):
     g = a.bandwidth_gbps
     head = (["S"] if with_s else []) + ["protocol", "rounds x L", "epochs", "final test acc", "best test acc",
              "MB per L steps (ledger)", "vs local SGD", "wall s (measured)", "compute s (measured CPU, sum of max)",
+             "CPU ms per step (worker mean)",
              "link model", "MB per L steps, busiest link (model)"]
     for b in g:
         head += [f"projected s @ {b:g} Gb/s", f"speedup vs local SGD @ {b:g} Gb/s"]
@@ -271,7 +273,7 @@ def table_lines(summaries, a, with_s=True):
         row = ([str(s["S"])] if with_s else []) + [
             LABELS[s["protocol"]], f"{s['rounds']} x {s['L']}", f"{s['epochs']:.2f}", fmt_pct(s["final_acc"]),
             fmt_pct(s["best_acc"]), f"{s['ledger_bytes_per_L_steps'] / 1e6:.2f}", ratio, fmt_s(s["wall_s"]),
-            fmt_s(s["compute_cpu_s"]), LINK_MODEL[s["protocol"]], f"{s['link_bytes_per_L_steps'] / 1e6:.2f}"]
+            fmt_s(s["compute_cpu_s"]), f"{1000 * s['step_cpu_s']:.0f}", LINK_MODEL[s["protocol"]], f"{s['link_bytes_per_L_steps'] / 1e6:.2f}"]
         for b in g:
             p = s["projected"][b]
             row += [fmt_s(p), f"{ref['projected'][b] / p:.2f}x" if ref else "n/a"]
@@ -300,6 +302,9 @@ def answers(summaries, a):
                        + (f"; data-parallel SGD {fmt_s(by['ddp']['projected'][b])} s "
                           f"({by['ddp']['projected'][b] / r['projected'][b]:.2f}x ResIST's)" if "ddp" in by else "")
                        + ".")
+        out.append(f"* Per-worker compute per local step (CPU time, mean over workers and rounds): ResIST "
+                   f"{1000 * r['step_cpu_s']:.0f} ms, local SGD {1000 * l['step_cpu_s']:.0f} ms: "
+                   f"{r['step_cpu_s'] / l['step_cpu_s']:.3f}x.")
         out.append(f"* Measured on this machine (in-process workers sharing its cores, not a cluster): wall "
                    f"{fmt_s(r['wall_s'])} s ResIST vs {fmt_s(l['wall_s'])} s local SGD "
                    f"({l['wall_s'] / r['wall_s']:.2f}x).")
@@ -307,7 +312,8 @@ def answers(summaries, a):
 
 
 def settings_text(a, S):
-    return (f"{a.model}, S = {S if S is not None else 'as in the table'}, L = {a.local_steps} (ddp: 1), batch {a.batch}, {a.epochs:g} epochs of "
+    data = (f"{a.data} ({a.format or 'idx'})" if a.data else "Fashion-MNIST") + (f", augmentation {a.augment}" if a.augment else "")
+    return (f"{data}, {a.model}, S = {S if S is not None else 'as in the table'}, L = {a.local_steps} (ddp: 1), batch {a.batch}, {a.epochs:g} epochs of "
             f"{'all' if a.train_subset == 0 else 'the first ' + format(a.train_subset, ',')} training images, "
             f"test set {'10,000' if a.test_subset == 0 else format(a.test_subset, ',')} images, seed {a.seed}, "
             f"{a.threads} thread(s) per worker"
