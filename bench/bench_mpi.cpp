@@ -21,18 +21,20 @@
 //   allreduce        MPI_Allreduce (sum) of floats: what data-parallel SGD would need per step
 // `vs plain` is our busbw over the plain call's. Each figure is the median of --reps repetitions of
 // --iters operations (iters shrink with the size). Rank 0 prints; --json writes every row.
+#include <CLI/CLI.hpp>
 #include <mpi.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ist/backend/cpu_backend.hpp"
 #include "ist/comm/mpi_check.hpp"
 #include "ist/comm/mpi_comm.hpp"
+#include "ist/core/atomic_file.hpp"
 #include "ist/core/rng.hpp"
 #include "ist/decompose/layerwise_random.hpp"
 #include "ist/model/presets.hpp"
@@ -218,46 +220,46 @@ RoundTimes time_rounds(const Options& o) {
 }
 
 void write_json(const std::string& path, int S, const std::vector<Row>& rows, const RoundTimes& rt) {
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) ist::fail("ist_bench_mpi: cannot write ", path);
-  std::fprintf(f, "{\n  \"ranks\": %d,\n  \"transfers\": [\n", S);
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const Row& r = rows[i];
-    std::fprintf(f,
-                 "    {\"op\": \"%s\", \"pattern\": \"%s\", \"bytes\": %zu, \"time_us\": %.3f, \"algbw_GBps\": %.4f, "
-                 "\"busbw_GBps\": %.4f, \"vs_plain\": %.4f}%s\n",
-                 r.op.c_str(), r.pattern.c_str(), r.bytes, r.seconds * 1e6, r.algbw, r.busbw, r.vs_plain,
-                 i + 1 < rows.size() ? "," : "");
-  }
-  std::fprintf(f,
-               "  ],\n  \"round\": {\"model\": \"resnet26-fashion\", \"params\": %zu, \"local_steps\": %d, \"batch\": %d, "
-               "\"rounds\": %d, \"round_seconds\": %.6f, \"compute_seconds_max\": %.6f, \"bytes\": %llu}\n}\n",
-               rt.params, rt.local_steps, rt.batch, rt.rounds, rt.round_seconds, rt.compute_seconds_max,
-               (unsigned long long)rt.bytes);
-  std::fclose(f);
+  nlohmann::ordered_json transfers = nlohmann::ordered_json::array();
+  for (const Row& r : rows)
+    transfers.push_back({{"op", r.op}, {"pattern", r.pattern}, {"bytes", r.bytes}, {"time_us", r.seconds * 1e6},
+                         {"algbw_GBps", r.algbw}, {"busbw_GBps", r.busbw}, {"vs_plain", r.vs_plain}});
+  const nlohmann::ordered_json out = {
+      {"ranks", S},
+      {"transfers", std::move(transfers)},
+      {"round",
+       {{"model", "resnet26-fashion"}, {"params", rt.params}, {"local_steps", rt.local_steps}, {"batch", rt.batch},
+        {"rounds", rt.rounds}, {"round_seconds", rt.round_seconds}, {"compute_seconds_max", rt.compute_seconds_max},
+        {"bytes", rt.bytes}}}};
+  ist::write_file_atomically(path, out.dump(2) + "\n");
 }
 
-Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) ist::fail("ist_bench_mpi: ", a, " needs a value");
-      return argv[++i];
-    };
-    if (a == "--min-bytes") o.min_bytes = std::stoull(value());
-    else if (a == "--max-bytes") o.max_bytes = std::stoull(value());
-    else if (a == "--iters") o.iters = std::stoi(value());
-    else if (a == "--reps") o.reps = std::stoi(value());
-    else if (a == "--rounds") o.rounds = std::stoi(value());
-    else if (a == "--local-steps") o.local_steps = std::stoi(value());
-    else if (a == "--batch") o.batch = std::stoi(value());
-    else if (a == "--json") o.json = value();
-    else ist::fail("ist_bench_mpi: unknown argument ", a);
+// The flags (CLI11); --help lists them. Returns the exit code when the program should stop (--help: 0, a bad
+// flag: non-zero), else nothing.
+std::optional<int> parse(int argc, char** argv, Options& o, bool print) {
+  CLI::App app{"ist_bench_mpi: MpiComm's transfers next to plain MPI calls of the same bytes, and a ResIST round "
+               "under MPI (run it under mpirun with at least 2 ranks)"};
+  app.add_option("--min-bytes", o.min_bytes, "smallest message, bytes")->capture_default_str();
+  app.add_option("--max-bytes", o.max_bytes, "largest message, bytes (sizes double from --min-bytes)")
+      ->capture_default_str();
+  app.add_option("--iters", o.iters, "operations per repetition (0: about 256 MB per repetition, 5 to 1000)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--reps", o.reps, "repetitions; each figure is their median")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--rounds", o.rounds, "ResIST rounds to time (0: none)")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--local-steps", o.local_steps, "local steps per round")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--batch", o.batch, "batch per worker")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--json", o.json, "write every row to FILE (JSON)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return print ? app.exit(e) : e.get_exit_code();  // only rank 0 prints help and errors
   }
-  IST_CHECK(o.min_bytes >= sizeof(float) && o.min_bytes <= o.max_bytes && o.reps >= 1 && o.rounds >= 0,
-            "ist_bench_mpi: expected 4 <= --min-bytes <= --max-bytes, --reps >= 1, --rounds >= 0");
-  return o;
+  IST_CHECK(o.min_bytes >= sizeof(float) && o.min_bytes <= o.max_bytes, "ist_bench_mpi: expected 4 <= --min-bytes <= "
+            "--max-bytes, found ", o.min_bytes, " and ", o.max_bytes);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -267,8 +269,12 @@ int main(int argc, char** argv) {
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   const int me = rank_of(MPI_COMM_WORLD);
+  Options o;
+  if (const std::optional<int> stop = parse(argc, argv, o, me == 0)) {  // every rank parses the same flags
+    MPI_Finalize();
+    return *stop;
+  }
   try {
-    const Options o = parse(argc, argv);
     std::vector<Row> rows;
     RoundTimes rt;
     {

@@ -5,7 +5,9 @@
 // It only has to satisfy ist::Decomposer (plan, rules, name); nothing in the trainer, the backends or the
 // aggregator changes. Adding evaluation_scale() makes the trainer scale residual branches at evaluation.
 //
-//   custom_decomposer [fashion-mnist dir] [rounds]
+//   custom_decomposer [FASHION_MNIST_DIR] [ROUNDS]        (--help: CLI11)
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
 #include <string>
 
@@ -37,9 +39,14 @@ struct RoundRobinBlocks {
 static_assert(ist::Decomposer<RoundRobinBlocks>);
 
 int main(int argc, char** argv) {
+  std::string dir = "/usr/share/datasets/fashion-mnist";
+  int rounds = 4;
+  CLI::App app{"custom_decomposer: ResIST-style training of PreAct ResNet-20 on Fashion-MNIST with a user-written "
+               "decomposition policy (round-robin over the decomposable blocks)"};
+  app.add_option("data", dir, "folder holding the Fashion-MNIST IDX files")->capture_default_str();
+  app.add_option("rounds", rounds, "rounds to train")->capture_default_str()->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
   try {
-    const std::string dir = argc > 1 ? argv[1] : "/usr/share/datasets/fashion-mnist";
-    const int rounds = argc > 2 ? std::stoi(argv[2]) : 4;
     const auto train = ist::take_first(ist::load_fashion_mnist(dir, true), 4096);
     const auto test = ist::take_first(ist::load_fashion_mnist(dir, false), 1000);
 

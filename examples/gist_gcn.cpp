@@ -171,17 +171,13 @@ int main(int argc, char** argv) {
   app.add_option("--dataset", o.dataset, "cora | citeseer | pubmed")->capture_default_str()
       ->check(CLI::IsMember({"cora", "citeseer", "pubmed"}));
   app.add_option("--data", o.data, "folder holding the Planetoid data set folders")->capture_default_str();
-  app.add_option("-S,--workers", o.workers, "number of workers S (sub-GCNs)")->capture_default_str();
-  app.add_option("-L,--local-steps", t.local_steps, "full-batch optimizer steps per worker per round")
-      ->capture_default_str();
+  ist::examples::add_layout_flags(app, t, o.workers, o.threads, o.sequential, "number of workers S (sub-GCNs)",
+                                  "full-batch optimizer steps per worker per round",
+                                  "full-batch steps of each worker in all");
   app.add_option("--width", o.width, "hidden units per hidden layer: 16, 32, 64, 128, 256, 512 or 1024")
       ->capture_default_str();
   app.add_option("--layers", o.layers, "graph convolution layers: 2 or 3")->capture_default_str()
       ->check(CLI::IsMember({2, 3}));
-  app.add_option("--epochs", t.epochs, "full-batch steps of each worker in all")->capture_default_str();
-  app.add_option("--max-rounds", t.max_rounds, "stop after this many rounds (0 = from --epochs)")->capture_default_str();
-  app.add_option("--schedule", t.schedule, "learning-rate schedule: constant | step:F1,F2,... | cosine")
-      ->capture_default_str();
   ist::examples::add_optimizer_flags(app, o.optimizer);
   app.add_flag("!--decay-all-layers", t.graph.decay_first_layer_only,
                "apply the weight decay to every layer, by the optimizer (default: L2 on the first layer only, as "
@@ -192,8 +188,6 @@ int main(int argc, char** argv) {
   ist::examples::add_run_flags(app, o.run, t);
   app.add_option("--seeds", o.seeds, "repeat with seeds seed, seed+1, ... and report mean +- std")
       ->capture_default_str();
-  app.add_option("--threads", o.threads, "compute threads per worker")->capture_default_str();
-  app.add_flag("--sequential", o.sequential, "run the workers one after another (clean per-worker timings)");
   app.add_flag("--mpi", o.mpi, "workers are MPI ranks, S = the number of ranks (automatic under mpirun)");
   CLI11_PARSE(app, argc, argv);
   o.workers_given = app.count("--workers") > 0;
@@ -209,8 +203,6 @@ int main(int argc, char** argv) {
                 mpi.ranks());
       o.workers = mpi.ranks();
     }
-    IST_CHECK(o.workers >= 1, "-S/--workers: expected S >= 1, found ", o.workers);
-    IST_CHECK(o.threads >= 1, "--threads: expected >= 1, found ", o.threads);
     IST_CHECK(o.seeds >= 1, "--seeds: expected >= 1, found ", o.seeds);
     IST_CHECK(o.seeds == 1 || (o.run.resume_from.empty() && !o.run.resume && t.checkpoint_dir.empty()),
               "--seeds: several seeds cannot share --checkpoint-dir or --resume; run one seed per directory");

@@ -34,7 +34,6 @@ struct Options {
   int layers = 2;
   int threads = 1;
   bool sequential = false;
-  std::string data_split = "shuffled";
   int train_subset = 0, test_subset = 0;
   ist::examples::OptimizerOptions optimizer;
   ist::examples::RunFlags run;
@@ -104,37 +103,22 @@ int main(int argc, char** argv) {
   app.add_option("--protocol", o.protocol, "ist | local-sgd | single")->capture_default_str()
       ->check(CLI::IsMember({"ist", "local-sgd", "single"}));
   app.add_option("--data", o.data, "folder holding the Fashion-MNIST (or MNIST) IDX files")->capture_default_str();
-  app.add_option("-S,--workers", o.workers, "number of workers S")->capture_default_str();
-  app.add_option("-L,--local-steps", t.local_steps, "local SGD steps per worker per round")->capture_default_str();
+  ist::examples::add_layout_flags(app, t, o.workers, o.threads, o.sequential, "number of workers S",
+                                  "local SGD steps per worker per round", "passes of each worker over its data");
+  ist::examples::add_batch_flags(app, t, o.train_subset, o.test_subset, "evaluation batch size (batch statistics)",
+                                 "the first N");
   app.add_option("--width", o.width, "units per hidden layer: 256, 512, 1024 or 2048")->capture_default_str();
   app.add_option("--layers", o.layers, "hidden layers: 1, 2 or 3")->capture_default_str()
       ->check(CLI::IsMember({1, 2, 3}));
-  app.add_option("--epochs", t.epochs, "passes of each worker over its data")->capture_default_str();
-  app.add_option("--max-rounds", t.max_rounds, "stop after this many rounds (0 = from --epochs)")->capture_default_str();
-  app.add_option("--batch", t.batch, "batch size per worker")->capture_default_str();
   ist::examples::add_optimizer_flags(app, o.optimizer);
   ist::examples::add_run_flags(app, o.run, t);
-  app.add_option("--schedule", t.schedule, "learning-rate schedule: constant | step:F1,F2,... | cosine")
-      ->capture_default_str();
-  app.add_option("--threads", o.threads, "compute threads per worker")->capture_default_str();
-  app.add_flag("--sequential", o.sequential, "run the workers one after another (clean per-worker timings)");
-  app.add_option("--data-split", o.data_split, "shuffled (each worker shuffles all data) | disjoint")
-      ->capture_default_str()->check(CLI::IsMember({"shuffled", "disjoint"}));
-  app.add_option("--eval-batch", t.eval_batch, "evaluation batch size (batch statistics)")->capture_default_str();
-  app.add_option("--train-subset", o.train_subset, "use only the first N training images (0 = all)")
-      ->capture_default_str();
-  app.add_option("--test-subset", o.test_subset, "use only the first N test images (0 = all)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
-    IST_CHECK(o.workers >= 1, "-S/--workers: expected S >= 1, found ", o.workers);
-    IST_CHECK(o.threads >= 1, "--threads: expected >= 1, found ", o.threads);
     IST_CHECK(o.width == 256 || o.width == 512 || o.width == 1024 || o.width == 2048,
               "--width: expected 256, 512, 1024 or 2048, found ", o.width);
-    IST_CHECK(o.train_subset >= 0 && o.test_subset >= 0, "--train-subset/--test-subset: expected >= 0");
     if (o.protocol == "single") o.run.optimizer_state = "carry";
     ist::examples::apply(o.run, t);
-    t.data_split = o.data_split == "disjoint" ? ist::DataSplit::Disjoint : ist::DataSplit::ShuffledWhole;
     ist::validate(t);  // a bad config stops here, before any data is read
     (void)ist::examples::make_optimizer<ist::eigen::CpuContext>(o.optimizer);  // and a bad optimizer config
 

@@ -73,28 +73,15 @@ int main(int argc, char** argv) {
                  "training augmentation: none | crop-flip (pad 4, random crop, random horizontal flip); default: the "
                  "format's (idx: none, cifar10 and folder: crop-flip)")
       ->check(CLI::IsMember({"none", "crop-flip"}));
-  app.add_option("-S,--workers", o.workers, "number of workers S")->capture_default_str();
-  app.add_option("-L,--local-steps", t.local_steps, "local SGD steps per worker per round (ddp forces 1)")
-      ->capture_default_str();
-  app.add_option("--epochs", t.epochs, "passes of each worker over its data")->capture_default_str();
-  app.add_option("--max-rounds", t.max_rounds, "stop after this many rounds (0 = from --epochs)")->capture_default_str();
-  app.add_option("--batch", t.batch, "batch size per worker")->capture_default_str();
+  ist::examples::add_layout_flags(app, t, o.workers, o.threads, o.sequential, "number of workers S",
+                                  "local SGD steps per worker per round (ddp forces 1)",
+                                  "passes of each worker over its data");
+  ist::examples::add_batch_flags(app, t, o.train_subset, o.test_subset, "evaluation batch size",
+                                 "the first N; --format folder: of the folder put in one fixed random order, so "
+                                 "every class is in them");
   ist::examples::add_optimizer_flags(app, o.optimizer);
   ist::examples::add_run_flags(app, o.run, t);
-  app.add_option("--schedule", t.schedule, "learning-rate schedule: constant | step:F1,F2,... | cosine")
-      ->capture_default_str();
-  app.add_option("--threads", o.threads, "compute threads per worker")->capture_default_str();
-  app.add_flag("--sequential", o.sequential, "run the workers one after another (clean per-worker timings)");
   app.add_option("--min-depth", o.min_depth, "resist: minimum decomposable blocks per worker")->capture_default_str();
-  app.add_option("--data-split", o.data_split, "shuffled (each worker shuffles all data) | disjoint")
-      ->capture_default_str()->check(CLI::IsMember({"shuffled", "disjoint"}));
-  app.add_option("--eval-batch", t.eval_batch, "evaluation batch size")->capture_default_str();
-  app.add_option("--train-subset", o.train_subset,
-                 "use only N training images (0 = all): the first N; --format folder: of the folder put in one "
-                 "fixed random order, so every class is in them")
-      ->capture_default_str();
-  app.add_option("--test-subset", o.test_subset, "use only N test images (0 = all), chosen as --train-subset's")
-      ->capture_default_str();
   app.add_flag("--mpi", o.mpi, "workers are MPI ranks, S = the number of ranks (automatic under mpirun)");
   app.add_option("--backend", o.backend, "cpu (Eigen) | cuda (cuDNN and cuBLAS; the S workers run as streams on one GPU)")
       ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
@@ -119,21 +106,17 @@ int main(int argc, char** argv) {
       IST_CHECK(o.protocol != "single" || ranks == 1, "--protocol single: expected 1 MPI rank, found ", ranks);
       o.workers = ranks;
     }
-    IST_CHECK(o.workers >= 1, "-S/--workers: expected S >= 1, found ", o.workers);
 #if !IST_WITH_CUDA
     IST_CHECK(o.backend != "cuda", "--backend cuda: this ist-train was built without the CUDA backend; reconfigure "
               "with -DIST_ENABLE_CUDA=ON where nvcc and cuDNN are installed (docs/cuda.md)");
 #endif
     o.under_mpi = use_mpi;
-    IST_CHECK(o.threads >= 1, "--threads: expected >= 1, found ", o.threads);
-    IST_CHECK(o.train_subset >= 0 && o.test_subset >= 0, "--train-subset/--test-subset: expected >= 0");
     if (o.protocol == "ddp") {
       t.local_steps = 1;
       o.run.optimizer_state = "carry";
     }
     if (o.protocol == "single") o.run.optimizer_state = "carry";
     ist::examples::apply(o.run, t);
-    t.data_split = o.data_split == "disjoint" ? ist::DataSplit::Disjoint : ist::DataSplit::ShuffledWhole;
     ist::validate(t);  // a bad config stops here, before any data is read
     (void)ist::examples::make_optimizer<ist::eigen::CpuContext>(o.optimizer);  // and a bad optimizer config
 

@@ -4,8 +4,10 @@
 // weights for PyTorch. One home, so each program offers the engine's features the same way.
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -30,6 +32,36 @@ struct RunFlags {
   std::string inject_failure;   // "W:R": worker W throws in round R (1-based), to try the failure handling
   std::string save_weights;     // write the final global model here (safetensors, PyTorch names)
 };
+
+// How a run is laid out, in every program: -S, -L, --epochs, --max-rounds, --schedule, --threads,
+// --sequential. The help texts say what a worker, a local step and an epoch are in the program.
+inline void add_layout_flags(CLI::App& app, TrainerConfig& t, int& workers, int& threads, bool& sequential,
+                             const std::string& workers_help, const std::string& local_steps_help,
+                             const std::string& epochs_help) {
+  app.add_option("-S,--workers", workers, workers_help)->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("-L,--local-steps", t.local_steps, local_steps_help)->capture_default_str();
+  app.add_option("--epochs", t.epochs, epochs_help)->capture_default_str();
+  app.add_option("--max-rounds", t.max_rounds, "stop after this many rounds (0 = from --epochs)")->capture_default_str();
+  app.add_option("--schedule", t.schedule, "learning-rate schedule: constant | step:F1,F2,... | cosine")
+      ->capture_default_str();
+  app.add_option("--threads", threads, "compute threads per worker")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_flag("--sequential", sequential, "run the workers one after another (clean per-worker timings)");
+}
+
+// The image programs' batching flags: --batch, --eval-batch, --data-split, --train-subset, --test-subset.
+inline void add_batch_flags(CLI::App& app, TrainerConfig& t, int& train_subset, int& test_subset,
+                            const std::string& eval_batch_help, const std::string& subset_help) {
+  app.add_option("--batch", t.batch, "batch size per worker")->capture_default_str();
+  app.add_option("--eval-batch", t.eval_batch, eval_batch_help)->capture_default_str();
+  app.add_option("--data-split", t.data_split, "shuffled (each worker shuffles all data) | disjoint")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, DataSplit>{{"shuffled", DataSplit::ShuffledWhole}, {"disjoint", DataSplit::Disjoint}}))
+      ->default_str(t.data_split == DataSplit::Disjoint ? "disjoint" : "shuffled");
+  app.add_option("--train-subset", train_subset, "use only N training images (0 = all): " + subset_help)
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--test-subset", test_subset, "use only N test images (0 = all), chosen as --train-subset's")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+}
 
 inline void add_run_flags(CLI::App& app, RunFlags& f, TrainerConfig& t) {
   app.add_option("--seed", t.seed, "random seed: initialization, plans, data order, dropout")->capture_default_str();
@@ -83,8 +115,18 @@ void save_final_weights(const RunFlags& f, const Trainer& trainer, const Decompo
     scale = decomposer.evaluation_scale(trainer.info(), workers);
   metadata["ist.evaluation_scale"] = evaluation_scale_metadata<Net>(scale);
   const Normalization& n = trainer.config().normalization;
+  auto shortest = [](const std::vector<float>& v) {  // 0.286f as 0.286, not 0.28600001335144043
+    std::vector<double> out;
+    for (const float x : v) {
+      char buf[32];
+      const auto end = std::to_chars(buf, buf + sizeof buf, x).ptr;
+      out.push_back(std::strtod(std::string(buf, end).c_str(), nullptr));
+    }
+    return out;
+  };
   if (!n.mean.empty())
-    metadata["ist.normalization"] = detail::json_text(nlohmann::ordered_json{{"mean", n.mean}, {"stddev", n.stddev}});
+    metadata["ist.normalization"] =
+        detail::json_text(nlohmann::ordered_json{{"mean", shortest(n.mean)}, {"stddev", shortest(n.stddev)}});
   save_weights<Net>(f.save_weights, trainer.params(), std::move(metadata));
   std::printf("weights: %s (safetensors, PyTorch state-dict names: docs/weights.md)\n", f.save_weights.c_str());
   std::fflush(stdout);

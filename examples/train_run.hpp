@@ -34,7 +34,6 @@ struct TrainOptions {
   int threads = 1;
   bool sequential = false;
   int min_depth = 0;
-  std::string data_split = "shuffled";
   int train_subset = 0, test_subset = 0;
   RunFlags run;                 // seed, metrics, checkpoints, resume, failures (run_flags.hpp)
   std::string backend = "cpu";  // cpu (Eigen) | cuda (cuDNN/cuBLAS, workers as streams on one GPU)

@@ -3,7 +3,7 @@
 #
 # On a machine with a CUDA GPU, one command for everything the GPU can check:
 #   1. configures a Release build with the CUDA backend (sm_90 unless CMAKE_CUDA_ARCHITECTURES is set);
-#   2. builds the GPU tests, the CUDA header check, the GPU benchmark and (where CLI11 is found) ist-train;
+#   2. builds the GPU tests, the CUDA header check and (where CLI11 is found) the GPU benchmark and ist-train;
 #   3. runs ctest's gpu_tests: every op against Eigen, PreAct ResNet-20 against Eigen, the trainer with S = 2
 #      workers as streams against the Eigen trainer;
 #   4. runs bench/gpu/compare_pytorch_gpu.py: the PreAct ResNet-56 step (batch 128, 3x32x32) next to PyTorch,
@@ -17,7 +17,7 @@
 #   IST_EIGEN_DIR    folder holding Eigen/ (a copy of /usr/include/eigen3), for machines without Eigen's
 #                    CMake package; used through a generated Eigen3Config.cmake
 #   IST_DOCTEST_DIR  folder holding doctest/doctest.h (or doctest.h itself: a copy of /usr/include/doctest)
-#   IST_CLI11_DIR    folder holding CLI/CLI.hpp (a copy of /usr/include/CLI's parent), for ist-train
+#   IST_CLI11_DIR    folder holding CLI/CLI.hpp (a copy of /usr/include/CLI's parent), for ist-train, ist_gpu_bench
 #   IST_XXHASH_DIR   folder holding xxhash.h (a copy of /usr/include/xxhash.h), for checkpoints
 #   IST_ZLIB_DIR     folder holding include/zlib.h and lib/libz.so (zlib's headers and library), for the
 #                    dataset readers (the trainer tests and ist-train need them)
@@ -140,7 +140,8 @@ if [ -n "${IST_ZLIB_DIR:-}" ]; then
   fi
 fi
 
-# CLI11 (ist-train's flags): a header copy becomes a CMake package too. Without CLI11, no examples.
+# CLI11 (the flags of ist-train and ist_gpu_bench): a header copy becomes a CMake package too. Without CLI11,
+# no examples and no GPU benchmark.
 examples=OFF
 cli11=${IST_CLI11_DIR:-}
 if [ -n "$cli11" ] && [ -f "$cli11/CLI/CLI.hpp" ]; then
@@ -160,8 +161,8 @@ echo "gpu-check: cmake -S . -B $build ${args[*]}"
 cmake -S . -B "$build" "${args[@]}" > "$out/configure.log" 2>&1 && status_configure=ok || status_configure=FAILED
 t1=$(date +%s)
 if [ "$status_configure" = ok ]; then
-  targets=(ist_gpu_tests ist_cuda_header_check ist_gpu_bench)
-  [ "$examples" = ON ] && targets+=(ist-train)
+  targets=(ist_gpu_tests ist_cuda_header_check)
+  [ "$examples" = ON ] && targets+=(ist_gpu_bench ist-train)  # both parse their flags with CLI11
   cmake --build "$build" -j"$jobs" --target "${targets[@]}" > "$out/build.log" 2>&1 \
     && status_build=ok || status_build=FAILED
 fi
@@ -173,7 +174,7 @@ fi
 t3=$(date +%s)
 cudnn_dir=$(sed -n 's/^CUDNN_LIBRARY_DIR:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null)
 [ -n "$cudnn_dir" ] && export LD_LIBRARY_PATH="$cudnn_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-if [ "$status_build" = ok ]; then
+if [ "$status_build" = ok ] && [ -x "$build/bench/gpu/ist_gpu_bench" ]; then
   if python3 -c 'import torch' 2> /dev/null; then
     python3 bench/gpu/compare_pytorch_gpu.py --binary "$build/bench/gpu/ist_gpu_bench" --out "$build" \
       > "$out/bench.log" 2>&1 && status_bench=ok || status_bench=FAILED

@@ -12,16 +12,16 @@
 //    TF32 and benchmarked algorithms; each with the loss read back every step ("sync") and with the loss left
 //    on the device ("async", as the trainer's local steps do).
 // Prints one "ist-gpu-bench:" line per figure and, with --json, writes them as one JSON object (atomically).
+// --help lists the flags (CLI11).
+#include <CLI/CLI.hpp>
 #include <cuda_runtime.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <span>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -150,14 +150,12 @@ void training_step(const char* name, int steps, const cuda::CudaOptions& options
 int main(int argc, char** argv) {
   int steps = 50;
   std::string json;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
-    else {
-      std::fprintf(stderr, "usage: ist_gpu_bench [--steps N] [--json FILE]\n");
-      return 2;
-    }
-  }
+  CLI::App app{"ist_gpu_bench: the CUDA backend's memory bandwidth and a PreAct ResNet-56 training step, timed "
+               "with CUDA events"};
+  app.add_option("--steps", steps, "timed training steps per configuration")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--json", json, "write every figure to FILE as one JSON object");
+  CLI11_PARSE(app, argc, argv);
   try {
     if (cuda::detail::device_count() == 0) {
       std::printf("skipped: no CUDA device\n");
@@ -184,17 +182,7 @@ int main(int argc, char** argv) {
     training_step<Net56>(name, steps, any, "fp32_any_algorithm", true);
     training_step<Net56>(name, steps, fast, "tf32_benchmark", false);
     training_step<Net56>(name, steps, fast, "tf32_benchmark", true);
-    if (!json.empty()) {
-      std::ostringstream out;
-      out << "{";
-      bool first = true;
-      for (const auto& [k, v] : figures) {
-        out << (first ? "" : ",") << "\n  \"" << k << "\": " << v;
-        first = false;
-      }
-      out << "\n}\n";
-      write_file_atomically(json, out.str());
-    }
+    if (!json.empty()) write_file_atomically(json, nlohmann::json(figures).dump(2) + "\n");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ist_gpu_bench: error: %s\n", e.what());
     return 1;

@@ -24,6 +24,8 @@
 #include "ist/decompose/replicate.hpp"
 #include "ist/decompose/slices.hpp"
 #include "ist/decompose/widthwise_random.hpp"
+#include "ist/io/safetensors.hpp"
+#include "ist/io/state_dict.hpp"
 #include "ist/networks/resnet_network.hpp"
 #include "ist/model/gcn.hpp"
 #include "ist/model/init.hpp"

@@ -1,13 +1,14 @@
 // A job in which one rank fails mid-round must end, not hang: the failing rank's exception reaches main,
 // which prints it and calls MPI_Abort; MPI then stops the ranks that wait for its messages.
 //
-//   mpirun -np 4 ist_mpi_fail_mid_round [failing rank = 2] [failing round = 1]
+//   mpirun -np 4 ist_mpi_fail_mid_round [FAILING_RANK = 2] [FAILING_ROUND = 1]     (--help: CLI11)
 //
 // expect_failure.cmake runs this under ctest and checks the exit status, the message and the time.
+#include <CLI/CLI.hpp>
 #include <mpi.h>
 
+#include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <string>
 
@@ -44,9 +45,22 @@ int main(int argc, char** argv) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  int fail_rank = 2;
+  std::uint64_t fail_round = 1;
+  CLI::App app{"ist_mpi_fail_mid_round: a ResIST run under MPI whose worker on one rank throws in one round; the "
+               "job must end with that error, not hang"};
+  app.add_option("rank", fail_rank, "the rank whose worker throws")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("round", fail_round, "the round (1-based) in which it throws")->capture_default_str()
+      ->check(CLI::PositiveNumber);
   try {
-    const int fail_rank = argc > 1 ? std::atoi(argv[1]) : 2;
-    const std::uint64_t fail_round = argc > 2 ? std::uint64_t(std::atoi(argv[2])) : 1;
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = rank == 0 ? app.exit(e) : e.get_exit_code();  // rank 0 prints help and errors
+    MPI_Finalize();
+    return code;
+  }
+  try {
     ist::TrainerConfig cfg;
     cfg.local_steps = 2;
     cfg.batch = 8;
