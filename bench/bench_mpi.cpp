@@ -243,14 +243,14 @@ std::optional<int> parse(int argc, char** argv, Options& o, bool print) {
   app.add_option("--max-bytes", o.max_bytes, "largest message, bytes (sizes double from --min-bytes)")
       ->capture_default_str();
   app.add_option("--iters", o.iters, "operations per repetition (0: about 256 MB per repetition, 5 to 1000)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(CLI::Range(0, 1 << 30));
   app.add_option("--reps", o.reps, "repetitions; each figure is their median")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1 << 30));
   app.add_option("--rounds", o.rounds, "ResIST rounds to time (0: none)")->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1 << 30));
   app.add_option("--local-steps", o.local_steps, "local steps per round")->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--batch", o.batch, "batch per worker")->capture_default_str()->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1 << 30));
+  app.add_option("--batch", o.batch, "batch per worker")->capture_default_str()->check(CLI::Range(1, 1 << 30));
   app.add_option("--json", o.json, "write every row to FILE (JSON)");
   try {
     app.parse(argc, argv);

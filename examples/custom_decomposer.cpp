@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   CLI::App app{"custom_decomposer: ResIST-style training of PreAct ResNet-20 on Fashion-MNIST with a user-written "
                "decomposition policy (round-robin over the decomposable blocks)"};
   app.add_option("data", dir, "folder holding the Fashion-MNIST IDX files")->capture_default_str();
-  app.add_option("rounds", rounds, "rounds to train")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("rounds", rounds, "rounds to train")->capture_default_str()->check(CLI::Range(1, 1 << 30));
   CLI11_PARSE(app, argc, argv);
   try {
     const auto train = ist::take_first(ist::load_fashion_mnist(dir, true), 4096);

@@ -38,13 +38,14 @@ struct RunFlags {
 inline void add_layout_flags(CLI::App& app, TrainerConfig& t, int& workers, int& threads, bool& sequential,
                              const std::string& workers_help, const std::string& local_steps_help,
                              const std::string& epochs_help) {
-  app.add_option("-S,--workers", workers, workers_help)->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("-S,--workers", workers, workers_help)->capture_default_str()->check(CLI::Range(1, 1 << 30));
   app.add_option("-L,--local-steps", t.local_steps, local_steps_help)->capture_default_str();
   app.add_option("--epochs", t.epochs, epochs_help)->capture_default_str();
   app.add_option("--max-rounds", t.max_rounds, "stop after this many rounds (0 = from --epochs)")->capture_default_str();
   app.add_option("--schedule", t.schedule, "learning-rate schedule: constant | step:F1,F2,... | cosine")
       ->capture_default_str();
-  app.add_option("--threads", threads, "compute threads per worker")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "compute threads per worker")
+      ->capture_default_str()->check(CLI::Range(1, 1 << 30));
   app.add_flag("--sequential", sequential, "run the workers one after another (clean per-worker timings)");
 }
 
@@ -53,14 +54,16 @@ inline void add_batch_flags(CLI::App& app, TrainerConfig& t, int& train_subset, 
                             const std::string& eval_batch_help, const std::string& subset_help) {
   app.add_option("--batch", t.batch, "batch size per worker")->capture_default_str();
   app.add_option("--eval-batch", t.eval_batch, eval_batch_help)->capture_default_str();
-  app.add_option("--data-split", t.data_split, "shuffled (each worker shuffles all data) | disjoint")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, DataSplit>{{"shuffled", DataSplit::ShuffledWhole}, {"disjoint", DataSplit::Disjoint}}))
+  app.add_option_function<std::string>(
+         "--data-split",
+         [&t](const std::string& s) { t.data_split = s == "disjoint" ? DataSplit::Disjoint : DataSplit::ShuffledWhole; },
+         "shuffled (each worker shuffles all data) | disjoint")
+      ->check(CLI::IsMember({"shuffled", "disjoint"}))
       ->default_str(t.data_split == DataSplit::Disjoint ? "disjoint" : "shuffled");
   app.add_option("--train-subset", train_subset, "use only N training images (0 = all): " + subset_help)
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(CLI::Range(0, 1 << 30));
   app.add_option("--test-subset", test_subset, "use only N test images (0 = all), chosen as --train-subset's")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(CLI::Range(0, 1 << 30));
 }
 
 inline void add_run_flags(CLI::App& app, RunFlags& f, TrainerConfig& t) {

@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ist_gpu_bench: the CUDA backend's memory bandwidth and a PreAct ResNet-56 training step, timed "
                "with CUDA events"};
   app.add_option("--steps", steps, "timed training steps per configuration")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(CLI::Range(1, 1 << 30));
   app.add_option("--json", json, "write every figure to FILE as one JSON object");
   CLI11_PARSE(app, argc, argv);
   try {

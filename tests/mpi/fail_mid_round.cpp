@@ -50,9 +50,9 @@ int main(int argc, char** argv) {
   CLI::App app{"ist_mpi_fail_mid_round: a ResIST run under MPI whose worker on one rank throws in one round; the "
                "job must end with that error, not hang"};
   app.add_option("rank", fail_rank, "the rank whose worker throws")->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1 << 30));
   app.add_option("round", fail_round, "the round (1-based) in which it throws")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1 << 30));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
