@@ -30,6 +30,7 @@
 #include "ist/decompose/widthwise_random.hpp"
 #include "ist/train/graph_trainer.hpp"
 #include "mpi_launch.hpp"
+#include "live_progress.hpp"
 #include "optimizer_registry.hpp"
 #include "run_flags.hpp"
 
@@ -83,6 +84,7 @@ ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphDatas
     std::fflush(stdout);
   }
   ist::examples::install_fault_injector(trainer, o.run, workers);
+  ist::examples::install_live_progress(trainer, root && verbose && cfg.progress);  // a live step counter
   ist::FitResult r = trainer.fit(g, ist::examples::resume_point(o.run, cfg, root && verbose));
   if (root && verbose)  // the first seed's model
     ist::examples::save_final_weights<Net>(o.run, trainer, decomposer, workers,

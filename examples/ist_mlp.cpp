@@ -21,6 +21,7 @@
 #include "ist/decompose/widthwise_random.hpp"
 #include "ist/train/mlp_traits.hpp"
 #include "ist/train/trainer.hpp"
+#include "live_progress.hpp"
 #include "optimizer_registry.hpp"
 #include "run_flags.hpp"
 
@@ -57,6 +58,7 @@ int run(const Options& o, const ist::ImageDataset& train, const ist::ImageDatase
               (unsigned long long)o.trainer.seed);
   std::fflush(stdout);
   ist::examples::install_fault_injector(trainer, o.run, workers);
+  ist::examples::install_live_progress(trainer, o.trainer.progress);  // a live step counter on a terminal
   const ist::FitResult r = trainer.fit(train, test, ist::examples::resume_point(o.run, o.trainer, true));
   ist::examples::save_final_weights<Net>(o.run, trainer, decomposer, workers, {{"ist.protocol", o.protocol}});
   std::printf("summary: %s on mlp 784-%dx%d-10, %zu rounds, final test accuracy %.4f (loss %.4f), moved %.1f MB = "

@@ -16,6 +16,7 @@
 #include "ist/decompose/replicate.hpp"
 #include "ist/io/json.hpp"
 #include "ist/train/trainer.hpp"
+#include "live_progress.hpp"
 #include "optimizer_registry.hpp"
 #include "run_flags.hpp"
 
@@ -68,6 +69,7 @@ int run(const TrainOptions& o, Backend backend, const std::string& where, const 
     std::fflush(stdout);
   }
   install_fault_injector(trainer, o.run, workers);
+  install_live_progress(trainer, root && o.trainer.progress);  // a live step counter on a terminal
   const std::string resume_from = resume_point(o.run, o.trainer, root);
   const FitResult r = trainer.fit(train, test, resume_from);  // under MPI every rank trains; rank 0 prints the rounds
   if (!root) return 0;
