@@ -9,6 +9,7 @@
 #include "ist/core/error.hpp"
 #include "ist/core/rng.hpp"
 #include "ist/data/batch_iterator.hpp"
+#include "expect_error.hpp"
 
 namespace {
 
@@ -48,18 +49,8 @@ Epoch run_epoch(ist::BatchIterator& it, std::uint64_t epoch) {
   return e;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const ist::Error& e) {
-    return e.what();
-  }
-  FAIL("expected ist::Error, nothing was thrown");
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using ist::test::contains;
+using ist::test::error_of;
 
 }  // namespace
 

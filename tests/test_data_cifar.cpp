@@ -11,6 +11,7 @@
 #include "ist/core/error.hpp"
 #include "ist/core/rng.hpp"
 #include "ist/data/cifar.hpp"
+#include "expect_error.hpp"
 
 namespace fs = std::filesystem;
 
@@ -50,18 +51,8 @@ std::vector<std::uint8_t> records(const std::vector<std::vector<std::uint8_t>>& 
   return v;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const ist::Error& e) {
-    return e.what();
-  }
-  FAIL("expected ist::Error, nothing was thrown");
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using ist::test::contains;
+using ist::test::error_of;
 
 bool pixels_match(const ist::ImageDataset& d, int i, int r, int salt) {
   for (int k = 0; k < 3072; ++k) {

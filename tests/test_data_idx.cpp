@@ -15,6 +15,7 @@
 #include "ist/data/batch_iterator.hpp"
 #include "ist/data/idx.hpp"
 #include "skip.hpp"
+#include "expect_error.hpp"
 
 #ifndef IST_FASHION_MNIST_DIR
 #define IST_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
@@ -83,19 +84,8 @@ std::vector<std::uint8_t> idx_labels(const std::vector<std::uint8_t>& labels, st
   return v;
 }
 
-// Runs f, which must throw ist::Error, and returns the message.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const ist::Error& e) {
-    return e.what();
-  }
-  FAIL("expected ist::Error, nothing was thrown");
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using ist::test::contains;
+using ist::test::error_of;
 
 void check_valid_small(const ist::ImageDataset& d) {
   CHECK(d.n == 3);

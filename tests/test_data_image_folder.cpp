@@ -22,6 +22,7 @@
 #include "ist/data/batch_iterator.hpp"
 #include "ist/data/image_folder.hpp"
 #include "skip.hpp"
+#include "expect_error.hpp"
 
 namespace fs = std::filesystem;
 
@@ -129,18 +130,8 @@ int max_diff(const ist::ImageDataset& d, int i, int seed) {
   return worst;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const ist::Error& e) {
-    return e.what();
-  }
-  FAIL("expected ist::Error, nothing was thrown");
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using ist::test::contains;
+using ist::test::error_of;
 
 constexpr const char* kWho = "ist::load_image_folder: ";
 
