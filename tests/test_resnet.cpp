@@ -175,17 +175,24 @@ double network_grad_error(NetProbe<Net>& P, std::vector<double>& params, int per
   return std::sqrt(diff / norm);
 }
 
+// Initialized parameters with non-trivial batch-norm weights and biases, so that their gradients are
+// exercised too.
+template <class Net>
+std::vector<double> params_with_perturbed_batch_norms(std::uint64_t init_seed, std::uint64_t noise_seed) {
+  std::vector<double> params(Net::num_params);
+  init_params<Net>(std::span<double>(params), init_seed);
+  Rng rng(noise_seed);
+  for (const auto& t : Net::tensors)
+    if (t.role == TensorRole::BnWeight || t.role == TensorRole::BnBias)
+      for (std::size_t i = 0; i < t.size; ++i) params[t.offset + i] += 0.3 * rng.normal();
+  return params;
+}
+
 }  // namespace
 
 TEST_CASE("resnet: whole PreAct ResNet-20 passes finite differences (double)") {
   using Net = PreActResNet20<1, 10>;
-  std::vector<double> params(Net::num_params);
-  init_params<Net>(std::span<double>(params), 7);
-  // Non-trivial batch-norm parameters, so their gradients are exercised too.
-  Rng rng(3);
-  for (const auto& t : Net::tensors)
-    if (t.role == TensorRole::BnWeight || t.role == TensorRole::BnBias)
-      for (std::size_t i = 0; i < t.size; ++i) params[t.offset + i] += 0.3 * rng.normal();
+  std::vector<double> params = params_with_perturbed_batch_norms<Net>(7, 3);
   NetProbe<Net> P(3, 8, {}, ParamLayout::full<Net>());
   const double err = network_grad_error(P, params, 6);
   MESSAGE("PreAct ResNet-20 relative gradient error (double): " << err);
@@ -208,12 +215,7 @@ TEST_CASE("resnet: sub-network gradients with inactive blocks and residual scali
 }
 
 TEST_CASE("resnet: a network without a final batch norm passes finite differences (double)") {
-  std::vector<double> params(TinyNoFinalBn::num_params);
-  init_params<TinyNoFinalBn>(std::span<double>(params), 9);
-  Rng rng(4);
-  for (const auto& t : TinyNoFinalBn::tensors)
-    if (t.role == TensorRole::BnWeight || t.role == TensorRole::BnBias)
-      for (std::size_t i = 0; i < t.size; ++i) params[t.offset + i] += 0.3 * rng.normal();
+  std::vector<double> params = params_with_perturbed_batch_norms<TinyNoFinalBn>(9, 4);
   NetProbe<TinyNoFinalBn> P(4, 6, {}, ParamLayout::full<TinyNoFinalBn>());
   const double err = network_grad_error(P, params, 50);
   MESSAGE("NoFinalBn relative gradient error (double): " << err);
