@@ -82,6 +82,20 @@ def ist_like_init(model):
             m.running_var = None
 
 
+def normalize(u8):
+    """uint8 [n, 3, h, w] -> floats normalized with the CIFAR-10 constants (ist's cifar10_normalization)."""
+    mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
+    return (u8.float() / 255.0 - mean) / std
+
+
+def make_model(a):
+    """The PyTorch twin of ist's preset with ist's initialization distributions, and its SGD."""
+    model = PreActResNet(PRESETS[a.model], in_channels=3, classes=10, final_bn=FINAL_BN[a.model])
+    ist_like_init(model)
+    return model, torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
+
+
 def step_lr(base, milestones, step, steps_per_epoch):
     epoch = step / steps_per_epoch
     return base * 0.1 ** sum(1 for m in milestones if m <= epoch)
@@ -92,12 +106,7 @@ def run_torch(a, train, test, log):
     torch.manual_seed(a.seed)
     xs, ys = train
     xt, yt = test
-    mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
-    normalize = lambda u8: (u8.float() / 255.0 - mean) / std
-    model = PreActResNet(PRESETS[a.model], in_channels=3, classes=10, final_bn=FINAL_BN[a.model])
-    ist_like_init(model)
-    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
+    model, opt = make_model(a)
     spe = len(xs) // a.batch
     milestones = [f * a.epochs for f in (0.5, 0.75)]
     xs_t, ys_t = torch.from_numpy(xs), torch.from_numpy(ys)
@@ -141,12 +150,8 @@ def torch_step_seconds(a, train, steps):
     """Mean seconds of `steps` training steps (after 2 warm-up steps) of the PyTorch side, as run_torch does one."""
     torch.set_num_threads(a.threads)
     xs, ys = train
-    mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
-    model = PreActResNet(PRESETS[a.model], in_channels=3, classes=10, final_bn=FINAL_BN[a.model])
-    ist_like_init(model)
-    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
-    x = (torch.from_numpy(xs[:a.batch]).float() / 255.0 - mean) / std
+    model, opt = make_model(a)
+    x = normalize(torch.from_numpy(xs[:a.batch]))
     y = torch.from_numpy(ys[:a.batch])
     times = []
     for i in range(steps + 2):
