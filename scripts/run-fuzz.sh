@@ -17,7 +17,7 @@ build=${IST_FUZZ_BUILD:-build-fuzz}
 jobs=$(nproc)
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(idx cifar planetoid checkpoint image_folder safetensors)
-declare -A max_len=([idx]=4096 [cifar]=16384 [planetoid]=16384 [checkpoint]=4096 [image_folder]=8192 [safetensors]=8192)
+declare -A max_len=([idx]=4096 [cifar]=16384 [planetoid]=16384 [checkpoint]=4096 [image_folder]=8192 [safetensors]=16384)
 
 cxx=${IST_FUZZ_CXX:-}
 for c in clang++ clang++-14; do
