@@ -1,7 +1,7 @@
 #pragma once
 // The flags every training program shares (ist-train, ist-mlp, gist-gcn): seed, evaluation, metrics,
-// progress, optimizer state between rounds, checkpoints and resume, worker-failure handling, the final
-// weights for PyTorch. One home, so each program offers the engine's features the same way.
+// progress, optimizer state between rounds, the transfer codec, checkpoints and resume, worker-failure
+// handling, the final weights for PyTorch. One home, so each program offers the engine's features the same way.
 #include <CLI/CLI.hpp>
 
 #include <charconv>
@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ist/codec/codec.hpp"
 #include "ist/core/error.hpp"
 #include "ist/io/json.hpp"
 #include "ist/io/state_dict.hpp"
@@ -85,6 +86,20 @@ inline void add_run_flags(CLI::App& app, RunFlags& f, TrainerConfig& t) {
                  "drop: repartition the next rounds over the survivors | all workers")
       ->capture_default_str()->check(CLI::IsMember({"survivors", "all"}));
   app.add_option("--inject-failure", f.inject_failure, "W:R: worker W throws in its local steps of round R");
+  app.add_option("--codec", t.codec,
+                 "how slices travel between coordinator and workers: float32 | bf16 | fp16 | topk:F (the top F of "
+                 "each worker's update, with error feedback; docs/codecs.md)")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& s) {
+            try {
+              (void)codec::parse_codec(s, "--codec");
+            } catch (const Error& e) {
+              return std::string(e.what());
+            }
+            return std::string();
+          },
+          "CODEC"));
   app.add_option("--save-weights", f.save_weights,
                  "write the final global model to FILE as a safetensors state dict with PyTorch names "
                  "(docs/weights.md)");

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Hostile input: builds the libFuzzer harnesses of tests/fuzz (IDX, CIFAR, Planetoid, checkpoint, image-folder and
-# safetensors readers)
+# safetensors readers; the transfer codecs' decoders)
 # with clang and -fsanitize=fuzzer,address,undefined in build-fuzz, then runs each for a bounded time on a
 # copy of its seed corpus tests/fuzz/corpus/<name> (the checked-in corpus is never written to). Fails on
 # any finding: a crash, a hang (> 10 s per input), memory over 2 GiB, a sanitizer report, an exception other
@@ -16,8 +16,8 @@ secs=${IST_FUZZ_SECONDS:-45}
 build=${IST_FUZZ_BUILD:-build-fuzz}
 jobs=$(nproc)
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(idx cifar planetoid checkpoint image_folder safetensors)
-declare -A max_len=([idx]=4096 [cifar]=16384 [planetoid]=16384 [checkpoint]=4096 [image_folder]=8192 [safetensors]=16384)
+[ ${#names[@]} -gt 0 ] || names=(idx cifar planetoid checkpoint image_folder safetensors codec)
+declare -A max_len=([idx]=4096 [cifar]=16384 [planetoid]=16384 [checkpoint]=4096 [image_folder]=8192 [safetensors]=16384 [codec]=8192)
 
 cxx=${IST_FUZZ_CXX:-}
 for c in clang++ clang++-14; do
@@ -33,7 +33,7 @@ rm -rf "$build/findings"
 failed=()
 summary=()
 for name in "${names[@]}"; do
-  [ -n "${max_len[$name]:-}" ] || { echo "run-fuzz.sh: unknown fuzzer '$name' (idx, cifar, planetoid, checkpoint, image_folder, safetensors)" >&2; exit 2; }
+  [ -n "${max_len[$name]:-}" ] || { echo "run-fuzz.sh: unknown fuzzer '$name' (idx, cifar, planetoid, checkpoint, image_folder, safetensors, codec)" >&2; exit 2; }
   corpus="$work/corpus-$name"
   artifacts="$work/artifacts-$name"
   log="$build/fuzz-$name.log"

@@ -4,7 +4,10 @@
 // some workers run in other processes: each process checks what it can see.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -58,6 +61,26 @@ void check_communicator_contract(C& comm) {
       CHECK(t.to_worker == payload_for(w).size() * sizeof(float));
       CHECK(t.from_worker == payload_for(w).size() * sizeof(float));
       CHECK(t.messages == 2);
+    }
+  }
+  // Communicators that move byte payloads (transfer codecs): payloads of any length arrive whole, the
+  // receiver learns the length from the message, and the ledger counts the payload's bytes.
+  if constexpr (MovesBytes<C>) {
+    comm.ledger().begin_round(1, S);
+    for (int w = 0; w < S; ++w) {
+      std::vector<std::byte> src(std::size_t(3 + 7 * w)), at(5, std::byte{0xee}), back(1);
+      for (std::size_t i = 0; i < src.size(); ++i) src[i] = std::byte(std::uint8_t(w * 31 + int(i)));
+      comm.to_worker_bytes(w, comm.is_coordinator() ? std::span<const std::byte>(src) : std::span<const std::byte>(), at);
+      if (comm.is_local(w)) CHECK(at == src);
+      std::reverse(src.begin(), src.end());
+      if (comm.is_local(w)) std::reverse(at.begin(), at.end());
+      comm.to_coordinator_bytes(w, comm.is_local(w) ? std::span<const std::byte>(at) : std::span<const std::byte>(), back);
+      if (comm.is_coordinator()) CHECK(back == src);
+      if (comm.is_coordinator() || comm.is_local(w)) {
+        const auto& t = comm.ledger().this_round()[std::size_t(w)];
+        CHECK(t.to_worker == src.size());
+        CHECK(t.from_worker == src.size());
+      }
     }
   }
   // run_workers rethrows a local worker's exception after every local worker has finished.

@@ -1,6 +1,6 @@
 // Writes the seed corpus of the fuzz harnesses: small valid inputs in each harness's input format.
 //   make_corpus OUT_DIR [PLANETOID_CORA_DIR]
-// fills OUT_DIR/{idx,cifar,planetoid,checkpoint,image_folder}. With the Cora folder (shared/data/planetoid/cora)
+// fills OUT_DIR/{idx,cifar,planetoid,checkpoint,image_folder,safetensors,codec}. With the Cora folder (shared/data/planetoid/cora)
 // it also writes a 24-node cut of Cora. tests/fuzz/make-corpus.sh runs it into tests/fuzz/corpus.
 #include <cstdint>
 #include <cstdio>
@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ist/codec/codec.hpp"
 #include "ist/data/sha256.hpp"
 #include "ist/io/safetensors.hpp"
 #include "ist/io/state_dict.hpp"
@@ -380,6 +381,36 @@ void safetensors_seeds() {
 
 }  // namespace
 
+// fuzz_codec: codec byte, fraction byte, u16 n, payload (see fuzz_codec.cpp). Valid payloads of each codec,
+// values and updates, for a few slice lengths.
+void codec_seeds() {
+  const auto as_string = [](const ist::codec::Bytes& b) {
+    return Bytes(reinterpret_cast<const char*>(b.data()), b.size());
+  };
+  for (std::size_t n : {0u, 1u, 7u, 40u, 300u}) {
+    std::vector<float> v(n), residual(n, 0.f);
+    for (std::size_t i = 0; i < n; ++i) v[i] = float((int(i * 37 % 23) - 11)) * 0.01f;
+    const char* names[] = {"float32", "bf16", "fp16", "topk"};
+    for (int which = 0; which < 4; ++which) {
+      ist::codec::AnyCodec c = which == 3 ? ist::codec::AnyCodec(ist::codec::TopK{26.0 / 256.0, true})
+                                          : ist::codec::parse_codec(names[which]);
+      for (int update = 0; update < 2; ++update) {
+        ist::codec::Bytes b;
+        if (update)
+          c.encode_update(v, std::span<float>(residual), b);
+        else
+          c.encode_values(v, b);
+        Bytes head;
+        head += char(which | (update ? 4 : 0));
+        head += char(25);  // TopK: fraction (1 + 25) / 256
+        le16(head, n);
+        seed("codec", std::string(names[which]) + (update ? "-update-" : "-values-") + std::to_string(n),
+             head + as_string(b));
+      }
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: make_corpus OUT_DIR [PLANETOID_CORA_DIR]\n");
@@ -392,5 +423,6 @@ int main(int argc, char** argv) {
   checkpoint_seeds();
   image_folder_seeds();
   safetensors_seeds();
+  codec_seeds();
   return 0;
 }

@@ -146,6 +146,17 @@ TEST_CASE("mpi trainer: WidthwiseRandom (IST on an MLP) gives the in-process wei
 }
 #endif
 
+TEST_CASE("mpi trainer: transfer codecs (bf16, fp16, top-k with error feedback) give the in-process weights and ledger") {
+  const auto data = synthetic(96, 1, 8, 3, 18);
+  for (const char* codec : {"bf16", "fp16", "topk:0.1", "topk:0.01"}) {
+    CAPTURE(codec);
+    auto cfg = small_config();
+    cfg.codec = codec;
+    check_same_as_in_process<TinyNet>(LayerwiseRandom{}, cfg, data, 3);
+    check_same_as_in_process<TinyNet>(Replicate{}, cfg, data, 2);  // no broadcast: each worker's payload
+  }
+}
+
 TEST_CASE("mpi trainer: fit() reports the same rounds and evaluation on every rank as in process") {
   MPI_RANK_INFO();
   const int S = world_size();
@@ -232,6 +243,38 @@ TEST_CASE("mpi trainer: a run stopped after round 2 and resumed from its checkpo
     CHECK(std::memcmp(whole.params().data(), resumed.params().data(), whole.params().size_bytes()) == 0);
     CHECK(std::memcmp(whole.state_buffer(0).data(), resumed.state_buffer(0).data(), whole.state_buffer(0).size_bytes()) == 0);
   }
+}
+
+TEST_CASE("mpi trainer: a top-k run resumes bit for bit: the workers' residuals travel through the checkpoint") {
+  MPI_RANK_INFO();
+  const int S = world_size();
+  const auto data = synthetic(96, 1, 8, 3, 19);
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("ist_mpi_codec_resume_np" + std::to_string(S))).string();
+  if (world_rank() == 0) std::filesystem::remove_all(dir);
+  auto cfg = small_config();
+  cfg.max_rounds = 4;
+  cfg.codec = "topk:0.05";
+  MpiTrainer<TinyNet, LayerwiseRandom> whole(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()), cfg);
+  whole.fit(data, data);
+  auto stopped_cfg = cfg;
+  stopped_cfg.max_rounds = 2;
+  stopped_cfg.checkpoint_dir = dir;
+  MpiTrainer<TinyNet, LayerwiseRandom> stopped(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()),
+                                               stopped_cfg);
+  stopped.fit(data, data);
+  auto resumed_cfg = cfg;
+  resumed_cfg.checkpoint_dir = dir;
+  MpiTrainer<TinyNet, LayerwiseRandom> resumed(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()),
+                                               resumed_cfg);
+  const FitResult rest = resumed.fit(data, data, dir);
+  REQUIRE(rest.rounds.size() == 2);
+  // This rank's worker continues from its own residual.
+  const std::span<const float> a = whole.codec_residual(world_rank()), b = resumed.codec_residual(world_rank());
+  REQUIRE(a.size() == b.size());
+  CHECK(std::memcmp(a.data(), b.data(), a.size_bytes()) == 0);
+  if (world_rank() == 0)
+    CHECK(std::memcmp(whole.params().data(), resumed.params().data(), whole.params().size_bytes()) == 0);
 }
 
 TEST_CASE("mpi trainer: a worker that fails in round 2 is dropped on every rank, as in process") {

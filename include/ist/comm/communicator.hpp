@@ -28,6 +28,13 @@
 //   void c.all_sum(std::span<double> values)
 //       Element-wise sum over processes, the result on every process. The trainer collects per-worker
 //       statistics and the coordinator's evaluation with it, so that every process reports the same.
+//   void c.to_worker_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst)
+//   void c.to_coordinator_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst)
+//       Encoded slices (a transfer codec other than float32, ist/codec/codec.hpp): like to_worker /
+//       to_coordinator, but a byte payload whose length the receiver learns from the message; dst is resized
+//       to it. Counted in the ledger as the payload's bytes (what travels). Needed only for such codecs.
+#include <cstddef>
+#include <vector>
 #include <algorithm>
 #include <concepts>
 #include <cstdint>
@@ -58,6 +65,11 @@ concept ChecksRounds = requires(C& c, std::uint64_t round, std::uint64_t fingerp
 template <class C>
 concept BroadcastsToWorkers = requires(C& c, std::span<const float> src, std::span<float> dst) {
   c.to_all_workers(src, dst);
+};
+template <class C>
+concept MovesBytes = requires(C& c, int w, std::span<const std::byte> src, std::vector<std::byte>& dst) {
+  c.to_worker_bytes(w, src, dst);
+  c.to_coordinator_bytes(w, src, dst);
 };
 template <class C>
 concept SumsOverProcesses = requires(C& c, std::span<double> values) { c.all_sum(values); };

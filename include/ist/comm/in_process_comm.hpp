@@ -2,6 +2,7 @@
 // InProcessComm: S workers as threads of this process; the calling thread coordinates. A transfer is a
 // copy between the coordinator's and the worker's buffers, counted in the ledger exactly as a message
 // between processes would be.
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -61,6 +62,16 @@ class InProcessComm {
     ledger_.add_from_worker(w, src.size_bytes());
   }
 
+  // Encoded slices (ist/codec): the payload is copied; the ledger counts its bytes.
+  void to_worker_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst) {
+    dst.assign(src.begin(), src.end());
+    ledger_.add_to_worker(w, src.size());
+  }
+  void to_coordinator_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst) {
+    dst.assign(src.begin(), src.end());
+    ledger_.add_from_worker(w, src.size());
+  }
+
   void run_workers(std::function<void(int)> f) { run_on_threads(workers_, concurrent_, f); }
 
   CommLedger& ledger() { return ledger_; }
@@ -76,6 +87,6 @@ class InProcessComm {
   CommLedger ledger_;
 };
 
-static_assert(Communicator<InProcessComm>);
+static_assert(Communicator<InProcessComm> && MovesBytes<InProcessComm>);
 
 }  // namespace ist

@@ -3,7 +3,8 @@
 //
 // Each communicator owns one (Communicator::ledger()) and counts every transfer of slices in it: to_worker
 // adds src.size() * 4 bytes and one message to worker w's `to_worker`, to_coordinator the same to its
-// `from_worker`. The trainer calls begin_round(round, S) before a round's first transfer, so this_round()
+// `from_worker`. Encoded slices (a transfer codec other than float32, ist/codec) count the payload's bytes,
+// codec headers and indices included: to_worker_bytes / to_coordinator_bytes add what travels. The trainer calls begin_round(round, S) before a round's first transfer, so this_round()
 // holds one entry per worker (index = worker id) for the current round; cumulative() keeps adding up over
 // the ledger's lifetime (a resumed run's ledger starts from zero). Only slices (parameters and carried
 // optimizer state) are counted, not the collectives communicators use for consistency checks and

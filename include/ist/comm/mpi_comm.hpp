@@ -15,6 +15,9 @@
 //   - slices: point to point, MPI_Send / MPI_Recv between rank 0 and rank w (tags kTagToWorker,
 //     kTagToCoordinator); worker 0's slices are a copy inside rank 0. Plans are computed on every rank
 //     from (seed, round, S), so no index lists travel, only values.
+//   - encoded slices (to_worker_bytes / to_coordinator_bytes, for transfer codecs): one MPI_Send of
+//     MPI_BYTE (tags kTagBytesToWorker, kTagBytesToCoordinator); the receiver sizes its buffer with
+//     MPI_Probe and MPI_Get_count, and the codec's decoder checks the payload.
 //   - to_all_workers (every worker holds the same sub-network, Replicate): one MPI_Bcast.
 //   - check_round: one MPI_Allgather of (round, fingerprint), 16 bytes per rank, per round.
 //   - all_sum: one MPI_Allreduce of the trainer's per-worker statistics, per round and per evaluation.
@@ -32,6 +35,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -52,6 +56,8 @@ class MpiComm {
   static constexpr int kCoordinator = 0;
   static constexpr int kTagToWorker = 0x157;
   static constexpr int kTagToCoordinator = 0x158;
+  static constexpr int kTagBytesToWorker = 0x159;
+  static constexpr int kTagBytesToCoordinator = 0x15a;
 
   // Duplicates `comm` (default MPI_COMM_WORLD), so that ist's messages never match the application's, and
   // sets MPI_ERRORS_RETURN on the duplicate. Collective over `comm`. MPI must be initialized; destroy the
@@ -117,6 +123,35 @@ class MpiComm {
     } else if (rank_ == w) {
       send(src, kCoordinator, kTagToCoordinator);
       ledger_.add_from_worker(w, src.size_bytes());
+    }
+  }
+
+  // Encoded slices (ist/codec): rank 0 sends src to rank w (a copy for w = 0), rank w receives a payload of
+  // any length into dst. Counted as the payload's bytes.
+  void to_worker_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst) {
+    check_worker(w, "to_worker_bytes");
+    if (rank_ == kCoordinator) {
+      if (w == kCoordinator)
+        dst.assign(src.begin(), src.end());
+      else
+        send_bytes(src, w, kTagBytesToWorker, "to_worker_bytes");
+      ledger_.add_to_worker(w, src.size());
+    } else if (rank_ == w) {
+      receive_bytes(dst, kCoordinator, kTagBytesToWorker, "to_worker_bytes");
+      ledger_.add_to_worker(w, dst.size());
+    }
+  }
+  void to_coordinator_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst) {
+    check_worker(w, "to_coordinator_bytes");
+    if (rank_ == kCoordinator) {
+      if (w == kCoordinator)
+        dst.assign(src.begin(), src.end());
+      else
+        receive_bytes(dst, w, kTagBytesToCoordinator, "to_coordinator_bytes");
+      ledger_.add_from_worker(w, dst.size());
+    } else if (rank_ == w) {
+      send_bytes(src, kCoordinator, kTagBytesToCoordinator, "to_coordinator_bytes");
+      ledger_.add_from_worker(w, src.size());
     }
   }
 
@@ -224,6 +259,22 @@ class MpiComm {
     }
   }
 
+  void send_bytes(std::span<const std::byte> src, int to, int tag, const char* what) {
+    IST_CHECK(src.size() <= std::size_t(INT_MAX), "ist::MpiComm::", what, ": rank ", rank_, ": expected a payload of at "
+              "most ", INT_MAX, " bytes, found ", src.size());
+    IST_MPI_CHECK(MPI_Send(src.data(), int(src.size()), MPI_BYTE, to, tag, comm_));
+  }
+  void receive_bytes(std::vector<std::byte>& dst, int from, int tag, const char* what) {
+    MPI_Status status;
+    IST_MPI_CHECK(MPI_Probe(from, tag, comm_, &status));
+    int n = 0;
+    IST_MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &n));
+    IST_CHECK(n >= 0, "ist::MpiComm::", what, ": rank ", rank_, ": expected a byte count from rank ", from,
+              ", found none");
+    dst.resize(std::size_t(n));
+    IST_MPI_CHECK(MPI_Recv(dst.data(), n, MPI_BYTE, from, tag, comm_, MPI_STATUS_IGNORE));
+  }
+
   void copy(std::span<const float> src, std::span<float> dst, const char* what) const {
     IST_CHECK(src.size() == dst.size(), "ist::MpiComm::", what, ": rank ", rank_, ": expected equal sizes, found ",
               src.size(), " and ", dst.size());
@@ -246,6 +297,6 @@ class MpiComm {
 };
 
 static_assert(Communicator<MpiComm>);
-static_assert(ChecksRounds<MpiComm> && BroadcastsToWorkers<MpiComm> && SumsOverProcesses<MpiComm>);
+static_assert(ChecksRounds<MpiComm> && BroadcastsToWorkers<MpiComm> && SumsOverProcesses<MpiComm> && MovesBytes<MpiComm>);
 
 }  // namespace ist

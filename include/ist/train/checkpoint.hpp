@@ -13,6 +13,8 @@
 //     u32 tensor count, then per tensor: str name, u32 rank, rank x u32 dims, u64 offset, u64 size
 //     u64 n, n x f32 parameters
 //     u32 k, then per optimizer state buffer: str name, u64 n, n x f32 values   (k = 0 when none is kept)
+//                                 (with a TopK codec, the workers' error-feedback residuals follow as buffers
+//                                 named codec.residual.workerW)
 // Older files still load: version 2 (the config as key=value text) and version 1 (also: one unnamed buffer,
 // u64 m, m x f32 momentum, loaded as a buffer named "momentum"). Their config is kept as a JSON string of that
 // text, which check_resumable (trainer_config.hpp) rejects with a message saying so.
@@ -236,7 +238,8 @@ inline TrainingState parse_checkpoint(const std::string& path, const ModelInfo* 
     if (!momentum.empty()) s.optimizer_state.push_back({"momentum", std::move(momentum)});
   } else {
     const auto k = r.pod<std::uint32_t>("optimizer state count");
-    IST_CHECK(k <= 16, who, path, ": ", k, " optimizer state buffers is not plausible (corrupt file)");
+    // At most 16 optimizer buffers plus one error-feedback residual per worker (codec.residual.workerW).
+    IST_CHECK(k <= 16 + 4096, who, path, ": ", k, " state buffers is not plausible (corrupt file)");
     for (std::uint32_t b = 0; b < k; ++b) {
       StateBuffer buf;
       buf.name = r.str("optimizer state name");

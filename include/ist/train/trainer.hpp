@@ -20,6 +20,11 @@
 //   6. aggregator.merge(global, ...)                             HolderAverage: mean over holders (the merge
 //                                                                also gets each worker's sample count)
 // The communicator's ledger counts every byte of steps 3 and 5; the round's RoundRecord holds them per worker.
+// Steps 3 and 5 go through the transfer codec (cfg.codec, ist/codec/codec.hpp, docs/codecs.md): float32 moves
+// the slices as floats (bit-exact); bf16/fp16 send 16-bit values down and 16-bit updates (trained minus
+// received) back; topk:F sends float32 values down and the top F of each update back, keeping the rest in the
+// worker's error-feedback residual (per global parameter index). The coordinator adds returned updates to
+// its FP32 master copy of the slice, so the global model stays FP32.
 //
 // The policies are checked when the trainer is constructed: a decomposer, aggregator, backend or model family
 // that misses a member (or declares one non-const that must be const) stops compilation there with one
@@ -39,6 +44,7 @@
 // the per-worker statistics, so every process reports what the in-process run reports. The global model
 // (params(), evaluate()) is current on the coordinator; fit() evaluates there and shares the result.
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -58,6 +64,7 @@
 #include "ist/aggregate/holder_average.hpp"
 #include "ist/backend/backend.hpp"
 #include "ist/backend/cpu_backend.hpp"
+#include "ist/codec/codec.hpp"
 #include "ist/comm/communicator.hpp"
 #include "ist/core/cpu_time.hpp"
 #include "ist/core/rng.hpp"
@@ -138,6 +145,7 @@ class IndependentSubnetTrainer {
       info_ = Traits::info();
       global_.assign(Traits::num_params, 0.f);
       validate(cfg_);
+      set_codec();
       IST_CHECK(backend_.comm().num_workers() >= 1, "ist::IndependentSubnetTrainer: expected S >= 1 workers, found ",
                 backend_.comm().num_workers());
       Traits::init(std::span<float>(global_), cfg_.seed);
@@ -164,6 +172,13 @@ class IndependentSubnetTrainer {
   std::span<float> state_buffer(std::size_t i) { return state_.at(i); }
   B& backend() { return backend_; }
   const TrainerConfig& config() const { return cfg_; }
+  // The transfer codec (cfg.codec), and worker w's error-feedback residual, one value per global parameter
+  // (empty where the codec keeps none, before w's first round, or where w runs in another process).
+  const codec::AnyCodec& transfer_codec() const { return codec_; }
+  std::span<const float> codec_residual(int w) const {
+    return w >= 0 && std::size_t(w) < residuals_.size() ? std::span<const float>(residuals_[std::size_t(w)])
+                                                         : std::span<const float>();
+  }
 
   // Trains for cfg.epochs (or cfg.max_rounds) rounds and evaluates the final model on `test`.
   // resume_from: a checkpoint file, or a checkpoint directory (its newest checkpoint): training continues
@@ -198,7 +213,9 @@ class IndependentSubnetTrainer {
           }
           if (last) keep_final(result, e);
         }
-        if (!cfg_.checkpoint_dir.empty() && coordinator && (last || (r + 1) % cfg_.checkpoint_every == 0))
+        const bool checkpoint = !cfg_.checkpoint_dir.empty() && (last || (r + 1) % cfg_.checkpoint_every == 0);
+        if (checkpoint) share_residuals();  // every process takes part (residuals live where workers run)
+        if (checkpoint && coordinator)
           save_round_checkpoint(cfg_.checkpoint_dir, info_, training_state(std::uint64_t(r + 1)),
                                 cfg_.keep_checkpoints);
         rec.wall_seconds = seconds(start);
@@ -230,6 +247,11 @@ class IndependentSubnetTrainer {
     s.config = run_config();
     s.params = global_;
     for (std::size_t b = 0; b < state_.size(); ++b) s.optimizer_state.push_back({state_names_[b], state_[b]});
+    if (codec_.keeps_residual())  // after the optimizer's buffers, one per worker (zeros before its first round)
+      for (int w = 0; w < int(residuals_.size()); ++w)
+        s.optimizer_state.push_back({residual_name(w), residuals_[std::size_t(w)].empty()
+                                                           ? std::vector<float>(Traits::num_params, 0.f)
+                                                           : residuals_[std::size_t(w)]});
     return s;
   }
 
@@ -255,6 +277,7 @@ class IndependentSubnetTrainer {
               "), found ", cfg_.seed, ": pass the same seed to continue this run");
     check_resumable(s.config, run_config(), cfg_, path);
     global_ = std::move(s.params);
+    take_residuals(s.optimizer_state, path);
     if (carry()) {
       IST_CHECK(s.optimizer_state.size() == state_.size(), "ist: resume from ", path, ": expected ", state_.size(),
                 " optimizer state buffers for ", optimizer_.name(), " (optimizer_state carry), found ",
@@ -339,8 +362,9 @@ class IndependentSubnetTrainer {
       // 3. Coordinator -> workers (one broadcast where the communicator has one and all sub-networks agree).
       comm.ledger().begin_round(round, num_workers());
       bool broadcast = false;
+      const bool encoded = !codec_.is_float32();  // slices travel through the codec as bytes
       if constexpr (BroadcastsToWorkers<Comm>)
-        broadcast = S > 1 && S == num_workers() && same_subnet_everywhere(plan);
+        broadcast = !encoded && S > 1 && S == num_workers() && same_subnet_everywhere(plan);
       for (auto& wk : workers_)
         if (wk) wk->slot = -1;
       Worker* local = nullptr;
@@ -350,7 +374,10 @@ class IndependentSubnetTrainer {
         if (wk) wk->receive_spec(i, plan.workers[std::size_t(i)], slices_[std::size_t(i)], info_, buffers);
         if (wk && !local) local = wk;
         if (broadcast) continue;
-        send_slices(i, std::span<const float>(global_), wk ? view(wk->params) : std::span<float>());
+        if (encoded)
+          send_encoded(i, wk);
+        else
+          send_slices(i, std::span<const float>(global_), wk ? view(wk->params) : std::span<float>());
         for (std::size_t b = 0; b < buffers; ++b)
           send_slices(i, std::span<const float>(state_[b]), wk ? view(wk->state[b]) : std::span<float>());
       }
@@ -445,7 +472,10 @@ class IndependentSubnetTrainer {
         if (failed[std::size_t(i)]) continue;
         const int w = active_[std::size_t(i)];
         Worker* wk = workers_[std::size_t(w)].get();
-        receive(i, wk ? std::span<const float>(view(wk->params)) : std::span<const float>(), results_[std::size_t(i)]);
+        if (encoded)
+          receive_encoded(i, wk, results_[std::size_t(i)]);
+        else
+          receive(i, wk ? std::span<const float>(view(wk->params)) : std::span<const float>(), results_[std::size_t(i)]);
         for (std::size_t b = 0; b < buffers; ++b)
           receive(i, wk ? std::span<const float>(view(wk->state[b])) : std::span<const float>(),
                   state_results_[b][std::size_t(i)]);
@@ -696,6 +726,157 @@ class IndependentSubnetTrainer {
     comm.to_worker(active_[std::size_t(i)], src, dst);
   }
 
+  // The codec from cfg.codec. Codecs other than float32 need a communicator that moves bytes (MovesBytes) and
+  // workers whose buffers are host memory (the Eigen backend); the CUDA path is a documented TODO.
+  void set_codec() {
+    codec_ = codec::parse_codec(cfg_.codec, "ist::TrainerConfig: codec");
+    if (codec_.is_float32()) return;
+    IST_CHECK(MovesBytes<Comm>, "ist::IndependentSubnetTrainer: codec ", codec_.name(),
+              " needs a communicator that moves byte payloads (to_worker_bytes, to_coordinator_bytes: InProcessComm, "
+              "MpiComm); this backend's communicator has none: use --codec float32");
+    IST_CHECK(host_buffers, "ist::IndependentSubnetTrainer: codec ", codec_.name(),
+              " runs on host (CPU) buffers only so far; the CUDA backend moves float32 slices (docs/codecs.md)");
+    lanes_.clear();
+    lanes_.resize(std::size_t(num_workers()));
+    residuals_.assign(codec_.keeps_residual() ? std::size_t(num_workers()) : 0, std::vector<float>());
+  }
+  static constexpr bool host_buffers = std::is_same_v<typename Compute::template Buffer<float>, std::vector<float>>;
+
+  // Coordinator -> worker active_[i] through the codec: the coordinator encodes the slices of `global_`, the
+  // worker decodes them into its parameters and keeps what it received (for its update).
+  void send_encoded(int i, Worker* wk) {
+    if constexpr (MovesBytes<Comm> && host_buffers) {
+      auto& comm = backend_.comm();
+      const int w = active_[std::size_t(i)];
+      CodecLane& lane = lanes_[std::size_t(w)];
+      const SliceSet& set = slices_[std::size_t(i)];
+      if (comm.is_coordinator()) {
+        send_buffer_.resize(set.size());
+        gather(std::span<const float>(global_), set, std::span<float>(send_buffer_));
+        codec_.encode_values(send_buffer_, send_bytes_);
+      } else {
+        send_bytes_.clear();
+      }
+      comm.to_worker_bytes(w, std::span<const std::byte>(send_bytes_), lane.payload);
+      if (wk) {
+        lane.received.resize(set.size());
+        codec_.decode_values(std::span<const std::byte>(lane.payload), std::span<float>(lane.received));
+        Compute::upload(wk->ctx, std::span<const float>(lane.received), view(wk->params));
+      }
+    } else {
+      (void)i;
+      (void)wk;
+      fail("ist::IndependentSubnetTrainer: codec ", codec_.name(), " needs a byte-moving communicator on host buffers");
+    }
+  }
+
+  // Worker active_[i] -> coordinator through the codec, into `dst` on the coordinator: the trained values
+  // (Float32) or the master copy of the slice plus the decoded update. With error feedback the worker's
+  // residual for this slice is added to its update and keeps what was not sent.
+  void receive_encoded(int i, Worker* wk, std::vector<float>& dst) {
+    if constexpr (MovesBytes<Comm> && host_buffers) {
+      auto& comm = backend_.comm();
+      const int w = active_[std::size_t(i)];
+      CodecLane& lane = lanes_[std::size_t(w)];
+      const SliceSet& set = slices_[std::size_t(i)];
+      const std::size_t n = set.size();
+      if (wk) {
+        const std::span<const float> trained = view(wk->params);
+        if (!codec_.returns_update()) {
+          codec_.encode_values(trained, lane.payload);
+        } else {
+          lane.update.resize(n);
+          for (std::size_t j = 0; j < n; ++j) lane.update[j] = trained[j] - lane.received[j];
+          if (codec_.keeps_residual()) {
+            std::vector<float>& residual = residuals_[std::size_t(w)];
+            if (residual.empty()) residual.assign(Traits::num_params, 0.f);
+            lane.residual.resize(n);
+            gather(std::span<const float>(residual), set, std::span<float>(lane.residual));
+            codec_.encode_update(lane.update, lane.residual, lane.payload);
+            scatter(std::span<const float>(lane.residual), set, std::span<float>(residual));
+          } else {
+            codec_.encode_update(lane.update, std::span<float>(), lane.payload);
+          }
+        }
+      } else {
+        lane.payload.clear();
+      }
+      comm.to_coordinator_bytes(w, std::span<const std::byte>(lane.payload), receive_bytes_);
+      if (!comm.is_coordinator()) {
+        dst.clear();
+        return;
+      }
+      dst.resize(n);
+      if (!codec_.returns_update()) {
+        codec_.decode_values(std::span<const std::byte>(receive_bytes_), std::span<float>(dst));
+        return;
+      }
+      update_buffer_.resize(n);
+      codec_.decode_update(std::span<const std::byte>(receive_bytes_), std::span<float>(update_buffer_));
+      gather(std::span<const float>(global_), set, std::span<float>(dst));
+      for (std::size_t j = 0; j < n; ++j) dst[j] += update_buffer_[j];
+    } else {
+      (void)i;
+      (void)wk;
+      (void)dst;
+      fail("ist::IndependentSubnetTrainer: codec ", codec_.name(), " needs a byte-moving communicator on host buffers");
+    }
+  }
+
+  // The checkpoint's name of worker w's error-feedback residual (kept among the state buffers).
+  static std::string residual_name(int w) { return "codec.residual.worker" + std::to_string(w); }
+
+  // Before a checkpoint: every worker's residual on the coordinator. Across processes each residual lives
+  // where its worker runs: one sum over processes of their float bit patterns (as doubles, exact: every
+  // other process adds zero) gives every process every residual, bit for bit.
+  void share_residuals() {
+    if (!codec_.keeps_residual()) return;
+    if constexpr (SumsOverProcesses<Comm>) {
+      auto& comm = backend_.comm();
+      std::vector<double> bits(Traits::num_params);
+      for (int w = 0; w < int(residuals_.size()); ++w) {
+        std::vector<float>& r = residuals_[std::size_t(w)];
+        const bool mine = comm.is_local(w) && !r.empty();
+        double present = mine ? 1.0 : 0.0;
+        comm.all_sum(std::span<double>(&present, 1));
+        if (present == 0.0) continue;  // w has not trained yet: zeros
+        for (std::size_t j = 0; j < bits.size(); ++j)
+          bits[j] = mine ? double(std::bit_cast<std::uint32_t>(r[j])) : 0.0;
+        comm.all_sum(std::span<double>(bits));
+        r.resize(Traits::num_params);
+        for (std::size_t j = 0; j < bits.size(); ++j) r[j] = std::bit_cast<float>(std::uint32_t(bits[j]));
+      }
+    }
+  }
+
+  // On resume: the residual buffers of the checkpoint (removed from `buffers`) back to the workers.
+  void take_residuals(std::vector<StateBuffer>& buffers, const std::string& path) {
+    std::vector<StateBuffer> rest;
+    int found = 0;
+    for (auto& b : buffers) {
+      if (!b.name.starts_with("codec.residual.worker")) {
+        rest.push_back(std::move(b));
+        continue;
+      }
+      const std::string id = b.name.substr(std::string("codec.residual.worker").size());
+      int w = -1;
+      try {
+        w = std::stoi(id);
+      } catch (const std::exception&) {
+      }
+      IST_CHECK(w >= 0 && std::to_string(w) == id, "ist: resume from ", path,
+                ": expected a buffer codec.residual.workerW with W a worker id, found ", b.name);
+      IST_CHECK(codec_.keeps_residual(), "ist: resume from ", path, ": the checkpoint holds ", b.name,
+                " but codec ", codec_.name(), " keeps no residual");
+      if (std::size_t(w) < residuals_.size() && backend_.comm().is_local(w)) residuals_[std::size_t(w)] = std::move(b.values);
+      ++found;
+    }
+    IST_CHECK(!codec_.keeps_residual() || found == int(residuals_.size()), "ist: resume from ", path, ": codec ",
+              codec_.name(), " expected ", residuals_.size(), " residual buffers (one per worker), found ", found,
+              " (resume with the same number of workers)");
+    buffers = std::move(rest);
+  }
+
   // Worker active_[i] -> coordinator: `src` (where the worker runs) into `dst` (sized on the coordinator).
   void receive(int i, std::span<const float> src, std::vector<float>& dst) {
     auto& comm = backend_.comm();
@@ -856,6 +1037,7 @@ class IndependentSubnetTrainer {
         .add("lr", r.lr)
         .add("decomposer", decomposer_.name())
         .add("optimizer", optimizer_.name())
+        .add("codec", codec_.name())
         .add("workers", r.workers)
         .add("failed_workers", r.failed_workers)
         .add("train_loss", r.train_loss)
@@ -878,6 +1060,17 @@ class IndependentSubnetTrainer {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<SliceSet> slices_;
   std::vector<float> send_buffer_;
+  // The transfer codec, and per worker id what it needs where the worker runs: the payload, the values it
+  // received (its update is trained minus received), its update, and its residual slice.
+  struct CodecLane {
+    codec::Bytes payload;
+    std::vector<float> received, update, residual;
+  };
+  codec::AnyCodec codec_;
+  std::vector<CodecLane> lanes_;
+  std::vector<std::vector<float>> residuals_;  // per worker id, one value per global parameter (TopK's memory)
+  codec::Bytes send_bytes_, receive_bytes_;
+  std::vector<float> update_buffer_;
   std::vector<std::vector<float>> results_;
   std::vector<std::vector<std::vector<float>>> state_results_;  // [buffer][slot]
   std::vector<std::span<const float>> result_spans_;

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ist/codec/codec.hpp"
 #include "ist/core/error.hpp"
 #include "ist/data/batch_iterator.hpp"
 #include "ist/io/json.hpp"
@@ -87,6 +88,9 @@ struct TrainerConfig {
   WorkerFailure on_worker_failure = WorkerFailure::Abort;
   AfterFailure after_failure = AfterFailure::Survivors;
   GraphOptions graph;                  // graph families only
+  // How slices travel between the coordinator and the workers (ist/codec/codec.hpp, docs/codecs.md):
+  // "float32" (bit-exact, the default) | "bf16" | "fp16" | "topk:F" (the top F of each update, error feedback).
+  std::string codec = "float32";
 };
 
 inline void validate(const TrainerConfig& c) {
@@ -104,6 +108,7 @@ inline void validate(const TrainerConfig& c) {
   IST_CHECK(c.graph.dropout >= 0.0 && c.graph.dropout < 1.0, who, ": graph.dropout must be in [0, 1), found ",
             c.graph.dropout);
   optim::validate(c.sgd, "ist::TrainerConfig: sgd");
+  (void)codec::parse_codec(c.codec, "ist::TrainerConfig: codec");
   (void)optim::parse_schedule(c.schedule, c.sgd.lr, c.epochs > 0 ? c.epochs : 1.0);
 }
 
@@ -119,7 +124,8 @@ inline nlohmann::ordered_json config_json(const TrainerConfig& c) {
           {"data_split", c.data_split == DataSplit::Disjoint ? "disjoint" : "shuffled"},
           {"graph_dropout", c.graph.dropout},
           {"graph_norm", int(c.graph.norm)},
-          {"graph_decay_first_layer_only", c.graph.decay_first_layer_only}};
+          {"graph_decay_first_layer_only", c.graph.decay_first_layer_only},
+          {"codec", codec::parse_codec(c.codec, "ist::TrainerConfig: codec").name()}};
 }
 
 // What a trainer stores in its checkpoints: config_json(c) and, under "optimizer", the optimizer's
@@ -132,7 +138,8 @@ inline nlohmann::ordered_json run_config_json(const TrainerConfig& c, nlohmann::
 
 // Resuming continues the saved run's data streams and plans, so what decides them must not change: the seed,
 // L, the batch, the data split and whether optimizer state is carried, and with carried state the optimizer
-// (its state buffers). Everything else (learning rate, schedule, epochs, S) may change at a round boundary.
+// (its state buffers), and the transfer codec (a checkpoint without the field was written with float32).
+// Everything else (learning rate, schedule, epochs, S) may change at a round boundary.
 // `saved` is the checkpoint's config, `now` run_config_json of this run. Throws naming the first field that
 // differs.
 inline void check_resumable(const nlohmann::ordered_json& saved, const nlohmann::ordered_json& now,
@@ -165,6 +172,15 @@ inline void check_resumable(const nlohmann::ordered_json& saved, const nlohmann:
     IST_CHECK(*s == *c, "ist: resume from ", path, ": ", key, " must match the checkpoint's (", text(*s), "), found ",
               text(*c), ": pass the same value to continue this run, or start a new run without resuming");
   }
+  // The codec decides the arithmetic of every round (and TopK's residuals live in the checkpoint).
+  const nlohmann::ordered_json* saved_codec = field(saved, "codec");
+  const nlohmann::ordered_json* now_codec = field(now, "codec");
+  const nlohmann::ordered_json float32 = "float32";
+  if (saved_codec == nullptr) saved_codec = &float32;  // written before codecs existed
+  IST_CHECK(now_codec != nullptr, "ist::check_resumable: the current config has no field codec");
+  IST_CHECK(*saved_codec == *now_codec, "ist: resume from ", path, ": codec must match the checkpoint's (",
+            text(*saved_codec), "), found ", text(*now_codec),
+            ": pass the same --codec to continue this run, or start a new run without resuming");
 }
 
 }  // namespace ist

@@ -1,0 +1,518 @@
+// Transfer codecs (ist/codec): round trips (Float32 bit-exact, bf16/fp16 within their rounding), top-k keeps
+// exactly k entries (the same set a full sort picks), every decoder rejects malformed payloads naming what it
+// expected and found, error feedback recovers what plain top-k loses; and in the trainer: the ledger counts
+// what travels (bf16: exactly half of float32), float32 is today's run bit for bit, residuals are kept per
+// worker and global parameter index, and a TopK run resumes from a checkpoint bit for bit.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "expect_error.hpp"
+#include "ist/codec/codec.hpp"
+#include "ist/core/rng.hpp"
+#include "ist/decompose/layerwise_random.hpp"
+#include "ist/decompose/widthwise_random.hpp"
+#include "ist/model/resnet.hpp"
+#include "ist/train/mlp_traits.hpp"
+#include "ist/train/trainer.hpp"
+
+using namespace ist;
+using ist::test::contains;
+using ist::test::error_of;
+
+namespace {
+
+std::vector<float> random_values(std::size_t n, std::uint64_t seed, double scale = 1.0) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = float(scale * (2.0 * rng.uniform() - 1.0) * std::exp(6.0 * rng.uniform() - 3.0));
+  return v;
+}
+
+std::vector<float> decoded_values(const codec::AnyCodec& c, std::span<const float> v) {
+  codec::Bytes b;
+  c.encode_values(v, b);
+  std::vector<float> out(v.size());
+  c.decode_values(b, out);
+  return out;
+}
+
+// The k largest magnitudes by a full sort (ties: lower index), ascending indices: the reference.
+std::vector<std::uint32_t> top_k_by_sort(std::span<const float> a, std::size_t k) {
+  std::vector<std::uint32_t> idx(a.size());
+  std::iota(idx.begin(), idx.end(), 0u);
+  const auto mag = [&](std::uint32_t i) { return std::isnan(a[i]) ? std::numeric_limits<float>::infinity() : std::fabs(a[i]); };
+  std::stable_sort(idx.begin(), idx.end(), [&](std::uint32_t i, std::uint32_t j) { return mag(i) > mag(j); });
+  idx.resize(k);
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+
+}  // namespace
+
+TEST_CASE("codec: Float32 round trip is bit-exact, special values included") {
+  std::vector<float> v = random_values(1001, 1);
+  v[0] = -0.f;
+  v[1] = std::numeric_limits<float>::infinity();
+  v[2] = std::bit_cast<float>(0x7fc01234u);  // NaN with a payload
+  v[3] = std::numeric_limits<float>::denorm_min();
+  const codec::AnyCodec c = codec::parse_codec("float32");
+  CHECK(c.is_float32());
+  CHECK_FALSE(c.returns_update());
+  const std::vector<float> back = decoded_values(c, v);
+  CHECK(std::memcmp(back.data(), v.data(), v.size() * 4) == 0);
+  codec::Bytes b;
+  c.encode_values(v, b);
+  CHECK(b.size() == v.size() * 4);
+}
+
+TEST_CASE("codec: bf16 and fp16 round to nearest even, within half a unit in the last place") {
+  const std::vector<float> v = random_values(20000, 2);
+  codec::Bytes b;
+  SUBCASE("bf16") {
+    const codec::AnyCodec c = codec::parse_codec("bf16");
+    c.encode_values(v, b);
+    CHECK(b.size() == v.size() * 2);
+    const std::vector<float> back = decoded_values(c, v);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      CAPTURE(v[i]);
+      REQUIRE(std::fabs(back[i] - v[i]) <= std::ldexp(std::fabs(v[i]), -9));  // 8 significant bits
+      REQUIRE((std::bit_cast<std::uint32_t>(back[i]) & 0xffffu) == 0u);
+    }
+    // Exactly representable values are kept; ties go to even; NaN stays NaN; range is float32's.
+    CHECK(codec::bf16_to_float(codec::float_to_bf16(1.5f)) == 1.5f);
+    CHECK(codec::float_to_bf16(std::bit_cast<float>(0x3f808000u)) == 0x3f80u);  // 1 + 2^-8: tie, to even (down)
+    CHECK(codec::float_to_bf16(std::bit_cast<float>(0x3f818000u)) == 0x3f82u);  // tie, to even (up)
+    CHECK(std::isnan(codec::bf16_to_float(codec::float_to_bf16(std::nanf("")))));
+    CHECK(codec::bf16_to_float(codec::float_to_bf16(3e38f)) == doctest::Approx(3e38).epsilon(0.004));
+  }
+  SUBCASE("fp16") {
+    const codec::AnyCodec c = codec::parse_codec("fp16");
+    c.encode_values(v, b);
+    CHECK(b.size() == v.size() * 2);
+    const std::vector<float> back = decoded_values(c, v);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      CAPTURE(v[i]);
+      const float a = std::fabs(v[i]);
+      const double bound = a >= 0x1p-14f ? std::ldexp(a, -11) : 0x1p-25;  // subnormals: half of 2^-24
+      REQUIRE(std::fabs(back[i] - v[i]) <= bound);
+    }
+    // Every one of the 63488 finite binary16 values survives float -> fp16 -> float -> fp16.
+    for (std::uint32_t h = 0; h < 0x10000u; ++h) {
+      if ((h & 0x7c00u) == 0x7c00u) continue;
+      REQUIRE(codec::float_to_fp16(codec::fp16_to_float(std::uint16_t(h))) == h);
+    }
+    CHECK(codec::float_to_fp16(65504.f) == 0x7bffu);
+    CHECK(codec::float_to_fp16(65519.f) == 0x7bffu);
+    CHECK(codec::float_to_fp16(65520.f) == 0x7c00u);  // rounds to infinity
+    CHECK(codec::float_to_fp16(-1e6f) == 0xfc00u);
+    CHECK(codec::float_to_fp16(0x1p-25f) == 0u);             // tie with zero: even
+    CHECK(codec::float_to_fp16(0x1.0001p-25f) == 1u);        // just above: the smallest subnormal
+    CHECK(codec::fp16_to_float(1u) == 0x1p-24f);
+    CHECK(std::isnan(codec::fp16_to_float(codec::float_to_fp16(std::nanf("")))));
+  }
+}
+
+TEST_CASE("codec: top-k keeps exactly k entries, the k largest a full sort finds") {
+  for (std::size_t n : {1u, 2u, 7u, 100u, 1000u, 5000u, 100003u}) {
+    for (double f : {0.001, 0.01, 0.1, 0.5, 1.0}) {
+      CAPTURE(n);
+      CAPTURE(f);
+      std::vector<float> a = random_values(n, 3 + n);
+      if (n > 10) {  // ties and zeros, a NaN, and a block of equal values
+        a[3] = a[5];
+        a[7] = std::nanf("");
+        for (std::size_t i = n / 2; i < n / 2 + 5; ++i) a[i] = 0.25f;
+        for (std::size_t i = 0; i < n / 10; ++i) a[n - 1 - i] = 0.f;
+      }
+      const std::size_t k = codec::top_k_count(n, f);
+      CHECK(k == std::clamp<std::size_t>(std::size_t(std::ceil(f * double(n) - 1e-9)), 1, n));
+      std::vector<std::uint32_t> idx;
+      std::vector<float> scratch;
+      codec::select_top_k(a, k, idx, scratch);
+      REQUIRE(idx.size() == k);
+      CHECK(idx == top_k_by_sort(a, k));
+
+      // The payload carries exactly k (index, value) pairs and decodes to them.
+      const codec::TopK c{f, false};
+      codec::Bytes b;
+      c.encode_update(a, std::span<float>(), b);
+      CHECK(b.size() == 8 + 8 * k);
+      std::vector<float> u(n, 1.f);
+      c.decode_update(b, u);
+      std::size_t nonzero_slots = 0;
+      for (std::size_t i = 0, j = 0; i < n; ++i) {
+        if (j < k && idx[j] == i) {
+          CHECK(std::memcmp(&u[i], &a[i], 4) == 0);
+          ++j;
+          ++nonzero_slots;
+        } else {
+          REQUIRE(u[i] == 0.f);
+        }
+      }
+      CHECK(nonzero_slots == k);
+    }
+  }
+  // All-equal magnitudes: the lowest indices win.
+  std::vector<float> same(50, -2.f);
+  std::vector<std::uint32_t> idx;
+  std::vector<float> scratch;
+  codec::select_top_k(same, 5, idx, scratch);
+  CHECK(idx == std::vector<std::uint32_t>{0, 1, 2, 3, 4});
+}
+
+TEST_CASE("codec: parse_codec reads --codec and rejects what it cannot, saying what it expected") {
+  CHECK(codec::parse_codec("bf16").name() == "bf16");
+  CHECK(codec::parse_codec("fp16").name() == "fp16");
+  CHECK(codec::parse_codec("topk:0.1").name() == "topk:0.1");
+  CHECK(codec::parse_codec("topk:0.01").name() == "topk:0.01");
+  CHECK(codec::parse_codec("topk:0.05:no-ef").name() == "topk:0.05:no-ef");
+  CHECK(codec::parse_codec("topk:0.1").keeps_residual());
+  CHECK_FALSE(codec::parse_codec("topk:0.1:no-ef").keeps_residual());
+  for (const char* bad : {"int8", "topk", "topk:", "topk:0", "topk:1.5", "topk:x", "topk:0.1x", ""}) {
+    CAPTURE(bad);
+    const std::string m = error_of([&] { (void)codec::parse_codec(bad, "--codec"); });
+    CHECK(contains(m, "--codec"));
+    CHECK(contains(m, "expected"));
+  }
+  TrainerConfig cfg;
+  cfg.codec = "bf32";
+  CHECK(contains(error_of([&] { validate(cfg); }), "ist::TrainerConfig: codec: expected a codec float32 | bf16"));
+}
+
+TEST_CASE("codec: every decoder rejects malformed payloads, naming what it expected and what it found") {
+  const std::vector<float> v = random_values(40, 4);
+  std::vector<float> out(40);
+  codec::Bytes good;
+  for (const char* name : {"float32", "bf16", "fp16", "topk:0.1"}) {
+    CAPTURE(name);
+    const codec::AnyCodec c = codec::parse_codec(name);
+    c.encode_values(v, good);
+    codec::Bytes shorter(good.begin(), good.end() - 1), longer = good;
+    longer.push_back(std::byte{0});
+    std::string m = error_of([&] { c.decode_values(shorter, out); });
+    CHECK(contains(m, "expected a payload of " + std::to_string(good.size()) + " bytes"));
+    CHECK(contains(m, "found " + std::to_string(good.size() - 1) + " bytes"));
+    m = error_of([&] { c.decode_values(longer, out); });
+    CHECK(contains(m, "found " + std::to_string(good.size() + 1) + " bytes"));
+    CHECK(contains(m, "ist::codec::"));
+    c.encode_update(v, std::span<float>(), good);
+    shorter.assign(good.begin(), good.end() - 1);
+    m = error_of([&] { c.decode_update(shorter, out); });
+    CHECK(contains(m, "ist::codec::"));
+    CHECK(contains(m, "expected"));
+    CHECK(contains(m, "found"));
+    CHECK(contains(error_of([&] { c.decode_update(codec::Bytes{}, out); }), "found 0 bytes"));
+  }
+  // TopK's header and indices.
+  const codec::TopK c{0.1, true};
+  std::vector<float> residual(40, 0.f);
+  c.encode_update(v, residual, good);  // k = 4
+  REQUIRE(good.size() == 8 + 8 * 4);
+  auto with_word = [&](std::size_t at, std::uint32_t w) {
+    codec::Bytes b = good;
+    std::memcpy(b.data() + at, &w, 4);
+    return b;
+  };
+  CHECK(contains(error_of([&] { c.decode_update(with_word(0, 41), out); }),
+                 "expected header n = 40 (the slice's length), found 41"));
+  CHECK(contains(error_of([&] { c.decode_update(with_word(4, 5), out); }),
+                 "expected header k = 4 (topk:0.1 of 40 values), found 5"));
+  CHECK(contains(error_of([&] { c.decode_update(with_word(8, 40), out); }),
+                 "expected index 0 to be above -1 and below n = 40 (strictly increasing), found 40"));
+  CHECK(contains(error_of([&] { c.decode_update(with_word(20, 40), out); }),
+                 "expected index 3 to be above"));
+  CHECK(contains(error_of([&] { c.decode_update(with_word(20, 40), out); }), "found 40"));
+  std::uint32_t first = 0;
+  std::memcpy(&first, good.data() + 8, 4);
+  CHECK(contains(error_of([&] { c.decode_update(with_word(12, first), out); }), "strictly increasing"));
+  CHECK(contains(error_of([&] { c.decode_update(codec::Bytes(7), out); }),
+                 "expected a payload of 40 bytes (an 8-byte header, then 4 indices and values), found 7 bytes"));
+}
+
+TEST_CASE("codec: error feedback recovers what plain top-k loses") {
+  // A small problem where plain top-k loses a signal for good: every round's update drifts all 200
+  // coordinates by +0.01 while 10 coordinates swing by +-1 (net zero over two rounds). At k = 5% (10
+  // entries) plain top-k only ever sends the swings: the drift never arrives. With error feedback the drift
+  // accumulates in the residual until it is among the largest, and what arrived tracks the true sum within
+  // the residual's bound.
+  const std::size_t n = 200, rounds = 400;
+  std::vector<double> truth(n, 0.0), plain_sum(n, 0.0), ef_sum(n, 0.0);
+  std::vector<float> residual(n, 0.f), u(n), got(n);
+  const codec::TopK plain{0.05, false}, ef{0.05, true};
+  codec::Bytes b;
+  for (std::size_t r = 0; r < rounds; ++r) {
+    for (std::size_t i = 0; i < n; ++i) u[i] = 0.01f + (i % 20 == 0 ? (r % 2 ? -1.f : 1.f) : 0.f);
+    for (std::size_t i = 0; i < n; ++i) truth[i] += u[i];
+    plain.encode_update(u, std::span<float>(), b);
+    plain.decode_update(b, got);
+    for (std::size_t i = 0; i < n; ++i) plain_sum[i] += got[i];
+    ef.encode_update(u, residual, b);
+    ef.decode_update(b, got);
+    for (std::size_t i = 0; i < n; ++i) ef_sum[i] += got[i];
+  }
+  double plain_err = 0, ef_err = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    plain_err = std::max(plain_err, std::fabs(truth[i] - plain_sum[i]));
+    ef_err = std::max(ef_err, std::fabs(truth[i] - ef_sum[i]));
+    // What was not delivered is exactly what the residual holds (up to float rounding).
+    CHECK(truth[i] - ef_sum[i] == doctest::Approx(residual[i]).epsilon(1e-3).scale(1.0));
+  }
+  MESSAGE("after ", rounds, " rounds: plain top-k misses up to ", plain_err, ", with error feedback ", ef_err);
+  CHECK(plain_err >= 0.99 * 0.01 * rounds);  // the drift of the quiet coordinates never arrived
+  CHECK(ef_err <= 1.5);                      // bounded by a couple of rounds' worth, not growing with rounds
+}
+
+// ---- the codecs in the trainer --------------------------------------------------------------------------
+
+namespace {
+
+using CodecResNet = ResNet<Stem<1, 4>, Stage<4, 4, 1, 1>, Stage<4, 8, 5, 2, Partitioned>, Head<8, 3>>;
+using CodecMlp = Mlp<Input<64>, Dense<24>, Dense<16>, Dense<3>>;
+
+// 8x8 images whose class is the quadrant that is brighter, plus noise.
+ImageDataset quadrant_images(int n, std::uint64_t seed) {
+  ImageDataset d;
+  d.n = n;
+  d.c = 1;
+  d.h = d.w = 8;
+  d.num_classes = 3;
+  d.source = "quadrants";
+  Rng rng(seed);
+  d.pixels.resize(std::size_t(n) * 64);
+  d.labels.resize(std::size_t(n));
+  for (int i = 0; i < n; ++i) {
+    const int y = int(rng.below(3));
+    d.labels[std::size_t(i)] = y;
+    for (int p = 0; p < 64; ++p) {
+      const int quadrant = (p / 8 >= 4 ? 2 : 0) + (p % 8 >= 4 ? 1 : 0);
+      d.pixels[std::size_t(i) * 64 + std::size_t(p)] = std::uint8_t(40 + (quadrant == y ? 120 : 0) + 90 * rng.uniform());
+    }
+  }
+  return d;
+}
+
+TrainerConfig codec_config(const std::string& codec) {
+  TrainerConfig c;
+  c.local_steps = 3;
+  c.batch = 8;
+  c.max_rounds = 3;
+  c.sgd = {0.05, 0.9, 5e-4, false};
+  c.eval_batch = 32;
+  c.progress = false;
+  c.codec = codec;
+  return c;
+}
+
+template <class Net, class D>
+using Trainer = IndependentSubnetTrainer<Net, D>;
+
+template <class Net, class D>
+std::vector<RoundRecord> run_rounds(Trainer<Net, D>& t, const ImageDataset& data, int rounds) {
+  t.prepare(data);
+  std::vector<RoundRecord> out;
+  for (int r = 0; r < rounds; ++r) out.push_back(t.train_round(std::uint64_t(r)));
+  return out;
+}
+
+bool bitwise_equal(std::span<const float> a, std::span<const float> b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size_bytes()) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("codec trainer: bf16 and fp16 move exactly half of float32's bytes, per worker and direction") {
+  const auto data = quadrant_images(96, 21);
+  Trainer<CodecResNet, LayerwiseRandom> f32(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),
+                                            codec_config("float32"));
+  const auto a = run_rounds(f32, data, 3);
+  for (const char* name : {"bf16", "fp16"}) {
+    CAPTURE(name);
+    Trainer<CodecResNet, LayerwiseRandom> half(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),
+                                               codec_config(name));
+    const auto b = run_rounds(half, data, 3);
+    for (std::size_t r = 0; r < a.size(); ++r) {
+      CAPTURE(r);
+      REQUIRE(a[r].worker_traffic.size() == b[r].worker_traffic.size());
+      CHECK(b[r].bytes_to_workers * 2 == a[r].bytes_to_workers);
+      CHECK(b[r].bytes_from_workers * 2 == a[r].bytes_from_workers);
+      CHECK(b[r].messages == a[r].messages);
+      for (std::size_t w = 0; w < a[r].worker_traffic.size(); ++w) {
+        CHECK(b[r].worker_traffic[w].to_worker * 2 == a[r].worker_traffic[w].to_worker);
+        CHECK(b[r].worker_traffic[w].from_worker * 2 == a[r].worker_traffic[w].from_worker);
+      }
+      CHECK(b[r].local_sgd_bytes == a[r].local_sgd_bytes);  // the baseline stays float32's
+    }
+    CHECK(half.backend().comm().ledger().total_bytes() * 2 == f32.backend().comm().ledger().total_bytes());
+    // FP32 master weights: close to the float32 run, not equal (the workers trained on rounded values).
+    double diff = 0, norm = 0;
+    for (std::size_t i = 0; i < f32.params().size(); ++i) {
+      diff = std::max(diff, double(std::fabs(f32.params()[i] - half.params()[i])));
+      norm = std::max(norm, double(std::fabs(f32.params()[i])));
+    }
+    MESSAGE(name, ": largest weight difference to float32 after 3 rounds ", diff, " (largest weight ", norm, ")");
+    CHECK(diff > 0);
+    CHECK(diff < 0.05 * norm);
+  }
+}
+
+TEST_CASE("codec trainer: float32 through the codec setting is the run without it, bit for bit") {
+  const auto data = quadrant_images(96, 22);
+  auto cfg = codec_config("float32");
+  TrainerConfig plain = cfg;
+  plain.codec = TrainerConfig{}.codec;
+  Trainer<CodecResNet, LayerwiseRandom> a(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(3)), cfg);
+  Trainer<CodecResNet, LayerwiseRandom> b(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(3)), plain);
+  run_rounds(a, data, 3);
+  run_rounds(b, data, 3);
+  CHECK(plain.codec == "float32");
+  CHECK(bitwise_equal(a.params(), b.params()));
+  CHECK(a.transfer_codec().name() == "float32");
+}
+
+TEST_CASE("codec trainer: top-k returns 8 + 8k bytes per worker, and the same seed gives the same weights") {
+  const auto data = quadrant_images(96, 23);
+  for (const char* name : {"topk:0.1", "topk:0.01"}) {
+    CAPTURE(name);
+    const codec::TopK c = {name == std::string("topk:0.1") ? 0.1 : 0.01, true};
+    Trainer<CodecMlp, WidthwiseRandom> t(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),
+                                         codec_config(name));
+    Trainer<CodecMlp, WidthwiseRandom> again(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),
+                                             codec_config(name));
+    t.prepare(data);
+    again.prepare(data);
+    for (int r = 0; r < 3; ++r) {
+      const RoundRecord rec = t.train_round(std::uint64_t(r));
+      again.train_round(std::uint64_t(r));
+      const Plan plan = WidthwiseRandom{}.plan(t.info(), {1, std::uint64_t(r), 4});
+      for (int w = 0; w < 4; ++w) {
+        const std::size_t n = ModelTraits<CodecMlp>::slices(plan.workers[std::size_t(w)]).size();
+        CHECK(rec.worker_traffic[std::size_t(w)].to_worker == 4 * n);  // float32 values down
+        CHECK(rec.worker_traffic[std::size_t(w)].from_worker == 8 + 8 * codec::top_k_count(n, c.fraction));
+      }
+    }
+    CHECK(bitwise_equal(t.params(), again.params()));
+    for (int w = 0; w < 4; ++w) CHECK(bitwise_equal(t.codec_residual(w), again.codec_residual(w)));
+  }
+}
+
+TEST_CASE("codec trainer: residuals are kept per worker and global parameter index, across changing slices") {
+  // The rule (docs/codecs.md): worker w's residual is a vector over the global parameters, on the worker's
+  // side. In a round, only the entries of w's slice change: the residual of the slice is added to w's update,
+  // and what was not sent stays at those global indices. Entries outside the slice keep their value until w
+  // holds those parameters again, whatever other workers did with them meanwhile.
+  const auto data = quadrant_images(96, 24);
+  const int S = 4;
+  Trainer<CodecMlp, WidthwiseRandom> t(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(S)),
+                                       codec_config("topk:0.05"));
+  t.prepare(data);
+  const std::size_t P = ModelTraits<CodecMlp>::num_params;
+  std::vector<std::vector<float>> before(S, std::vector<float>(P, 0.f));
+  int kept_outside = 0, changed_inside = 0;
+  for (int r = 0; r < 4; ++r) {
+    const Plan plan = WidthwiseRandom{}.plan(t.info(), {1, std::uint64_t(r), S});
+    std::vector<float> global_before(t.params().begin(), t.params().end());
+    t.train_round(std::uint64_t(r));
+    for (int w = 0; w < S; ++w) {
+      CAPTURE(r);
+      CAPTURE(w);
+      const std::span<const float> now = t.codec_residual(w);
+      REQUIRE(now.size() == P);
+      std::vector<char> in_slice(P, 0);
+      const SliceSet set = ModelTraits<CodecMlp>::slices(plan.workers[std::size_t(w)]);
+      std::vector<float> ones(set.size(), 1.f), mask(P, 0.f);
+      scatter(std::span<const float>(ones), set, std::span<float>(mask));
+      std::size_t slice_nonzero = 0;
+      for (std::size_t g = 0; g < P; ++g) {
+        if (mask[g] == 0.f) {
+          REQUIRE(std::memcmp(&now[g], &before[std::size_t(w)][g], 4) == 0);  // untouched outside the slice
+          ++kept_outside;
+        } else {
+          slice_nonzero += now[g] != 0.f ? 1 : 0;
+          changed_inside += std::memcmp(&now[g], &before[std::size_t(w)][g], 4) != 0 ? 1 : 0;
+        }
+      }
+      // Inside the slice, exactly the k sent entries were cleared (the rest of an update is rarely exactly 0).
+      CHECK(slice_nonzero <= set.size() - codec::top_k_count(set.size(), 0.05));
+      CHECK(slice_nonzero + set.size() / 20 >= set.size() - codec::top_k_count(set.size(), 0.05));
+      before[std::size_t(w)].assign(now.begin(), now.end());
+    }
+  }
+  CHECK(kept_outside > 0);  // width-wise slices differ from round to round
+  CHECK(changed_inside > 0);
+}
+
+TEST_CASE("codec trainer: with k = 100% and error feedback the residual stays zero and the merge is the mean update") {
+  const auto data = quadrant_images(64, 25);
+  Trainer<CodecResNet, LayerwiseRandom> t(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)),
+                                          codec_config("topk:1"));
+  Trainer<CodecResNet, LayerwiseRandom> ref(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)),
+                                            codec_config("float32"));
+  run_rounds(t, data, 2);
+  run_rounds(ref, data, 2);
+  for (int w = 0; w < 2; ++w)
+    for (float x : t.codec_residual(w)) REQUIRE(x == 0.f);
+  // master + (trained - received) differs from trained only by float rounding.
+  for (std::size_t i = 0; i < ref.params().size(); ++i)
+    REQUIRE(t.params()[i] == doctest::Approx(ref.params()[i]).epsilon(1e-4).scale(1e-3));
+}
+
+TEST_CASE("codec trainer: a top-k run stopped after round 2 and resumed from its checkpoint ends bit for bit as one run") {
+  const auto data = quadrant_images(96, 26);
+  const std::string dir = (std::filesystem::temp_directory_path() / "ist_codec_resume").string();
+  std::filesystem::remove_all(dir);
+  auto cfg = codec_config("topk:0.1");
+  cfg.max_rounds = 4;
+  cfg.eval_every = 0;
+  Trainer<CodecMlp, WidthwiseRandom> whole(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(3)), cfg);
+  whole.fit(data, data);
+  auto stopped_cfg = cfg;
+  stopped_cfg.max_rounds = 2;
+  stopped_cfg.checkpoint_dir = dir;
+  Trainer<CodecMlp, WidthwiseRandom> stopped(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(3)),
+                                             stopped_cfg);
+  stopped.fit(data, data);
+  auto resumed_cfg = cfg;
+  resumed_cfg.checkpoint_dir = dir;
+  Trainer<CodecMlp, WidthwiseRandom> resumed(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(3)),
+                                             resumed_cfg);
+  const FitResult rest = resumed.fit(data, data, dir);
+  REQUIRE(rest.rounds.size() == 2);
+  CHECK(bitwise_equal(whole.params(), resumed.params()));
+  for (int w = 0; w < 3; ++w) CHECK(bitwise_equal(whole.codec_residual(w), resumed.codec_residual(w)));
+  // The checkpoint records the codec: another codec may not continue the run.
+  auto other = resumed_cfg;
+  other.codec = "topk:0.2";
+  Trainer<CodecMlp, WidthwiseRandom> wrong(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(3)), other);
+  wrong.prepare(data);
+  const std::string m = error_of([&] { wrong.resume(dir); });
+  CHECK(contains(m, "codec must match the checkpoint's (topk:0.1), found topk:0.2"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("codec trainer: error feedback recovers accuracy that plain top-k loses (IST on an MLP, k = 1%)") {
+  const auto data = quadrant_images(384, 27);
+  const auto test = quadrant_images(192, 28);
+  auto run = [&](const std::string& name) {
+    auto cfg = codec_config(name);
+    cfg.max_rounds = 12;
+    cfg.local_steps = 5;
+    cfg.eval_every = 0;
+    cfg.sgd = {0.05, 0.0, 0.0, false};
+    Trainer<CodecMlp, WidthwiseRandom> t(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)), cfg);
+    return t.fit(data, test).final_eval;
+  };
+  const EvalResult full = run("float32"), ef = run("topk:0.01"), plain = run("topk:0.01:no-ef");
+  MESSAGE("test accuracy: float32 ", full.accuracy, ", top-1% with error feedback ", ef.accuracy,
+          ", plain top-1% ", plain.accuracy, "; loss ", full.loss, " / ", ef.loss, " / ", plain.loss);
+  CHECK(ef.loss < plain.loss);
+  CHECK(ef.accuracy >= plain.accuracy);
+}
