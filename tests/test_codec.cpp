@@ -84,7 +84,8 @@ TEST_CASE("codec: bf16 and fp16 round to nearest even, within half a unit in the
     const std::vector<float> back = decoded_values(c, v);
     for (std::size_t i = 0; i < v.size(); ++i) {
       CAPTURE(v[i]);
-      REQUIRE(std::fabs(back[i] - v[i]) <= std::ldexp(std::fabs(v[i]), -9));  // 8 significant bits
+      // 8 significant bits: half a unit in the last place is 2^(exponent - 8).
+      REQUIRE(std::fabs(back[i] - v[i]) <= std::ldexp(1.0, std::ilogb(v[i]) - 8));
       REQUIRE((std::bit_cast<std::uint32_t>(back[i]) & 0xffffu) == 0u);
     }
     // Exactly representable values are kept; ties go to even; NaN stays NaN; range is float32's.
@@ -101,8 +102,9 @@ TEST_CASE("codec: bf16 and fp16 round to nearest even, within half a unit in the
     const std::vector<float> back = decoded_values(c, v);
     for (std::size_t i = 0; i < v.size(); ++i) {
       CAPTURE(v[i]);
+      // 11 significant bits: half a unit in the last place is 2^(exponent - 11); subnormals: half of 2^-24.
       const float a = std::fabs(v[i]);
-      const double bound = a >= 0x1p-14f ? std::ldexp(a, -11) : 0x1p-25;  // subnormals: half of 2^-24
+      const double bound = a >= 0x1p-14f ? std::ldexp(1.0, std::ilogb(a) - 11) : 0x1p-25;
       REQUIRE(std::fabs(back[i] - v[i]) <= bound);
     }
     // Every one of the 63488 finite binary16 values survives float -> fp16 -> float -> fp16.
@@ -334,7 +336,7 @@ TEST_CASE("codec trainer: bf16 and fp16 move exactly half of float32's bytes, pe
   Trainer<CodecResNet, LayerwiseRandom> f32(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),
                                             codec_config("float32"));
   const auto a = run_rounds(f32, data, 3);
-  for (const char* name : {"bf16", "fp16"}) {
+  for (const std::string name : {"bf16", "fp16"}) {
     CAPTURE(name);
     Trainer<CodecResNet, LayerwiseRandom> half(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),
                                                codec_config(name));
@@ -380,9 +382,9 @@ TEST_CASE("codec trainer: float32 through the codec setting is the run without i
 
 TEST_CASE("codec trainer: top-k returns 8 + 8k bytes per worker, and the same seed gives the same weights") {
   const auto data = quadrant_images(96, 23);
-  for (const char* name : {"topk:0.1", "topk:0.01"}) {
+  for (const std::string name : {"topk:0.1", "topk:0.01"}) {
     CAPTURE(name);
-    const codec::TopK c = {name == std::string("topk:0.1") ? 0.1 : 0.01, true};
+    const codec::TopK c = {name == "topk:0.1" ? 0.1 : 0.01, true};
     Trainer<CodecMlp, WidthwiseRandom> t(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),
                                          codec_config(name));
     Trainer<CodecMlp, WidthwiseRandom> again(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),

@@ -57,7 +57,7 @@ using Bf16Values = Half16<float_to_bf16, bf16_to_float>;
 using Fp16Values = Half16<float_to_fp16, fp16_to_float>;
 }  // namespace detail
 
-// bfloat16: float32's exponent range with 8 significant bits (relative rounding error <= 2^-9).
+// bfloat16: float32's exponent range with 8 significant bits (relative rounding error <= 2^-8).
 struct BFloat16 {
   std::string name() const { return "bf16"; }
   bool returns_update() const { return true; }

@@ -667,7 +667,7 @@ class IndependentSubnetTrainer {
   }
 
   // Everything that decides the messages and the arithmetic of a round, hashed: S, L, |theta|, the state
-  // buffers carried, the steps per epoch (schedules), each worker's spec and slice count.
+  // buffers carried, the steps per epoch (schedules), the transfer codec, each worker's spec and slice count.
   std::uint64_t round_fingerprint(const Plan& plan) const {
     std::uint64_t h = mix64(std::uint64_t(plan.num_workers()));
     auto add = [&h](std::uint64_t v) { h = mix64(h ^ v); };
@@ -675,6 +675,7 @@ class IndependentSubnetTrainer {
     add(std::uint64_t(Traits::num_params));
     add(state_.size());
     add(std::uint64_t(steps_per_epoch_));
+    for (char ch : codec_.name()) add(std::uint64_t(std::uint8_t(ch)));  // ranks must agree on the payloads
     for (int w : active_) add(std::uint64_t(w));
     for (std::size_t w = 0; w < plan.workers.size(); ++w) {
       const SubnetSpec& s = plan.workers[w];
