@@ -2,11 +2,12 @@
 # Bitwise reproducibility of ist-train across processes (issue 13): one command and one seed must end with
 # the same parameters and optimizer state whatever else happens in the process: with or without --metrics,
 # --sequential or concurrent workers, killed with SIGKILL in round 4 and resumed, stopped cleanly after round
-# 3 and resumed in a new process; and --threads 1 and --threads 2 each reproduce themselves.
+# 3 and resumed in a new process; and --threads 1 and --threads 2 each reproduce themselves. With the top-k
+# and bf16 transfer codecs too (top-k: its error-feedback residuals survive a stop and resume).
 #
 # Usage: determinism.sh IST_TRAIN CHECKPOINT_DIGEST [DATA_DIR]
 # Exit codes: 0 all variants identical, 1 a variant differs or a run failed, 77 skipped (no data set).
-# Runtime: about 8 runs of 6 short rounds (1-2 minutes on two cores).
+# Runtime: about 14 runs of 6 short rounds (2-3 minutes on two cores).
 set -u
 
 train=${1:?usage: determinism.sh IST_TRAIN CHECKPOINT_DIGEST [DATA_DIR]}
@@ -95,6 +96,17 @@ else
 fi
 run killed --max-rounds 6 --checkpoint-dir "$work/killed" --resume
 
+# Transfer codecs (docs/codecs.md): top-k with error feedback keeps per-worker residuals, which travel through
+# the checkpoint (as state buffers, so the digest covers them); bf16 rounds what travels. Each reproduces
+# itself with --sequential workers, and a top-k run stopped after round 3 and resumed by a new process ends
+# where the uninterrupted one does.
+run topk --max-rounds 6 --checkpoint-dir "$work/topk" --codec topk:0.1
+run topk-sequential --max-rounds 6 --checkpoint-dir "$work/topk-sequential" --codec topk:0.1 --sequential
+run topk-stop3 --max-rounds 3 --checkpoint-dir "$work/topk-stopped" --codec topk:0.1
+run topk-stopped --max-rounds 6 --checkpoint-dir "$work/topk-stopped" --codec topk:0.1 --resume
+run bf16 --max-rounds 6 --checkpoint-dir "$work/bf16" --codec bf16
+run bf16-sequential --max-rounds 6 --checkpoint-dir "$work/bf16-sequential" --codec bf16 --sequential
+
 # Compare the final parameter and optimizer payloads.
 reference=$(final plain)
 if [[ -z "$reference" ]]; then
@@ -121,6 +133,32 @@ else
   echo "      found: $t2b"
   failed=1
 fi
+
+# same_as REFERENCE NAME...: each NAME's final payload equals REFERENCE's, which differs from plain's (the
+# codec is in effect).
+same_as() {
+  local ref=$1 want got
+  shift
+  want=$(final "$ref")
+  if [[ -z "$want" || "$want" == "$reference" ]]; then
+    echo "FAIL: $ref (acc $(accuracy "$ref")): expected a round-6 payload other than plain's, found: ${want:-none}"
+    failed=1
+    return
+  fi
+  echo "$ref (acc $(accuracy "$ref")): $want"
+  for name in "$@"; do
+    got=$(final "$name")
+    if [[ "$got" == "$want" ]]; then
+      echo "same       $name as $ref (acc $(accuracy "$name"))"
+    else
+      echo "FAIL: $name (acc $(accuracy "$name")): expected the payload of $ref: $want"
+      echo "      found: $got"
+      failed=1
+    fi
+  done
+}
+same_as topk topk-sequential topk-stopped
+same_as bf16 bf16-sequential
 
 if ((failed)); then
   echo "determinism: FAILED"
