@@ -518,3 +518,16 @@ TEST_CASE("codec trainer: error feedback recovers accuracy that plain top-k lose
   CHECK(ef.loss < plain.loss);
   CHECK(ef.accuracy >= plain.accuracy);
 }
+
+TEST_CASE("codec trainer: a codec on a communicator without byte transfers stops at construction, saying why") {
+  using ArchetypeBackend = CpuBackend<archetypes::CommunicatorArchetype>;
+  const std::string m = error_of([] {
+    IndependentSubnetTrainer<CodecResNet, LayerwiseRandom, HolderAverage, ArchetypeBackend> t(
+        LayerwiseRandom{}, HolderAverage{}, ArchetypeBackend(archetypes::CommunicatorArchetype{}), codec_config("bf16"));
+  });
+  CHECK(contains(m, "ist::IndependentSubnetTrainer: codec bf16 needs a communicator that moves byte payloads"));
+  // float32 needs nothing more than the Communicator concept.
+  IndependentSubnetTrainer<CodecResNet, LayerwiseRandom, HolderAverage, ArchetypeBackend> ok(
+      LayerwiseRandom{}, HolderAverage{}, ArchetypeBackend(archetypes::CommunicatorArchetype{}), codec_config("float32"));
+  CHECK(ok.transfer_codec().is_float32());
+}
