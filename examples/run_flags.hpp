@@ -94,8 +94,9 @@ inline void add_run_flags(CLI::App& app, RunFlags& f, TrainerConfig& t) {
           [](std::string& s) {
             try {
               (void)codec::parse_codec(s, "--codec");
-            } catch (const Error& e) {
-              return std::string(e.what());
+            } catch (const Error& e) {  // CLI11 names the option itself
+              const std::string m = e.what(), prefix = "--codec: ";
+              return m.rfind(prefix, 0) == 0 ? m.substr(prefix.size()) : m;
             }
             return std::string();
           },
