@@ -68,6 +68,7 @@ int run(const TrainOptions& o, Backend backend, const std::string& where, const 
                 o.trainer.schedule.c_str(), (unsigned long long)o.trainer.seed);
     std::fflush(stdout);
   }
+  load_initial_weights<Net>(o.run, trainer, root);
   install_fault_injector(trainer, o.run, workers);
   install_live_progress(trainer, root && o.trainer.progress);  // a live step counter on a terminal
   const std::string resume_from = resume_point(o.run, o.trainer, root);
