@@ -147,6 +147,18 @@ def save_safetensors(path, tensors, metadata=None):
     os.replace(tmp, path)
 
 
+def deal(ids, workers):
+    """LayerwiseRandom's deal of shuffled blocks (and the official ResIST code's): N/S per worker, the N mod S
+    leftovers one each to the first workers. Returns each worker's blocks, sorted."""
+    base, extra = divmod(len(ids), workers)
+    out, k = [], 0
+    for w in range(workers):
+        count = base + (1 if w < extra else 0)
+        out.append(sorted(ids[k:k + count]))
+        k += count
+    return out
+
+
 # ist's presets (include/ist/model/presets.hpp): stages, and whether the head has its batch norm.
 PRESETS = {
     "resnet20": [(16, 1, 3, False), (32, 2, 3, True), (64, 2, 3, True)],
@@ -205,12 +217,7 @@ def torch_round_ms(preset, workers, local_steps, batch, threads, rounds=3, seed=
     def one_round():
         ids = list(glob.decomposable)
         rng.shuffle(ids)
-        base, extra = divmod(len(ids), workers)
-        owned, nxt = [], 0
-        for w in range(workers):
-            count = base + (1 if w < extra else 0)
-            owned.append(set(ids[nxt:nxt + count]))
-            nxt += count
+        owned = [set(b) for b in deal(ids, workers)]
         sums = {n: torch.zeros_like(p) for n, p in gparams.items()}
         holders = {n: 0 for n in gparams}
         for w, net in enumerate(replicas):

@@ -59,7 +59,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_pytorch import FINAL_BN, PRESETS, PreActResNet, load_safetensors, save_safetensors  # noqa: E402
+from compare_pytorch import FINAL_BN, PRESETS, PreActResNet, deal, load_safetensors, save_safetensors  # noqa: E402
 
 FASHION_MEAN, FASHION_STD = 0.2860, 0.3530
 
@@ -123,17 +123,6 @@ class IstRng:
 
 IST_PLAN_STREAM = 0x4C415945  # "LAYE": ist::LayerwiseRandom
 IST_DATA_STREAM = 0x44415441  # "DATA": ist::ImageBatches::worker_data_seed
-
-
-def deal(ids, workers):
-    """N/S blocks per worker, the N mod S leftovers one each to the first workers (ist and the official code)."""
-    base, extra = divmod(len(ids), workers)
-    out, k = [], 0
-    for w in range(workers):
-        count = base + (1 if w < extra else 0)
-        out.append(sorted(ids[k:k + count]))
-        k += count
-    return out
 
 
 def ist_plan(seed, round_index, workers, decomposable):
