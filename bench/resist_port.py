@@ -267,8 +267,7 @@ def run(args):
         streams = [TorchStream(args.seed, w, n, batch) for w in range(S)]
         eval_batch = 100
     rounds = args.max_rounds or math.ceil(args.epochs * per_epoch / L)
-    total_epochs = args.epochs
-    milestones = [f * total_epochs for f in (0.5, 0.75)]
+    milestones = [f * args.epochs for f in (0.5, 0.75)]
 
     def lr_of(round_index, step):  # 0-based round; step: the worker's step count since the start
         if args.match_ist:  # ist's StepSchedule: base * 0.1^(milestones passed), positions in epochs

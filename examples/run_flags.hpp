@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <map>
 #include <optional>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -151,11 +150,8 @@ void save_final_weights(const RunFlags& f, const Trainer& trainer, const Decompo
 template <class Net, class Trainer>
 void load_initial_weights(const RunFlags& f, Trainer& trainer, bool verbose) {
   if (f.init_weights.empty()) return;
-  const std::vector<float> w = load_weights<Net>(f.init_weights);
-  std::span<float> params = trainer.params();
-  IST_CHECK(w.size() == params.size(), "--init-weights ", f.init_weights, ": expected ", params.size(),
-            " parameters, found ", w.size());
-  std::copy(w.begin(), w.end(), params.begin());
+  const std::vector<float> w = load_weights<Net>(f.init_weights);  // checks every tensor and its shape
+  std::copy(w.begin(), w.end(), trainer.params().begin());
   if (verbose) {
     std::printf("initial weights: %s\n", f.init_weights.c_str());
     std::fflush(stdout);
