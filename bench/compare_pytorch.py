@@ -105,6 +105,60 @@ class PreActResNet(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+def load_safetensors(path):
+    """({name: tensor}, metadata) of a safetensors file of F32 tensors (ist::save_weights writes them): an
+    8-byte little-endian header length, the JSON header, the raw little-endian data. Needs only torch."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n].decode("utf-8"))
+    metadata = header.pop("__metadata__", {})
+    buffer = data[8 + n:]
+    tensors = {}
+    for name, entry in header.items():
+        if entry["dtype"] != "F32":
+            raise ValueError(f"{path}: {name}: expected dtype F32, found {entry['dtype']}")
+        begin, end = entry["data_offsets"]
+        flat = torch.frombuffer(bytearray(buffer[begin:end]), dtype=torch.float32) if end > begin else torch.empty(0)
+        tensors[name] = flat.reshape(entry["shape"])
+    return tensors, metadata
+
+
+def save_safetensors(path, tensors, metadata=None):
+    """Writes {name: float32 tensor} as a safetensors file (atomically: a temporary file, then a rename), the
+    tensors in the given order; ist::load_weights reads it."""
+    import struct
+    header, offset, blobs = {}, 0, []
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    for name, t in tensors.items():
+        blob = t.detach().to(torch.float32).contiguous().cpu().numpy().tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text)
+        for blob in blobs:
+            f.write(blob)
+    os.replace(tmp, path)
+
+
+def deal(ids, workers):
+    """LayerwiseRandom's deal of shuffled blocks (and the official ResIST code's): N/S per worker, the N mod S
+    leftovers one each to the first workers. Returns each worker's blocks, sorted."""
+    base, extra = divmod(len(ids), workers)
+    out, k = [], 0
+    for w in range(workers):
+        count = base + (1 if w < extra else 0)
+        out.append(sorted(ids[k:k + count]))
+        k += count
+    return out
+
+
 # ist's presets (include/ist/model/presets.hpp): stages, and whether the head has its batch norm.
 PRESETS = {
     "resnet20": [(16, 1, 3, False), (32, 2, 3, True), (64, 2, 3, True)],
@@ -163,12 +217,7 @@ def torch_round_ms(preset, workers, local_steps, batch, threads, rounds=3, seed=
     def one_round():
         ids = list(glob.decomposable)
         rng.shuffle(ids)
-        base, extra = divmod(len(ids), workers)
-        owned, nxt = [], 0
-        for w in range(workers):
-            count = base + (1 if w < extra else 0)
-            owned.append(set(ids[nxt:nxt + count]))
-            nxt += count
+        owned = [set(b) for b in deal(ids, workers)]
         sums = {n: torch.zeros_like(p) for n, p in gparams.items()}
         holders = {n: 0 for n in gparams}
         for w, net in enumerate(replicas):

@@ -81,6 +81,8 @@ def parse_args(argv=None):
     ap.add_argument("--protocols", type=csv_list(str), default=list(PROTOCOLS),
                     help="subset of resist,local-sgd,ddp (default all)")
     ap.add_argument("--model", default="resnet26-fashion", help="ist-train --model preset")
+    ap.add_argument("--init-scheme", choices=["auto", "kaiming", "torch"], default="auto",
+                    help="ist-train --init-scheme (auto: the preset's)")
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("-L", "--local-steps", type=int, default=50, help="L for resist and local-sgd (ddp: 1)")
     ap.add_argument("--batch", type=int, default=128)
@@ -140,6 +142,8 @@ def command_for(a, S, protocol, metrics):
            "--data-split", "shuffled", "--eval-every", str(a.local_steps if protocol == "ddp" else 1),
            "--train-subset", str(a.train_subset), "--test-subset", str(a.test_subset), "--quiet",
            "--metrics", metrics]
+    if a.init_scheme != "auto":
+        cmd += ["--init-scheme", a.init_scheme]
     if a.max_rounds > 0:
         cmd += ["--max-rounds", str(a.max_rounds * (a.local_steps if protocol == "ddp" else 1))]
     if a.data:

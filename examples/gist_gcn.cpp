@@ -84,6 +84,7 @@ ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphDatas
     std::fflush(stdout);
   }
   ist::examples::install_fault_injector(trainer, o.run, workers);
+  ist::examples::load_initial_weights<Net>(o.run, trainer, root && verbose);
   ist::examples::install_live_progress(trainer, root && verbose && cfg.progress);  // a live step counter
   ist::FitResult r = trainer.fit(g, ist::examples::resume_point(o.run, cfg, root && verbose));
   if (root && verbose)  // the first seed's model

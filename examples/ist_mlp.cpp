@@ -58,6 +58,7 @@ int run(const Options& o, const ist::ImageDataset& train, const ist::ImageDatase
               (unsigned long long)o.trainer.seed);
   std::fflush(stdout);
   ist::examples::install_fault_injector(trainer, o.run, workers);
+  ist::examples::load_initial_weights<Net>(o.run, trainer, true);
   ist::examples::install_live_progress(trainer, o.trainer.progress);  // a live step counter on a terminal
   const ist::FitResult r = trainer.fit(train, test, ist::examples::resume_point(o.run, o.trainer, true));
   ist::examples::save_final_weights<Net>(o.run, trainer, decomposer, workers, {{"ist.protocol", o.protocol}});

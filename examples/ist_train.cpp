@@ -81,6 +81,12 @@ int main(int argc, char** argv) {
                                  "every class is in them");
   ist::examples::add_optimizer_flags(app, o.optimizer);
   ist::examples::add_run_flags(app, o.run, t);
+  std::string init_scheme = "auto";
+  app.add_option("--init-scheme", init_scheme,
+                 "how convolution weights are drawn: kaiming (normal, std sqrt(2/fan_in)) | torch (uniform "
+                 "+-1/sqrt(fan_in), PyTorch's default) | auto (the preset's: torch for resnet26-resist and resnet101, "
+                 "which follow the ResIST reference code; kaiming for the others)")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "kaiming", "torch"}));
   app.add_option("--min-depth", o.min_depth, "resist: minimum decomposable blocks per worker")->capture_default_str();
   app.add_flag("--mpi", o.mpi, "workers are MPI ranks, S = the number of ranks (automatic under mpirun)");
   app.add_option("--backend", o.backend, "cpu (Eigen) | cuda (cuDNN and cuBLAS; the S workers run as streams on one GPU)")
@@ -91,6 +97,7 @@ int main(int argc, char** argv) {
                "--backend cuda: time cuDNN's convolution algorithms (faster, not bit-reproducible)");
   CLI11_PARSE(app, argc, argv);
   o.workers_given = app.count("--workers") > 0;
+  t.init_scheme = ist::examples::init_scheme_of(o.model, init_scheme);
 
   // Under MPI: every rank runs this program; rank 0 coordinates and prints. Any rank's exception ends the
   // whole job (MpiSession::fail).

@@ -4,11 +4,21 @@
 #include <string_view>
 
 #include "ist/core/error.hpp"
+#include "ist/model/init.hpp"
 #include "ist/model/presets.hpp"
 
 namespace ist::examples {
 
 inline constexpr const char* kModelNames = "resnet26-fashion, resnet26-resist, resnet20, resnet32, resnet56, resnet110, resnet101";
+
+// --init-scheme: "kaiming" | "torch" | "auto", the preset's own: PyTorch's default initialization for the presets
+// that follow the ResIST reference code (resnet26-resist, resnet101: it trains from PyTorch's defaults),
+// Kaiming normal for the others.
+inline InitScheme init_scheme_of(std::string_view model, std::string_view flag) {
+  if (flag == "torch") return InitScheme::TorchDefault;
+  if (flag == "kaiming") return InitScheme::KaimingNormal;
+  return model == "resnet26-resist" || model == "resnet101" ? InitScheme::TorchDefault : InitScheme::KaimingNormal;
+}
 
 // Calls fn.template operator()<Net>() with the preset `name` built for `channels` input channels.
 template <class Fn>

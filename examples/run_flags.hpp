@@ -4,6 +4,7 @@
 // handling, the final weights for PyTorch. One home, so each program offers the engine's features the same way.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -32,6 +33,7 @@ struct RunFlags {
   std::string on_failure = "abort", after_failure = "survivors";
   std::string inject_failure;   // "W:R": worker W throws in round R (1-based), to try the failure handling
   std::string save_weights;     // write the final global model here (safetensors, PyTorch names)
+  std::string init_weights;     // start from this model (safetensors, PyTorch names) instead of the seed's
 };
 
 // How a run is laid out, in every program: -S, -L, --epochs, --max-rounds, --schedule, --threads,
@@ -104,6 +106,12 @@ inline void add_run_flags(CLI::App& app, RunFlags& f, TrainerConfig& t) {
   app.add_option("--save-weights", f.save_weights,
                  "write the final global model to FILE as a safetensors state dict with PyTorch names "
                  "(docs/weights.md)");
+  app.add_option("--init-weights", f.init_weights,
+                 "start from the model in FILE (a safetensors state dict as --save-weights writes, or PyTorch's) "
+                 "instead of the seed's initialization; a resumed checkpoint replaces it")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--step-losses", t.metrics_step_losses,
+               "the --metrics rows also hold train_loss_steps: per worker, the loss of each local step");
 }
 
 // Puts the flags into the config; throws on contradictions.
@@ -113,6 +121,7 @@ inline void apply(const RunFlags& f, TrainerConfig& t) {
   IST_CHECK(!f.resume || f.resume_from.empty(), "--resume and --resume-from: give one of them, found both");
   t.on_worker_failure = f.on_failure == "drop" ? WorkerFailure::DropForRound : WorkerFailure::Abort;
   t.after_failure = f.after_failure == "all" ? AfterFailure::AllWorkers : AfterFailure::Survivors;
+  IST_CHECK(!t.metrics_step_losses || !t.metrics_path.empty(), "--step-losses: needs --metrics (the file they go to)");
   if (!f.save_weights.empty()) {  // fail now rather than after training
     std::error_code ec;
     const std::filesystem::path dir = std::filesystem::absolute(f.save_weights, ec).parent_path();
@@ -149,6 +158,20 @@ void save_final_weights(const RunFlags& f, const Trainer& trainer, const Decompo
   save_weights<Net>(f.save_weights, trainer.params(), std::move(metadata));
   std::printf("weights: %s (safetensors, PyTorch state-dict names: docs/weights.md)\n", f.save_weights.c_str());
   std::fflush(stdout);
+}
+
+// --init-weights FILE: the trainer's global model becomes the one in FILE (ist::load_weights: every tensor
+// of Net, by its PyTorch name, with its shape; PyTorch's batch-norm buffers are ignored). Call it before
+// fit(); a checkpoint that fit() resumes from replaces these weights.
+template <class Net, class Trainer>
+void load_initial_weights(const RunFlags& f, Trainer& trainer, bool verbose) {
+  if (f.init_weights.empty()) return;
+  const std::vector<float> w = load_weights<Net>(f.init_weights);  // checks every tensor and its shape
+  std::copy(w.begin(), w.end(), trainer.params().begin());
+  if (verbose) {
+    std::printf("initial weights: %s\n", f.init_weights.c_str());
+    std::fflush(stdout);
+  }
 }
 
 // --inject-failure W:R: worker W throws in its local steps of round R.

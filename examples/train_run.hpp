@@ -62,12 +62,17 @@ int run(const TrainOptions& o, Backend backend, const std::string& where, const 
   if (root) {
     std::printf("%s", info.summary().c_str());
     std::printf("protocol %s (%s), S = %d workers %s, L = %d local steps, batch %d, optimizer %s, schedule %s, "
-                "seed %llu\n",
+                "seed %llu, initialization %s\n",
                 o.protocol.c_str(), std::string(decomposer.name()).c_str(), workers, where.c_str(),
                 o.trainer.local_steps, o.trainer.batch, describe(trainer.optimizer()).c_str(),
-                o.trainer.schedule.c_str(), (unsigned long long)o.trainer.seed);
+                o.trainer.schedule.c_str(), (unsigned long long)o.trainer.seed,
+                o.run.init_weights.empty()
+                    ? (o.trainer.init_scheme == InitScheme::TorchDefault ? "torch (uniform +-1/sqrt(fan_in))"
+                                                                          : "kaiming (normal, std sqrt(2/fan_in))")
+                    : o.run.init_weights.c_str());
     std::fflush(stdout);
   }
+  load_initial_weights<Net>(o.run, trainer, root);
   install_fault_injector(trainer, o.run, workers);
   install_live_progress(trainer, root && o.trainer.progress);  // a live step counter on a terminal
   const std::string resume_from = resume_point(o.run, o.trainer, root);

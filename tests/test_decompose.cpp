@@ -2,7 +2,10 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <initializer_list>
 #include <numeric>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "ist/aggregate/holder_average.hpp"
@@ -151,17 +154,44 @@ TEST_CASE("decompose: slices gather and scatter rows and columns") {
                        doctest::Contains("expected a compact buffer of 6 values, found 5"), Error);
 }
 
+namespace {
+
+// Slices of a flat global buffer: worker w holds the `count` values from `begin`, one entry per worker.
+std::vector<SliceSet> flat_slices(std::initializer_list<std::pair<std::size_t, std::size_t>> ranges) {
+  std::vector<SliceSet> sets(ranges.size());
+  std::size_t w = 0;
+  for (const auto& [begin, count] : ranges) sets[w++].slices.push_back(TensorSlice{begin, 1, int(count), {}, {}});
+  return sets;
+}
+
+// A model cut by a plan: each worker's slices and the values gathered from `params` into its compact buffer.
+struct SplitModel {
+  std::vector<SliceSet> sets;
+  std::vector<std::vector<float>> bufs;
+  std::vector<std::span<const float>> results() const { return {bufs.begin(), bufs.end()}; }
+};
+
+SplitModel split(const std::vector<float>& params, const Plan& plan) {
+  using Traits = ModelTraits<Net>;
+  SplitModel m;
+  for (const auto& spec : plan.workers) {
+    m.sets.push_back(Traits::slices(spec));
+    m.bufs.emplace_back(m.sets.back().size());
+    gather(std::span<const float>(params), m.sets.back(), std::span<float>(m.bufs.back()));
+  }
+  return m;
+}
+
+}  // namespace
+
 TEST_CASE("decompose: HolderAverage matches a hand-computed average, and split-then-merge is the identity") {
   // Global of 6 values; worker 0 holds [0,4), worker 1 holds [2,6): values 2,3 are shared, 0,1 and 4,5 exclusive.
   const ModelInfo info;
   const Plan plan;
-  std::vector<SliceSet> slices(2);
-  slices[0].slices.push_back(TensorSlice{0, 1, 4, {}, {}});
-  slices[1].slices.push_back(TensorSlice{2, 1, 4, {}, {}});
+  const std::vector<SliceSet> slices = flat_slices({{0, 4}, {2, 4}});
   const std::vector<float> r0{10, 11, 12, 13}, r1{20, 21, 22, 23};
   const std::vector<std::span<const float>> results{r0, r1};
   std::vector<float> global{0, 0, 0, 0, 0, 0, 99};  // last value held by nobody
-  slices[1].slices[0].num_cols = 4;
   HolderAverage avg;
   avg.merge(std::span<float>(global).first(6), MergeInput{info, plan, slices, results});
   CHECK(global == std::vector<float>{10, 11, (12 + 20) / 2.f, (13 + 21) / 2.f, 22, 23, 99});
@@ -173,17 +203,11 @@ TEST_CASE("decompose: HolderAverage matches a hand-computed average, and split-t
   const auto minfo = Traits::info();
   for (std::uint64_t round = 0; round < 3; ++round) {
     const Plan p = LayerwiseRandom(2).plan(minfo, {5, round, 3});
-    std::vector<SliceSet> sets;
-    std::vector<std::vector<float>> bufs;
-    for (const auto& spec : p.workers) {
-      sets.push_back(Traits::slices(spec));
-      bufs.emplace_back(sets.back().size());
-      gather(std::span<const float>(params), sets.back(), std::span<float>(bufs.back()));
-      CHECK(bufs.back().size() == Traits::layout(spec).size());
-    }
-    std::vector<std::span<const float>> spans(bufs.begin(), bufs.end());
+    const SplitModel m = split(params, p);
+    for (std::size_t w = 0; w < p.workers.size(); ++w) CHECK(m.bufs[w].size() == Traits::layout(p.workers[w]).size());
+    const std::vector<std::span<const float>> spans = m.results();
     std::vector<float> merged = params;
-    HolderAverage().merge(std::span<float>(merged), MergeInput{minfo, p, sets, spans});
+    HolderAverage().merge(std::span<float>(merged), MergeInput{minfo, p, m.sets, spans});
     CHECK(std::memcmp(merged.data(), params.data(), params.size() * sizeof(float)) == 0);
   }
 }
@@ -193,10 +217,7 @@ TEST_CASE("aggregate: SampleWeightedAverage weights each holder by its samples; 
   // holds [3,5) on 0 samples (it weighs nothing). Values 2 and 3 are shared by 0 and 1, value 4 by 1 and 2.
   const ModelInfo info;
   const Plan plan;
-  std::vector<SliceSet> slices(3);
-  slices[0].slices.push_back(TensorSlice{0, 1, 4, {}, {}});
-  slices[1].slices.push_back(TensorSlice{2, 1, 4, {}, {}});
-  slices[2].slices.push_back(TensorSlice{3, 1, 2, {}, {}});
+  const std::vector<SliceSet> slices = flat_slices({{0, 4}, {2, 4}, {3, 2}});
   const std::vector<float> r0{10, 11, 12, 13}, r1{20, 21, 22, 23}, r2{-50, -60};
   const std::vector<std::span<const float>> results{r0, r1, r2};
   const std::vector<double> samples{100, 300, 0};
@@ -239,17 +260,11 @@ TEST_CASE("aggregate: SampleWeightedAverage split-then-merge with unequal sample
   Traits::init(std::span<float>(params), 6);
   const auto minfo = Traits::info();
   const Plan p = LayerwiseRandom(3).plan(minfo, {6, 0, 4});  // min depth 3: some blocks have several holders
-  std::vector<SliceSet> sets;
-  std::vector<std::vector<float>> bufs;
-  for (const auto& spec : p.workers) {
-    sets.push_back(Traits::slices(spec));
-    bufs.emplace_back(sets.back().size());
-    gather(std::span<const float>(params), sets.back(), std::span<float>(bufs.back()));
-  }
-  const std::vector<std::span<const float>> spans(bufs.begin(), bufs.end());
+  const SplitModel m = split(params, p);
+  const std::vector<std::span<const float>> spans = m.results();
   const std::vector<double> samples{128, 384, 1000, 7};
   std::vector<float> merged = params;
-  SampleWeightedAverage().merge(std::span<float>(merged), MergeInput{minfo, p, sets, spans, samples});
+  SampleWeightedAverage().merge(std::span<float>(merged), MergeInput{minfo, p, m.sets, spans, samples});
   CHECK(std::memcmp(merged.data(), params.data(), params.size() * sizeof(float)) == 0);
 }
 
@@ -282,9 +297,7 @@ static_assert(ist::Aggregator<SampleWeightedAverage>);
 TEST_CASE("aggregate: the docs' SampleWeightedAverage example merges as the library's does") {
   const ModelInfo info;
   const Plan plan;
-  std::vector<SliceSet> slices(2);
-  slices[0].slices.push_back(TensorSlice{0, 1, 4, {}, {}});
-  slices[1].slices.push_back(TensorSlice{2, 1, 4, {}, {}});
+  const std::vector<SliceSet> slices = flat_slices({{0, 4}, {2, 4}});
   const std::vector<float> r0{10, 11, 12, 13}, r1{20, 21, 22, 23};
   const std::vector<std::span<const float>> results{r0, r1};
   const std::vector<double> samples{100, 300};

@@ -1,7 +1,9 @@
 // The compile-time ResNet description, ModelInfo, parameter layouts, and whole-network gradients.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <numeric>
@@ -189,6 +191,33 @@ std::vector<double> params_with_perturbed_batch_norms(std::uint64_t init_seed, s
 }
 
 }  // namespace
+
+TEST_CASE("resnet: InitScheme::TorchDefault draws convolutions as PyTorch does, the rest as KaimingNormal") {
+  using Net = PreActResNet26Resist<1, 10>;
+  std::vector<float> torch_like(Net::num_params), kaiming(Net::num_params);
+  init_params<Net>(std::span<float>(torch_like), 3, InitScheme::TorchDefault);
+  init_params<Net>(std::span<float>(kaiming), 3);
+  for (const auto& t : Net::tensors) {
+    CAPTURE(t.offset);
+    const auto begin = torch_like.begin() + std::ptrdiff_t(t.offset);
+    if (t.role != TensorRole::ConvWeight) {  // batch norms and the linear layer: the same in both schemes
+      CHECK(std::equal(begin, begin + std::ptrdiff_t(t.size), kaiming.begin() + std::ptrdiff_t(t.offset)));
+      continue;
+    }
+    // nn.Conv2d.reset_parameters: kaiming_uniform_(a = sqrt(5)), i.e. uniform in +-1/sqrt(fan_in).
+    const double bound = 1.0 / std::sqrt(double(t.shape[1] * t.shape[2] * t.shape[3]));
+    double sum2 = 0, largest = 0;
+    for (std::size_t i = 0; i < t.size; ++i) {
+      sum2 += double(begin[std::ptrdiff_t(i)]) * begin[std::ptrdiff_t(i)];
+      largest = std::max(largest, std::abs(double(begin[std::ptrdiff_t(i)])));
+    }
+    CHECK(largest <= bound);
+    if (t.size >= 1000) {  // the uniform distribution's std, bound / sqrt(3), within sampling error
+      CHECK(std::sqrt(sum2 / double(t.size)) == doctest::Approx(bound / std::sqrt(3.0)).epsilon(0.05));
+      CHECK(largest > 0.95 * bound);
+    }
+  }
+}
 
 TEST_CASE("resnet: whole PreAct ResNet-20 passes finite differences (double)") {
   using Net = PreActResNet20<1, 10>;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "ist/backend/eigen/softmax_cross_entropy.hpp"
 #include "ist/core/rng.hpp"
 #include "ist/decompose/layerwise_random.hpp"
 #include "ist/decompose/widthwise_random.hpp"
@@ -340,7 +341,8 @@ void export_case(const std::string& dir, const std::string& name, const std::map
   std::vector<float> x(std::size_t(batch) * in);
   Rng rng(5);
   for (float& v : x) v = float(rng.normal());
-  std::vector<float> logits, scaled;
+  std::vector<float> logits, scaled, labels;
+  std::vector<std::vector<float>> grads;  // per tensor, in ModelInfo order (ResNets)
   std::map<std::string, std::string> meta = arch;
   if constexpr (is_resnet<Net>::value) {
     ResNetNetwork<Net> net(ctx);
@@ -355,6 +357,22 @@ void export_case(const std::string& dir, const std::string& name, const std::map
     y = net.forward(params.data(), layout, x.data(), opt);
     scaled.assign(y, y + batch * Net::num_classes);
     meta["ist.evaluation_scale"] = evaluation_scale_metadata<Net>(s);
+    // The gradient of the mean cross-entropy for random labels, computed in double (no float rounding to
+    // flip a ReLU), each tensor's stored as "grad.<its state-dict name>" for PyTorch to compare in float64.
+    std::vector<std::int32_t> targets(std::size_t(batch), 0);
+    for (auto& label : targets) {
+      label = std::int32_t(rng.below(std::uint64_t(Net::num_classes)));
+      labels.push_back(float(label));
+    }
+    ResNetNetwork<Net, double> dnet(ctx);
+    dnet.configure(batch, height, width);
+    const std::vector<double> pd(params.begin(), params.end()), xd(x.begin(), x.end());
+    std::vector<double> gd(pd.size(), 0.0);
+    eigen::softmax_cross_entropy(batch, Net::num_classes, dnet.forward(pd.data(), layout, xd.data()), targets.data(),
+                                 dnet.dlogits());
+    dnet.backward(pd.data(), gd.data(), layout);
+    for (const TensorInfo& t : weights_model_info<Net>().tensors)
+      grads.emplace_back(gd.begin() + std::ptrdiff_t(t.offset), gd.begin() + std::ptrdiff_t(t.offset + t.size));
   } else {
     MlpNetwork<Net> net(ctx);
     net.configure(batch);
@@ -365,13 +383,19 @@ void export_case(const std::string& dir, const std::string& name, const std::map
   std::vector<SafetensorsTensorView> io = {{"x", {batch, std::int64_t(in)}, x},
                                            {"logits", {batch, Net::num_classes}, logits}};
   if (!scaled.empty()) io.push_back({"logits_scaled", {batch, Net::num_classes}, scaled});
+  if (!labels.empty()) io.push_back({"labels", {batch}, labels});
+  const std::vector<std::string> names = state_dict_names<Net>();
+  const ModelInfo info = weights_model_info<Net>();
+  for (std::size_t i = 0; i < grads.size(); ++i)
+    io.push_back({"grad." + names[i], std::vector<std::int64_t>(info.tensors[i].shape.begin(), info.tensors[i].shape.end()),
+                  grads[i]});
   if constexpr (is_resnet<Net>::value) io[0].shape = {batch, Net::in_channels, height, width};
   write_safetensors(dir + "/" + name + ".io.safetensors", io);
 }
 
 }  // namespace
 
-TEST_CASE("safetensors: PyTorch loads exported ResNets and an MLP and computes the same logits") {
+TEST_CASE("safetensors: PyTorch loads exported ResNets and an MLP and computes the same logits and gradients") {
   const char* env_python = std::getenv("IST_PYTHON");
   const std::string python = env_python ? env_python : "/usr/bin/python3";
   const std::string script = std::string(IST_SOURCE_DIR) + "/tests/torch/check_state_dict.py";
@@ -401,5 +425,6 @@ TEST_CASE("safetensors: PyTorch loads exported ResNets and an MLP and computes t
   REQUIRE_MESSAGE(WIFEXITED(status), command);
   CHECK_MESSAGE(WEXITSTATUS(status) == 0, command, " exited with ", WEXITSTATUS(status));
   CHECK(out.find("resnet: max relative error") != std::string::npos);
+  CHECK(out.find("resnet26-resist gradients in float64") != std::string::npos);
   CHECK(out.find("mlp: max relative error") != std::string::npos);
 }

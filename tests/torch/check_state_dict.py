@@ -9,47 +9,31 @@ module and its architecture) and CASE.io.safetensors (x, ist's logits, and for R
 logits with ResIST's evaluation scale, which the metadata's "ist.evaluation_scale" says how to fold into the
 weights). The modules: bench/compare_pytorch.py's PreActResNet, and an nn.Sequential MLP (docs/weights.md).
 Batch norm uses batch statistics (train mode), as ist does. The relative error is
-max |logit_torch - logit_ist| / max |logit_ist| over the batch; it must be <= 1e-5.
+max |logit_torch - logit_ist| / max |logit_ist| over the batch; it must be <= 1e-5. Where the io file has
+labels and grad.<name> tensors (ResNets), ist's gradient of the mean cross-entropy, computed in double, is
+compared tensor by tensor with PyTorch's in float64, under the same limit.
 
-Reads safetensors with the few lines below (8-byte little-endian header length, JSON header, raw
-little-endian data), so it needs only torch; where the `safetensors` package is installed, its
+Reads safetensors with compare_pytorch.load_safetensors (8-byte little-endian header length, JSON header,
+raw little-endian data), so it needs only torch; where the `safetensors` package is installed, its
 load_file must give the same tensors. Exit code 77 (skipped) without torch.
 """
 import json
 import os
-import struct
 import sys
 
 try:
     import torch
     import torch.nn as nn
+    import torch.nn.functional as F
 except ImportError as e:
     print(f"SKIPPED: PyTorch is not importable ({e}); Debian: apt-get install python3-torch")
     sys.exit(77)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
-from compare_pytorch import PreActResNet  # noqa: E402  (the benchmarks' module: the names must fit it)
+from compare_pytorch import PreActResNet, load_safetensors  # noqa: E402  (the benchmarks' module: the names must fit it)
 
 TOLERANCE = 1e-5
 NORM_BUFFERS = (".running_mean", ".running_var", ".num_batches_tracked")
-
-
-def load_safetensors(path):
-    """{name: tensor}, metadata of a safetensors file of F32 tensors."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n].decode("utf-8"))
-    metadata = header.pop("__metadata__", {})
-    buffer = data[8 + n:]
-    tensors = {}
-    for name, entry in header.items():
-        if entry["dtype"] != "F32":
-            raise ValueError(f"{path}: {name}: expected dtype F32, found {entry['dtype']}")
-        begin, end = entry["data_offsets"]
-        flat = torch.frombuffer(bytearray(buffer[begin:end]), dtype=torch.float32) if end > begin else torch.empty(0)
-        tensors[name] = flat.reshape(entry["shape"])
-    return tensors, metadata
 
 
 def ist_mlp(widths):
@@ -104,6 +88,21 @@ def check(directory, case):
         with safe_open(weights_path, framework="pt") as f:
             assert f.metadata() == meta, f"{case}: the safetensors package reads other metadata"
     ok = True
+    if "labels" in io:
+        # ist's gradient of the mean cross-entropy, computed in double; PyTorch's in float64: no float
+        # rounding to flip a ReLU on either side, so they agree to the float the gradients were stored in.
+        model = build(meta).double()
+        model.load_state_dict({k: v.double() for k, v in state.items()}, strict=False)
+        model.train()
+        F.cross_entropy(model(io["x"].double()), io["labels"].long()).backward()
+        worst, name = 0.0, ""
+        for n, p in model.named_parameters():
+            want = io["grad." + n].double()
+            err = float((p.grad - want).abs().max() / want.abs().max().clamp_min(1e-30))
+            if err > worst:
+                worst, name = err, n
+        print(f"{case} gradients in float64: max relative error {worst:.3g} (tensor {name}; limit {TOLERANCE:g})")
+        ok &= worst <= TOLERANCE
     err = relative_error(logits_of(meta, state, io["x"]), io["logits"])
     print(f"{case}: max relative error {err:.3g} over {tuple(io['logits'].shape)} logits "
           f"(max |logit| {float(io['logits'].abs().max()):.3g}; limit {TOLERANCE:g})")

@@ -1,9 +1,12 @@
 #pragma once
 // Parameter initialization, deterministic for a seed: each tensor draws from its own stream
 // Rng(seed, {tensor index}), so a tensor's values do not depend on any other tensor.
-//   conv weights:   Kaiming normal, std = sqrt(2 / fan_in)   (fan_in = in_channels * r * r)
+//   conv weights:   InitScheme::KaimingNormal (the default): normal, std = sqrt(2 / fan_in)
+//                   InitScheme::TorchDefault: uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)], what PyTorch's
+//                   Conv2d.reset_parameters draws (kaiming_uniform_ with a = sqrt(5)) and so what the ResIST
+//                   reference code trains from; std 1/sqrt(3 fan_in), 2.4x smaller  (fan_in = in_channels * r * r)
 //   batch norm:     weight 1, bias 0
-//   linear:         weight and bias uniform in [-1/sqrt(in), 1/sqrt(in)]   (PyTorch's default)
+//   linear:         weight and bias uniform in [-1/sqrt(in), 1/sqrt(in)]   (PyTorch's default, both schemes)
 #include <cmath>
 #include <cstdint>
 #include <span>
@@ -14,8 +17,13 @@
 
 namespace ist {
 
+enum class InitScheme {
+  KaimingNormal,  // convolutions: normal, std sqrt(2 / fan_in) (He et al. 2015)
+  TorchDefault,   // convolutions: uniform +-1/sqrt(fan_in), as PyTorch's nn.Conv2d initializes itself
+};
+
 template <class Model, class T>
-void init_params(std::span<T> params, std::uint64_t seed) {
+void init_params(std::span<T> params, std::uint64_t seed, InitScheme scheme = InitScheme::KaimingNormal) {
   IST_CHECK(params.size() == Model::num_params, "ist::init_params: expected a buffer of ", Model::num_params,
             " parameters, found ", params.size());
   for (std::size_t t = 0; t < Model::tensors.size(); ++t) {
@@ -24,8 +32,14 @@ void init_params(std::span<T> params, std::uint64_t seed) {
     T* p = params.data() + d.offset;
     switch (d.role) {
       case TensorRole::ConvWeight: {
-        const double stddev = std::sqrt(2.0 / double(d.shape[1] * d.shape[2] * d.shape[3]));
-        for (std::size_t i = 0; i < d.size; ++i) p[i] = T(stddev * rng.normal());
+        const double fan_in = double(d.shape[1] * d.shape[2] * d.shape[3]);
+        if (scheme == InitScheme::TorchDefault) {
+          const double bound = 1.0 / std::sqrt(fan_in);
+          for (std::size_t i = 0; i < d.size; ++i) p[i] = T(bound * (2.0 * rng.uniform() - 1.0));
+        } else {
+          const double stddev = std::sqrt(2.0 / fan_in);
+          for (std::size_t i = 0; i < d.size; ++i) p[i] = T(stddev * rng.normal());
+        }
         break;
       }
       case TensorRole::BnWeight:

@@ -79,6 +79,7 @@ struct FullGraph {
         for (std::size_t k = 0; k < decayed; ++k) grads[k] += wd * params[k];
       opt.step(params, std::span<const float>(grads), lr_of(i));
       s.loss_sum += l.loss * double(g.train.size());
+      s.step_loss.push_back(l.loss);
       s.correct += l.correct;
       s.samples += int(g.train.size());
       ++s.steps;

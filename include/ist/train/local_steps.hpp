@@ -45,6 +45,9 @@ class BatchStream {
 struct StepStats {
   double loss_sum = 0;  // sum over samples of the cross-entropy
   int correct = 0, samples = 0, steps = 0;
+  // One worker's local steps in order: each step's mean loss over its batch (the loss it took the gradient
+  // of). operator+= sums the totals above and leaves this alone: it belongs to one worker's run.
+  std::vector<double> step_loss;
   double mean_loss() const { return samples ? loss_sum / samples : 0.0; }
   double accuracy() const { return samples ? double(correct) / samples : 0.0; }
   StepStats& operator+=(const StepStats& o) {
@@ -67,6 +70,7 @@ StepStats run_local_steps(Net& net, Opt& opt, std::span<float> params, std::span
             grads.size());
   const std::vector<std::uint8_t> active(net.active().begin(), net.active().end());
   StepStats s;
+  s.step_loss.reserve(std::size_t(steps));
   for (int i = 0; i < steps; ++i) {
     const Batch b = stream.next();
     if (b.size != net.batch()) net.configure(b.size, b.h, b.w, active);
@@ -76,6 +80,7 @@ StepStats run_local_steps(Net& net, Opt& opt, std::span<float> params, std::span
     net.backward(params.data(), grads.data(), layout);
     opt.step(params, std::span<const float>(grads), lr_of(i));
     s.loss_sum += l.loss * b.size;
+    s.step_loss.push_back(l.loss);
     s.correct += l.correct;
     s.samples += b.size;
     ++s.steps;

@@ -40,6 +40,16 @@ class MetricsRow {
   MetricsRow& add(std::string_view key, std::string_view value) { return put(key, std::string(value)); }
   // A JSON array of unsigned integers (per-worker figures: entry w is worker w's).
   MetricsRow& add(std::string_view key, const std::vector<std::uint64_t>& values) { return put(key, values); }
+  // A JSON array of arrays of numbers (per-worker series: entry w is worker w's); NaN and infinities as null.
+  MetricsRow& add(std::string_view key, const std::vector<std::vector<double>>& values) {
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (const auto& v : values) {
+      nlohmann::ordered_json row = nlohmann::ordered_json::array();
+      for (double x : v) row.push_back(std::isfinite(x) ? nlohmann::ordered_json(x) : nlohmann::ordered_json(nullptr));
+      rows.push_back(std::move(row));
+    }
+    return put(key, std::move(rows));
+  }
   // The row as one line of JSON (no newline).
   std::string json() const { return row_.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace); }
 

@@ -31,7 +31,9 @@ struct ModelTraits<ResNet<Parts...>> {
   static constexpr int num_classes = Model::num_classes;
 
   static ModelInfo info(std::string name = "resnet") { return model_info<Model>(std::move(name)); }
-  static void init(std::span<float> params, std::uint64_t seed) { init_params<Model>(params, seed); }
+  static void init(std::span<float> params, std::uint64_t seed, InitScheme scheme = InitScheme::KaimingNormal) {
+    init_params<Model>(params, seed, scheme);
+  }
   static void init_stats(std::span<float> stats) { init_bn_stats<Model>(stats); }
 
   // A ResNet sub-network is a set of whole blocks: one contiguous slice per held block, in model order.

@@ -22,6 +22,9 @@ struct RoundRecord {
   double epoch = 0;  // epochs completed by each worker's data stream at the end of the round
   double lr = 0;
   double train_loss = 0, train_accuracy = 0;  // over all workers' local steps this round
+  // Per worker, index = worker id: the mean batch loss of each of its local steps, in order (empty for a
+  // worker outside this round's plan or whose steps failed). The same on every process.
+  std::vector<std::vector<double>> step_losses;
   double test_loss = NAN, test_accuracy = NAN;
   double val_loss = NAN, val_accuracy = NAN;  // families with a validation set (graphs)
   std::uint64_t bytes_to_workers = 0, bytes_from_workers = 0, messages = 0;

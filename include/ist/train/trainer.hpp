@@ -148,7 +148,10 @@ class IndependentSubnetTrainer {
       set_codec();
       IST_CHECK(backend_.comm().num_workers() >= 1, "ist::IndependentSubnetTrainer: expected S >= 1 workers, found ",
                 backend_.comm().num_workers());
-      Traits::init(std::span<float>(global_), cfg_.seed);
+      if constexpr (requires(std::span<float> p) { Traits::init(p, cfg_.seed, cfg_.init_scheme); })
+        Traits::init(std::span<float>(global_), cfg_.seed, cfg_.init_scheme);
+      else
+        Traits::init(std::span<float>(global_), cfg_.seed);
       set_optimizer(optimizer_);
     }
   }
@@ -959,7 +962,9 @@ class IndependentSubnetTrainer {
     const std::vector<WorkerTraffic>& traffic = comm.ledger().this_round();
     figures_.assign(n, WorkerFigures{});
     if constexpr (SumsOverProcesses<Comm>) {
-      constexpr std::size_t kFields = 9;
+      // Per worker: 9 figures, then the loss of each of its L local steps.
+      const std::size_t steps = std::size_t(cfg_.local_steps);
+      const std::size_t kFields = 9 + steps;
       stats_.assign(kFields * n, 0.0);
       for (std::size_t w = 0; w < n; ++w) {
         double* slot = stats_.data() + kFields * w;
@@ -971,6 +976,7 @@ class IndependentSubnetTrainer {
           slot[3] = wk.stats.steps;
           slot[4] = wk.compute_seconds;
           slot[5] = wk.compute_cpu_seconds;
+          std::copy_n(wk.stats.step_loss.begin(), std::min(steps, wk.stats.step_loss.size()), slot + 9);
         }
         if (comm.is_coordinator() && w < traffic.size()) {
           slot[6] = double(traffic[w].to_worker);
@@ -982,7 +988,8 @@ class IndependentSubnetTrainer {
       for (std::size_t w = 0; w < n; ++w) {
         const double* slot = stats_.data() + kFields * w;
         WorkerFigures& f = figures_[w];
-        f.stats = StepStats{slot[0], int(slot[1]), int(slot[2]), int(slot[3])};
+        f.stats = StepStats{slot[0], int(slot[1]), int(slot[2]), int(slot[3]), {}};
+        f.stats.step_loss.assign(slot + 9, slot + 9 + std::min(steps, std::size_t(f.stats.steps)));
         f.compute_seconds = slot[4];
         f.compute_cpu_seconds = slot[5];
         f.traffic = WorkerTraffic{std::uint64_t(slot[6]), std::uint64_t(slot[7]), std::uint64_t(slot[8])};
@@ -1017,6 +1024,8 @@ class IndependentSubnetTrainer {
       traffic.push_back(f.traffic);
     }
     tally.fill(rec, traffic, slices_, Traits::num_params, cfg_.local_steps, int(state_.size()));
+    rec.step_losses.clear();
+    for (const WorkerFigures& f : figures_) rec.step_losses.push_back(f.stats.step_loss);
     rec.round_seconds = seconds(round_start);
   }
 
@@ -1043,6 +1052,7 @@ class IndependentSubnetTrainer {
         .add("failed_workers", r.failed_workers)
         .add("train_loss", r.train_loss)
         .add("train_accuracy", r.train_accuracy);
+    if (cfg_.metrics_step_losses) row.add("train_loss_steps", r.step_losses);
     if constexpr (Work::evaluates_on_training_data) row.add("val_loss", r.val_loss).add("val_accuracy", r.val_accuracy);
     row.add("test_loss", r.test_loss).add("test_accuracy", r.test_accuracy);
     add_record_costs(row, r);

@@ -15,6 +15,7 @@
 #include "ist/io/json.hpp"
 #include "ist/networks/resnet_network.hpp"
 #include "ist/model/gcn.hpp"
+#include "ist/model/init.hpp"
 #include "ist/optim/schedule.hpp"
 #include "ist/optim/sgd.hpp"
 
@@ -70,6 +71,8 @@ struct TrainerConfig {
   optim::SgdConfig sgd{0.1, 0.9, 5e-4, false};
   std::string schedule = "constant";   // see ist::optim::parse_schedule; positions are in epochs
   std::uint64_t seed = 1;
+  // How the model's weights are drawn where its family offers a choice (ResNets: ist/model/init.hpp).
+  InitScheme init_scheme = InitScheme::KaimingNormal;
   int eval_every = 1;                  // evaluate the global model every K rounds (0: only at the end)
   int eval_batch = 128;
   int eval_threads = 0;                // 0: this process's workers x threads_per_worker
@@ -78,6 +81,8 @@ struct TrainerConfig {
   Normalization normalization;         // applied to every batch (empty: pixels / 255)
   Augmentation augmentation;
   std::string metrics_path;            // JSONL, one row per round ("" = none)
+  // Rows also hold train_loss_steps: per worker (index = worker id), the mean batch loss of each local step.
+  bool metrics_step_losses = false;
   bool progress = true;                // one line per round on stdout
   // Checkpoints (ist/train/checkpoint_dir.hpp): after every `checkpoint_every` rounds and after the last
   // one, the coordinator writes <checkpoint_dir>/round-NNNNNN.ckpt atomically and keeps the newest

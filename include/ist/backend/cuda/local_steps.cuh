@@ -35,8 +35,11 @@ StepStats run_local_steps(CudaContext& ctx, Net& net, Opt& opt, std::span<float>
   const std::vector<std::uint8_t> active(net.active().begin(), net.active().end());
   auto* readouts = ctx.step_readouts<detail::LossReadout>(std::size_t(steps));
   StepStats s;
+  std::vector<int> batch_sizes;
+  batch_sizes.reserve(std::size_t(steps));
   for (int i = 0; i < steps; ++i) {
     const Batch b = stream.next();
+    batch_sizes.push_back(b.size);
     if (b.size != net.batch()) net.configure(b.size, b.h, b.w, active);
     const float* x = ctx.upload_input(0, b.x, std::size_t(b.size) * std::size_t(b.c) * b.h * b.w);
     const std::int32_t* y = ctx.upload_input(1, b.y, std::size_t(b.size));
@@ -48,7 +51,9 @@ StepStats run_local_steps(CudaContext& ctx, Net& net, Opt& opt, std::span<float>
     s.samples += b.size;
     ++s.steps;
   }
-  const LossResult sums = read_losses(ctx, readouts, std::size_t(steps), Net::num_classes);  // waits for the stream
+  // Waits for the stream; per step the summed cross-entropy, made the batch's mean below.
+  const LossResult sums = read_losses(ctx, readouts, std::size_t(steps), Net::num_classes, &s.step_loss);
+  for (std::size_t i = 0; i < s.step_loss.size(); ++i) s.step_loss[i] /= double(batch_sizes[i]);
   s.loss_sum = sums.loss;
   s.correct = sums.correct;
   return s;

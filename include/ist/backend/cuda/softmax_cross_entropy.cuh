@@ -12,6 +12,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <vector>
 
 #include "ist/backend/cuda/check.cuh"
 #include "ist/backend/cuda/cuda_context.cuh"
@@ -131,8 +132,9 @@ inline void softmax_cross_entropy_deferred(CudaContext& ctx, int n, int classes,
 
 // Waits for ctx's stream and returns the sum over `count` deferred readouts of (loss sum, hits): the
 // loss_sum field holds the summed cross-entropy (not the mean). Throws, naming the sample and label, if a
-// step saw a label outside [0, classes).
-inline LossResult read_losses(CudaContext& ctx, const detail::LossReadout* readouts, std::size_t count, int classes) {
+// step saw a label outside [0, classes). per_readout (optional): each readout's summed cross-entropy, in order.
+inline LossResult read_losses(CudaContext& ctx, const detail::LossReadout* readouts, std::size_t count, int classes,
+                              std::vector<double>* per_readout = nullptr) {
   LossResult total{0.0, 0};
   if (count == 0) return total;
   auto* host = static_cast<detail::LossReadout*>(ctx.pinned_host(count * sizeof(detail::LossReadout)));
@@ -144,6 +146,7 @@ inline LossResult read_losses(CudaContext& ctx, const detail::LossReadout* reado
               ": expected a label in [0, ", classes, "), found ", host[i].bad_label);
     total.loss += host[i].loss_sum;
     total.correct += host[i].correct;
+    if (per_readout) per_readout->push_back(host[i].loss_sum);
   }
   return total;
 }
