@@ -65,7 +65,7 @@ template <class Net, class Backend>
 ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphDataset& g, std::uint64_t seed,
                         bool verbose) {
   ist::AnyDecomposer decomposer = ist::Replicate{};
-  if (o.protocol == "gist") decomposer = ist::WidthwiseRandom{};
+  if (o.protocol == "gist") decomposer = ist::examples::with_shares(o.run, ist::WidthwiseRandom{});
   auto cfg = o.trainer;
   cfg.seed = seed;
   const int workers = backend.comm().num_workers();

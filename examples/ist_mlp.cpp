@@ -44,7 +44,7 @@ struct Options {
 template <class Net>
 int run(const Options& o, const ist::ImageDataset& train, const ist::ImageDataset& test) {
   ist::AnyDecomposer decomposer = ist::Replicate{};
-  if (o.protocol == "ist") decomposer = ist::WidthwiseRandom{};
+  if (o.protocol == "ist") decomposer = ist::examples::with_shares(o.run, ist::WidthwiseRandom{});
   const int workers = o.protocol == "single" ? 1 : o.workers;
   ist::CpuBackend<> backend(ist::InProcessComm(workers, !o.sequential), o.threads);
   ist::IndependentSubnetTrainer<Net, ist::AnyDecomposer> trainer(

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,8 @@
 
 #include "ist/codec/codec.hpp"
 #include "ist/core/error.hpp"
+#include "ist/decompose/any_decomposer.hpp"
+#include "ist/decompose/speed_proportional.hpp"
 #include "ist/io/json.hpp"
 #include "ist/io/state_dict.hpp"
 #include "ist/train/checkpoint_dir.hpp"
@@ -34,6 +37,8 @@ struct RunFlags {
   std::string inject_failure;   // "W:R": worker W throws in round R (1-based), to try the failure handling
   std::string save_weights;     // write the final global model here (safetensors, PyTorch names)
   std::string init_weights;     // start from this model (safetensors, PyTorch names) instead of the seed's
+  std::string shares = "equal";  // equal | speed: the random cut's shares (SpeedProportional for speed)
+  std::vector<std::string> throttle;  // "W:F": worker W's local steps take F times as long
 };
 
 // How a run is laid out, in every program: -S, -L, --epochs, --max-rounds, --schedule, --threads,
@@ -110,6 +115,12 @@ inline void add_run_flags(CLI::App& app, RunFlags& f, TrainerConfig& t) {
                  "start from the model in FILE (a safetensors state dict as --save-weights writes, or PyTorch's) "
                  "instead of the seed's initialization; a resumed checkpoint replaces it")
       ->check(CLI::ExistingFile);
+  app.add_option("--shares", f.shares,
+                 "the random cut's shares per worker: equal | speed (sized to each worker's measured speed: "
+                 "SpeedProportional, docs/capacity.md)")
+      ->capture_default_str()->check(CLI::IsMember({"equal", "speed"}));
+  app.add_option("--throttle", f.throttle,
+                 "W:F: worker W's local steps take F >= 1 times as long (an experiment's slow worker; repeatable)");
   app.add_flag("--step-losses", t.metrics_step_losses,
                "the --metrics rows also hold train_loss_steps: per worker, the loss of each local step");
 }
@@ -122,6 +133,15 @@ inline void apply(const RunFlags& f, TrainerConfig& t) {
   t.on_worker_failure = f.on_failure == "drop" ? WorkerFailure::DropForRound : WorkerFailure::Abort;
   t.after_failure = f.after_failure == "all" ? AfterFailure::AllWorkers : AfterFailure::Survivors;
   IST_CHECK(!t.metrics_step_losses || !t.metrics_path.empty(), "--step-losses: needs --metrics (the file they go to)");
+  t.throttle.clear();
+  for (const std::string& text : f.throttle) {
+    WorkerThrottle w;
+    char extra = 0;
+    IST_CHECK(std::sscanf(text.c_str(), "%d:%lf%c", &w.worker, &w.factor, &extra) == 2 && w.worker >= 0 &&
+                  std::isfinite(w.factor) && w.factor >= 1.0,
+              "--throttle: expected W:F with a worker id W >= 0 and a factor F >= 1, found '", text, "'");
+    t.throttle.push_back(w);
+  }
   if (!f.save_weights.empty()) {  // fail now rather than after training
     std::error_code ec;
     const std::filesystem::path dir = std::filesystem::absolute(f.save_weights, ec).parent_path();
@@ -189,6 +209,13 @@ void install_fault_injector(Trainer& trainer, const RunFlags& f, int workers) {
   trainer.set_fault_injector([=](int w, std::uint64_t round) {
     if (w == fail_worker && round + 1 == fail_round) throw Error("injected failure (--inject-failure " + what + ")");
   });
+}
+
+// The decomposer of a random-cut protocol: `random` (LayerwiseRandom, WidthwiseRandom), or, with --shares speed,
+// SpeedProportional, which cuts the same way with each worker's share sized to its measured speed.
+inline AnyDecomposer with_shares(const RunFlags& f, AnyDecomposer random) {
+  if (f.shares == "speed") return SpeedProportional{};
+  return random;
 }
 
 // The checkpoint to resume from ("" = start afresh); `root` prints what it chose.

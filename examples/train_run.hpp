@@ -52,7 +52,9 @@ template <class Net, class Backend>
 int run(const TrainOptions& o, Backend backend, const std::string& where, const ImageDataset& train,
         const ImageDataset& test) {
   AnyDecomposer decomposer = Replicate{};
-  if (o.protocol == "resist") decomposer = LayerwiseRandom(o.min_depth);
+  IST_CHECK(o.min_depth == 0 || o.run.shares == "equal",
+            "--min-depth: LayerwiseRandom's option; --shares speed (SpeedProportional) has none: drop one of them");
+  if (o.protocol == "resist") decomposer = with_shares(o.run, LayerwiseRandom(o.min_depth));
   const int workers = backend.comm().num_workers();
   const bool root = backend.comm().is_coordinator();
   using Trainer = IndependentSubnetTrainer<Net, AnyDecomposer, HolderAverage, Backend>;

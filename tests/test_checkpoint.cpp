@@ -29,7 +29,8 @@ using test::read_all;
 using test::write_all;
 
 // The checkpoint file `bytes` with its version set to `version` and its config string replaced by `config`,
-// the payload size and checksum made valid again: what an older ist (or a forger) would have written.
+// the payload size and checksum made valid again: what an older ist (or a forger) would have written. Below
+// version 4 the (empty) pace history that ends `bytes` is dropped: u32 rounds, u32 workers, u64 count, all 0.
 std::string with_config(const std::string& bytes, std::uint32_t version, const std::string& config) {
   const std::size_t header = detail::kCheckpointHeader;
   std::uint32_t model_len = 0, config_len = 0;
@@ -41,6 +42,10 @@ std::string with_config(const std::string& bytes, std::uint32_t version, const s
   payload.append(reinterpret_cast<const char*>(&len), 4);
   payload += config;
   payload += bytes.substr(config_at + 4 + config_len);
+  if (version < 4) {
+    REQUIRE(payload.substr(payload.size() - 16) == std::string(16, '\0'));
+    payload.resize(payload.size() - 16);
+  }
   std::string out = bytes.substr(0, 8);
   out.append(reinterpret_cast<const char*>(&version), 4);
   out.append(4, '\0');
@@ -78,6 +83,47 @@ TEST_CASE("checkpoint: save then load gives back every value bit for bit") {
   CHECK(r.config.at("optimizer").at("name") == "adam");
   CHECK(std::memcmp(r.params.data(), s.params.data(), s.params.size() * sizeof(float)) == 0);
   CHECK(r.optimizer_state == s.optimizer_state);
+  CHECK(r.pace.empty());
+}
+
+TEST_CASE("checkpoint: the pace history round-trips bit for bit; a version 3 file loads with none") {
+  const auto info = model_info<Net>("resnet20");
+  const std::string path = temp_path("pace.ckpt");
+  TrainingState s = sample_state();
+  s.pace = {{1.5e-9f, 2.25e-9f, 0.f}, {1.0f / 3.0f, 7e-10f, 3e-9f}};
+  save_checkpoint(path, info, s);
+  const TrainingState r = load_checkpoint(path, info);
+  CHECK(r.pace == s.pace);
+
+  s.pace.push_back({1.f});  // rows of unequal length
+  CHECK_THROWS_WITH_AS(save_checkpoint(temp_path("ragged.ckpt"), info, s),
+                       doctest::Contains("expected pace rows of 3 workers, found one of 1"), Error);
+
+  // What ist wrote before the pace history (version 3): the same bytes without it.
+  s.pace.clear();
+  save_checkpoint(path, info, s);
+  const std::string v3 = temp_path("v3.ckpt");
+  write_all(v3, with_config(read_all(path), 3, detail::json_text(s.config)));
+  const TrainingState old = load_checkpoint(v3, info);
+  CHECK(old.pace.empty());
+  CHECK(old.optimizer_state == s.optimizer_state);
+
+  // A count that disagrees with rounds x workers is named.
+  std::string bytes = read_all(path);
+  const std::size_t header = detail::kCheckpointHeader;
+  std::string payload = bytes.substr(header);
+  const std::uint32_t rows = 2, workers = 3;
+  std::memcpy(payload.data() + payload.size() - 16, &rows, 4);
+  std::memcpy(payload.data() + payload.size() - 12, &workers, 4);
+  const std::uint64_t size = payload.size(), sum = XXH64(payload.data(), payload.size(), 0);
+  std::memcpy(bytes.data() + 16, &size, 8);
+  std::memcpy(bytes.data() + 24, &sum, 8);
+  const std::string bad = temp_path("pace-count.ckpt");
+  write_all(bad, bytes.substr(0, header) + payload);
+  CHECK_THROWS_WITH_AS(load_checkpoint(bad, info),
+                       doctest::Contains("pace-count.ckpt: the pace history holds 0 values, expected 2 rounds x 3 "
+                                         "workers = 6"),
+                       Error);
 }
 
 TEST_CASE("checkpoint: bad files are rejected with the file named and the problem said") {
@@ -111,7 +157,7 @@ TEST_CASE("checkpoint: bad files are rejected with the file named and the proble
   other = bytes;
   other[8] = 9;
   write_all(version, other);
-  CHECK_THROWS_WITH_AS(load_checkpoint(version, info), doctest::Contains("expected version 1 to 3, found 9"), Error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(version, info), doctest::Contains("expected version 1 to 4, found 9"), Error);
 
   // A checkpoint of another model names the first tensor that differs.
   const auto info32 = model_info<PreActResNet32<1, 10>>("resnet32");

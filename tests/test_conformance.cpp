@@ -20,6 +20,7 @@
 #include "ist/decompose/any_decomposer.hpp"
 #include "ist/decompose/layerwise_random.hpp"
 #include "ist/decompose/replicate.hpp"
+#include "ist/decompose/speed_proportional.hpp"
 #include "ist/decompose/widthwise_random.hpp"
 #include "ist/model/presets.hpp"
 #include "ist/optim/adam.hpp"
@@ -184,7 +185,9 @@ TEST_CASE_TEMPLATE_DEFINE("decomposer conformance", C, decomposer_conformance) {
   }
 }
 TEST_CASE_TEMPLATE_INVOKE(decomposer_conformance, Cut<LayerwiseRandom, ResNetModel>, Cut<Replicate, ResNetModel>,
-                          Cut<WidthwiseRandom, MlpModel>, Cut<WidthwiseRandom, GcnModel>, Cut<Replicate, GcnModel>);
+                          Cut<WidthwiseRandom, MlpModel>, Cut<WidthwiseRandom, GcnModel>, Cut<Replicate, GcnModel>,
+                          Cut<SpeedProportional, ResNetModel>, Cut<SpeedProportional, MlpModel>,
+                          Cut<SpeedProportional, GcnModel>);
 
 // ---- communicators ------------------------------------------------------------------------------------
 namespace {

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include "ist/comm/mpi_comm.hpp"
 #include "ist/decompose/layerwise_random.hpp"
 #include "ist/decompose/replicate.hpp"
+#include "ist/decompose/speed_proportional.hpp"
 #include "ist/train/trainer.hpp"
 #include "mpi_test.hpp"
 #include "../skip.hpp"
@@ -66,13 +68,19 @@ void check_ledger(const std::vector<WorkerTraffic>& mpi, const std::vector<Worke
 }
 
 // Trains `rounds` rounds on S MPI ranks and, on every rank, the same run in process with S workers.
+// `timer` (when set) replaces every worker's measured compute time on both (set_compute_timer).
 template <class Model, class D>
-void check_same_as_in_process(const D& decomposer, const TrainerConfig& cfg, const ImageDataset& data, int rounds) {
+void check_same_as_in_process(const D& decomposer, const TrainerConfig& cfg, const ImageDataset& data, int rounds,
+                              std::function<double(const ComputeTiming&)> timer = {}) {
   MPI_RANK_INFO();
   const int S = world_size();
   MpiTrainer<Model, D> mpi(decomposer, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()), cfg);
   InProcessTrainer<Model, D> ref(decomposer, HolderAverage{}, CpuBackend<>(InProcessComm(S, /*concurrent=*/false)),
                                  cfg);
+  if (timer) {
+    mpi.set_compute_timer(timer);
+    ref.set_compute_timer(timer);
+  }
   REQUIRE(mpi.num_workers() == S);
   mpi.prepare(data);
   ref.prepare(data);
@@ -83,6 +91,9 @@ void check_same_as_in_process(const D& decomposer, const TrainerConfig& cfg, con
     check_ledger(mpi.backend().comm().ledger().this_round(), ref.backend().comm().ledger().this_round());
     // Every rank reports every worker's statistics, summed in worker order as in process.
     CHECK(a.train_loss == b.train_loss);
+    // The pace history is shared by a sum over ranks: every rank plans from the in-process history.
+    CHECK(mpi.pace_history() == ref.pace_history());
+    if (timer) CHECK(a.worker_compute_seconds == b.worker_compute_seconds);
     CHECK(a.train_accuracy == b.train_accuracy);
     CHECK(a.mean_subnet_params == b.mean_subnet_params);
     CHECK(a.local_sgd_bytes == b.local_sgd_bytes);
@@ -155,6 +166,26 @@ TEST_CASE("mpi trainer: transfer codecs (bf16, fp16, top-k with error feedback) 
     check_same_as_in_process<TinyNet>(LayerwiseRandom{}, cfg, data, 3);
     check_same_as_in_process<TinyNet>(Replicate{}, cfg, data, 2);  // no broadcast: each worker's payload
   }
+}
+
+TEST_CASE("mpi trainer: capacity-aware plans (SpeedProportional, the last worker at half speed) give the in-process weights") {
+  // Injected timings: the last worker takes 2 ns per step and parameter, the others 1 ns. The history that
+  // sizes the shares is shared by a sum over ranks, not measured per rank, so every rank plans the same.
+  const int S = world_size();
+  const auto timer = [S](const ComputeTiming& t) {
+    return double(t.steps) * double(t.subnet_params) * (t.worker == S - 1 ? 2e-9 : 1e-9);
+  };
+  const auto data = synthetic(96, 1, 8, 3, 19);
+  check_same_as_in_process<TinyNet>(SpeedProportional{}, small_config(), data, 4, timer);
+  auto cfg = small_config();
+  cfg.codec = "topk:0.1";  // with a codec too
+  check_same_as_in_process<TinyNet>(SpeedProportional{}, cfg, data, 4, timer);
+#ifdef IST_MPI_TEST_WIDTHWISE
+  using Net = Mlp<Input<64>, Dense<24>, Dense<16>, Dense<3>>;
+  auto ist_cfg = small_config();
+  ist_cfg.sgd = {0.05, 0.0, 0.0, false};
+  check_same_as_in_process<Net>(SpeedProportional{}, ist_cfg, data, 4, timer);
+#endif
 }
 
 TEST_CASE("mpi trainer: fit() reports the same rounds and evaluation on every rank as in process") {

@@ -28,22 +28,9 @@ class LayerwiseRandom {
 
   Plan plan(const ModelInfo& info, const RoundContext& ctx) const {
     IST_CHECK(ctx.workers >= 1, "ist::LayerwiseRandom::plan: expected at least 1 worker, found ", ctx.workers);
-    std::vector<int> ids = info.decomposable_blocks();
-    const int n = int(ids.size()), s = ctx.workers;
-    Rng rng(ctx.seed, {kStream, ctx.round, std::uint64_t(s)});
-    rng.shuffle(std::span<int>(ids));
-
-    Plan p;
-    p.round = ctx.round;
-    p.workers.assign(std::size_t(s), full_spec(info));
-    for (int b : ids)
-      for (auto& w : p.workers) w.active_blocks[std::size_t(b)] = 0;
-    const int base = n / s, extra = n % s;
-    int next = 0;
-    for (int w = 0; w < s; ++w) {
-      const int count = base + (w < extra ? 1 : 0);
-      for (int k = 0; k < count; ++k) p.workers[std::size_t(w)].active_blocks[std::size_t(ids[std::size_t(next++)])] = 1;
-    }
+    const int n = int(info.decomposable_blocks().size()), s = ctx.workers;
+    Rng rng = block_order(ctx);
+    Plan p = deal_blocks(info, ctx, equal_shares(n, s), rng);
     if (min_depth_ > 0) {
       const int depth = std::min(min_depth_, n);
       for (int w = 0; w < s; ++w) {
@@ -61,6 +48,35 @@ class LayerwiseRandom {
 
   PlanRules rules() const { return {true, true}; }
   std::string_view name() const { return "layerwise-random"; }
+
+  // The random stream that orders a round's blocks: a function of (seed, round, S).
+  static Rng block_order(const RoundContext& ctx) {
+    return Rng(ctx.seed, {kStream, ctx.round, std::uint64_t(ctx.workers)});
+  }
+
+  // A plan in which every worker holds every non-decomposable block, and the decomposable blocks, shuffled
+  // by `rng`, are dealt in that order: the first counts[0] to worker 0, the next counts[1] to worker 1, ...
+  // (counts sums to the number of decomposable blocks, so each has exactly one owner). LayerwiseRandom
+  // deals equal_shares(); SpeedProportional deals shares sized to the workers' speeds.
+  static Plan deal_blocks(const ModelInfo& info, const RoundContext& ctx, const std::vector<int>& counts, Rng& rng) {
+    std::vector<int> ids = info.decomposable_blocks();
+    IST_CHECK(counts.size() == std::size_t(ctx.workers), "ist::LayerwiseRandom::deal_blocks: expected ", ctx.workers,
+              " counts, found ", counts.size());
+    int total = 0;
+    for (int c : counts) total += c;
+    IST_CHECK(total == int(ids.size()), "ist::LayerwiseRandom::deal_blocks: the counts sum to ", total, ", expected ",
+              ids.size(), " (one owner per decomposable block)");
+    rng.shuffle(std::span<int>(ids));
+    Plan p;
+    p.round = ctx.round;
+    p.workers.assign(std::size_t(ctx.workers), full_spec(info));
+    for (int b : ids)
+      for (auto& w : p.workers) w.active_blocks[std::size_t(b)] = 0;
+    std::size_t next = 0;
+    for (std::size_t w = 0; w < counts.size(); ++w)
+      for (int k = 0; k < counts[w]; ++k) p.workers[w].active_blocks[std::size_t(ids[next++])] = 1;
+    return p;
+  }
   int min_depth() const noexcept { return min_depth_; }
 
   // ResIST evaluates the global model with every block active and the residual branch of each

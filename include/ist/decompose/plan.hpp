@@ -9,6 +9,7 @@
 // validate_plan() rejects a bad plan before any byte moves; each message names the worker, the block or
 // layer, and the rule.
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,26 @@ struct RoundContext {
   std::uint64_t seed = 0;   // the run's seed (TrainerConfig::seed)
   std::uint64_t round = 0;  // 0-based round index
   int workers = 1;          // S: the number of specs to return
+  // The workers' measured pace in the last rounds, oldest first (at most kPaceRounds of them): row k holds,
+  // per plan slot of this round, the seconds its worker took per local step and per parameter of its
+  // sub-network in that round; 0 where it was not measured (the worker was not in the plan, or failed).
+  // Empty in the first round. The trainer fills it the same on every process (a sum over processes), and
+  // keeps it in checkpoints, so a plan that reads it is still the same everywhere and after a resume; it
+  // is measured, so such plans vary between runs unless the timings are injected (set_compute_timer).
+  // Decomposers that ignore it (LayerwiseRandom, WidthwiseRandom) stay pure functions of (seed, round, S).
+  std::span<const std::vector<float>> pace_history = {};
 };
+
+// How many rounds of pace the trainer keeps and hands to decomposers.
+inline constexpr int kPaceRounds = 4;
+
+// n items dealt to s workers in equal shares: n / s each, the n mod s leftovers one each to the first workers.
+inline std::vector<int> equal_shares(int n, int s) {
+  IST_CHECK(s >= 1 && n >= 0, "ist::equal_shares: expected n >= 0 items and s >= 1 workers, found n = ", n, ", s = ", s);
+  std::vector<int> counts(std::size_t(s), n / s);
+  for (int w = 0; w < n % s; ++w) ++counts[std::size_t(w)];
+  return counts;
+}
 
 // Rules a valid plan obeys beyond the structural ones (returned by Decomposer::rules()). The default
 // requires a full cover; a policy that may leave a decomposable block or a hidden unit to nobody in a

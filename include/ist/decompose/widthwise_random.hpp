@@ -31,30 +31,52 @@ class WidthwiseRandom {
  public:
   Plan plan(const ModelInfo& info, const RoundContext& ctx) const {
     IST_CHECK(ctx.workers >= 1, "ist::WidthwiseRandom::plan: expected at least 1 worker, found ", ctx.workers);
-    const int s = ctx.workers;
     Plan p;
     p.round = ctx.round;
-    p.workers.assign(std::size_t(s), full_spec(info));
-    if (s == 1) return p;  // one worker keeps everything (empty lists)
+    p.workers.assign(std::size_t(ctx.workers), full_spec(info));
+    if (ctx.workers == 1) return p;  // one worker keeps everything (empty lists)
     for (std::size_t l = 0; l < info.width_layers.size(); ++l) {
-      const int units = info.width_layers[l].units;
-      IST_CHECK(units >= s, "ist::WidthwiseRandom::plan: layer ", info.width_layers[l].name, " has ", units,
-                " units, fewer than the ", s, " workers (each worker needs at least one unit)");
-      std::vector<int> perm(static_cast<std::size_t>(units));
-      std::iota(perm.begin(), perm.end(), 0);
-      Rng rng(ctx.seed, {kStream, ctx.round, std::uint64_t(s), std::uint64_t(l)});
-      rng.shuffle(std::span<int>(perm));
-      const int base = units / s, extra = units % s;
-      auto next = perm.begin();
-      for (int w = 0; w < s; ++w) {
-        const int count = base + (w < extra ? 1 : 0);
-        auto& kept = p.workers[std::size_t(w)].kept_units[l];
-        kept.assign(next, next + count);
-        std::sort(kept.begin(), kept.end());
-        next += count;
-      }
+      check_splittable(info, l, ctx.workers, "ist::WidthwiseRandom::plan");
+      deal_units(p, info, ctx, l, equal_shares(info.width_layers[l].units, ctx.workers));
     }
     return p;
+  }
+
+  // Deals the units of width layer l, shuffled by the layer's own stream Rng(seed, {"WIDT", round, S, l}),
+  // into p's workers in that order: the first counts[0] to worker 0, the next counts[1] to worker 1, ... (each
+  // group sorted). counts sums to the layer's units and each is >= 1 (an empty list would mean "all units").
+  // WidthwiseRandom deals equal_shares(); SpeedProportional deals shares sized to the workers' speeds.
+  static void deal_units(Plan& p, const ModelInfo& info, const RoundContext& ctx, std::size_t l,
+                         const std::vector<int>& counts) {
+    const WidthLayerInfo& layer = info.width_layers[l];
+    IST_CHECK(counts.size() == p.workers.size(), "ist::WidthwiseRandom::deal_units: layer ", layer.name, ": expected ",
+              p.workers.size(), " counts, found ", counts.size());
+    int total = 0;
+    for (int c : counts) {
+      IST_CHECK(c >= 1, "ist::WidthwiseRandom::deal_units: layer ", layer.name, ": every worker needs at least one "
+                "unit, found a count of ", c);
+      total += c;
+    }
+    IST_CHECK(total == layer.units, "ist::WidthwiseRandom::deal_units: layer ", layer.name, ": the counts sum to ",
+              total, ", expected its ", layer.units, " units");
+    std::vector<int> perm(static_cast<std::size_t>(layer.units));
+    std::iota(perm.begin(), perm.end(), 0);
+    Rng rng(ctx.seed, {kStream, ctx.round, std::uint64_t(ctx.workers), std::uint64_t(l)});
+    rng.shuffle(std::span<int>(perm));
+    auto next = perm.begin();
+    for (std::size_t w = 0; w < counts.size(); ++w) {
+      auto& kept = p.workers[w].kept_units[l];
+      kept.assign(next, next + counts[w]);
+      std::sort(kept.begin(), kept.end());
+      next += counts[w];
+    }
+  }
+
+  // A width layer with fewer units than workers cannot be split: throws, naming the layer.
+  static void check_splittable(const ModelInfo& info, std::size_t l, int workers, const char* who) {
+    const WidthLayerInfo& layer = info.width_layers[l];
+    IST_CHECK(layer.units >= workers, who, ": layer ", layer.name, " has ", layer.units, " units, fewer than the ",
+              workers, " workers (each worker needs at least one unit)");
   }
 
   PlanRules rules() const { return {true, true}; }

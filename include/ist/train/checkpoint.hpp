@@ -15,7 +15,9 @@
 //     u32 k, then per optimizer state buffer: str name, u64 n, n x f32 values   (k = 0 when none is kept)
 //                                 (with a TopK codec, the workers' error-feedback residuals follow as buffers
 //                                 named codec.residual.workerW)
-// Older files still load: version 2 (the config as key=value text) and version 1 (also: one unnamed buffer,
+//     u32 r, u32 w, u64 r*w, r*w x f32   the trainer's pace history: r rounds (oldest first) of w workers'
+//                                        seconds per local step and parameter (version 4; r = w = 0 when empty)
+// Older files still load: version 3 (no pace history: it loads empty), version 2 (the config as key=value text) and version 1 (also: one unnamed buffer,
 // u64 m, m x f32 momentum, loaded as a buffer named "momentum"). Their config is kept as a JSON string of that
 // text, which check_resumable (trainer_config.hpp) rejects with a message saying so.
 //
@@ -43,7 +45,7 @@
 
 namespace ist {
 
-inline constexpr std::uint32_t kCheckpointVersion = 3;
+inline constexpr std::uint32_t kCheckpointVersion = 4;
 
 // One per-parameter optimizer state buffer, named by the optimizer policy ("momentum", "exp_avg", ...).
 struct StateBuffer {
@@ -61,6 +63,8 @@ struct TrainingState {
   nlohmann::ordered_json config = nlohmann::ordered_json::object();
   std::vector<float> params;              // the global model
   std::vector<StateBuffer> optimizer_state;  // the global optimizer state buffers, or none
+  // The trainer's pace history (IndependentSubnetTrainer::pace_history): rows of equal length, or none.
+  std::vector<std::vector<float>> pace;
 };
 
 namespace detail {
@@ -154,6 +158,16 @@ inline void save_checkpoint(const std::string& path, const ModelInfo& info, cons
     p.str(b.name);
     p.floats(b.values);
   }
+  const std::size_t pace_workers = s.pace.empty() ? 0 : s.pace[0].size();
+  std::vector<float> pace;
+  for (const auto& row : s.pace) {
+    IST_CHECK(row.size() == pace_workers, "ist::save_checkpoint: ", path, ": expected pace rows of ", pace_workers,
+              " workers, found one of ", row.size());
+    pace.insert(pace.end(), row.begin(), row.end());
+  }
+  p.pod(std::uint32_t(s.pace.size()));
+  p.pod(std::uint32_t(pace_workers));
+  p.floats(pace);
   const std::string& payload = p.bytes();
   detail::CheckpointWriter file;
   file.bytes().append(detail::kCheckpointMagic, 8);
@@ -249,7 +263,19 @@ inline TrainingState parse_checkpoint(const std::string& path, const ModelInfo* 
       s.optimizer_state.push_back(std::move(buf));
     }
   }
-  IST_CHECK(r.done(), who, path, ": unexpected bytes after the optimizer state (corrupt file)");
+  if (version >= 4) {
+    const auto rows = r.pod<std::uint32_t>("pace rounds");
+    const auto workers = r.pod<std::uint32_t>("pace workers");
+    IST_CHECK(rows <= 1024 && workers <= 65536, who, path, ": a pace history of ", rows, " rounds of ", workers,
+              " workers is not plausible (corrupt file)");
+    const std::vector<float> pace = r.floats("pace history");
+    IST_CHECK(pace.size() == std::size_t(rows) * workers, who, path, ": the pace history holds ", pace.size(),
+              " values, expected ", rows, " rounds x ", workers, " workers = ", std::size_t(rows) * workers);
+    for (std::uint32_t k = 0; k < rows; ++k)
+      s.pace.emplace_back(pace.begin() + std::ptrdiff_t(k) * workers, pace.begin() + std::ptrdiff_t(k + 1) * workers);
+  }
+  IST_CHECK(r.done(), who, path, ": unexpected bytes after the ", version >= 4 ? "pace history" : "optimizer state",
+            " (corrupt file)");
   return s;
 }
 }  // namespace detail

@@ -40,6 +40,12 @@ class MetricsRow {
   MetricsRow& add(std::string_view key, std::string_view value) { return put(key, std::string(value)); }
   // A JSON array of unsigned integers (per-worker figures: entry w is worker w's).
   MetricsRow& add(std::string_view key, const std::vector<std::uint64_t>& values) { return put(key, values); }
+  // A JSON array of numbers (per-worker figures: entry w is worker w's); NaN and infinities as null.
+  MetricsRow& add(std::string_view key, const std::vector<double>& values) {
+    nlohmann::ordered_json row = nlohmann::ordered_json::array();
+    for (double x : values) row.push_back(std::isfinite(x) ? nlohmann::ordered_json(x) : nlohmann::ordered_json(nullptr));
+    return put(key, std::move(row));
+  }
   // A JSON array of arrays of numbers (per-worker series: entry w is worker w's); NaN and infinities as null.
   MetricsRow& add(std::string_view key, const std::vector<std::vector<double>>& values) {
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();

@@ -9,7 +9,9 @@
 //   ist::FitResult g = gist.fit(cora);                               // a graph: train, val and test nodes
 //
 // One round (train_round), the same for every family:
-//   1. plan     = decomposer.plan(info, {seed, round, S})      who trains what; a pure function
+//   1. plan     = decomposer.plan(info, {seed, round, S,        who trains what; a pure function of the
+//                                         pace history})         context (capacity-aware policies read the
+//                                                                workers' measured pace, see below)
 //   2. validate_plan(plan, info, ctx, rules)                     a bad plan (or one labelled with another
 //                                                                round) stops before any byte moves
 //   3. coordinator -> worker w: the slices of its sub-network    (and, with OptimizerState::Carry, the same
@@ -20,6 +22,10 @@
 //   6. aggregator.merge(global, ...)                             HolderAverage: mean over holders (the merge
 //                                                                also gets each worker's sample count)
 // The communicator's ledger counts every byte of steps 3 and 5; the round's RoundRecord holds them per worker.
+// After step 4 each worker's pace (compute seconds per local step and per parameter of its sub-network) joins
+// the pace history that the next rounds' contexts carry (RoundContext::pace_history: the last kPaceRounds
+// rounds, shared by a sum over processes, kept in checkpoints); SpeedProportional sizes shares by it.
+// cfg.throttle slows chosen workers down for experiments, and set_compute_timer() injects timings for tests.
 // Steps 3 and 5 go through the transfer codec (cfg.codec, ist/codec/codec.hpp, docs/codecs.md): float32 moves
 // the slices as floats (bit-exact); bf16/fp16 send 16-bit values down and 16-bit updates (trained minus
 // received) back; topk:F sends float32 values down and the top F of each update back, keeping the rest in the
@@ -56,6 +62,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -86,6 +93,15 @@
 #include "ist/train/trainer_config.hpp"
 
 namespace ist {
+
+// One worker's local steps of one round, as IndependentSubnetTrainer::set_compute_timer sees them.
+struct ComputeTiming {
+  int worker = 0;
+  std::uint64_t round = 0;           // 0-based
+  int steps = 0;                     // local steps done
+  std::size_t subnet_params = 0;     // parameters of the worker's sub-network
+  double measured_seconds = 0;       // wall time of the steps (cfg.throttle included)
+};
 
 // What fit() did: every round's record, the final evaluation, and the totals.
 struct FitResult {
@@ -148,6 +164,10 @@ class IndependentSubnetTrainer {
       set_codec();
       IST_CHECK(backend_.comm().num_workers() >= 1, "ist::IndependentSubnetTrainer: expected S >= 1 workers, found ",
                 backend_.comm().num_workers());
+      for (const WorkerThrottle& t : cfg_.throttle)
+        IST_CHECK(t.worker < backend_.comm().num_workers(), "ist::TrainerConfig: throttle names worker ", t.worker,
+                  " but the run has ", backend_.comm().num_workers(), " workers (ids 0 to ",
+                  backend_.comm().num_workers() - 1, ")");
       if constexpr (requires(std::span<float> p) { Traits::init(p, cfg_.seed, cfg_.init_scheme); })
         Traits::init(std::span<float>(global_), cfg_.seed, cfg_.init_scheme);
       else
@@ -249,6 +269,7 @@ class IndependentSubnetTrainer {
     s.model = info_.name;
     s.config = run_config();
     s.params = global_;
+    s.pace = pace_;
     for (std::size_t b = 0; b < state_.size(); ++b) s.optimizer_state.push_back({state_names_[b], state_[b]});
     if (codec_.keeps_residual())  // after the optimizer's buffers, one per worker (zeros before its first round)
       for (int w = 0; w < int(residuals_.size()); ++w)
@@ -280,6 +301,11 @@ class IndependentSubnetTrainer {
               "), found ", cfg_.seed, ": pass the same seed to continue this run");
     check_resumable(s.config, run_config(), cfg_, path);
     global_ = std::move(s.params);
+    // The pace history, where it was measured on as many workers as this run has (S may change at a round
+    // boundary; the history of other workers is then dropped).
+    pace_.clear();
+    for (auto& row : s.pace)
+      if (row.size() == std::size_t(num_workers())) pace_.push_back(std::move(row));
     take_residuals(s.optimizer_state, path);
     if (carry()) {
       IST_CHECK(s.optimizer_state.size() == state_.size(), "ist: resume from ", path, ": expected ", state_.size(),
@@ -300,6 +326,15 @@ class IndependentSubnetTrainer {
   // Called by each worker before its local steps of a round, on the worker's thread: throw from it to
   // inject a failure (tests, --inject-failure). Empty by default.
   void set_fault_injector(std::function<void(int worker, std::uint64_t round)> f) { fault_injector_ = std::move(f); }
+
+  // Replaces the measured compute time of each worker's local steps (wall seconds, cfg.throttle included) by
+  // f(timing), on the worker's thread, before it enters the pace history and the round's record: tests inject
+  // timings so that a capacity-aware plan is deterministic. Empty by default.
+  void set_compute_timer(std::function<double(const ComputeTiming&)> f) { compute_timer_ = std::move(f); }
+
+  // The pace history the next round's plan sees: per recorded round (oldest first, at most kPaceRounds), per
+  // worker id, seconds per local step and per parameter of its sub-network (0: not measured).
+  const std::vector<std::vector<float>>& pace_history() const { return pace_; }
 
   // Called after every local step of every worker of this process, and once more when a round's local
   // steps, returns and merge are done (StepProgress::round_finished), for a live progress display (step
@@ -354,7 +389,10 @@ class IndependentSubnetTrainer {
       const std::size_t buffers = state_.size();  // optimizer state buffers that travel (0 unless carried)
 
       // 1-2. Plan, checked before any byte moves.
-      const RoundContext ctx{cfg_.seed, round, S};
+      pace_slots_.assign(pace_.size(), std::vector<float>(std::size_t(S), 0.f));
+      for (std::size_t k = 0; k < pace_.size(); ++k)
+        for (int i = 0; i < S; ++i) pace_slots_[k][std::size_t(i)] = pace_[k][std::size_t(active_[std::size_t(i)])];
+      const RoundContext ctx{cfg_.seed, round, S, pace_slots_};
       const Plan plan = decomposer_.plan(info_, ctx);
       validate_plan(plan, info_, ctx, decomposer_.rules());
       slices_.resize(std::size_t(S));
@@ -450,8 +488,13 @@ class IndependentSubnetTrainer {
                                                   if (counting) note_step(w, i + 1);
                                                   return lr_at_step(first_step + std::uint64_t(i));
                                                 });
-          wk.compute_seconds = seconds(t0);
           wk.compute_cpu_seconds = thread_cpu_seconds() - cpu0;
+          const double factor = throttle_factor(w);
+          if (factor > 1.0)  // an experiment's slow worker: its steps take `factor` times as long
+            std::this_thread::sleep_for(std::chrono::duration<double>((factor - 1.0) * seconds(t0)));
+          wk.compute_seconds = seconds(t0);
+          if (compute_timer_)
+            wk.compute_seconds = compute_timer_(ComputeTiming{w, round, wk.stats.steps, wk.params.size(), wk.compute_seconds});
           for (std::size_t b = 0; b < buffers; ++b)
             Compute::copy(wk.ctx, std::span<const float>(opt->state_buffer(b)), view(wk.state[b]));
         } catch (const std::exception& e) {
@@ -486,6 +529,7 @@ class IndependentSubnetTrainer {
 
       // Every worker's figures (statistics, traffic) where the round's record and the merge need them.
       collect_figures();
+      record_pace(failed);
 
       // 6. Merge what came back, each worker weighted by its samples where the aggregator asks.
       if (comm.is_coordinator()) {
@@ -1007,6 +1051,28 @@ class IndependentSubnetTrainer {
     }
   }
 
+  // cfg.throttle's factor for worker w (1: none).
+  double throttle_factor(int w) const {
+    double f = 1.0;
+    for (const WorkerThrottle& t : cfg_.throttle)
+      if (t.worker == w) f *= t.factor;
+    return f;
+  }
+
+  // Appends this round's pace to the history (figures_ are the same on every process, so is the history):
+  // per worker id, its compute seconds per local step and per parameter of its sub-network, rounded to float
+  // (as checkpoints keep it, so a resumed run sees the same numbers); 0 for a worker outside the plan or failed.
+  void record_pace(const std::vector<int>& failed) {
+    std::vector<float> row(std::size_t(num_workers()), 0.f);
+    for (std::size_t i = 0; i < active_.size(); ++i) {
+      const WorkerFigures& f = figures_[std::size_t(active_[i])];
+      const double work = double(f.stats.steps) * double(slices_[i].size());
+      if (!failed[i] && work > 0 && f.compute_seconds > 0) row[std::size_t(active_[i])] = float(f.compute_seconds / work);
+    }
+    pace_.push_back(std::move(row));
+    if (pace_.size() > std::size_t(kPaceRounds)) pace_.erase(pace_.begin());
+  }
+
   void fill_record(RoundRecord& rec, const Plan& plan, std::uint64_t round, Clock::time_point round_start,
                    const std::vector<int>& failed) {
     const int S = plan.num_workers();
@@ -1025,7 +1091,11 @@ class IndependentSubnetTrainer {
     }
     tally.fill(rec, traffic, slices_, Traits::num_params, cfg_.local_steps, int(state_.size()));
     rec.step_losses.clear();
-    for (const WorkerFigures& f : figures_) rec.step_losses.push_back(f.stats.step_loss);
+    rec.worker_compute_seconds.clear();
+    for (const WorkerFigures& f : figures_) {
+      rec.step_losses.push_back(f.stats.step_loss);
+      rec.worker_compute_seconds.push_back(f.compute_seconds);
+    }
     rec.round_seconds = seconds(round_start);
   }
 
@@ -1091,6 +1161,9 @@ class IndependentSubnetTrainer {
   std::vector<int> active_;  // the workers the next round is partitioned over
   int plan_workers_ = 0;     // S of the last round's plan (evaluation scaling)
   std::function<void(int, std::uint64_t)> fault_injector_;
+  std::function<double(const ComputeTiming&)> compute_timer_;
+  std::vector<std::vector<float>> pace_;        // the pace history, per recorded round, per worker id
+  std::vector<std::vector<float>> pace_slots_;  // the same per plan slot of the round being planned
   std::function<void(const StepProgress&)> step_progress_;
   std::optional<RunClock> run_;  // the fit() in progress
   optim::LrSchedule schedule_ = optim::ConstantSchedule{0.1};

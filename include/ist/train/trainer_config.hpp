@@ -57,6 +57,13 @@ struct GraphOptions {
   bool decay_first_layer_only = true;
 };
 
+// A slow worker, for experiments on capacity-aware shares: worker `worker`'s local steps take `factor` times
+// as long (it sleeps (factor - 1) times their duration after them).
+struct WorkerThrottle {
+  int worker = 0;
+  double factor = 1.0;
+};
+
 // Every field, its default and its meaning: docs/training.md, "Configuration". S (the number of workers) is
 // not a field: it is the backend's communicator's (InProcessComm(S), MpiComm: one per rank).
 struct TrainerConfig {
@@ -96,6 +103,8 @@ struct TrainerConfig {
   // How slices travel between the coordinator and the workers (ist/codec/codec.hpp, docs/codecs.md):
   // "float32" (bit-exact, the default) | "bf16" | "fp16" | "topk:F" (the top F of each update, error feedback).
   std::string codec = "float32";
+  // Slow workers for experiments (WorkerThrottle). They change timings only, so checkpoints do not record them.
+  std::vector<WorkerThrottle> throttle;
 };
 
 inline void validate(const TrainerConfig& c) {
@@ -114,6 +123,9 @@ inline void validate(const TrainerConfig& c) {
             c.graph.dropout);
   optim::validate(c.sgd, "ist::TrainerConfig: sgd");
   (void)codec::parse_codec(c.codec, "ist::TrainerConfig: codec");
+  for (const WorkerThrottle& t : c.throttle)
+    IST_CHECK(t.worker >= 0 && std::isfinite(t.factor) && t.factor >= 1.0, who,
+              ": throttle: expected a worker id >= 0 and a factor >= 1, found worker ", t.worker, ", factor ", t.factor);
   (void)optim::parse_schedule(c.schedule, c.sgd.lr, c.epochs > 0 ? c.epochs : 1.0);
 }
 

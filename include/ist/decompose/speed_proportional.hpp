@@ -1,0 +1,157 @@
+#pragma once
+// SpeedProportional: capacity-aware shares. The random cuts of LayerwiseRandom (depth, ResIST) and
+// WidthwiseRandom (width, IST and GIST), with each worker's share sized to its measured speed, so that a slow
+// worker no longer holds up the round:
+//   depth: the decomposable blocks, shuffled as LayerwiseRandom shuffles them, are dealt by counts that a
+//          greedy sets: each next block goes to the worker that would finish first with it, a worker's time
+//          being (the parameters it holds) x (its pace). Every block still has exactly one owner.
+//   width: the units of each width layer, shuffled as WidthwiseRandom shuffles them, in proportion to speed
+//          (largest remainders; at least one unit each).
+// A worker's speed is 1 / its mean pace over RoundContext::pace_history (seconds per local step and per
+// parameter of its sub-network, as the trainer measures it). Until every worker of the round has been
+// measured, and while the slowest is within `tolerance` of the fastest (timing noise: 0.25 = 25 % slower), the
+// shares are equal and the plan is exactly LayerwiseRandom's and WidthwiseRandom's for the same
+// (seed, round, S).
+//
+// The plan then depends on measured time: every process computes the same one (the trainer shares the history
+// by a sum over processes and keeps it in checkpoints), but two runs differ unless the timings are injected
+// (IndependentSubnetTrainer::set_compute_timer). Evaluation scales as the random policies do (1/S).
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "ist/core/error.hpp"
+#include "ist/decompose/layerwise_random.hpp"
+#include "ist/decompose/plan.hpp"
+#include "ist/decompose/widthwise_random.hpp"
+#include "ist/model/model_info.hpp"
+
+namespace ist {
+
+// Per plan slot of this round: 1 / the mean of the worker's measured paces over ctx.pace_history, or 0 where
+// none was measured (rows of another width than ctx.workers are ignored).
+inline std::vector<double> measured_speeds(const RoundContext& ctx) {
+  std::vector<double> speed(std::size_t(ctx.workers), 0.0);
+  for (std::size_t w = 0; w < speed.size(); ++w) {
+    double sum = 0;
+    int n = 0;
+    for (const std::vector<float>& row : ctx.pace_history)
+      if (row.size() == speed.size() && row[w] > 0) {
+        sum += double(row[w]);
+        ++n;
+      }
+    if (n > 0) speed[w] = double(n) / sum;
+  }
+  return speed;
+}
+
+// n items in proportion to `weights` (all > 0): floors, at least `at_least` each, the rest to the largest
+// remainders (ties to the lower index). Equal weights give equal_shares(n, s).
+inline std::vector<int> proportional_shares(int n, const std::vector<double>& weights, int at_least = 0) {
+  const int s = int(weights.size());
+  IST_CHECK(s >= 1 && n >= s * at_least, "ist::proportional_shares: cannot give ", s, " workers at least ", at_least,
+            " of ", n, " items each");
+  double total = 0;
+  for (double v : weights) total += v;
+  std::vector<int> counts(static_cast<std::size_t>(s));
+  std::vector<double> rest(static_cast<std::size_t>(s));
+  int given = 0;
+  for (std::size_t w = 0; w < counts.size(); ++w) {
+    const double exact = double(n) * weights[w] / total;
+    counts[w] = std::max(at_least, int(std::floor(exact)));
+    rest[w] = exact - counts[w];
+    given += counts[w];
+  }
+  while (given > n) {  // the minimum pushed the sum over: take from the largest share above it
+    std::size_t big = 0;
+    for (std::size_t w = 1; w < counts.size(); ++w)
+      if (counts[w] > counts[big]) big = w;
+    --counts[big];
+    --given;
+  }
+  while (given < n) {
+    std::size_t best = 0;
+    for (std::size_t w = 1; w < counts.size(); ++w)
+      if (rest[w] > rest[best]) best = w;
+    ++counts[best];
+    rest[best] -= 1.0;
+    ++given;
+  }
+  return counts;
+}
+
+class SpeedProportional {
+ public:
+  explicit SpeedProportional(double tolerance = 0.25) : tolerance_(tolerance) {
+    IST_CHECK(std::isfinite(tolerance) && tolerance >= 0, "ist::SpeedProportional: expected a tolerance >= 0, found ",
+              tolerance);
+  }
+
+  Plan plan(const ModelInfo& info, const RoundContext& ctx) const {
+    IST_CHECK(ctx.workers >= 1, "ist::SpeedProportional::plan: expected at least 1 worker, found ", ctx.workers);
+    const std::vector<double> speed = shares_by_speed(ctx) ? measured_speeds(ctx) : std::vector<double>();
+    const int n = int(info.decomposable_blocks().size());
+    Rng rng = LayerwiseRandom::block_order(ctx);
+    Plan p = LayerwiseRandom::deal_blocks(info, ctx, speed.empty() ? equal_shares(n, ctx.workers)
+                                                                   : block_counts(info, speed), rng);
+    if (ctx.workers == 1) return p;
+    for (std::size_t l = 0; l < info.width_layers.size(); ++l) {
+      const int units = info.width_layers[l].units;
+      WidthwiseRandom::check_splittable(info, l, ctx.workers, "ist::SpeedProportional::plan");
+      WidthwiseRandom::deal_units(p, info, ctx, l, speed.empty() ? equal_shares(units, ctx.workers)
+                                                                 : proportional_shares(units, speed, 1));
+    }
+    return p;
+  }
+
+  PlanRules rules() const { return {true, true}; }
+  std::string_view name() const { return "speed-proportional"; }
+  double tolerance() const noexcept { return tolerance_; }
+
+  // Whether this round's shares follow the speeds: every worker measured, and the slowest more than
+  // `tolerance` slower than the fastest.
+  bool shares_by_speed(const RoundContext& ctx) const {
+    const std::vector<double> speed = measured_speeds(ctx);
+    const auto [lo, hi] = std::minmax_element(speed.begin(), speed.end());
+    return *lo > 0 && *hi > *lo * (1.0 + tolerance_);
+  }
+
+  // As LayerwiseRandom and WidthwiseRandom evaluate (each model family has only one kind of cut, so the
+  // other's scales are all 1).
+  std::vector<double> evaluation_scale(const ModelInfo& info, int workers) const {
+    std::vector<double> scale = LayerwiseRandom{}.evaluation_scale(info, workers);
+    const std::vector<double> width = WidthwiseRandom{}.evaluation_scale(info, workers);
+    for (std::size_t b = 0; b < scale.size(); ++b) scale[b] *= width[b];
+    return scale;
+  }
+
+ private:
+  // Decomposable blocks per worker: a greedy over blocks of the mean decomposable size, each to the worker
+  // whose estimated time (shared + held parameters) / speed would be the smallest with it (ties: lower slot).
+  static std::vector<int> block_counts(const ModelInfo& info, const std::vector<double>& speed) {
+    const std::vector<int> ids = info.decomposable_blocks();
+    std::vector<int> counts(speed.size(), 0);
+    if (ids.empty()) return counts;
+    const double block = double(info.decomposable_params()) / double(ids.size());
+    const double shared = double(info.num_params - info.decomposable_params());
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      std::size_t best = 0;
+      double best_time = 0;
+      for (std::size_t w = 0; w < speed.size(); ++w) {
+        const double t = (shared + block * (counts[w] + 1)) / speed[w];
+        if (w == 0 || t < best_time) {
+          best = w;
+          best_time = t;
+        }
+      }
+      ++counts[best];
+    }
+    return counts;
+  }
+
+  double tolerance_;
+};
+
+}  // namespace ist
