@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "expect_error.hpp"
+#include "synthetic_images.hpp"
 #include "ist/codec/codec.hpp"
 #include "ist/core/rng.hpp"
 #include "ist/decompose/layerwise_random.hpp"
@@ -27,6 +28,7 @@
 using namespace ist;
 using ist::test::contains;
 using ist::test::error_of;
+using ist::test::quadrant_images;
 
 namespace {
 
@@ -279,28 +281,6 @@ namespace {
 
 using CodecResNet = ResNet<Stem<1, 4>, Stage<4, 4, 1, 1>, Stage<4, 8, 5, 2, Partitioned>, Head<8, 3>>;
 using CodecMlp = Mlp<Input<64>, Dense<24>, Dense<16>, Dense<3>>;
-
-// 8x8 images whose class is the quadrant that is brighter, plus noise.
-ImageDataset quadrant_images(int n, std::uint64_t seed) {
-  ImageDataset d;
-  d.n = n;
-  d.c = 1;
-  d.h = d.w = 8;
-  d.num_classes = 3;
-  d.source = "quadrants";
-  Rng rng(seed);
-  d.pixels.resize(std::size_t(n) * 64);
-  d.labels.resize(std::size_t(n));
-  for (int i = 0; i < n; ++i) {
-    const int y = int(rng.below(3));
-    d.labels[std::size_t(i)] = y;
-    for (int p = 0; p < 64; ++p) {
-      const int quadrant = (p / 8 >= 4 ? 2 : 0) + (p % 8 >= 4 ? 1 : 0);
-      d.pixels[std::size_t(i) * 64 + std::size_t(p)] = std::uint8_t(40 + (quadrant == y ? 120 : 0) + 90 * rng.uniform());
-    }
-  }
-  return d;
-}
 
 TrainerConfig codec_config(const std::string& codec) {
   TrainerConfig c;

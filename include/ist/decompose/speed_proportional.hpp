@@ -5,8 +5,11 @@
 //   depth: the decomposable blocks, shuffled as LayerwiseRandom shuffles them, are dealt by counts that a
 //          greedy sets: each next block goes to the worker that would finish first with it, a worker's time
 //          being (the parameters it holds) x (its pace). Every block still has exactly one owner.
-//   width: the units of each width layer, shuffled as WidthwiseRandom shuffles them, in proportion to speed
-//          (largest remainders; at least one unit each).
+//   width: the units of each width layer, shuffled as WidthwiseRandom shuffles them, dealt by fractions that
+//          equalize the workers' estimated times, (its sub-network's parameters) / (its speed). A fraction f of
+//          every layer's units holds c + b f + a f^2 parameters: a hidden-to-hidden weight, split both ways,
+//          grows with f^2, so a fast worker's share grows less than its speed. Units per layer follow the
+//          fractions (largest remainders; at least one unit each).
 // A worker's speed is 1 / its mean pace over RoundContext::pace_history (seconds per local step and per
 // parameter of its sub-network, as the trainer measures it). Until every worker of the round has been
 // measured, and while the slowest is within `tolerance` of the fastest (timing noise: 0.25 = 25 % slower), the
@@ -97,11 +100,12 @@ class SpeedProportional {
     Plan p = LayerwiseRandom::deal_blocks(info, ctx, speed.empty() ? equal_shares(n, ctx.workers)
                                                                    : block_counts(info, speed), rng);
     if (ctx.workers == 1) return p;
+    const std::vector<double> fractions = speed.empty() ? std::vector<double>() : width_fractions(info, speed);
     for (std::size_t l = 0; l < info.width_layers.size(); ++l) {
       const int units = info.width_layers[l].units;
       WidthwiseRandom::check_splittable(info, l, ctx.workers, "ist::SpeedProportional::plan");
       WidthwiseRandom::deal_units(p, info, ctx, l, speed.empty() ? equal_shares(units, ctx.workers)
-                                                                 : proportional_shares(units, speed, 1));
+                                                                 : proportional_shares(units, fractions, 1));
     }
     return p;
   }
@@ -149,6 +153,43 @@ class SpeedProportional {
       ++counts[best];
     }
     return counts;
+  }
+
+  // Each worker's fraction of every width layer's units, such that (its parameters) / (its speed) is the same
+  // for all: the parameters of fraction f are c + b f + a f^2 (weights split by rows and columns: a; split
+  // one way, and per-unit vectors of split layers: b; the rest: c), solved for f at a common time T, and T
+  // bisected until the fractions sum to 1. Without output_of in the model's width layers the model is
+  // linear in f, and the fractions are proportional to speed.
+  static std::vector<double> width_fractions(const ModelInfo& info, const std::vector<double>& speed) {
+    double a = 0, b = 0, c = 0;
+    for (const TensorInfo& t : info.tensors) {
+      bool rows = false, cols = false;
+      for (const WidthLayerInfo& layer : info.width_layers) {
+        rows = rows || layer.output_of == t.block;
+        cols = cols || layer.input_of == t.block;
+      }
+      const int split = int(rows) + (t.role == TensorRole::LinearWeight ? int(cols) : 0);
+      (split == 2 ? a : split == 1 ? b : c) += double(t.size);
+    }
+    const auto fraction = [&](double time, double v) {  // f with (c + b f + a f^2) / v = time
+      const double rhs = time * v - c;
+      if (rhs <= 0) return 0.0;
+      if (a == 0) return b > 0 ? rhs / b : 1.0;
+      return (-b + std::sqrt(b * b + 4 * a * rhs)) / (2 * a);
+    };
+    const auto total = [&](double time) {
+      double sum = 0;
+      for (double v : speed) sum += fraction(time, v);
+      return sum;
+    };
+    double lo = 0, hi = (a + b + c) / *std::min_element(speed.begin(), speed.end());  // every fraction >= 1
+    for (int k = 0; k < 200 && hi - lo > 1e-15 * hi; ++k) {
+      const double mid = 0.5 * (lo + hi);
+      (total(mid) < 1.0 ? lo : hi) = mid;
+    }
+    std::vector<double> f;
+    for (double v : speed) f.push_back(fraction(hi, v));
+    return f;
   }
 
   double tolerance_;

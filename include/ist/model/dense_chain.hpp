@@ -122,7 +122,8 @@ ModelInfo chain_model_info(std::string name) {
     b.param_offset = d.param_offset;
     b.param_count = d.param_count;
     info.blocks.push_back(std::move(b));
-    if (l + 1 < L) info.width_layers.push_back(WidthLayerInfo{chain_block_name(l, L), d.out_channels, int(l) + 1});
+    if (l + 1 < L)
+      info.width_layers.push_back(WidthLayerInfo{chain_block_name(l, L), d.out_channels, int(l) + 1, int(l)});
   }
   ist::append_tensor_infos(info, Model::tensors);
   return info;

@@ -34,6 +34,7 @@ struct WidthLayerInfo {
   std::string name;  // "hidden1"
   int units = 0;
   int input_of = -1;  // the block that takes these units as its input (-1: none or unknown)
+  int output_of = -1;  // the block whose output these units are (-1: unknown)
 };
 
 struct ModelInfo {
