@@ -39,6 +39,7 @@ struct RunFlags {
   std::string init_weights;     // start from this model (safetensors, PyTorch names) instead of the seed's
   std::string shares = "equal";  // equal | speed: the random cut's shares (SpeedProportional for speed)
   std::vector<std::string> throttle;  // "W:F": worker W's local steps take F times as long
+  std::string pace_clock = "wall";    // wall | cpu: how the pace history times a worker's local steps
 };
 
 // How a run is laid out, in every program: -S, -L, --epochs, --max-rounds, --schedule, --threads,
@@ -121,6 +122,10 @@ inline void add_run_flags(CLI::App& app, RunFlags& f, TrainerConfig& t) {
       ->capture_default_str()->check(CLI::IsMember({"equal", "speed"}));
   app.add_option("--throttle", f.throttle,
                  "W:F: worker W's local steps take F >= 1 times as long (an experiment's slow worker; repeatable)");
+  app.add_option("--pace-clock", f.pace_clock,
+                 "how the pace history that --shares speed reads times a worker's local steps: wall | cpu (its "
+                 "thread's CPU time times its --throttle factor: a core of its own, on a shared machine)")
+      ->capture_default_str()->check(CLI::IsMember({"wall", "cpu"}));
   app.add_flag("--step-losses", t.metrics_step_losses,
                "the --metrics rows also hold train_loss_steps: per worker, the loss of each local step");
 }
@@ -133,6 +138,7 @@ inline void apply(const RunFlags& f, TrainerConfig& t) {
   t.on_worker_failure = f.on_failure == "drop" ? WorkerFailure::DropForRound : WorkerFailure::Abort;
   t.after_failure = f.after_failure == "all" ? AfterFailure::AllWorkers : AfterFailure::Survivors;
   IST_CHECK(!t.metrics_step_losses || !t.metrics_path.empty(), "--step-losses: needs --metrics (the file they go to)");
+  t.pace_clock = f.pace_clock == "cpu" ? PaceClock::Cpu : PaceClock::Wall;
   t.throttle.clear();
   for (const std::string& text : f.throttle) {
     WorkerThrottle w;

@@ -199,9 +199,9 @@ TEST_CASE("capacity trainer: injected timings reach the pace history, the record
   CHECK(first[3].to_worker == first[2].to_worker);
   // The record holds the injected seconds, and the history their pace: 1 ns per step and parameter, 2 ns for
   // worker 3.
-  REQUIRE(recs[0].worker_compute_seconds.size() == 4);
+  REQUIRE(recs[0].worker_pace_seconds.size() == 4);
   const std::size_t p0 = first[0].to_worker / sizeof(float);  // parameters sent to worker 0 (float32 slices)
-  CHECK(recs[0].worker_compute_seconds[0] == doctest::Approx(3.0 * double(p0) * 1e-9));
+  CHECK(recs[0].worker_pace_seconds[0] == doctest::Approx(3.0 * double(p0) * 1e-9));
   const auto& pace = t.pace_history();
   REQUIRE(pace.size() == 4);
   for (const auto& row : pace) {
@@ -278,8 +278,17 @@ TEST_CASE("capacity trainer: cfg.throttle makes a worker's local steps take F ti
   t.prepare(data);
   const RoundRecord r = t.train_round(0);
   // One worker, one thread: it sleeps twice its wall time after its steps, which is at least its CPU time.
+  // (PaceClock::Wall, the default: the pace history counts that wall time.)
   CHECK(r.compute_seconds_max >= 3.0 * r.compute_cpu_seconds_max);
-  CHECK(r.worker_compute_seconds == std::vector<double>{r.compute_seconds_max});
+  CHECK(r.worker_pace_seconds == std::vector<double>{r.compute_seconds_max});  // PaceClock::Wall
+  // PaceClock::Cpu: the pace history counts the thread's CPU time times the throttle factor.
+  cfg.pace_clock = PaceClock::Cpu;
+  IndependentSubnetTrainer<Wide, LayerwiseRandom> cpu(LayerwiseRandom{}, HolderAverage{},
+                                                      CpuBackend<>(InProcessComm(1)), cfg);
+  cpu.prepare(data);
+  const RoundRecord c = cpu.train_round(0);
+  CHECK(c.worker_pace_seconds == std::vector<double>{c.compute_cpu_seconds_max * 3.0});
+  CHECK(cpu.pace_history().at(0).at(0) > 0.f);
 
   cfg.throttle = {{5, 2.0}};
   CHECK(contains(error_of([&] {

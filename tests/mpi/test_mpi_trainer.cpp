@@ -93,7 +93,7 @@ void check_same_as_in_process(const D& decomposer, const TrainerConfig& cfg, con
     CHECK(a.train_loss == b.train_loss);
     // The pace history is shared by a sum over ranks: every rank plans from the in-process history.
     CHECK(mpi.pace_history() == ref.pace_history());
-    if (timer) CHECK(a.worker_compute_seconds == b.worker_compute_seconds);
+    if (timer) CHECK(a.worker_pace_seconds == b.worker_pace_seconds);
     CHECK(a.train_accuracy == b.train_accuracy);
     CHECK(a.mean_subnet_params == b.mean_subnet_params);
     CHECK(a.local_sgd_bytes == b.local_sgd_bytes);

@@ -39,9 +39,10 @@ struct RoundRecord {
   std::uint64_t ddp_bytes = 0;        // what data-parallel ring all-reduce would move for L steps
   double mean_subnet_params = 0;      // mean parameters per worker's sub-network
   double compute_seconds_max = 0, compute_seconds_mean = 0;  // per worker, the L local steps
-  // Per worker, index = worker id: the wall seconds of its L local steps (0 outside the plan), as the pace
-  // history records them (cfg.throttle included, or an injected timing). The same on every process.
-  std::vector<double> worker_compute_seconds;
+  // Per worker, index = worker id: the seconds of its L local steps as the pace history records them
+  // (TrainerConfig::pace_clock: wall, or CPU times the throttle; or an injected timing); 0 outside the plan.
+  // The same on every process.
+  std::vector<double> worker_pace_seconds;
   double step_seconds_mean = 0;       // mean per-worker time of one local step
   // CPU time of the workers' threads during their local steps: the compute done, whatever the load
   // (with threads_per_worker = 1 all of a worker's compute runs on its thread).
@@ -120,7 +121,7 @@ inline void add_record_costs(MetricsRow& row, const RoundRecord& r) {
       .add("mean_subnet_params", r.mean_subnet_params)
       .add("compute_seconds_max", r.compute_seconds_max)
       .add("compute_seconds_mean", r.compute_seconds_mean)
-      .add("compute_seconds_each_worker", r.worker_compute_seconds)
+      .add("pace_seconds_each_worker", r.worker_pace_seconds)
       .add("step_seconds_mean", r.step_seconds_mean)
       .add("compute_cpu_seconds_max", r.compute_cpu_seconds_max)
       .add("compute_cpu_seconds_mean", r.compute_cpu_seconds_mean)

@@ -22,9 +22,10 @@
 //   6. aggregator.merge(global, ...)                             HolderAverage: mean over holders (the merge
 //                                                                also gets each worker's sample count)
 // The communicator's ledger counts every byte of steps 3 and 5; the round's RoundRecord holds them per worker.
-// After step 4 each worker's pace (compute seconds per local step and per parameter of its sub-network) joins
-// the pace history that the next rounds' contexts carry (RoundContext::pace_history: the last kPaceRounds
-// rounds, shared by a sum over processes, kept in checkpoints); SpeedProportional sizes shares by it.
+// After step 4 each worker's pace (seconds per local step and per parameter of its sub-network; wall or CPU
+// seconds, cfg.pace_clock) joins the pace history that the next rounds' contexts carry
+// (RoundContext::pace_history: the last kPaceRounds rounds, shared by a sum over processes, kept in
+// checkpoints); SpeedProportional sizes shares by it.
 // cfg.throttle slows chosen workers down for experiments, and set_compute_timer() injects timings for tests.
 // Steps 3 and 5 go through the transfer codec (cfg.codec, ist/codec/codec.hpp, docs/codecs.md): float32 moves
 // the slices as floats (bit-exact); bf16/fp16 send 16-bit values down and 16-bit updates (trained minus
@@ -327,9 +328,9 @@ class IndependentSubnetTrainer {
   // inject a failure (tests, --inject-failure). Empty by default.
   void set_fault_injector(std::function<void(int worker, std::uint64_t round)> f) { fault_injector_ = std::move(f); }
 
-  // Replaces the measured compute time of each worker's local steps (wall seconds, cfg.throttle included) by
-  // f(timing), on the worker's thread, before it enters the pace history and the round's record: tests inject
-  // timings so that a capacity-aware plan is deterministic. Empty by default.
+  // Replaces the time of each worker's local steps that the pace history records (cfg.pace_clock's seconds,
+  // cfg.throttle included) by f(timing), on the worker's thread: tests inject timings so that a
+  // capacity-aware plan is deterministic. Empty by default.
   void set_compute_timer(std::function<double(const ComputeTiming&)> f) { compute_timer_ = std::move(f); }
 
   // The pace history the next round's plan sees: per recorded round (oldest first, at most kPaceRounds), per
@@ -460,7 +461,7 @@ class IndependentSubnetTrainer {
       comm.run_workers([&](int w) {
         Worker& wk = *workers_[std::size_t(w)];
         wk.stats = {};
-        wk.compute_seconds = wk.compute_cpu_seconds = 0;
+        wk.compute_seconds = wk.compute_cpu_seconds = wk.pace_seconds = 0;
         wk.failure.clear();
         if (wk.slot < 0) {  // not in this round's plan; its data stream still moves on (see below)
           Work::seek(wk.data, first_step + std::uint64_t(cfg_.local_steps));
@@ -493,8 +494,9 @@ class IndependentSubnetTrainer {
           if (factor > 1.0)  // an experiment's slow worker: its steps take `factor` times as long
             std::this_thread::sleep_for(std::chrono::duration<double>((factor - 1.0) * seconds(t0)));
           wk.compute_seconds = seconds(t0);
+          wk.pace_seconds = cfg_.pace_clock == PaceClock::Cpu ? wk.compute_cpu_seconds * factor : wk.compute_seconds;
           if (compute_timer_)
-            wk.compute_seconds = compute_timer_(ComputeTiming{w, round, wk.stats.steps, wk.params.size(), wk.compute_seconds});
+            wk.pace_seconds = compute_timer_(ComputeTiming{w, round, wk.stats.steps, wk.params.size(), wk.pace_seconds});
           for (std::size_t b = 0; b < buffers; ++b)
             Compute::copy(wk.ctx, std::span<const float>(opt->state_buffer(b)), view(wk.state[b]));
         } catch (const std::exception& e) {
@@ -625,6 +627,7 @@ class IndependentSubnetTrainer {
   struct WorkerFigures {
     StepStats stats;
     double compute_seconds = 0, compute_cpu_seconds = 0;
+    double pace_seconds = 0;  // what the pace history records (cfg.pace_clock)
     WorkerTraffic traffic;  // as the coordinator's ledger counts it
   };
 
@@ -656,6 +659,7 @@ class IndependentSubnetTrainer {
     typename Work::Worker data;
     StepStats stats;
     double compute_seconds = 0, compute_cpu_seconds = 0;
+    double pace_seconds = 0;  // the time the pace history records (cfg.pace_clock, throttle, compute timer)
     int slot = -1;        // this round's plan slot; -1: not in this round
     std::string failure;  // why this round's local steps failed ("" = they did not)
 
@@ -1006,9 +1010,9 @@ class IndependentSubnetTrainer {
     const std::vector<WorkerTraffic>& traffic = comm.ledger().this_round();
     figures_.assign(n, WorkerFigures{});
     if constexpr (SumsOverProcesses<Comm>) {
-      // Per worker: 9 figures, then the loss of each of its L local steps.
+      // Per worker: 10 figures, then the loss of each of its L local steps.
       const std::size_t steps = std::size_t(cfg_.local_steps);
-      const std::size_t kFields = 9 + steps;
+      const std::size_t kFields = 10 + steps;
       stats_.assign(kFields * n, 0.0);
       for (std::size_t w = 0; w < n; ++w) {
         double* slot = stats_.data() + kFields * w;
@@ -1020,7 +1024,8 @@ class IndependentSubnetTrainer {
           slot[3] = wk.stats.steps;
           slot[4] = wk.compute_seconds;
           slot[5] = wk.compute_cpu_seconds;
-          std::copy_n(wk.stats.step_loss.begin(), std::min(steps, wk.stats.step_loss.size()), slot + 9);
+          slot[9] = wk.pace_seconds;
+          std::copy_n(wk.stats.step_loss.begin(), std::min(steps, wk.stats.step_loss.size()), slot + 10);
         }
         if (comm.is_coordinator() && w < traffic.size()) {
           slot[6] = double(traffic[w].to_worker);
@@ -1033,9 +1038,10 @@ class IndependentSubnetTrainer {
         const double* slot = stats_.data() + kFields * w;
         WorkerFigures& f = figures_[w];
         f.stats = StepStats{slot[0], int(slot[1]), int(slot[2]), int(slot[3]), {}};
-        f.stats.step_loss.assign(slot + 9, slot + 9 + std::min(steps, std::size_t(f.stats.steps)));
+        f.stats.step_loss.assign(slot + 10, slot + 10 + std::min(steps, std::size_t(f.stats.steps)));
         f.compute_seconds = slot[4];
         f.compute_cpu_seconds = slot[5];
+        f.pace_seconds = slot[9];
         f.traffic = WorkerTraffic{std::uint64_t(slot[6]), std::uint64_t(slot[7]), std::uint64_t(slot[8])};
       }
     } else {
@@ -1045,6 +1051,7 @@ class IndependentSubnetTrainer {
           f.stats = workers_[w]->stats;
           f.compute_seconds = workers_[w]->compute_seconds;
           f.compute_cpu_seconds = workers_[w]->compute_cpu_seconds;
+          f.pace_seconds = workers_[w]->pace_seconds;
         }
         if (w < traffic.size()) f.traffic = traffic[w];
       }
@@ -1067,7 +1074,7 @@ class IndependentSubnetTrainer {
     for (std::size_t i = 0; i < active_.size(); ++i) {
       const WorkerFigures& f = figures_[std::size_t(active_[i])];
       const double work = double(f.stats.steps) * double(slices_[i].size());
-      if (!failed[i] && work > 0 && f.compute_seconds > 0) row[std::size_t(active_[i])] = float(f.compute_seconds / work);
+      if (!failed[i] && work > 0 && f.pace_seconds > 0) row[std::size_t(active_[i])] = float(f.pace_seconds / work);
     }
     pace_.push_back(std::move(row));
     if (pace_.size() > std::size_t(kPaceRounds)) pace_.erase(pace_.begin());
@@ -1091,10 +1098,10 @@ class IndependentSubnetTrainer {
     }
     tally.fill(rec, traffic, slices_, Traits::num_params, cfg_.local_steps, int(state_.size()));
     rec.step_losses.clear();
-    rec.worker_compute_seconds.clear();
+    rec.worker_pace_seconds.clear();
     for (const WorkerFigures& f : figures_) {
       rec.step_losses.push_back(f.stats.step_loss);
-      rec.worker_compute_seconds.push_back(f.compute_seconds);
+      rec.worker_pace_seconds.push_back(f.pace_seconds);
     }
     rec.round_seconds = seconds(round_start);
   }

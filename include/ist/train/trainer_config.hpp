@@ -64,6 +64,14 @@ struct WorkerThrottle {
   double factor = 1.0;
 };
 
+// Which clock measures a worker's local steps for the pace history (capacity-aware plans, docs/capacity.md).
+enum class PaceClock {
+  Wall,  // wall seconds, the throttle's sleep included: what a worker takes on its machine (a cluster)
+  // the CPU time of the worker's thread times its throttle factor: what it would take on a core of its own,
+  // whatever else shares the machine (one compute thread per worker; experiments on a shared machine)
+  Cpu,
+};
+
 // Every field, its default and its meaning: docs/training.md, "Configuration". S (the number of workers) is
 // not a field: it is the backend's communicator's (InProcessComm(S), MpiComm: one per rank).
 struct TrainerConfig {
@@ -105,6 +113,7 @@ struct TrainerConfig {
   std::string codec = "float32";
   // Slow workers for experiments (WorkerThrottle). They change timings only, so checkpoints do not record them.
   std::vector<WorkerThrottle> throttle;
+  PaceClock pace_clock = PaceClock::Wall;
 };
 
 inline void validate(const TrainerConfig& c) {
