@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -143,6 +144,31 @@ void check_same_as_in_process(const D& decomposer, const TrainerConfig& cfg, con
   }
 }
 
+// A ResIST run of cfg.max_rounds rounds, and the same run stopped after round 2 (checkpoints in `dir`, which
+// rank 0 writes) and continued by a new trainer: what the stop-and-resume tests compare.
+struct StopAndResume {
+  std::unique_ptr<MpiTrainer<TinyNet, LayerwiseRandom>> whole, resumed;
+  FitResult rest;  // the resumed trainer's rounds
+};
+StopAndResume stop_and_resume(const TrainerConfig& cfg, const ImageDataset& data, const std::string& dir) {
+  const auto trainer = [](const TrainerConfig& c) {
+    return std::make_unique<MpiTrainer<TinyNet, LayerwiseRandom>>(LayerwiseRandom{}, HolderAverage{},
+                                                                    CpuBackend<MpiComm>(MpiComm()), c);
+  };
+  StopAndResume r;
+  r.whole = trainer(cfg);
+  r.whole->fit(data, data);
+  auto stopped_cfg = cfg;
+  stopped_cfg.max_rounds = 2;  // the run ends (is stopped) after round 2
+  stopped_cfg.checkpoint_dir = dir;
+  trainer(stopped_cfg)->fit(data, data);
+  auto resumed_cfg = cfg;
+  resumed_cfg.checkpoint_dir = dir;
+  r.resumed = trainer(resumed_cfg);
+  r.rest = r.resumed->fit(data, data, dir);
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("mpi trainer: ResIST on S ranks gives the in-process weights and ledger after 3 rounds") {
@@ -272,20 +298,8 @@ TEST_CASE("mpi trainer: a run stopped after round 2 and resumed from its checkpo
   cfg.epochs = 2;
   cfg.schedule = "step:0.5";
   cfg.optimizer_state = OptimizerState::Carry;
-  MpiTrainer<TinyNet, LayerwiseRandom> whole(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()), cfg);
-  whole.fit(data, data);
-
-  auto stopped_cfg = cfg;
-  stopped_cfg.max_rounds = 2;  // the run ends (is stopped) after round 2
-  stopped_cfg.checkpoint_dir = dir;
-  MpiTrainer<TinyNet, LayerwiseRandom> stopped(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()),
-                                               stopped_cfg);
-  stopped.fit(data, data);
-  auto resumed_cfg = cfg;
-  resumed_cfg.checkpoint_dir = dir;
-  MpiTrainer<TinyNet, LayerwiseRandom> resumed(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()),
-                                               resumed_cfg);
-  const FitResult rest = resumed.fit(data, data, dir);
+  const auto [whole_run, resumed_run, rest] = stop_and_resume(cfg, data, dir);
+  auto &whole = *whole_run, &resumed = *resumed_run;
   REQUIRE(rest.rounds.size() == 3);
   CHECK(rest.rounds.front().round == 3);
   if (world_rank() == 0) {
@@ -304,19 +318,8 @@ TEST_CASE("mpi trainer: a top-k run resumes bit for bit: the workers' residuals 
   auto cfg = small_config();
   cfg.max_rounds = 4;
   cfg.codec = "topk:0.05";
-  MpiTrainer<TinyNet, LayerwiseRandom> whole(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()), cfg);
-  whole.fit(data, data);
-  auto stopped_cfg = cfg;
-  stopped_cfg.max_rounds = 2;
-  stopped_cfg.checkpoint_dir = dir;
-  MpiTrainer<TinyNet, LayerwiseRandom> stopped(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()),
-                                               stopped_cfg);
-  stopped.fit(data, data);
-  auto resumed_cfg = cfg;
-  resumed_cfg.checkpoint_dir = dir;
-  MpiTrainer<TinyNet, LayerwiseRandom> resumed(LayerwiseRandom{}, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()),
-                                               resumed_cfg);
-  const FitResult rest = resumed.fit(data, data, dir);
+  const auto [whole_run, resumed_run, rest] = stop_and_resume(cfg, data, dir);
+  auto &whole = *whole_run, &resumed = *resumed_run;
   REQUIRE(rest.rounds.size() == 2);
   // This rank's worker continues from its own residual.
   const std::span<const float> a = whole.codec_residual(world_rank()), b = resumed.codec_residual(world_rank());
