@@ -94,7 +94,8 @@ class SpeedProportional {
 
   Plan plan(const ModelInfo& info, const RoundContext& ctx) const {
     IST_CHECK(ctx.workers >= 1, "ist::SpeedProportional::plan: expected at least 1 worker, found ", ctx.workers);
-    const std::vector<double> speed = shares_by_speed(ctx) ? measured_speeds(ctx) : std::vector<double>();
+    std::vector<double> speed = measured_speeds(ctx);
+    if (!uneven(speed)) speed.clear();  // equal shares
     const int n = int(info.decomposable_blocks().size());
     Rng rng = LayerwiseRandom::block_order(ctx);
     Plan p = LayerwiseRandom::deal_blocks(info, ctx, speed.empty() ? equal_shares(n, ctx.workers)
@@ -116,11 +117,7 @@ class SpeedProportional {
 
   // Whether this round's shares follow the speeds: every worker measured, and the slowest more than
   // `tolerance` slower than the fastest.
-  bool shares_by_speed(const RoundContext& ctx) const {
-    const std::vector<double> speed = measured_speeds(ctx);
-    const auto [lo, hi] = std::minmax_element(speed.begin(), speed.end());
-    return *lo > 0 && *hi > *lo * (1.0 + tolerance_);
-  }
+  bool shares_by_speed(const RoundContext& ctx) const { return uneven(measured_speeds(ctx)); }
 
   // As LayerwiseRandom and WidthwiseRandom evaluate (each model family has only one kind of cut, so the
   // other's scales are all 1).
@@ -132,6 +129,12 @@ class SpeedProportional {
   }
 
  private:
+  // Every speed measured, and the slowest more than `tolerance` slower than the fastest.
+  bool uneven(const std::vector<double>& speed) const {
+    const auto [lo, hi] = std::minmax_element(speed.begin(), speed.end());
+    return *lo > 0 && *hi > *lo * (1.0 + tolerance_);
+  }
+
   // Decomposable blocks per worker: a greedy over blocks of the mean decomposable size, each to the worker
   // whose estimated time (shared + held parameters) / speed would be the smallest with it (ties: lower slot).
   static std::vector<int> block_counts(const ModelInfo& info, const std::vector<double>& speed) {

@@ -779,7 +779,8 @@ class IndependentSubnetTrainer {
   }
 
   // The codec from cfg.codec. Codecs other than float32 need a communicator that moves bytes (MovesBytes) and
-  // workers whose buffers are host memory (the Eigen backend); the CUDA path is a documented TODO.
+  // workers whose buffers are host memory (the Eigen backend). A backend without either (CudaBackend's device
+  // buffers) is refused here with a message, before any round: it moves float32 slices only.
   void set_codec() {
     codec_ = codec::parse_codec(cfg_.codec, "ist::TrainerConfig: codec");
     if (codec_.is_float32()) return;
