@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Hostile input: builds the libFuzzer harnesses of tests/fuzz (IDX, CIFAR, Planetoid, checkpoint, image-folder and
 # safetensors readers; the transfer codecs' decoders)
-# with clang and -fsanitize=fuzzer,address,undefined in build-fuzz, then runs each for a bounded time on a
+# with clang and -fsanitize=fuzzer,address,undefined in build-fuzz, then runs each for a bounded time (as many at
+# once as there are cores) on a
 # copy of its seed corpus tests/fuzz/corpus/<name> (the checked-in corpus is never written to). Fails on
 # any finding: a crash, a hang (> 10 s per input), memory over 2 GiB, a sanitizer report, an exception other
 # than ist::Error, or an ist::Error message that does not name the file. Findings are kept in
@@ -30,19 +31,35 @@ cmake --build "$build" -j"$jobs" --target "${names[@]/#/fuzz_}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/ist-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 rm -rf "$build/findings"
-failed=()
-summary=()
 for name in "${names[@]}"; do
   [ -n "${max_len[$name]:-}" ] || { echo "run-fuzz.sh: unknown fuzzer '$name' (idx, cifar, planetoid, checkpoint, image_folder, safetensors, codec)" >&2; exit 2; }
-  corpus="$work/corpus-$name"
-  artifacts="$work/artifacts-$name"
-  log="$build/fuzz-$name.log"
+done
+
+# fuzz NAME: one fuzzer for $secs seconds on a copy of its corpus; its exit status goes to $work/rc-NAME.
+fuzz() {
+  local name=$1 rc=0
+  local corpus="$work/corpus-$name" artifacts="$work/artifacts-$name"
   mkdir -p "$artifacts"
   cp -r "tests/fuzz/corpus/$name" "$corpus"
   echo "run-fuzz.sh: fuzz_$name for ${secs} s on $(ls "$corpus" | wc -l) seed inputs"
-  rc=0
   "$build/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="${max_len[$name]}" \
-    -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 || rc=$?
+    -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$build/fuzz-$name.log" 2>&1 || rc=$?
+  echo "$rc" >"$work/rc-$name"
+}
+
+# A fuzzer is one process on one core: run as many at once as there are cores, each for its full $secs.
+for name in "${names[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  fuzz "$name" &
+done
+wait
+
+failed=()
+summary=()
+for name in "${names[@]}"; do
+  artifacts="$work/artifacts-$name"
+  log="$build/fuzz-$name.log"
+  rc=$(cat "$work/rc-$name" 2>/dev/null || echo "?")
   done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
@@ -52,7 +69,7 @@ for name in "${names[@]}"; do
   corp=$(sed -n 's/.* corp: \([^ ]*\) .*/\1/p' <<<"$done_line")
   line=$(printf '%-16s %10s runs %7s exec/s  cov %5s  ft %5s  corpus %-12s rss %s MB' "fuzz_$name" "${runs:-?}" \
          "${eps:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "${rss:-?}")
-  if [ "$rc" -ne 0 ] || [ -n "$(ls -A "$artifacts")" ] || [ -z "$done_line" ]; then
+  if [ "$rc" != 0 ] || [ -n "$(ls -A "$artifacts")" ] || [ -z "$done_line" ]; then
     mkdir -p "$build/findings/$name"
     cp "$artifacts"/* "$build/findings/$name/" 2>/dev/null || true
     echo "run-fuzz.sh: fuzz_$name FAILED (exit $rc); the end of $log:" >&2
