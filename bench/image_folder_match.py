@@ -38,6 +38,8 @@ in --out):
   /usr/bin/python3 bench/image_folder_match.py --steps 100 --augment none --out /tmp/match-none
   /usr/bin/python3 bench/image_folder_match.py --steps 100 --augment crop-flip --ist-threads 1,2 --out /tmp/match
   /usr/bin/python3 bench/image_folder_match.py --steps 100 --epochs 0.5 --out /tmp/match-lr  # lr drops at 49, 74
+  /usr/bin/python3 bench/image_folder_match.py --steps 2 --float64-steps 2 --init /tmp/match/ist_t1.safetensors \
+      --out /tmp/match-trained  # two steps from a trained model, against float64
 Steps beyond one epoch (195 at batch 128 on the 25,000 images) also check the epoch boundary.
 """
 import argparse
@@ -226,6 +228,8 @@ def main():
     ap.add_argument("--wd", type=float, default=5e-4)
     ap.add_argument("--seed", type=int, default=1, help="ist-train --seed (data order, augmentation) and the "
                     "PyTorch initialization's torch.manual_seed")
+    ap.add_argument("--init", help="start both sides from these weights (safetensors, e.g. a trained model's: checks "
+                    "steps away from the initialization) instead of the seed's")
     ap.add_argument("--augment", choices=["none", "crop-flip"], default="crop-flip")
     ap.add_argument("--train-subset", type=int, default=0, help="first N images of ist-train's order (0 = all)")
     ap.add_argument("--test-subset", type=int, default=0)
@@ -246,6 +250,8 @@ def main():
     lut = ist_lut()
     torch.manual_seed(a.seed)
     init = {k: v.detach().clone() for k, v in make_twin(a.model).state_dict().items()}
+    if a.init:
+        init, _ = load_safetensors(a.init)
     init_path = os.path.join(a.out, "init.safetensors")
     save_safetensors(init_path, init, {"format": "pt", "ist.preset": a.model})
     print(f"{a.model}, {len(ys)} training / {len(yt)} test images, {a.steps} steps of batch {a.batch}, augment "
@@ -298,7 +304,9 @@ def main():
     for p, q in pairs:
         if len(runs[p][0]) == len(runs[q][0]):
             w, k = weight_diff(runs[p][2], runs[q][2])
-            print(f"final weights, {p} : {q}: worst tensor {k}, max |a - b| / max |b| = {w:.3g}")
+            u, j = weight_diff(*[{t: s[t].float() - init[t] for t in init} for s in (runs[p][2], runs[q][2])])
+            print(f"final weights, {p} : {q}: worst tensor {k}, max |a - b| / max |b| = {w:.3g}; the update (final - "
+                  f"initial): worst tensor {j}, {u:.3g}")
     for n in names:
         if len(runs[n][0]) == a.steps:
             print(f"test ({len(yt)} images, batches of {a.eval_batch}): {n}: loss {runs[n][3]:.6f}, accuracy "
