@@ -30,6 +30,9 @@ Usage (needs Debian's python3-torch and python3-pil):
 
 The step-time ratio comes from short runs of the two sides in alternation (--timing-reps, --timing-steps),
 not from the epochs, which run minutes apart on a machine whose load may change in between.
+
+bench/image_folder_match.py compares the two step by step instead: the same initial weights, batches and
+augmentation draws (a PyTorch replay of ist-train's run).
 """
 import argparse
 import json
