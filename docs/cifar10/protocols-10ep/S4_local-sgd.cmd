@@ -1,0 +1,1 @@
+ist-train --protocol local-sgd --model resnet26-resist -S 4 -L 50 --epochs 10.0 --batch 128 --seed 1 --threads 1 --data-split shuffled --eval-every 1 --train-subset 0 --test-subset 0 --quiet --data ../shared/data/cifar10-jpeg --format folder
