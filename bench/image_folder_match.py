@@ -46,7 +46,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 
@@ -56,7 +55,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare_pytorch import FINAL_BN, PRESETS, PreActResNet, load_safetensors, save_safetensors  # noqa: E402
-from image_folder_sgd import CIFAR10_MEAN, CIFAR10_STD, ROOT, ist_like_init, load_folder  # noqa: E402
+from image_folder_sgd import CIFAR10_MEAN, CIFAR10_STD, ROOT, ist_like_init, load_folder, run_ist_train  # noqa: E402
 from resist_port import IstRng, IstStream  # noqa: E402
 
 IST_FOLDER_ORDER_SEED = 0x666F6C646572  # "folder": examples/ist_train.cpp's kFolderOrderSeed (test set: + 1)
@@ -195,9 +194,8 @@ def run_ist(a, threads, init_path):
     if a.test_subset:
         cmd += ["--test-subset", str(a.test_subset)]
     print("ist:", " ".join(cmd), flush=True)
-    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
     t0 = time.time()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    run_ist_train(cmd)
     with open(metrics) as f:
         row = json.loads(f.readlines()[-1])
     state, _ = load_safetensors(weights)

@@ -104,6 +104,17 @@ def step_lr(base, milestones, step, steps_per_epoch):
     return base * 0.1 ** sum(1 for m in milestones if m <= epoch)
 
 
+def run_ist_train(cmd, log=None):
+    """Runs an ist-train command line to completion (an error if it fails): its output to the open file `log`
+    (stdout and stderr), or discarded with stderr left on the terminal. OpenMP threads wait passively unless
+    OMP_WAIT_POLICY says otherwise: spinning waits steal the cores the other side of a comparison needs."""
+    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
+    if log is None:
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    else:
+        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
 def run_torch(a, train, test, log):
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -176,8 +187,7 @@ def ist_step_seconds(a, steps):
            "--max-rounds", "1", "-L", str(steps), "--batch", str(a.batch), "--threads", str(a.threads),
            "--eval-every", "0", "--test-subset", "128", "--normalization", "cifar10", "--augment", "crop-flip",
            "--quiet", "--metrics", metrics]
-    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    run_ist_train(cmd)
     with open(metrics) as f:
         return json.loads(f.readlines()[-1])["step_seconds_mean"]
 
@@ -196,9 +206,8 @@ def run_ist(a, n_train):
     if a.test_limit:
         cmd += ["--test-subset", str(a.test_limit)]
     print("ist:", " ".join(cmd), flush=True)
-    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
     with open(os.path.join(a.out, "ist.log"), "w") as f:
-        subprocess.run(cmd, check=True, stdout=f, stderr=subprocess.STDOUT, env=env)
+        run_ist_train(cmd, log=f)
     rows = []
     with open(metrics) as f:
         for line in f:

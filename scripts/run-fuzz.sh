@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Hostile input: builds the libFuzzer harnesses of tests/fuzz (IDX, CIFAR, Planetoid, checkpoint, image-folder and
 # safetensors readers; the transfer codecs' decoders)
-# with clang and -fsanitize=fuzzer,address,undefined in build-fuzz, then runs each for a bounded time (as many at
-# once as there are cores) on a
-# copy of its seed corpus tests/fuzz/corpus/<name> (the checked-in corpus is never written to). Fails on
+# with clang and -fsanitize=fuzzer,address,undefined in build-fuzz, then runs each for a bounded time, as many at
+# once as there are cores, on a copy of its seed corpus tests/fuzz/corpus/<name> (the checked-in corpus is never
+# written to). Fails on
 # any finding: a crash, a hang (> 10 s per input), memory over 2 GiB, a sanitizer report, an exception other
 # than ist::Error, or an ist::Error message that does not name the file. Findings are kept in
 # build-fuzz/findings/<name>/; docs/hostile-input.md says how to reproduce and minimize them.
