@@ -76,7 +76,7 @@ inline SyntheticGraphConfig synthetic_graph_preset(std::string_view name) {
     c.num_features = 100;
     c.num_classes = 47;
     c.homophily = 0.81;
-    c.feature_signal = 0.2;
+    c.feature_signal = 0.17;
     c.class_skew = 1.0;
     c.train_fraction = 0.08;
     c.val_fraction = 0.02;
@@ -89,7 +89,7 @@ inline SyntheticGraphConfig synthetic_graph_preset(std::string_view name) {
     c.num_features = 128;
     c.num_classes = 40;
     c.homophily = 0.65;
-    c.feature_signal = 0.2;
+    c.feature_signal = 0.15;
     c.class_skew = 0.5;
     c.train_fraction = 0.54;
     c.val_fraction = 0.18;
