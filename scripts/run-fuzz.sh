@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Hostile input: builds the libFuzzer harnesses of tests/fuzz (IDX, CIFAR, Planetoid, checkpoint, image-folder and
-# safetensors readers; the transfer codecs' decoders)
+# safetensors readers, the ISTGRAPH graph reader; the transfer codecs' decoders)
 # with clang and -fsanitize=fuzzer,address,undefined in build-fuzz, then runs each for a bounded time, as many at
 # once as there are cores, on a copy of its seed corpus tests/fuzz/corpus/<name> (the checked-in corpus is never
 # written to). Fails on
@@ -17,8 +17,8 @@ secs=${IST_FUZZ_SECONDS:-45}
 build=${IST_FUZZ_BUILD:-build-fuzz}
 jobs=$(nproc)
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(idx cifar planetoid checkpoint image_folder safetensors codec)
-declare -A max_len=([idx]=4096 [cifar]=16384 [planetoid]=16384 [checkpoint]=4096 [image_folder]=8192 [safetensors]=16384 [codec]=8192)
+[ ${#names[@]} -gt 0 ] || names=(idx cifar planetoid checkpoint image_folder safetensors codec csr_graph)
+declare -A max_len=([idx]=4096 [cifar]=16384 [planetoid]=16384 [checkpoint]=4096 [image_folder]=8192 [safetensors]=16384 [codec]=8192 [csr_graph]=16384)
 
 cxx=${IST_FUZZ_CXX:-}
 for c in clang++ clang++-14; do
@@ -32,7 +32,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/ist-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 rm -rf "$build/findings"
 for name in "${names[@]}"; do
-  [ -n "${max_len[$name]:-}" ] || { echo "run-fuzz.sh: unknown fuzzer '$name' (idx, cifar, planetoid, checkpoint, image_folder, safetensors, codec)" >&2; exit 2; }
+  [ -n "${max_len[$name]:-}" ] || { echo "run-fuzz.sh: unknown fuzzer '$name' (idx, cifar, planetoid, checkpoint, image_folder, safetensors, codec, csr_graph)" >&2; exit 2; }
 done
 
 # fuzz NAME: one fuzzer for $secs seconds on a copy of its corpus; its exit status goes to $work/rc-NAME.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the seed corpus tests/fuzz/corpus/{idx,cifar,planetoid,checkpoint,image_folder,safetensors} with make_corpus
+# Regenerates the seed corpus tests/fuzz/corpus/{idx,cifar,planetoid,checkpoint,image_folder,safetensors,codec,csr_graph} with make_corpus
 # (built in build-fuzz by scripts/run-fuzz.sh, or pass another build folder). The 24-node Cora cut comes from
 # ../shared/data/planetoid/cora when that folder exists. Regression inputs (crash-*, oom-*, ...) kept next to
 # the seeds are not touched.

@@ -1,6 +1,6 @@
 // Writes the seed corpus of the fuzz harnesses: small valid inputs in each harness's input format.
 //   make_corpus OUT_DIR [PLANETOID_CORA_DIR]
-// fills OUT_DIR/{idx,cifar,planetoid,checkpoint,image_folder,safetensors,codec}. With the Cora folder (shared/data/planetoid/cora)
+// fills OUT_DIR/{idx,cifar,planetoid,checkpoint,image_folder,safetensors,codec,csr_graph}. With the Cora folder (shared/data/planetoid/cora)
 // it also writes a 24-node cut of Cora. tests/fuzz/make-corpus.sh runs it into tests/fuzz/corpus.
 #include <cstdint>
 #include <cstdio>
@@ -20,11 +20,13 @@
 #include <nlohmann/json.hpp>
 
 #include "ist/codec/codec.hpp"
+#include "ist/data/csr_graph_writer.hpp"
 #include "ist/data/sha256.hpp"
 #include "ist/io/safetensors.hpp"
 #include "ist/io/state_dict.hpp"
 #include "ist/model/mlp.hpp"
 #include "ist/train/checkpoint.hpp"
+#include "ist/data/synthetic_graph.hpp"
 
 namespace fs = std::filesystem;
 using Bytes = std::string;
@@ -379,6 +381,56 @@ void safetensors_seeds() {
   seed("safetensors", "load-mlp", Bytes(1, '\x03') + mlp);
 }
 
+// ISTGRAPH files (fuzz_csr_graph): a flags byte, then the file. Written through the library's writer and
+// generator into a scratch file, then read back as bytes.
+Bytes file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void csr_graph_seeds() {
+  const fs::path tmp = fs::temp_directory_path() / ("ist_make_corpus_" + std::to_string(::getpid()) + ".istg");
+  // A triangle 0-1-2 and an edge 3-4; node 3 unlabeled and in no split.
+  const std::vector<std::int64_t> offsets{0, 2, 4, 6, 7, 8};
+  const std::vector<std::int32_t> columns{1, 2, 0, 2, 0, 1, 4, 3};
+  const std::vector<float> features{0.5f, -1.f, 2.f, 0.25f, 0.f, 7.25f, -0.1f, 0.2f, 0.3f, 1e-3f, 1e3f, -1e-3f,
+                                    4.f, 5.f, 6.f};
+  const std::vector<std::int32_t> labels{0, 1, 2, -1, 0};
+  const std::vector<ist::NodeSplit> splits{ist::NodeSplit::train, ist::NodeSplit::val, ist::NodeSplit::test,
+                                           ist::NodeSplit::none, ist::NodeSplit::train};
+  const ist::CsrGraphArrays small{offsets, columns, features, labels, splits, 3, 3};
+  ist::write_csr_graph(tmp.string(), small);
+  const Bytes small_f32 = file_bytes(tmp);
+  ist::write_csr_graph(tmp.string(), small, ist::FeatureDtype::bfloat16);
+  const Bytes small_bf16 = file_bytes(tmp);
+  seed("csr_graph", "small-f32", Bytes(1, '\x00') + small_f32);
+  seed("csr_graph", "small-bf16", Bytes(1, '\x00') + small_bf16);
+  seed("csr_graph", "small-f32-fix-checksums", Bytes(1, '\x01') + small_f32);
+  seed("csr_graph", "small-bf16-no-checks", Bytes(1, '\x07') + small_bf16);
+  // Three isolated nodes: no edges, an empty column section.
+  const std::vector<std::int64_t> no_offsets{0, 0, 0, 0};
+  const std::vector<float> no_features{1.f, 2.f, 3.f};
+  const std::vector<std::int32_t> no_labels{0, 1, -1};
+  const std::vector<ist::NodeSplit> no_splits{ist::NodeSplit::train, ist::NodeSplit::test, ist::NodeSplit::none};
+  ist::write_csr_graph(tmp.string(), {no_offsets, {}, no_features, no_labels, no_splits, 1, 2});
+  seed("csr_graph", "no-edges-fix-checksums", Bytes(1, '\x01') + file_bytes(tmp));
+  // Small graphs of the generator (degree-corrected SBM).
+  ist::SyntheticGraphConfig cfg;
+  cfg.num_nodes = 40;
+  cfg.num_edges = 80;
+  cfg.num_features = 4;
+  cfg.num_classes = 3;
+  cfg.seed = 1;
+  ist::generate_synthetic_graph(tmp.string(), cfg);
+  seed("csr_graph", "synthetic-f32-fix-checksums", Bytes(1, '\x01') + file_bytes(tmp));
+  cfg.feature_dtype = ist::FeatureDtype::bfloat16;
+  cfg.num_nodes = 24;
+  cfg.num_edges = 40;
+  ist::generate_synthetic_graph(tmp.string(), cfg);
+  seed("csr_graph", "synthetic-bf16", Bytes(1, '\x00') + file_bytes(tmp));
+  fs::remove(tmp);
+}
+
 }  // namespace
 
 // fuzz_codec: codec byte, fraction byte, u16 n, payload (see fuzz_codec.cpp). Valid payloads of each codec,
@@ -424,5 +476,6 @@ int main(int argc, char** argv) {
   image_folder_seeds();
   safetensors_seeds();
   codec_seeds();
+  csr_graph_seeds();
   return 0;
 }
