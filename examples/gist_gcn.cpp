@@ -217,7 +217,7 @@ int main(int argc, char** argv) {
       o.run.optimizer_state = "carry";
     }
     ist::examples::apply(o.run, t);
-    t.graph.norm = o.norm == "node" ? ist::GcnNorm::PerNode : o.norm == "whole" ? ist::GcnNorm::Whole : ist::GcnNorm::None;
+    t.graph.norm = o.norm == "node" ? ist::GraphNorm::PerNode : o.norm == "whole" ? ist::GraphNorm::Whole : ist::GraphNorm::None;
     ist::validate(t);  // a bad config stops here, before any data is read
     (void)ist::examples::make_optimizer<ist::eigen::CpuContext>(o.optimizer);  // and a bad optimizer config
 

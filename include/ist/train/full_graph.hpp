@@ -17,7 +17,7 @@
 #include "ist/core/rng.hpp"
 #include "ist/data/graph.hpp"
 #include "ist/decompose/plan.hpp"
-#include "ist/networks/gcn_network.hpp"
+#include "ist/networks/graph_layers.hpp"
 #include "ist/model/model_info.hpp"
 #include "ist/model/param_layout.hpp"
 #include "ist/train/local_steps.hpp"
@@ -64,7 +64,7 @@ struct FullGraph {
     const float wd = float(r.weight_decay);
     StepStats s;
     for (int i = 0; i < r.steps; ++i) {
-      GcnForwardOptions fwd;
+      GraphForwardOptions fwd;
       fwd.training = true;
       fwd.dropout = cfg.graph.dropout;
       fwd.norm = cfg.graph.norm;
@@ -92,7 +92,7 @@ struct FullGraph {
                              const ParamLayout& layout, const GraphDataset& g, const TrainerConfig& cfg,
                              std::span<const double> scale) {
     Traits::configure(net, all, g.num_nodes);
-    GcnForwardOptions opt;
+    GraphForwardOptions opt;
     opt.training = false;
     opt.norm = cfg.graph.norm;
     opt.input_scale = scale;
