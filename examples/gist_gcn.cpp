@@ -6,6 +6,7 @@
 //   gist-gcn --protocol single --width 16 --seeds 5   # Kipf & Welling's GCN, mean +- std over 5 seeds
 //   gist-gcn --dataset pubmed -S 4 --norm node        # GIST with the non-affine layer norm
 //   gist-gcn --protocol local -S 4 -L 10              # local Adam (every worker trains the whole GCN)
+//   gist-gcn --model sage --layers 3 --hidden 256     # GIST of a 3-layer GraphSAGE (mean aggregator)
 //   gist-gcn --optimizer novograd --lr 0.01           # another optimizer
 //   gist-gcn -S 4 --checkpoint-dir ckpt --resume      # continue a killed run, bit for bit
 //   mpirun -np 4 gist-gcn                             # one sub-GCN per MPI rank (S = ranks)
@@ -14,132 +15,16 @@
 // --metrics, and ends with a summary: final test accuracy, bytes moved versus local SGD, wall time.
 #include <CLI/CLI.hpp>
 
-#include <cmath>
-#include <cstdio>
 #include <string>
-#include <vector>
 
-#if IST_WITH_MPI
-#include "ist/comm/mpi_comm.hpp"
-#endif
+#include "gist_gcn_run.hpp"
 
-#include "ist/backend/cpu_backend.hpp"
-#include "ist/data/planetoid.hpp"
-#include "ist/decompose/any_decomposer.hpp"
-#include "ist/decompose/replicate.hpp"
-#include "ist/decompose/widthwise_random.hpp"
-#include "ist/train/graph_trainer.hpp"
-#include "mpi_launch.hpp"
-#include "live_progress.hpp"
-#include "optimizer_registry.hpp"
-#include "run_flags.hpp"
-
-#ifndef IST_PLANETOID_DIR
-#define IST_PLANETOID_DIR "../shared/data/planetoid"
-#endif
+namespace gist_gcn {
 
 namespace {
 
-struct Options {
-  std::string protocol = "gist";
-  std::string dataset = "cora";
-  std::string data = IST_PLANETOID_DIR;
-  int workers = 2;
-  bool workers_given = false;
-  bool mpi = false;
-  int width = 256;
-  int layers = 2;
-  int threads = 1;
-  int seeds = 1;
-  bool sequential = false;
-  std::string norm = "none";
-  ist::examples::OptimizerOptions optimizer;
-  ist::examples::RunFlags run;
-  ist::TrainerConfig trainer;
-};
-
-constexpr int kWidths[] = {16, 32, 64, 128, 256, 512, 1024};
-
-// Trains once with `seed` on `backend` (in process or MPI ranks); every rank returns the same result.
-template <class Net, class Backend>
-ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphDataset& g, std::uint64_t seed,
-                        bool verbose) {
-  ist::AnyDecomposer decomposer = ist::Replicate{};
-  if (o.protocol == "gist") decomposer = ist::examples::with_shares(o.run, ist::WidthwiseRandom{});
-  auto cfg = o.trainer;
-  cfg.seed = seed;
-  const int workers = backend.comm().num_workers();
-  const bool root = backend.comm().is_coordinator();
-  using Trainer = ist::GraphSubnetTrainer<Net, ist::AnyDecomposer, ist::HolderAverage, Backend>;
-  Trainer trainer(decomposer, ist::HolderAverage{}, std::move(backend), cfg,
-                  ist::examples::make_optimizer<typename Trainer::Context>(o.optimizer));
-  if (verbose && root) {
-    std::printf("%s", trainer.info().summary().c_str());
-    std::printf("protocol %s (%s), S = %d workers x %d threads, L = %d local steps, %g epochs, optimizer %s%s, "
-                "dropout %g, norm %s, optimizer state %s, seed %llu\n",
-                o.protocol.c_str(), std::string(decomposer.name()).c_str(), workers, o.threads, cfg.local_steps,
-                cfg.epochs, ist::examples::describe(trainer.optimizer()).c_str(),
-                cfg.graph.decay_first_layer_only ? " (decay on the first layer)" : "", cfg.graph.dropout,
-                o.norm.c_str(), o.run.optimizer_state.c_str(), (unsigned long long)seed);
-    std::fflush(stdout);
-  }
-  ist::examples::install_fault_injector(trainer, o.run, workers);
-  ist::examples::load_initial_weights<Net>(o.run, trainer, root && verbose);
-  ist::examples::install_live_progress(trainer, root && verbose && cfg.progress);  // a live step counter
-  ist::FitResult r = trainer.fit(g, ist::examples::resume_point(o.run, cfg, root && verbose));
-  if (root && verbose)  // the first seed's model
-    ist::examples::save_final_weights<Net>(o.run, trainer, decomposer, workers,
-                                           {{"ist.protocol", o.protocol}, {"ist.dataset", g.name}});
-  return r;
-}
-
-template <class Net>
-int run(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
-  std::vector<double> acc;
-  std::uint64_t bytes = 0, local = 0;
-  double wall = 0;
-  for (int s = 0; s < o.seeds; ++s) {
-    const std::uint64_t seed = o.trainer.seed + std::uint64_t(s);
-    ist::FitResult r;
-#if IST_WITH_MPI
-    if (mpi.active()) r = run_once<Net>(o, ist::CpuBackend(ist::MpiComm(), o.threads), g, seed, s == 0);
-#endif
-    if (!mpi.active()) {
-      const int workers = o.protocol == "single" ? 1 : o.workers;
-      r = run_once<Net>(o, ist::CpuBackend(ist::InProcessComm(workers, !o.sequential), o.threads), g, seed, s == 0);
-    }
-    // Every rank prints its summary: the final evaluation is shared, so all ranks print the same figures.
-    std::printf("summary%s: %s on %s (width %d, %d layers), seed %llu, %zu rounds, final test accuracy %.4f (loss "
-                "%.4f), val accuracy %.4f, moved %.2f MB = %.3fx local SGD's %.2f MB (data-parallel all-reduce: "
-                "%.2f MB), wall time %.2f s%s%s\n",
-                mpi.active() ? (" rank " + std::to_string(mpi.rank())).c_str() : "", o.protocol.c_str(),
-                g.name.c_str(), o.width, o.layers, (unsigned long long)seed, r.rounds.size(), r.final_eval.accuracy,
-                r.final_eval.loss, r.final_val.accuracy, r.total_bytes / 1e6,
-                r.local_sgd_bytes ? double(r.total_bytes) / double(r.local_sgd_bytes) : 0.0, r.local_sgd_bytes / 1e6,
-                r.ddp_bytes / 1e6, r.wall_seconds,
-                o.trainer.metrics_path.empty() || mpi.rank() != 0 ? "" : ", metrics in ",
-                mpi.rank() != 0 ? "" : o.trainer.metrics_path.c_str());
-    std::fflush(stdout);
-    acc.push_back(r.final_eval.accuracy);
-    if (!r.rounds.empty()) {
-      bytes = r.total_bytes / r.rounds.size();
-      local = r.local_sgd_bytes / r.rounds.size();
-    }
-    wall += r.wall_seconds;
-  }
-  if (o.seeds > 1 && mpi.rank() == 0) {
-    double mean = 0, var = 0;
-    for (double a : acc) mean += a / acc.size();
-    for (double a : acc) var += (a - mean) * (a - mean) / (acc.size() - 1);
-    std::printf("over %d seeds: test accuracy %.2f %% +- %.2f (mean +- std), %.3f MB per round (local SGD %.3f MB), "
-                "%.2f s per run\n",
-                o.seeds, 100 * mean, 100 * std::sqrt(var), bytes / 1e6, local / 1e6, wall / o.seeds);
-  }
-  return 0;
-}
-
 template <int F, int C>
-int with_width(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
+int gcn_with_width(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
   auto pick = [&]<int H>() {
     if (o.layers == 2) return run<ist::Gcn<ist::Input<F>, ist::GraphConv<H>, ist::GraphConv<C>>>(o, g, mpi);
     return run<ist::Gcn<ist::Input<F>, ist::GraphConv<H>, ist::GraphConv<H>, ist::GraphConv<C>>>(o, g, mpi);
@@ -158,7 +43,18 @@ int with_width(const Options& o, const ist::GraphDataset& g, const ist::examples
 
 }  // namespace
 
+// The GCNs: 2 or 3 layers, every width of kWidths.
+int run_gcn(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
+  IST_CHECK(o.layers == 2 || o.layers == 3, "--layers: --model gcn has 2 or 3 layers, found ", o.layers);
+  if (o.dataset == "cora") return gcn_with_width<1433, 7>(o, g, mpi);
+  if (o.dataset == "citeseer") return gcn_with_width<3703, 6>(o, g, mpi);
+  return gcn_with_width<500, 3>(o, g, mpi);
+}
+
+}  // namespace gist_gcn
+
 int main(int argc, char** argv) {
+  using namespace gist_gcn;
   Options o;
   auto& t = o.trainer;
   t.local_steps = 10;
@@ -167,8 +63,11 @@ int main(int argc, char** argv) {
   o.optimizer.name = "adam";  // GIST's (and Kipf & Welling's) optimizer: Adam, lr 0.01, weight decay 5e-4
   o.optimizer.lr = 0.01;
   o.optimizer.weight_decay = 5e-4;
-  CLI::App app{"gist-gcn: train a GCN on Cora, Citeseer or Pubmed with GIST (width-wise independent subnetwork "
-               "training), local Adam, or a single worker"};
+  CLI::App app{"gist-gcn: train a GCN or a GraphSAGE on Cora, Citeseer or Pubmed with GIST (width-wise independent "
+               "subnetwork training), local Adam, or a single worker"};
+  app.add_option("--model", o.model,
+                 "gcn (Kipf & Welling's GCN) | sage (GraphSAGE, mean aggregator, [h ‖ mean of neighbours] with a bias)")
+      ->capture_default_str()->check(CLI::IsMember({"gcn", "sage"}));
   app.add_option("--protocol", o.protocol, "gist | local | single")->capture_default_str()
       ->check(CLI::IsMember({"gist", "local", "single"}));
   app.add_option("--dataset", o.dataset, "cora | citeseer | pubmed")->capture_default_str()
@@ -177,14 +76,16 @@ int main(int argc, char** argv) {
   ist::examples::add_layout_flags(app, t, o.workers, o.threads, o.sequential, "number of workers S (sub-GCNs)",
                                   "full-batch optimizer steps per worker per round",
                                   "full-batch steps of each worker in all");
-  app.add_option("--width", o.width, "hidden units per hidden layer: 16, 32, 64, 128, 256, 512 or 1024")
+  app.add_option("--width,--hidden", o.width,
+                 "hidden units per hidden layer: 16, 32, 64, 128, 256, 512 or 1024 (sage with 4 or 5 layers: 128 "
+                 "or 256)")
       ->capture_default_str();
-  app.add_option("--layers", o.layers, "graph convolution layers: 2 or 3")->capture_default_str()
-      ->check(CLI::IsMember({2, 3}));
+  app.add_option("--layers", o.layers, "graph layers, the classifier included: gcn 2 or 3, sage 2 to 5")
+      ->capture_default_str()->check(CLI::IsMember({2, 3, 4, 5}));
   ist::examples::add_optimizer_flags(app, o.optimizer);
   app.add_flag("!--decay-all-layers", t.graph.decay_first_layer_only,
                "apply the weight decay to every layer, by the optimizer (default: L2 on the first layer only, as "
-               "Kipf & Welling)");
+               "Kipf & Welling; --model sage always decays every layer)");
   app.add_option("--dropout", t.graph.dropout, "drop probability of every layer's input")->capture_default_str();
   app.add_option("--norm", o.norm, "non-affine layer norm after hidden layers: none | node | whole (GIST's code)")
       ->capture_default_str()->check(CLI::IsMember({"none", "node", "whole"}));
@@ -212,12 +113,13 @@ int main(int argc, char** argv) {
     bool known = false;
     for (int w : kWidths) known |= w == o.width;
     IST_CHECK(known, "--width: expected one of 16, 32, 64, 128, 256, 512, 1024, found ", o.width);
+    if (o.model == "sage") t.graph.decay_first_layer_only = false;  // GraphSAGE: Adam's decay on every tensor
     if (o.protocol == "single") {
       t.local_steps = 1;
       o.run.optimizer_state = "carry";
     }
     ist::examples::apply(o.run, t);
-    t.graph.norm = o.norm == "node" ? ist::GcnNorm::PerNode : o.norm == "whole" ? ist::GcnNorm::Whole : ist::GcnNorm::None;
+    t.graph.norm = o.norm == "node" ? ist::GraphNorm::PerNode : o.norm == "whole" ? ist::GraphNorm::Whole : ist::GraphNorm::None;
     ist::validate(t);  // a bad config stops here, before any data is read
     (void)ist::examples::make_optimizer<ist::eigen::CpuContext>(o.optimizer);  // and a bad optimizer config
 
@@ -229,9 +131,7 @@ int main(int argc, char** argv) {
                   g.name.c_str(), g.num_nodes, (long long)g.num_edges, g.num_features, g.num_classes, g.train.size(),
                   g.val.size(), g.test.size(), g.source.c_str());
     }
-    if (o.dataset == "cora") return with_width<1433, 7>(o, g, mpi);
-    if (o.dataset == "citeseer") return with_width<3703, 6>(o, g, mpi);
-    return with_width<500, 3>(o, g, mpi);
+    return o.model == "sage" ? run_sage(o, g, mpi) : run_gcn(o, g, mpi);
   } catch (const std::exception& e) {
     return mpi.fail("gist-gcn", e);
   }

@@ -437,7 +437,7 @@ TEST_CASE("csr_graph: malformed files are rejected with the field, what was expe
   }
 }
 
-TEST_CASE("csr_graph: the CSR gcn_normalized_adjacency equals the edge-list one, bit for bit") {
+TEST_CASE("csr_graph: the CSR gcn_normalized_adjacency and mean_aggregation_matrix equal the edge-list ones, bit for bit") {
   const SmallGraph s;
   const std::vector<std::array<std::int32_t, 2>> edges{{2, 1}, {0, 1}, {4, 3}, {0, 2}, {1, 0}};
   const GraphMatrix a = gcn_normalized_adjacency(5, edges);
@@ -446,9 +446,18 @@ TEST_CASE("csr_graph: the CSR gcn_normalized_adjacency equals the edge-list one,
   CHECK(std::equal(a.outerIndexPtr(), a.outerIndexPtr() + 6, b.outerIndexPtr()));
   CHECK(std::equal(a.innerIndexPtr(), a.innerIndexPtr() + a.nonZeros(), b.innerIndexPtr()));
   CHECK(std::equal(a.valuePtr(), a.valuePtr() + a.nonZeros(), b.valuePtr()));
+  const GraphMatrix m = mean_aggregation_matrix(5, edges);
+  const GraphMatrix n = mean_aggregation_matrix(s.offsets, s.columns);
+  REQUIRE(m.nonZeros() == n.nonZeros());
+  CHECK(m.nonZeros() == Eigen::Index(s.columns.size()));  // no self loops
+  CHECK(std::equal(m.outerIndexPtr(), m.outerIndexPtr() + 6, n.outerIndexPtr()));
+  CHECK(std::equal(m.innerIndexPtr(), m.innerIndexPtr() + m.nonZeros(), n.innerIndexPtr()));
+  CHECK(std::equal(m.valuePtr(), m.valuePtr() + m.nonZeros(), n.valuePtr()));
   const std::vector<std::int32_t> loop{1, 2, 0, 2, 0, 1, 3, 3};
   CHECK(contains(error_of([&] { (void)gcn_normalized_adjacency(s.offsets, loop); }),
-                 "row 3: expected a neighbour in [0, 5) other than the row itself, found 3"));
+                 "ist::gcn_normalized_adjacency: row 3: expected a neighbour in [0, 5) other than the row itself, found 3"));
+  CHECK(contains(error_of([&] { (void)mean_aggregation_matrix(s.offsets, loop); }),
+                 "ist::mean_aggregation_matrix: row 3: expected a neighbour in [0, 5) other than the row itself, found 3"));
 }
 
 TEST_CASE("csr_graph: Planetoid graphs converted and read back give load_planetoid's GraphDataset exactly") {
@@ -475,6 +484,7 @@ TEST_CASE("csr_graph: Planetoid graphs converted and read back give load_planeto
     CHECK(got.num_classes == want.num_classes);
     CHECK(got.num_edges == want.num_edges);
     CHECK(same_matrix(got.adjacency, want.adjacency));
+    CHECK(same_matrix(got.mean_aggregation, want.mean_aggregation));
     CHECK(same_matrix(got.features, want.features));
     CHECK(got.labels == want.labels);
     CHECK(got.train == want.train);

@@ -63,9 +63,9 @@ struct GcnProbe {
   GcnNetwork<Net, double> net{ctx};
   const SmallGraph& g;
   ParamLayout layout;
-  GcnForwardOptions opt;
+  GraphForwardOptions opt;
   std::vector<double> probe;
-  GcnProbe(const SmallGraph& graph, const SubnetSpec& spec, GcnForwardOptions o, int threads = 1)
+  GcnProbe(const SmallGraph& graph, const SubnetSpec& spec, GraphForwardOptions o, int threads = 1)
       : ctx(threads), g(graph), layout(ModelTraits<Net>::layout(spec)), opt(o) {
     ModelTraits<Net>::configure(net, spec, int(g.x.rows()));
     probe = random_vector(std::size_t(g.x.rows()) * Net::num_classes, 31);
@@ -224,9 +224,9 @@ TEST_CASE("gcn: the node loss scores only the given nodes and never uses label -
 TEST_CASE("gcn: whole GCNs pass finite differences, with dropout and each norm (double)") {
   const SmallGraph g(11, 7, 3);
   const std::vector<double> two_scales{1.0, 0.5}, three_scales{1.0, 0.5, 0.25};
-  for (GcnNorm norm : {GcnNorm::None, GcnNorm::PerNode, GcnNorm::Whole}) {
+  for (GraphNorm norm : {GraphNorm::None, GraphNorm::PerNode, GraphNorm::Whole}) {
     for (double dropout : {0.0, 0.4}) {
-      GcnForwardOptions opt;
+      GraphForwardOptions opt;
       opt.dropout = dropout;
       opt.norm = norm;
       if (dropout > 0) opt.input_scale = two_scales;
@@ -261,9 +261,9 @@ TEST_CASE("gcn: width-wise sub-GCNs pass finite differences on their compact buf
   const ModelInfo info = ModelTraits<Three>::info();
   std::vector<double> full(Three::num_params);
   init_gcn_params<Three>(std::span<double>(full), 8);
-  GcnForwardOptions opt;
+  GraphForwardOptions opt;
   opt.dropout = 0.3;
-  opt.norm = GcnNorm::PerNode;
+  opt.norm = GraphNorm::PerNode;
   opt.seed = 3;
   for (int S : {2, 3}) {
     const Plan plan = WidthwiseRandom{}.plan(info, {11, 1, S});
@@ -296,7 +296,7 @@ TEST_CASE("gcn: a compact sub-GCN computes what the full GCN computes with the o
       for (int c = 0; c < w.shape[1]; ++c)
         if (!std::binary_search(kept.begin(), kept.end(), c)) cut[w.offset + std::size_t(r * w.shape[1] + c)] = 0;
   }
-  GcnForwardOptions opt;
+  GraphForwardOptions opt;
   opt.training = false;
   eigen::CpuContext ctx(1);
   GcnNetwork<Three, double> big(ctx), small(ctx);

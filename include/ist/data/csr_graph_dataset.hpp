@@ -101,6 +101,7 @@ inline GraphDataset to_graph_dataset(const CsrGraph& csr, const CsrGraphDatasetO
   g.num_classes = int(csr.num_classes());
   g.num_edges = csr.num_edges();
   g.adjacency = gcn_normalized_adjacency(csr.row_offsets(), csr.column_indices());
+  g.mean_aggregation = mean_aggregation_matrix(csr.row_offsets(), csr.column_indices());
   {
     std::vector<int> outer(static_cast<std::size_t>(n) + 1, 0);
     std::vector<int> inner;

@@ -17,9 +17,9 @@
 //     [0, num_nodes), split ids are in range, labelled, and no node is in two splits.
 // meta.json is read with nlohmann-json; malformed JSON is an ist::Error naming the file, the line and the column.
 //
-// The result is ready for a GCN: features row-normalized (each row divided by its sum, as Kipf's
-// preprocessing; all-zero rows, such as Citeseer's 15 nodes without data, stay zero) and the adjacency
-// A_hat = D^-1/2 (A + I) D^-1/2 (graph.hpp).
+// The result is ready for a GCN and a GraphSAGE: features row-normalized (each row divided by its sum, as
+// Kipf's preprocessing; all-zero rows, such as Citeseer's 15 nodes without data, stay zero), the adjacency
+// A_hat = D^-1/2 (A + I) D^-1/2 and the mean-aggregation matrix D^-1 A (graph.hpp).
 #include <array>
 #include <bit>
 #include <cmath>
@@ -263,6 +263,7 @@ inline GraphDataset load_planetoid(const std::string& dir, const PlanetoidOption
   }
   if (opt.normalize_features) row_normalize(g.features);
   g.adjacency = gcn_normalized_adjacency(int(N), pairs);
+  g.mean_aggregation = mean_aggregation_matrix(int(N), pairs);
   g.labels = std::move(labels);
   g.train = std::move(train);
   g.val = std::move(val);

@@ -1,11 +1,11 @@
 #pragma once
-// Width-wise slices of a chain of fully connected layers (ist::Mlp, ist::Gcn): how a SubnetSpec's kept
-// units become TensorSlices and the compact layout that matches them.
+// Width-wise slices of a chain of fully connected layers (ist::Mlp, ist::Gcn, ist::Sage): how a SubnetSpec's
+// kept units become TensorSlices and the compact layout that matches them.
 //
 // For hidden layer l keeping units K_l (empty = all) after a layer keeping K_{l-1} (the input: all):
-//   weight [U_l, U_{l-1}]   rows K_l, columns K_{l-1}
-//   per-unit vectors [U_l]  (norm scale and shift) rows K_l
-// and for the classifier: weight [C, U_last] all rows, columns K_last; bias [C] whole (shared by all).
+//   weight [U_l, c U_{l-1}]  rows K_l, columns K_{l-1} (c = 1), or K_{l-1} and K_{l-1} + U_{l-1} (c = 2)
+//   per-unit vectors [U_l]   (a hidden bias, norm scale and shift) rows K_l
+// and for the classifier: weight [C, c U_last] all rows, the columns as above; bias [C] whole (shared by all).
 //
 //            columns: units of layer l-1
 //            c0 c1 c2 c3 c4 c5
@@ -13,6 +13,11 @@
 //   row u1 [ X  .  .  .  X  . ]      its compact W_l is the 2 x 2 matrix of the X entries,
 //   row u2 [ .  .  .  .  .  . ]      [[W(u1,c0), W(u1,c4)], [W(u3,c0), W(u3,c4)]], row-major.
 //   row u3 [ X  .  .  .  X  . ]
+//
+// With c = 2 (ChainParts::input_copies; GraphSAGE's W [U_l, 2 U_{l-1}] over [h ‖ mean of neighbours of h])
+// an input unit j owns two columns, j and j + U_{l-1}. The worker above then keeps columns
+// {c0, c4, c0 + 6, c4 + 6}: its compact W_l is 2 x 4, [W_self | W_neighbours] of its units, which is the weight
+// of its sub-network's own concatenation [h_K ‖ mean of neighbours of h_K].
 #include <cstddef>
 #include <span>
 #include <vector>
@@ -38,6 +43,17 @@ std::vector<int> chain_kept_widths(const SubnetSpec& spec, const char* who) {
   return w;
 }
 
+// The weight columns of a layer whose input keeps `kept` of its `units` (empty = all), each input unit
+// owning `copies` columns: j, j + units, ... (ascending, as TensorSlice wants).
+inline std::vector<int> input_columns(const std::vector<int>& kept, int units, int copies) {
+  std::vector<int> cols;
+  if (kept.empty()) return cols;  // all
+  cols.reserve(kept.size() * std::size_t(copies));
+  for (int c = 0; c < copies; ++c)
+    for (int j : kept) cols.push_back(c * units + j);
+  return cols;
+}
+
 // The slices of a chain model under `spec`, in block order and, inside a block, tensor order.
 template <class Model>
 SliceSet chain_slices(const SubnetSpec& spec, const char* who) {
@@ -47,7 +63,9 @@ SliceSet chain_slices(const SubnetSpec& spec, const char* who) {
   for (int l = 0; l < Model::num_layers; ++l) {
     const BlockDesc& b = Model::blocks[std::size_t(l)];
     const std::vector<int>& rows = l < Model::num_hidden ? spec.kept_units[std::size_t(l)] : all;
-    const std::vector<int>& cols = l > 0 ? spec.kept_units[std::size_t(l - 1)] : all;
+    const std::vector<int> cols =
+        l > 0 ? input_columns(spec.kept_units[std::size_t(l - 1)], b.in_channels, Model::parts.input_copies)
+              : std::vector<int>{};
     for (int t = b.first_tensor; t < b.first_tensor + b.num_tensors; ++t) {
       const TensorDesc& d = Model::tensors[std::size_t(t)];
       TensorSlice s;
@@ -81,7 +99,8 @@ ParamLayout chain_layout(const SubnetSpec& spec, const char* who) {
     offsets.push_back(off);
     const BlockDesc& b = Model::blocks[std::size_t(l)];
     const std::size_t out = l < Model::num_hidden ? std::size_t(kept[std::size_t(l)]) : std::size_t(b.out_channels);
-    const std::size_t in = l > 0 ? std::size_t(kept[std::size_t(l - 1)]) : std::size_t(b.in_channels);
+    const std::size_t in = std::size_t(Model::parts.input_copies) *
+                           (l > 0 ? std::size_t(kept[std::size_t(l - 1)]) : std::size_t(b.in_channels));
     for (int t = b.first_tensor; t < b.first_tensor + b.num_tensors; ++t) {
       const TensorDesc& d = Model::tensors[std::size_t(t)];
       off += d.role == TensorRole::LinearWeight ? out * in : (l < Model::num_hidden ? out : d.size);

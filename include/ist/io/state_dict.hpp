@@ -19,7 +19,7 @@
 //     layerL.weight                       -> 3(L-1).weight
 //     layerL.norm.{weight,bias}           -> 3(L-1)+1.{weight,bias}
 //     output.{weight,bias}                -> 3H.{weight,bias}                      H: the hidden layers
-//   any other model (ist::Gcn): ist's own names (layer1.weight, ..., output.weight).
+//   any other model (ist::Gcn, ist::Sage): ist's own names (layer1.weight, layer1.bias, ..., output.weight).
 // Shapes are PyTorch's: conv [out, in, kh, kw], linear [out, in], norm [C]. Values are float32 ("F32").
 //
 // Batch norm keeps no running statistics in ist (training and evaluation use batch statistics), so the file
@@ -48,6 +48,7 @@
 #include "ist/model/mlp.hpp"
 #include "ist/model/model_info.hpp"
 #include "ist/model/resnet.hpp"
+#include "ist/model/sage.hpp"
 
 namespace ist {
 
@@ -65,13 +66,14 @@ constexpr StateDictNaming state_dict_naming() {
   else return StateDictNaming::Ist;
 }
 
-// The ModelInfo of a ResNet, Mlp or Gcn, as the trainer builds it (ModelTraits<Model>::info()).
+// The ModelInfo of a ResNet, Mlp, Gcn or Sage, as the trainer builds it (ModelTraits<Model>::info()).
 template <class Model>
 ModelInfo weights_model_info() {
   if constexpr (is_resnet<Model>::value) return model_info<Model>("resnet");
   else if constexpr (is_mlp<Model>::value) return detail::chain_model_info<Model>("mlp");
   else if constexpr (is_gcn<Model>::value) return detail::chain_model_info<Model>("gcn");
-  else static_assert(is_resnet<Model>::value, "ist::weights_model_info: Model must be an ist::ResNet, Mlp or Gcn");
+  else if constexpr (is_sage<Model>::value) return detail::chain_model_info<Model>("sage");
+  else static_assert(is_resnet<Model>::value, "ist::weights_model_info: Model must be an ist::ResNet, Mlp, Gcn or Sage");
 }
 
 // The state-dict name of every tensor of `info`, in its order.

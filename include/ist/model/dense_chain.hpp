@@ -1,15 +1,19 @@
 #pragma once
-// What fully connected model families (ist::Mlp, ist::Gcn) share: the input part, and the constexpr layout
-// of a chain of weight layers.
+// What fully connected model families (ist::Mlp, ist::Gcn, ist::Sage) share: the input part, and the
+// constexpr layout of a chain of weight layers.
 //
 // A chain has L weight layers over widths w[0..L]: layer l maps w[l] -> w[l+1] features. Layers 0..L-2
 // are hidden (their w[l+1] units are what a width-wise decomposer splits); layer L-1 is the classifier
-// (w[L] = classes, never split). Every layer is one block, its tensors contiguous in the flat buffer:
-//   hidden layer:  weight [w[l+1], w[l]]   (row u holds unit u's input weights)
-//                  with a norm: norm weight [w[l+1]], norm bias [w[l+1]]
-//   classifier:    weight [classes, w[L-1]]
-//                  with a bias: bias [classes]
-// Weights are stored [out, in], row-major, as ist::eigen::linear_forward takes them.
+// (w[L] = classes, never split). Every layer is one block, its tensors contiguous in the flat buffer, in
+// this order (ChainParts says which are present; c = ChainParts::input_copies):
+//   hidden layer:  weight [w[l+1], c * w[l]]   (row u holds unit u's input weights)
+//                  with hidden_bias: bias [w[l+1]]
+//                  with hidden_norm: norm weight [w[l+1]], norm bias [w[l+1]]
+//   classifier:    weight [classes, c * w[L-1]]
+//                  with output_bias: bias [classes]
+// Weights are stored [out, in], row-major, as ist::eigen::linear_forward takes them. With c = 2 (GraphSAGE's
+// [h ‖ mean of neighbours of h]) a weight's columns are the input's w[l] features twice: columns [0, w[l])
+// take h, columns [w[l], 2 w[l]) the neighbours' mean; input unit j owns columns j and j + w[l].
 #include <array>
 #include <cstddef>
 #include <span>
@@ -37,8 +41,20 @@ struct is_input : std::false_type {};
 template <int F>
 struct is_input<Input<F>> : std::true_type {};
 
-constexpr std::size_t chain_tensor_count(std::size_t layers, bool hidden_norm, bool output_bias) {
-  return (layers - 1) * (hidden_norm ? 3 : 1) + (output_bias ? 2 : 1);
+}  // namespace detail
+
+// Which tensors the layers of a chain have, and how many times each layer takes its input.
+struct ChainParts {
+  bool hidden_norm = false;  // hidden layers: a per-unit norm scale and shift (IST's batch norm)
+  bool hidden_bias = false;  // hidden layers: a bias per unit
+  bool output_bias = false;  // the classifier: a bias per class
+  int input_copies = 1;      // 2: every weight takes [h ‖ mean of neighbours of h] (GraphSAGE)
+};
+
+namespace detail {
+
+constexpr std::size_t chain_tensor_count(std::size_t layers, ChainParts p) {
+  return (layers - 1) * (1 + (p.hidden_bias ? 1 : 0) + (p.hidden_norm ? 2 : 0)) + (p.output_bias ? 2 : 1);
 }
 
 template <std::size_t L, std::size_t NT>
@@ -50,10 +66,11 @@ struct ChainLayout {
 
 // The layout of a chain over `widths` (L + 1 values). Hidden layers are BlockKind::Basic blocks, the
 // classifier a BlockKind::Head block; a block's in_channels / out_channels are its fan-in / fan-out.
-template <std::size_t L, bool HiddenNorm, bool OutputBias>
-constexpr ChainLayout<L, chain_tensor_count(L, HiddenNorm, OutputBias)> make_chain_layout(
-    const std::array<int, L + 1>& widths) {
-  ChainLayout<L, chain_tensor_count(L, HiddenNorm, OutputBias)> c{};
+template <std::size_t L, ChainParts Parts>
+constexpr ChainLayout<L, chain_tensor_count(L, Parts)> make_chain_layout(const std::array<int, L + 1>& widths) {
+  static_assert(Parts.input_copies == 1 || Parts.input_copies == 2,
+                "ist::detail::make_chain_layout: input_copies must be 1 or 2");
+  ChainLayout<L, chain_tensor_count(L, Parts)> c{};
   std::size_t off = 0;
   int t = 0;
   auto add = [&](int block, const char* name, TensorRole role, int rows, int cols) {
@@ -78,12 +95,13 @@ constexpr ChainLayout<L, chain_tensor_count(L, HiddenNorm, OutputBias)> make_cha
     b.first_tensor = t;
     b.param_offset = off;
     const int out = widths[l + 1], in = widths[l];
-    add(int(l), "weight", TensorRole::LinearWeight, out, in);
-    if (hidden && HiddenNorm) {
+    add(int(l), "weight", TensorRole::LinearWeight, out, Parts.input_copies * in);
+    if (hidden && Parts.hidden_bias) add(int(l), "bias", TensorRole::LinearBias, out, 1);
+    if (hidden && Parts.hidden_norm) {
       add(int(l), "norm.weight", TensorRole::BnWeight, out, 1);
       add(int(l), "norm.bias", TensorRole::BnBias, out, 1);
     }
-    if (!hidden && OutputBias) add(int(l), "bias", TensorRole::LinearBias, out, 1);
+    if (!hidden && Parts.output_bias) add(int(l), "bias", TensorRole::LinearBias, out, 1);
     b.num_tensors = t - b.first_tensor;
     b.param_count = off - b.param_offset;
     c.blocks[l] = b;

@@ -7,7 +7,7 @@
 //
 // Layer l computes Z = A_hat (D W_l^T) with D = dropout(H_{l-1}) (the input features for l = 0),
 // A_hat = D^-1/2 (A + I) D^-1/2 the normalized adjacency. Hidden layers then apply ReLU and, as an
-// option, GIST's non-affine layer norm (see GcnOptions in ist/networks/gcn_network.hpp). As in Kipf's
+// option, GIST's non-affine layer norm (GraphNorm, ist/model/graph_norm.hpp). As in Kipf's
 // reference code the layers have no bias. Weights are initialized Glorot-uniform.
 //
 // The hidden units of every hidden layer are what WidthwiseRandom splits; the input features and the
@@ -24,15 +24,9 @@
 #include "ist/core/error.hpp"
 #include "ist/core/rng.hpp"
 #include "ist/model/dense_chain.hpp"
+#include "ist/model/graph_norm.hpp"
 
 namespace ist {
-
-// GIST's optional normalization of hidden graph-convolution outputs (no learned scale or shift).
-enum class GcnNorm {
-  None,     // Kipf & Welling's GCN
-  PerNode,  // layer norm of each node's hidden vector
-  Whole,    // one mean and variance over the whole [nodes, width] activation (GIST's reference code)
-};
 
 // A graph convolution with `Units` outputs. In a Gcn, every GraphConv but the last is hidden.
 template <int Units>
@@ -62,10 +56,11 @@ struct Gcn {
   static constexpr int in_features = InputT::features;
   static constexpr int num_classes = widths[std::size_t(num_layers)];
   static_assert(num_classes >= 2, "ist::Gcn: the last ist::GraphConv is the classifier and needs at least 2 classes");
+  // Kipf & Welling's layers: weights only.
+  static constexpr ChainParts parts{.hidden_norm = false, .hidden_bias = false, .output_bias = false, .input_copies = 1};
 
  private:
-  static constexpr auto layout_ =
-      detail::make_chain_layout<std::size_t(num_layers), /*HiddenNorm=*/false, /*OutputBias=*/false>(widths);
+  static constexpr auto layout_ = detail::make_chain_layout<std::size_t(num_layers), parts>(widths);
 
  public:
   static constexpr auto blocks = layout_.blocks;

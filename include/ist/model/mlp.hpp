@@ -51,10 +51,11 @@ struct Mlp {
   static constexpr int in_features = InputT::features;
   static constexpr int num_classes = widths[std::size_t(num_layers)];
   static_assert(num_classes >= 2, "ist::Mlp: the last ist::Dense is the classifier and needs at least 2 classes");
+  // Hidden layers: bias-free weight, batch norm scale and shift; the classifier has a bias.
+  static constexpr ChainParts parts{.hidden_norm = true, .hidden_bias = false, .output_bias = true, .input_copies = 1};
 
  private:
-  static constexpr auto layout_ =
-      detail::make_chain_layout<std::size_t(num_layers), /*HiddenNorm=*/true, /*OutputBias=*/true>(widths);
+  static constexpr auto layout_ = detail::make_chain_layout<std::size_t(num_layers), parts>(widths);
 
  public:
   static constexpr auto blocks = layout_.blocks;

@@ -6,7 +6,7 @@
 //   ist::GcnNetwork<Net> net(ctx);
 //   net.set_widths({128});                             // kept units per hidden layer (default: all)
 //   net.configure(graph.num_nodes);
-//   ist::GcnForwardOptions opt{.training = true, .dropout = 0.5, .seed = step_seed};
+//   ist::GraphForwardOptions opt{.training = true, .dropout = 0.5, .seed = step_seed};
 //   const float* logits = net.forward(params, layout, graph.features, graph.adjacency, opt);   // [N, C]
 //   ist::eigen::node_cross_entropy(N, C, logits, labels, train_nodes, net.dlogits());
 //   net.backward(params, grads, layout);               // grads += dL/dparams
@@ -15,7 +15,7 @@
 //   D   = dropout(H_{l-1})        training only; for l = 0 the dropout hits the nonzeros of the sparse
 //                                 features X (as Kipf's sparse_dropout), and H_{-1} = X
 //   Z_l = A_hat (D W_l^T)         sparse A_hat times dense, [N, k_l]
-//   H_l = relu(Z_l)               hidden layers, then, with a GcnNorm, the non-affine layer norm:
+//   H_l = relu(Z_l)               hidden layers, then, with a GraphNorm, the non-affine layer norm:
 //         PerNode: each node's k_l values normalized; Whole: the [N, k_l] matrix normalized as one
 //         (GIST's F.layer_norm(h, h.shape)). Both are over the sub-network's local width.
 //   logits = Z_{L-1}
@@ -39,18 +39,9 @@
 #include "ist/core/rng.hpp"
 #include "ist/model/gcn.hpp"
 #include "ist/model/param_layout.hpp"
+#include "ist/networks/graph_layers.hpp"
 
 namespace ist {
-
-struct GcnForwardOptions {
-  bool training = true;     // apply dropout and keep what backward needs
-  double dropout = 0.0;     // drop probability of each layer's input, in [0, 1)
-  GcnNorm norm = GcnNorm::None;
-  std::uint64_t seed = 0;   // dropout masks are a pure function of (seed, layer, element)
-  // One value per layer, or empty for 1: layer l computes s_l * A_hat (D W_l^T). WidthwiseRandom's
-  // evaluation_scale gives 1/S on layers whose inputs are split, for evaluating the global model.
-  std::span<const double> input_scale = {};
-};
 
 template <class Model, class T = float, class Compute = eigen::Compute>
 class GcnNetwork {
@@ -88,18 +79,14 @@ class GcnNetwork {
   // features: [N, in_features] sparse; adjacency: A_hat [N, N] sparse, both compressed. They must outlive
   // the backward() of this forward. Returns logits [N, classes], valid until the next call.
   const T* forward(const T* params, const ParamLayout& layout, const Sparse& features, const Sparse& adjacency,
-                   const GcnForwardOptions& opt = {}) {
+                   const GraphForwardOptions& opt = {}) {
     check_ready(layout, "forward");
     IST_CHECK(features.rows() == nodes_ && features.cols() == Model::in_features,
               "ist::GcnNetwork::forward: expected features of ", nodes_, " x ", Model::in_features, ", found ",
               features.rows(), " x ", features.cols());
     IST_CHECK(adjacency.rows() == nodes_ && adjacency.cols() == nodes_, "ist::GcnNetwork::forward: expected an ",
               nodes_, " x ", nodes_, " adjacency, found ", adjacency.rows(), " x ", adjacency.cols());
-    IST_CHECK(opt.dropout >= 0.0 && opt.dropout < 1.0,
-              "ist::GcnNetwork::forward: expected a dropout probability in [0, 1), found ", opt.dropout);
-    IST_CHECK(opt.input_scale.empty() || opt.input_scale.size() == std::size_t(num_layers),
-              "ist::GcnNetwork::forward: expected ", num_layers, " input scales (one per layer), found ",
-              opt.input_scale.size());
+    detail::check_graph_forward_options(opt, num_layers, "ist::GcnNetwork::forward");
     features_ = &features;
     adjacency_ = &adjacency;
     opt_ = opt;
@@ -122,13 +109,10 @@ class GcnNetwork {
       xvals = xvals_.data();
     }
     {
-      const int k = width(0), F = Model::in_features;
-      const T* w = params + layout.block_offset(0);
-      T* wt = at(w0t_);
-      for (int r = 0; r < k; ++r)
-        for (int c = 0; c < F; ++c) wt[std::size_t(c) * k + r] = w[std::size_t(r) * F + c];
-      eigen::spmm(*ctx_, features, wt, k, at(layers_[0].t), xvals);
-      scale(at(layers_[0].t), N * std::size_t(k), scale_[0]);
+      const int k = width(0);
+      detail::sparse_input_linear_forward(*ctx_, features, params + layout.block_offset(0), k, at(w0t_),
+                                          at(layers_[0].t), xvals);
+      detail::scale_values(at(layers_[0].t), N * std::size_t(k), scale_[0]);
       eigen::spmm(*ctx_, adjacency, at(layers_[0].t), k, at(layers_[0].z));
       if (num_hidden > 0) activate(0);
     }
@@ -144,7 +128,7 @@ class GcnNetwork {
       }
       Compute::linear_forward(*ctx_, nodes_, in_w, k, d, params + layout.block_offset(l),
                               static_cast<const T*>(nullptr), at(L.t));
-      scale(at(L.t), N * std::size_t(k), scale_[std::size_t(l)]);
+      detail::scale_values(at(L.t), N * std::size_t(k), scale_[std::size_t(l)]);
       eigen::spmm(*ctx_, adjacency, at(L.t), k, at(L.z));
       if (l < num_hidden) activate(l);
     }
@@ -165,8 +149,8 @@ class GcnNetwork {
       const int k = width(l);
       const std::size_t count = N * std::size_t(k);
       if (l < num_hidden) {  // through the norm and the ReLU
-        if (opt_.norm != GcnNorm::None) {
-          const auto [rows, cols] = norm_shape(k);
+        if (opt_.norm != GraphNorm::None) {
+          const auto [rows, cols] = detail::graph_norm_shape(opt_.norm, nodes_, k);
           eigen::layer_norm_backward(*ctx_, rows, cols, at(L.h), g, at(L.invstd), g);
         }
         const T* z = at(L.z);
@@ -177,7 +161,7 @@ class GcnNetwork {
       T* dt = at(g == at(grad_a_) ? grad_b_ : grad_a_);
       std::fill(dt, dt + count, T(0));
       eigen::spmm_transposed_add(*ctx_, *adjacency_, g, k, dt);
-      scale(dt, count, scale_[std::size_t(l)]);
+      detail::scale_values(dt, count, scale_[std::size_t(l)]);
       T* gw = grads + layout.block_offset(l);
       if (l > 0) {
         const int in_w = width(l - 1);
@@ -188,12 +172,8 @@ class GcnNetwork {
         if (dropped_) eigen::dropout_backward(*ctx_, N * std::size_t(in_w), at(L.mask), gd, gd);
         g = gd;
       } else {  // dW_0^T [F, k_0] = X_d^T dT
-        const int F = Model::in_features;
-        T* gwt = at(gw0t_);
-        std::fill(gwt, gwt + std::size_t(F) * k, T(0));
-        eigen::spmm_transposed_add(*ctx_, *features_, dt, k, gwt, dropped_ ? xvals_.data() : nullptr);
-        for (int r = 0; r < k; ++r)
-          for (int c = 0; c < F; ++c) gw[std::size_t(r) * F + c] += gwt[std::size_t(c) * k + r];
+        detail::sparse_input_linear_backward(*ctx_, *features_, dt, k, at(gw0t_), gw,
+                                             dropped_ ? xvals_.data() : nullptr);
       }
     }
   }
@@ -206,17 +186,7 @@ class GcnNetwork {
     std::size_t mean = 0, invstd = 0;
   };
 
-  static void scale(T* p, std::size_t n, T s) {
-    if (s != T(1))
-      for (std::size_t i = 0; i < n; ++i) p[i] *= s;
-  }
-
   int width(int l) const { return l < num_hidden ? widths_[std::size_t(l)] : num_classes; }
-
-  std::pair<std::size_t, std::size_t> norm_shape(int k) const {
-    if (opt_.norm == GcnNorm::Whole) return {1, std::size_t(nodes_) * std::size_t(k)};
-    return {std::size_t(nodes_), std::size_t(k)};
-  }
 
   void activate(int l) {
     const Layer& L = layers_[std::size_t(l)];
@@ -225,8 +195,8 @@ class GcnNetwork {
     const T* z = at(L.z);
     T* h = at(L.h);
     for (std::size_t i = 0; i < count; ++i) h[i] = std::max(z[i], T(0));
-    if (opt_.norm != GcnNorm::None) {
-      const auto [rows, cols] = norm_shape(k);
+    if (opt_.norm != GraphNorm::None) {
+      const auto [rows, cols] = detail::graph_norm_shape(opt_.norm, nodes_, k);
       eigen::layer_norm_forward(*ctx_, rows, cols, h, h, at(L.mean), at(L.invstd));
     }
   }
@@ -243,12 +213,8 @@ class GcnNetwork {
   }
 
   void plan_workspace() {
-    std::size_t off = 0;
-    auto take = [&](std::size_t n) {
-      const std::size_t a = off;
-      off += (n + 15) / 16 * 16;
-      return a;
-    };
+    detail::ArenaPlan arena;
+    auto take = [&](std::size_t n) { return arena.take(n); };
     const std::size_t N = std::size_t(nodes_);
     layers_.assign(std::size_t(num_layers), Layer{});
     std::size_t widest = std::size_t(num_classes);
@@ -273,7 +239,7 @@ class GcnNetwork {
     grad_a_ = take(N * widest);
     grad_b_ = take(N * widest);
     dlogits_ = grad_a_;  // the caller's dL/dlogits is the first gradient buffer
-    if (arena_.size() < off) arena_.resize(off);
+    if (arena_.size() < arena.size) arena_.resize(arena.size);
   }
 
   T* at(std::size_t off) { return arena_.data() + off; }
@@ -287,7 +253,7 @@ class GcnNetwork {
   std::vector<T> arena_, xmask_, xvals_;
   const Sparse* features_ = nullptr;
   const Sparse* adjacency_ = nullptr;
-  GcnForwardOptions opt_;
+  GraphForwardOptions opt_;
   bool dropped_ = false;
 };
 

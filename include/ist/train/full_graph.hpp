@@ -1,6 +1,8 @@
 #pragma once
-// FullGraph: the local work of the graph families (ist::Gcn): every local step is one full-batch step on
-// the whole graph, which every worker holds (GIST on Cora, Citeseer, Pubmed). One step is one epoch.
+// FullGraph: the local work of the graph families (ist::Gcn, ist::Sage): every local step is one full-batch
+// step on the whole graph, which every worker holds (GIST on Cora, Citeseer, Pubmed). One step is one epoch.
+// The family's traits say which sparse matrix its layers aggregate neighbours with:
+//   static const GraphMatrix& aggregation_matrix(const GraphDataset&);   Gcn: A_hat; Sage: D^-1 A
 // Dropout masks are a pure function of (seed, worker, round, step), so a resumed or distributed run draws
 // the same masks. Evaluation runs the global model at full width without dropout and scores the train, val
 // and test nodes.
@@ -17,7 +19,7 @@
 #include "ist/core/rng.hpp"
 #include "ist/data/graph.hpp"
 #include "ist/decompose/plan.hpp"
-#include "ist/networks/gcn_network.hpp"
+#include "ist/networks/graph_layers.hpp"
 #include "ist/model/model_info.hpp"
 #include "ist/model/param_layout.hpp"
 #include "ist/train/local_steps.hpp"
@@ -45,6 +47,8 @@ struct FullGraph {
                   g.labels.size() == std::size_t(g.num_nodes),
               who, ": ", g.source, ": features, adjacency and labels must all have ", g.num_nodes, " rows");
     IST_CHECK(!g.train.empty(), who, ": ", g.source, ": the graph has no training nodes");
+    IST_CHECK(g.mean_aggregation.rows() == 0 || g.mean_aggregation.rows() == g.num_nodes, who, ": ", g.source,
+              ": mean_aggregation must have ", g.num_nodes, " rows, found ", g.mean_aggregation.rows());
   }
 
   static int steps_per_epoch(const GraphDataset&, const TrainerConfig&, int) { return 1; }
@@ -59,18 +63,19 @@ struct FullGraph {
     const TrainerConfig& cfg = *r.config;
     const GraphDataset& g = *wk.graph;
     Traits::configure(net, spec, g.num_nodes);
-    // Kipf & Welling decay the first layer's weight only: block 0 is its weight, first in the compact buffer.
+    // Kipf & Welling decay the first layer only: block 0, first in the compact buffer (a GCN: its weight; a
+    // GraphSAGE: its weight and bias).
     const std::size_t decayed = applies_weight_decay(cfg) ? layout.block_offset(1) : 0;
     const float wd = float(r.weight_decay);
     StepStats s;
     for (int i = 0; i < r.steps; ++i) {
-      GcnForwardOptions fwd;
+      GraphForwardOptions fwd;
       fwd.training = true;
       fwd.dropout = cfg.graph.dropout;
       fwd.norm = cfg.graph.norm;
       constexpr std::uint64_t kDropoutStream = 0x44524f50u;  // "DROP"
       fwd.seed = derive_seed(cfg.seed, {kDropoutStream, std::uint64_t(r.worker), r.round, std::uint64_t(i)});
-      const float* logits = net.forward(params.data(), layout, g.features, g.adjacency, fwd);
+      const float* logits = net.forward(params.data(), layout, g.features, Traits::aggregation_matrix(g), fwd);
       const auto l = eigen::node_cross_entropy<float>(std::size_t(g.num_nodes), Net::num_classes, logits,
                                                       g.labels.data(), g.train, net.dlogits());
       std::fill(grads.begin(), grads.end(), 0.f);
@@ -92,11 +97,11 @@ struct FullGraph {
                              const ParamLayout& layout, const GraphDataset& g, const TrainerConfig& cfg,
                              std::span<const double> scale) {
     Traits::configure(net, all, g.num_nodes);
-    GcnForwardOptions opt;
+    GraphForwardOptions opt;
     opt.training = false;
     opt.norm = cfg.graph.norm;
     opt.input_scale = scale;
-    const float* logits = net.forward(params.data(), layout, g.features, g.adjacency, opt);
+    const float* logits = net.forward(params.data(), layout, g.features, Traits::aggregation_matrix(g), opt);
     auto score = [&](const std::vector<std::int32_t>& nodes) {
       EvalResult r;
       if (nodes.empty()) return r;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 
+#include "ist/data/graph.hpp"
 #include "ist/decompose/plan.hpp"
 #include "ist/networks/gcn_network.hpp"
 #include "ist/model/gcn.hpp"
@@ -24,6 +25,8 @@ struct ModelTraits<Gcn<Parts...>> : detail::WidthChainTraits<Gcn<Parts...>, deta
   // Glorot-uniform weights, as Kipf's reference code. configure(net, spec, num_nodes) (WidthChainTraits)
   // sets the kept widths and the graph's size.
   static void init(std::span<float> params, std::uint64_t seed) { init_gcn_params<Model>(params, seed); }
+  // FullGraph: a GCN layer aggregates with A_hat = D^-1/2 (A + I) D^-1/2.
+  static const GraphMatrix& aggregation_matrix(const GraphDataset& g) { return g.adjacency; }
 };
 
 }  // namespace ist

@@ -14,7 +14,7 @@
 #include "ist/data/batch_iterator.hpp"
 #include "ist/io/json.hpp"
 #include "ist/networks/resnet_network.hpp"
-#include "ist/model/gcn.hpp"
+#include "ist/model/graph_norm.hpp"
 #include "ist/model/init.hpp"
 #include "ist/optim/schedule.hpp"
 #include "ist/optim/sgd.hpp"
@@ -47,10 +47,10 @@ enum class AfterFailure {
   AllWorkers,  // the failure was transient: the next round uses every worker again
 };
 
-// The options of full-batch graph training (ist::FullGraph, the local work of ist::Gcn: GIST).
+// The options of full-batch graph training (ist::FullGraph, the local work of ist::Gcn and ist::Sage: GIST).
 struct GraphOptions {
   double dropout = 0.5;                // drop probability of every layer's input
-  GcnNorm norm = GcnNorm::None;        // non-affine layer norm after hidden layers
+  GraphNorm norm = GraphNorm::None;    // non-affine layer norm after hidden layers
   // Weight decay on the first layer's weight only (Kipf & Welling): the engine adds the optimizer's
   // weight_decay as L2 to that gradient itself and runs the optimizer without decay. false: the
   // optimizer's own decay on every parameter.

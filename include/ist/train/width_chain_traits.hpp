@@ -1,5 +1,5 @@
 #pragma once
-// What the ModelTraits of the width-decomposable chains (ist::Mlp, ist::Gcn) share: a SubnetSpec's kept
+// What the ModelTraits of the width-decomposable chains (ist::Mlp, ist::Gcn, ist::Sage) share: a SubnetSpec's kept
 // units become row and column slices of each layer's weight and a compact layout
 // (ist/decompose/width_slices.hpp), and the network runs the compact sub-network at its kept widths.
 // Each family adds its network, its initialization and its local work.
@@ -17,7 +17,7 @@
 
 namespace ist::detail {
 
-// Name: the family's name for messages and the default ModelInfo name ("mlp", "gcn").
+// Name: the family's name for messages and the default ModelInfo name ("mlp", "gcn", "sage").
 template <class Model, const char* Name>
 struct WidthChainTraits {
   static constexpr std::size_t num_params = Model::num_params;
@@ -40,5 +40,6 @@ struct WidthChainTraits {
 
 inline constexpr char kMlpName[] = "mlp";
 inline constexpr char kGcnName[] = "gcn";
+inline constexpr char kSageName[] = "sage";
 
 }  // namespace ist::detail

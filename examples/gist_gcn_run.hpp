@@ -1,0 +1,136 @@
+#pragma once
+// What gist-gcn's translation units share (gist_gcn.cpp: main and the GCN models; gist_sage_models.cpp: the
+// GraphSAGE models): the options, and one run of a model type on a graph, over seeds.
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#if IST_WITH_MPI
+#include "ist/comm/mpi_comm.hpp"
+#endif
+
+#include "ist/backend/cpu_backend.hpp"
+#include "ist/data/planetoid.hpp"
+#include "ist/decompose/any_decomposer.hpp"
+#include "ist/decompose/replicate.hpp"
+#include "ist/decompose/widthwise_random.hpp"
+#include "ist/train/graph_trainer.hpp"
+#include "mpi_launch.hpp"
+#include "live_progress.hpp"
+#include "optimizer_registry.hpp"
+#include "run_flags.hpp"
+
+#ifndef IST_PLANETOID_DIR
+#define IST_PLANETOID_DIR "../shared/data/planetoid"
+#endif
+
+namespace gist_gcn {
+
+struct Options {
+  std::string model = "gcn";  // gcn | sage
+  std::string protocol = "gist";
+  std::string dataset = "cora";
+  std::string data = IST_PLANETOID_DIR;
+  int workers = 2;
+  bool workers_given = false;
+  bool mpi = false;
+  int width = 256;
+  int layers = 2;
+  int threads = 1;
+  int seeds = 1;
+  bool sequential = false;
+  std::string norm = "none";
+  ist::examples::OptimizerOptions optimizer;
+  ist::examples::RunFlags run;
+  ist::TrainerConfig trainer;
+};
+
+// Hidden widths of every model; GraphSAGE's 4- and 5-layer models exist at kDeepSageWidths only (each width
+// and depth is a compiled model type, and each costs compile time).
+constexpr int kWidths[] = {16, 32, 64, 128, 256, 512, 1024};
+constexpr int kDeepSageWidths[] = {128, 256};
+
+// Trains once with `seed` on `backend` (in process or MPI ranks); every rank returns the same result.
+template <class Net, class Backend>
+ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphDataset& g, std::uint64_t seed,
+                        bool verbose) {
+  ist::AnyDecomposer decomposer = ist::Replicate{};
+  if (o.protocol == "gist") decomposer = ist::examples::with_shares(o.run, ist::WidthwiseRandom{});
+  auto cfg = o.trainer;
+  cfg.seed = seed;
+  const int workers = backend.comm().num_workers();
+  const bool root = backend.comm().is_coordinator();
+  using Trainer = ist::GraphSubnetTrainer<Net, ist::AnyDecomposer, ist::HolderAverage, Backend>;
+  Trainer trainer(decomposer, ist::HolderAverage{}, std::move(backend), cfg,
+                  ist::examples::make_optimizer<typename Trainer::Context>(o.optimizer));
+  if (verbose && root) {
+    std::printf("%s", trainer.info().summary().c_str());
+    std::printf("protocol %s (%s), S = %d workers x %d threads, L = %d local steps, %g epochs, optimizer %s%s, "
+                "dropout %g, norm %s, optimizer state %s, seed %llu\n",
+                o.protocol.c_str(), std::string(decomposer.name()).c_str(), workers, o.threads, cfg.local_steps,
+                cfg.epochs, ist::examples::describe(trainer.optimizer()).c_str(),
+                cfg.graph.decay_first_layer_only ? " (decay on the first layer)" : "", cfg.graph.dropout,
+                o.norm.c_str(), o.run.optimizer_state.c_str(), (unsigned long long)seed);
+    std::fflush(stdout);
+  }
+  ist::examples::install_fault_injector(trainer, o.run, workers);
+  ist::examples::load_initial_weights<Net>(o.run, trainer, root && verbose);
+  ist::examples::install_live_progress(trainer, root && verbose && cfg.progress);  // a live step counter
+  ist::FitResult r = trainer.fit(g, ist::examples::resume_point(o.run, cfg, root && verbose));
+  if (root && verbose)  // the first seed's model
+    ist::examples::save_final_weights<Net>(o.run, trainer, decomposer, workers,
+                                           {{"ist.protocol", o.protocol}, {"ist.dataset", g.name}});
+  return r;
+}
+
+template <class Net>
+int run(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
+  std::vector<double> acc;
+  std::uint64_t bytes = 0, local = 0;
+  double wall = 0;
+  for (int s = 0; s < o.seeds; ++s) {
+    const std::uint64_t seed = o.trainer.seed + std::uint64_t(s);
+    ist::FitResult r;
+#if IST_WITH_MPI
+    if (mpi.active()) r = run_once<Net>(o, ist::CpuBackend(ist::MpiComm(), o.threads), g, seed, s == 0);
+#endif
+    if (!mpi.active()) {
+      const int workers = o.protocol == "single" ? 1 : o.workers;
+      r = run_once<Net>(o, ist::CpuBackend(ist::InProcessComm(workers, !o.sequential), o.threads), g, seed, s == 0);
+    }
+    // Every rank prints its summary: the final evaluation is shared, so all ranks print the same figures.
+    std::printf("summary%s: %s %s on %s (width %d, %d layers), seed %llu, %zu rounds, final test accuracy %.4f (loss "
+                "%.4f), val accuracy %.4f, moved %.2f MB = %.3fx local SGD's %.2f MB (data-parallel all-reduce: "
+                "%.2f MB), wall time %.2f s%s%s\n",
+                mpi.active() ? (" rank " + std::to_string(mpi.rank())).c_str() : "", o.model.c_str(), o.protocol.c_str(),
+                g.name.c_str(), o.width, o.layers, (unsigned long long)seed, r.rounds.size(), r.final_eval.accuracy,
+                r.final_eval.loss, r.final_val.accuracy, r.total_bytes / 1e6,
+                r.local_sgd_bytes ? double(r.total_bytes) / double(r.local_sgd_bytes) : 0.0, r.local_sgd_bytes / 1e6,
+                r.ddp_bytes / 1e6, r.wall_seconds,
+                o.trainer.metrics_path.empty() || mpi.rank() != 0 ? "" : ", metrics in ",
+                mpi.rank() != 0 ? "" : o.trainer.metrics_path.c_str());
+    std::fflush(stdout);
+    acc.push_back(r.final_eval.accuracy);
+    if (!r.rounds.empty()) {
+      bytes = r.total_bytes / r.rounds.size();
+      local = r.local_sgd_bytes / r.rounds.size();
+    }
+    wall += r.wall_seconds;
+  }
+  if (o.seeds > 1 && mpi.rank() == 0) {
+    double mean = 0, var = 0;
+    for (double a : acc) mean += a / acc.size();
+    for (double a : acc) var += (a - mean) * (a - mean) / (acc.size() - 1);
+    std::printf("over %d seeds: test accuracy %.2f %% +- %.2f (mean +- std), %.3f MB per round (local SGD %.3f MB), "
+                "%.2f s per run\n",
+                o.seeds, 100 * mean, 100 * std::sqrt(var), bytes / 1e6, local / 1e6, wall / o.seeds);
+  }
+  return 0;
+}
+
+// The model registries, one per translation unit: the compile-time widths and depths each model has.
+int run_gcn(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi);
+int run_sage(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi);
+
+}  // namespace gist_gcn

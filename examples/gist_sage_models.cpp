@@ -1,0 +1,69 @@
+// gist-gcn's GraphSAGE models (--model sage), compiled apart from the GCNs: every (data set, depth, width) is a
+// model type of its own. Depths 2 and 3 at every width of kWidths, depths 4 and 5 at kDeepSageWidths.
+#include "gist_gcn_run.hpp"
+
+namespace gist_gcn {
+
+namespace {
+
+// A Sage with `Layers` layers: Layers - 1 hidden SageConv<H>, then the classifier SageConv<C>.
+template <int F, int H, int C, int Layers>
+struct SageOf;
+template <int F, int H, int C>
+struct SageOf<F, H, C, 2> {
+  using type = ist::Sage<ist::Input<F>, ist::SageConv<H>, ist::SageConv<C>>;
+};
+template <int F, int H, int C>
+struct SageOf<F, H, C, 3> {
+  using type = ist::Sage<ist::Input<F>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<C>>;
+};
+template <int F, int H, int C>
+struct SageOf<F, H, C, 4> {
+  using type = ist::Sage<ist::Input<F>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<C>>;
+};
+template <int F, int H, int C>
+struct SageOf<F, H, C, 5> {
+  using type = ist::Sage<ist::Input<F>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<H>,
+                         ist::SageConv<C>>;
+};
+
+template <int F, int C>
+int sage_with_width(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
+  auto shallow = [&]<int H>() {
+    if (o.layers == 2) return run<typename SageOf<F, H, C, 2>::type>(o, g, mpi);
+    return run<typename SageOf<F, H, C, 3>::type>(o, g, mpi);
+  };
+  auto deep = [&]<int H>() {
+    if (o.layers == 4) return run<typename SageOf<F, H, C, 4>::type>(o, g, mpi);
+    return run<typename SageOf<F, H, C, 5>::type>(o, g, mpi);
+  };
+  if (o.layers <= 3) {
+    switch (o.width) {
+      case 16: return shallow.template operator()<16>();
+      case 32: return shallow.template operator()<32>();
+      case 64: return shallow.template operator()<64>();
+      case 128: return shallow.template operator()<128>();
+      case 256: return shallow.template operator()<256>();
+      case 512: return shallow.template operator()<512>();
+      case 1024: return shallow.template operator()<1024>();
+    }
+    ist::fail("--width: expected one of 16, 32, 64, 128, 256, 512, 1024, found ", o.width);
+  }
+  switch (o.width) {
+    case 128: return deep.template operator()<128>();
+    case 256: return deep.template operator()<256>();
+  }
+  ist::fail("--width: --model sage with ", o.layers, " layers has the widths 128 and 256, found ", o.width,
+            " (2 and 3 layers have every width)");
+}
+
+}  // namespace
+
+int run_sage(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
+  IST_CHECK(o.layers >= 2 && o.layers <= 5, "--layers: --model sage has 2 to 5 layers, found ", o.layers);
+  if (o.dataset == "cora") return sage_with_width<1433, 7>(o, g, mpi);
+  if (o.dataset == "citeseer") return sage_with_width<3703, 6>(o, g, mpi);
+  return sage_with_width<500, 3>(o, g, mpi);
+}
+
+}  // namespace gist_gcn

@@ -1,0 +1,323 @@
+#pragma once
+// SageNetwork: forward and backward of an ist::Sage (GraphSAGE, mean aggregator) over a whole graph (full
+// batch), or of any width-wise sub-network of it.
+//
+//   ist::eigen::CpuContext ctx(2);
+//   ist::SageNetwork<Net> net(ctx);
+//   net.set_widths({128});                             // kept units per hidden layer (default: all)
+//   net.configure(graph.num_nodes);
+//   ist::GraphForwardOptions opt{.training = true, .dropout = 0.5, .seed = step_seed};
+//   const float* logits = net.forward(params, layout, graph.features, graph.mean_aggregation, opt);  // [N, C]
+//   ist::eigen::node_cross_entropy(N, C, logits, labels, train_nodes, net.dlogits());
+//   net.backward(params, grads, layout);               // grads += dL/dparams
+//
+// Layer l (W_l: [k_l, 2 k_{l-1}] and b_l: [k_l], the compact tensors of the sub-network's kept units; M the
+// mean-aggregation matrix, any compressed row-major sparse [N, N]: the whole graph's D^-1 A, or a batch's):
+//   C_l = [H_{l-1} ‖ M H_{l-1}]   [N, 2 k_{l-1}]; H_{-1} = X, the sparse features, whose C_0 = [X ‖ M X] is
+//                                 sparse too: it is built once per (X, M) pair and kept (see forward())
+//   D_l = dropout(C_l)            training only (for l = 0 the dropout hits C_0's nonzeros, as Kipf's
+//                                 sparse_dropout: the same as dropping the dense C_0, whose zeros stay zero)
+//   Z_l = s_l D_l W_l^T + b_l     s_l the input scale (1 in training)
+//   H_l = relu(norm(Z_l))         hidden layers; norm is GraphNorm over the sub-network's local width k_l
+//                                 (PerNode: each node's k_l values, GIST's nn.LayerNorm; Whole: the [N, k_l]
+//                                 matrix as one), or the identity with GraphNorm::None
+//   logits = Z_{L-1}
+//
+// Workspaces are sized by configure() and set_widths() and reused: forward and backward allocate nothing
+// once a shape has been seen (building C_0 for a new (X, M) pair allocates).
+// Gradient contract: parameter gradients accumulate (+=) into `grads`, laid out like `params`.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include <Eigen/SparseCore>
+
+#include "ist/backend/eigen/compute.hpp"
+#include "ist/backend/eigen/dropout.hpp"
+#include "ist/backend/eigen/layer_norm.hpp"
+#include "ist/backend/eigen/sparse_matmul.hpp"
+#include "ist/core/error.hpp"
+#include "ist/core/rng.hpp"
+#include "ist/model/param_layout.hpp"
+#include "ist/model/sage.hpp"
+#include "ist/networks/graph_layers.hpp"
+
+namespace ist {
+
+template <class Model, class T = float, class Compute = eigen::Compute>
+class SageNetwork {
+  static_assert(is_sage<Model>::value, "ist::SageNetwork: Model must be an ist::Sage<...>");
+  static_assert(std::is_same_v<Compute, eigen::Compute>,
+                "ist::SageNetwork: only the Eigen compute policy has the sparse ops so far");
+
+ public:
+  using Context = typename Compute::Context;
+  using Sparse = eigen::SparseRowMatrix<T>;
+  static constexpr int num_blocks = Model::num_blocks;
+  static constexpr int num_classes = Model::num_classes;
+  static constexpr int num_hidden = Model::num_hidden;
+  static constexpr int num_layers = Model::num_layers;
+
+  explicit SageNetwork(Context& ctx) : ctx_(&ctx), widths_(detail::hidden_widths<Model>({}, "ist::SageNetwork")) {}
+
+  // Kept units of each hidden layer (num_hidden values, 1 <= k_l <= U_l). Empty: full width.
+  void set_widths(std::span<const int> kept) {
+    widths_ = detail::hidden_widths<Model>(kept, "ist::SageNetwork::set_widths");
+    if (nodes_ > 0) plan_workspace();
+  }
+  std::span<const int> widths() const noexcept { return widths_; }
+
+  // The number of nodes of the graphs forward() will see.
+  void configure(int num_nodes) {
+    IST_CHECK(num_nodes > 0, "ist::SageNetwork::configure: expected a positive number of nodes, found ", num_nodes);
+    nodes_ = num_nodes;
+    plan_workspace();
+  }
+  int num_nodes() const noexcept { return nodes_; }
+  std::size_t workspace_bytes() const noexcept {
+    return (arena_.size() + xmask_.size() + xvals_.size() + std::size_t(input_.nonZeros())) * sizeof(T);
+  }
+
+  // features: X [N, in_features] sparse; mean_aggregation: M = D^-1 A [N, N] sparse (GraphDataset::
+  // mean_aggregation), both compressed. They must outlive the backward() of this forward. The first layer's
+  // input [X ‖ M X] is built on the first forward with a pair (X, M) and kept while later calls pass the same
+  // two matrices (same objects, sizes and value arrays); call forget_input() after changing either in place.
+  // Returns logits [N, classes], valid until the next call.
+  const T* forward(const T* params, const ParamLayout& layout, const Sparse& features, const Sparse& mean_aggregation,
+                   const GraphForwardOptions& opt = {}) {
+    check_ready(layout, "forward");
+    IST_CHECK(features.rows() == nodes_ && features.cols() == Model::in_features,
+              "ist::SageNetwork::forward: expected features of ", nodes_, " x ", Model::in_features, ", found ",
+              features.rows(), " x ", features.cols());
+    IST_CHECK(mean_aggregation.rows() == nodes_ && mean_aggregation.cols() == nodes_,
+              "ist::SageNetwork::forward: expected the mean-aggregation matrix D^-1 A of ", nodes_, " x ", nodes_,
+              ", found ", mean_aggregation.rows(), " x ", mean_aggregation.cols(),
+              " (build it with ist::mean_aggregation_matrix; load_planetoid fills GraphDataset::mean_aggregation)");
+    IST_CHECK(features.isCompressed() && mean_aggregation.isCompressed(),
+              "ist::SageNetwork::forward: expected compressed sparse matrices (call makeCompressed())");
+    detail::check_graph_forward_options(opt, num_layers, "ist::SageNetwork::forward");
+    build_input(features, mean_aggregation);
+    mean_ = &mean_aggregation;
+    opt_ = opt;
+    opt_.input_scale = {};
+    scale_.assign(std::size_t(num_layers), T(1));
+    for (std::size_t l = 0; l < opt.input_scale.size(); ++l) scale_[l] = T(opt.input_scale[l]);
+    dropped_ = opt.training && opt.dropout > 0.0;
+    trained_ = opt.training;
+    const std::size_t N = std::size_t(nodes_);
+
+    // Layer 0: Z_0 = s_0 dropout([X ‖ M X]) W_0^T + b_0, sparse times the transposed copy of W_0 [2F, k_0].
+    const T* xvals = nullptr;
+    if (dropped_) {
+      const std::size_t nnz = std::size_t(input_.nonZeros());
+      if (xmask_.size() < nnz) {
+        xmask_.resize(nnz);
+        xvals_.resize(nnz);
+      }
+      eigen::dropout_forward(*ctx_, nnz, opt.dropout, derive_seed(opt.seed, {0}), input_.valuePtr(), xvals_.data(),
+                             xmask_.data());
+      xvals = xvals_.data();
+    }
+    {
+      const int k = width(0);
+      const T* w = params + layout.block_offset(0);
+      detail::sparse_input_linear_forward(*ctx_, input_, w, k, at(w0t_), at(layers_[0].z), xvals);
+      Compute::scale_add_bias(*ctx_, nodes_, k, scale_[0], w + std::size_t(k) * std::size_t(2 * Model::in_features),
+                              at(layers_[0].z));
+      if (num_hidden > 0) activate(0);
+    }
+    for (int l = 1; l < num_layers; ++l) {
+      const Layer& L = layers_[std::size_t(l)];
+      const int in_w = width(l - 1), k = width(l);
+      const T* h = at(layers_[std::size_t(l) - 1].h);
+      // C = [H ‖ M H], then dropout in place.
+      T* agg = at(half_);
+      eigen::spmm(*ctx_, mean_aggregation, h, in_w, agg);
+      T* c = at(L.c);
+      for (std::size_t i = 0; i < N; ++i) {
+        std::copy(h + i * in_w, h + (i + 1) * in_w, c + i * 2 * in_w);
+        std::copy(agg + i * in_w, agg + (i + 1) * in_w, c + i * 2 * in_w + in_w);
+      }
+      if (dropped_)
+        eigen::dropout_forward(*ctx_, N * std::size_t(2 * in_w), opt.dropout, derive_seed(opt.seed, {std::uint64_t(l)}),
+                               c, c, at(L.mask));
+      const T* w = params + layout.block_offset(l);
+      Compute::linear_forward(*ctx_, nodes_, 2 * in_w, k, static_cast<const T*>(c), w, static_cast<const T*>(nullptr),
+                              at(L.z));
+      Compute::scale_add_bias(*ctx_, nodes_, k, scale_[std::size_t(l)], w + std::size_t(k) * std::size_t(2 * in_w),
+                              at(L.z));
+      if (l < num_hidden) activate(l);
+    }
+    return at(layers_.back().z);
+  }
+
+  // Drops the kept first-layer input [X ‖ M X]: the next forward builds it again.
+  void forget_input() {
+    input_ = Sparse();
+    key_ = InputKey{};
+  }
+
+  // Where the caller writes dL/dlogits before backward(): [N, classes].
+  T* dlogits() { return at(dlogits_); }
+
+  // Backward of the last forward (which must have had training = true). grads: same layout as params.
+  void backward(const T* params, T* grads, const ParamLayout& layout) {
+    check_ready(layout, "backward");
+    IST_CHECK(mean_ && trained_, "ist::SageNetwork::backward: needs a forward with training = true first");
+    const std::size_t N = std::size_t(nodes_);
+    T* g = at(dlogits_);  // dL/dZ_l once through the norm and the ReLU
+    for (int l = num_layers - 1; l >= 0; --l) {
+      const Layer& L = layers_[std::size_t(l)];
+      const int k = width(l);
+      const int in_w = l > 0 ? width(l - 1) : Model::in_features;
+      const std::size_t count = N * std::size_t(k);
+      if (l < num_hidden) {  // through the ReLU and the norm
+        const T* h = at(L.h);
+        for (std::size_t i = 0; i < count; ++i)
+          if (!(h[i] > T(0))) g[i] = T(0);
+        if (opt_.norm != GraphNorm::None) {
+          const auto [rows, cols] = detail::graph_norm_shape(opt_.norm, nodes_, k);
+          eigen::layer_norm_backward(*ctx_, rows, cols, at(L.y), g, at(L.invstd), g);
+        }
+      }
+      T* gw = grads + layout.block_offset(l);
+      T* gb = gw + std::size_t(k) * std::size_t(2 * in_w);
+      Compute::bias_grad_add(*ctx_, nodes_, k, static_cast<const T*>(g), gb);
+      detail::scale_values(g, count, scale_[std::size_t(l)]);  // the weight sees s_l dZ
+      if (l > 0) {
+        T* dc = at(dcat_);
+        Compute::linear_backward(*ctx_, nodes_, 2 * in_w, k, static_cast<const T*>(at(L.c)),
+                                 params + layout.block_offset(l), static_cast<const T*>(g), dc, gw,
+                                 static_cast<T*>(nullptr));
+        if (dropped_) eigen::dropout_backward(*ctx_, N * std::size_t(2 * in_w), at(L.mask), dc, dc);
+        // dH = dC[:, :in] + M^T dC[:, in:]
+        T* dh = at(g == at(grad_a_) ? grad_b_ : grad_a_);
+        T* right = at(half_);
+        for (std::size_t i = 0; i < N; ++i) {
+          std::copy(dc + i * 2 * in_w, dc + i * 2 * in_w + in_w, dh + i * in_w);
+          std::copy(dc + i * 2 * in_w + in_w, dc + (i + 1) * 2 * in_w, right + i * in_w);
+        }
+        eigen::spmm_transposed_add(*ctx_, *mean_, static_cast<const T*>(right), in_w, dh);
+        g = dh;
+      } else {  // dW_0 [k_0, 2F] += (D_0^T dZ_0)^T
+        detail::sparse_input_linear_backward(*ctx_, input_, static_cast<const T*>(g), k, at(gw0t_), gw,
+                                             dropped_ ? static_cast<const T*>(xvals_.data()) : nullptr);
+      }
+    }
+  }
+
+ private:
+  struct Layer {
+    std::size_t c = 0, mask = 0;       // l > 0: the (dropped) concatenation [H ‖ M H] and its dropout mask
+    std::size_t z = 0;                 // D W^T + b
+    std::size_t y = 0;                 // hidden: norm(z)
+    std::size_t h = 0;                 // hidden: relu(y)
+    std::size_t mean = 0, invstd = 0;  // hidden: the norm's statistics
+  };
+  // What identifies the (X, M) pair the kept [X ‖ M X] was built from.
+  struct InputKey {
+    const Sparse* x = nullptr;
+    const Sparse* m = nullptr;
+    const T* x_values = nullptr;
+    const T* m_values = nullptr;
+    Eigen::Index x_nnz = -1, m_nnz = -1, rows = -1;
+    bool operator==(const InputKey&) const = default;
+  };
+
+  int width(int l) const { return l < num_hidden ? widths_[std::size_t(l)] : num_classes; }
+
+  // input_ = [X ‖ M X] [N, 2F], compressed, row by row: X's entries, then M X's shifted by F.
+  void build_input(const Sparse& x, const Sparse& m) {
+    const InputKey key{&x, &m, x.valuePtr(), m.valuePtr(), x.nonZeros(), m.nonZeros(), x.rows()};
+    if (key == key_) return;
+    const Sparse mx = m * x;
+    const int F = Model::in_features;
+    std::vector<Eigen::Triplet<T, int>> entries;
+    entries.reserve(std::size_t(x.nonZeros() + mx.nonZeros()));
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      for (typename Sparse::InnerIterator it(x, i); it; ++it) entries.emplace_back(int(i), int(it.col()), it.value());
+      for (typename Sparse::InnerIterator it(mx, i); it; ++it)
+        entries.emplace_back(int(i), int(it.col()) + F, it.value());
+    }
+    input_ = Sparse(x.rows(), 2 * F);
+    input_.setFromTriplets(entries.begin(), entries.end());
+    input_.makeCompressed();
+    key_ = key;
+  }
+
+  void activate(int l) {
+    const Layer& L = layers_[std::size_t(l)];
+    const int k = width(l);
+    const std::size_t count = std::size_t(nodes_) * std::size_t(k);
+    const T* y = at(L.z);
+    if (opt_.norm != GraphNorm::None) {
+      const auto [rows, cols] = detail::graph_norm_shape(opt_.norm, nodes_, k);
+      eigen::layer_norm_forward(*ctx_, rows, cols, y, at(L.y), at(L.mean), at(L.invstd));
+      y = at(L.y);
+    }
+    T* h = at(L.h);
+    for (std::size_t i = 0; i < count; ++i) h[i] = std::max(y[i], T(0));
+  }
+
+  void check_ready(const ParamLayout& layout, const char* what) const {
+    IST_CHECK(nodes_ > 0, "ist::SageNetwork::", what, ": call configure() first");
+    IST_CHECK(layout.num_blocks() == num_blocks, "ist::SageNetwork::", what, ": expected a layout of ", num_blocks,
+              " blocks, found ", layout.num_blocks());
+    std::size_t n = 0;
+    for (int l = 0; l < num_layers; ++l)
+      n += std::size_t(width(l)) * (2 * std::size_t(l > 0 ? width(l - 1) : Model::in_features) + 1);
+    IST_CHECK(layout.size() == n, "ist::SageNetwork::", what, ": the layout holds ", layout.size(),
+              " values, but the configured widths need ", n, " (was the layout made for another sub-network?)");
+  }
+
+  void plan_workspace() {
+    detail::ArenaPlan arena;
+    const std::size_t N = std::size_t(nodes_);
+    layers_.assign(std::size_t(num_layers), Layer{});
+    std::size_t widest = std::size_t(num_classes);
+    for (int l = 0; l < num_layers; ++l) {
+      Layer& L = layers_[std::size_t(l)];
+      const std::size_t k = std::size_t(width(l));
+      widest = std::max(widest, k);
+      if (l > 0) {
+        L.c = arena.take(N * 2 * std::size_t(width(l - 1)));
+        L.mask = arena.take(N * 2 * std::size_t(width(l - 1)));
+      }
+      L.z = arena.take(N * k);
+      if (l < num_hidden) {
+        L.y = arena.take(N * k);
+        L.h = arena.take(N * k);
+        L.mean = arena.take(N);
+        L.invstd = arena.take(N);
+      }
+    }
+    w0t_ = arena.take(2 * std::size_t(Model::in_features) * std::size_t(width(0)));
+    gw0t_ = arena.take(2 * std::size_t(Model::in_features) * std::size_t(width(0)));
+    grad_a_ = arena.take(N * widest);
+    grad_b_ = arena.take(N * widest);
+    half_ = arena.take(N * widest);
+    dcat_ = arena.take(N * 2 * widest);
+    dlogits_ = grad_a_;  // the caller's dL/dlogits is the first gradient buffer
+    if (arena_.size() < arena.size) arena_.resize(arena.size);
+  }
+
+  T* at(std::size_t off) { return arena_.data() + off; }
+
+  Context* ctx_;
+  int nodes_ = 0;
+  std::vector<int> widths_;
+  std::vector<T> scale_;
+  std::vector<Layer> layers_;
+  std::size_t w0t_ = 0, gw0t_ = 0, grad_a_ = 0, grad_b_ = 0, half_ = 0, dcat_ = 0, dlogits_ = 0;
+  std::vector<T> arena_, xmask_, xvals_;
+  Sparse input_;  // [X ‖ M X]
+  InputKey key_;
+  const Sparse* mean_ = nullptr;
+  GraphForwardOptions opt_;
+  bool dropped_ = false, trained_ = false;
+};
+
+}  // namespace ist
