@@ -1,5 +1,6 @@
-// gist-gcn: GIST (width-wise independent subnetwork training) of a graph convolutional network on the
-// Planetoid citation graphs, full batch, with the same engine (and the same checkpoints, failure handling,
+// gist-gcn: GIST (width-wise independent subnetwork training) of a graph convolutional network (GCN or
+// GraphSAGE) on the Planetoid citation graphs or an ISTGRAPH file, full batch or in Cluster-GCN batches of
+// METIS parts, with the same engine (and the same checkpoints, failure handling,
 // MPI, optimizers and metrics) as ist-train.
 //
 //   gist-gcn                                          # GIST, S = 2 sub-GCNs, Cora, hidden 256, L = 10
@@ -7,6 +8,8 @@
 //   gist-gcn --dataset pubmed -S 4 --norm node        # GIST with the non-affine layer norm
 //   gist-gcn --protocol local -S 4 -L 10              # local Adam (every worker trains the whole GCN)
 //   gist-gcn --model sage --layers 3 --hidden 256     # GIST of a 3-layer GraphSAGE (mean aggregator)
+//   gist-gcn --model sage --graph arxiv-like.istg --partitions 200 --clusters-per-batch 10 --layers 3
+//                                                     # Cluster-GCN batches of an ist-graphgen graph
 //   gist-gcn --optimizer novograd --lr 0.01           # another optimizer
 //   gist-gcn -S 4 --checkpoint-dir ckpt --resume      # continue a killed run, bit for bit
 //   mpirun -np 4 gist-gcn                             # one sub-GCN per MPI rank (S = ranks)
@@ -15,6 +18,7 @@
 // --metrics, and ends with a summary: final test accuracy, bytes moved versus local SGD, wall time.
 #include <CLI/CLI.hpp>
 
+#include <iostream>
 #include <string>
 
 #include "gist_gcn_run.hpp"
@@ -43,12 +47,17 @@ int gcn_with_width(const Options& o, const ist::GraphDataset& g, const ist::exam
 
 }  // namespace
 
-// The GCNs: 2 or 3 layers, every width of kWidths.
+// The GCNs: 2 or 3 layers, every width of kWidths, for the Planetoid graphs' shapes.
 int run_gcn(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
   IST_CHECK(o.layers == 2 || o.layers == 3, "--layers: --model gcn has 2 or 3 layers, found ", o.layers);
-  if (o.dataset == "cora") return gcn_with_width<1433, 7>(o, g, mpi);
-  if (o.dataset == "citeseer") return gcn_with_width<3703, 6>(o, g, mpi);
-  return gcn_with_width<500, 3>(o, g, mpi);
+  switch (graph_shape(g)) {
+    case Shape::Cora: return gcn_with_width<1433, 7>(o, g, mpi);
+    case Shape::Citeseer: return gcn_with_width<3703, 6>(o, g, mpi);
+    case Shape::Pubmed: return gcn_with_width<500, 3>(o, g, mpi);
+    default: break;
+  }
+  ist::fail("--model gcn: ", g.source, ": no GCN is compiled for ", g.num_features, " features and ", g.num_classes,
+            " classes (the Planetoid shapes only); use --model sage");
 }
 
 }  // namespace gist_gcn
@@ -73,6 +82,20 @@ int main(int argc, char** argv) {
   app.add_option("--dataset", o.dataset, "cora | citeseer | pubmed")->capture_default_str()
       ->check(CLI::IsMember({"cora", "citeseer", "pubmed"}));
   app.add_option("--data", o.data, "folder holding the Planetoid data set folders")->capture_default_str();
+  app.add_option("--graph", o.graph,
+                 "an ISTGRAPH file (ist-graphgen, or a converted Planetoid graph) instead of --dataset")
+      ->check(CLI::ExistingFile);
+  app.add_option("--partitions", o.partitions,
+                 "METIS parts of the graph for Cluster-GCN batches (0: full-batch training); cached next to --graph")
+      ->capture_default_str();
+  app.add_option("--clusters-per-batch", t.graph.clusters_per_batch,
+                 "parts per Cluster-GCN batch (needs --partitions; 0: full batch)")
+      ->capture_default_str();
+  app.add_option("--diag-lambda", t.graph.diag_lambda,
+                 "Cluster-GCN's diagonal enhancement of a GCN's batch adjacency (< 0: the batch's A_hat)")
+      ->capture_default_str();
+  app.add_option("--partition-cache", o.partition_cache,
+                 "the partition's cache file (default: next to --graph; none for a Planetoid --dataset)");
   ist::examples::add_layout_flags(app, t, o.workers, o.threads, o.sequential, "number of workers S (sub-GCNs)",
                                   "full-batch optimizer steps per worker per round",
                                   "full-batch steps of each worker in all");
@@ -112,7 +135,9 @@ int main(int argc, char** argv) {
               "--seeds: several seeds cannot share --checkpoint-dir or --resume; run one seed per directory");
     bool known = false;
     for (int w : kWidths) known |= w == o.width;
-    IST_CHECK(known, "--width: expected one of 16, 32, 64, 128, 256, 512, 1024, found ", o.width);
+    for (int w : kLargeGraphWidths) known |= !o.graph.empty() && w == o.width;
+    IST_CHECK(known, "--width: expected one of 16, 32, 64, 128, 256, 512, 1024", o.graph.empty() ? "" : " (or 8192 on --graph)",
+              ", found ", o.width);
     if (o.model == "sage") t.graph.decay_first_layer_only = false;  // GraphSAGE: Adam's decay on every tensor
     if (o.protocol == "single") {
       t.local_steps = 1;
@@ -123,13 +148,32 @@ int main(int argc, char** argv) {
     ist::validate(t);  // a bad config stops here, before any data is read
     (void)ist::examples::make_optimizer<ist::eigen::CpuContext>(o.optimizer);  // and a bad optimizer config
 
-    const ist::GraphDataset g = ist::load_planetoid(o.data, o.dataset);
+    IST_CHECK((o.partitions > 0) == (t.graph.clusters_per_batch > 0),
+              "--partitions and --clusters-per-batch go together (Cluster-GCN batches), found --partitions ",
+              o.partitions, " and --clusters-per-batch ", t.graph.clusters_per_batch);
+    IST_CHECK(!(app.count("--graph") && app.count("--dataset")), "--graph and --dataset: give one graph, not both");
+    ist::GraphDataset g = o.graph.empty() ? ist::load_planetoid(o.data, o.dataset)
+                                          : ist::to_graph_dataset(ist::open_csr_graph(o.graph));
+    if (o.partitions > 0) {
+      const std::string cache = !o.partition_cache.empty() ? o.partition_cache
+                                : o.graph.empty()          ? std::string()
+                                                           : ist::partition_cache_path(o.graph, o.partitions);
+      // Rank 0 computes and caches the partition first; the other ranks then read the cache (or, without a
+      // cache, compute the same parts: METIS is deterministic for a seed).
+      if (mpi.rank() == 0)
+        g.partition = ist::partition_graph(g, o.partitions, {.cache_path = cache, .log = &std::cout});
+      mpi.barrier();
+      if (mpi.rank() != 0) g.partition = ist::partition_graph(g, o.partitions, {.cache_path = cache});
+    }
     if (mpi.rank() == 0) {
       if (use_mpi) std::printf("mpi: %d ranks, one worker each; rank 0 coordinates\n", mpi.ranks());
       std::printf("data: %s, %d nodes, %lld edges, %d features, %d classes, %zu train / %zu val / %zu test nodes, "
                   "from %s\n",
                   g.name.c_str(), g.num_nodes, (long long)g.num_edges, g.num_features, g.num_classes, g.train.size(),
                   g.val.size(), g.test.size(), g.source.c_str());
+      if (o.partitions > 0)
+        std::printf("batches: Cluster-GCN, %d METIS parts, %d per batch, %d batches per epoch\n", o.partitions,
+                    t.graph.clusters_per_batch, ist::GraphBatches::steps_per_epoch(g, t, o.workers));
     }
     return o.model == "sage" ? run_sage(o, g, mpi) : run_gcn(o, g, mpi);
   } catch (const std::exception& e) {

@@ -11,6 +11,9 @@
 #endif
 
 #include "ist/backend/cpu_backend.hpp"
+#include "ist/data/csr_graph.hpp"
+#include "ist/data/csr_graph_dataset.hpp"
+#include "ist/data/graph_partition.hpp"
 #include "ist/data/planetoid.hpp"
 #include "ist/decompose/any_decomposer.hpp"
 #include "ist/decompose/replicate.hpp"
@@ -32,6 +35,9 @@ struct Options {
   std::string protocol = "gist";
   std::string dataset = "cora";
   std::string data = IST_PLANETOID_DIR;
+  std::string graph;             // an ISTGRAPH file instead of dataset
+  int partitions = 0;            // METIS parts for Cluster-GCN batches; 0: full batch
+  std::string partition_cache;
   int workers = 2;
   bool workers_given = false;
   bool mpi = false;
@@ -45,6 +51,20 @@ struct Options {
   ist::examples::RunFlags run;
   ist::TrainerConfig trainer;
 };
+
+// The graph shapes (features, classes) that have compiled models: the Planetoid graphs' (every model) and
+// ist-graphgen's presets' (GraphSAGE with 3 layers, kLargeGraphWidths).
+enum class Shape { Cora, Citeseer, Pubmed, ArxivLike, ProductsLike, Other };
+inline Shape graph_shape(const ist::GraphDataset& g) {
+  const int f = g.num_features, c = g.num_classes;
+  if (f == 1433 && c == 7) return Shape::Cora;
+  if (f == 3703 && c == 6) return Shape::Citeseer;
+  if (f == 500 && c == 3) return Shape::Pubmed;
+  if (f == 128 && c == 40) return Shape::ArxivLike;
+  if (f == 100 && c == 47) return Shape::ProductsLike;
+  return Shape::Other;
+}
+constexpr int kLargeGraphWidths[] = {256, 1024, 8192};
 
 // Hidden widths of every model; GraphSAGE's 4- and 5-layer models exist at kDeepSageWidths only (each width
 // and depth is a compiled model type, and each costs compile time).
@@ -132,5 +152,6 @@ int run(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSe
 // The model registries, one per translation unit: the compile-time widths and depths each model has.
 int run_gcn(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi);
 int run_sage(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi);
+int run_large_sage(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi);
 
 }  // namespace gist_gcn

@@ -61,9 +61,17 @@ int sage_with_width(const Options& o, const ist::GraphDataset& g, const ist::exa
 
 int run_sage(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
   IST_CHECK(o.layers >= 2 && o.layers <= 5, "--layers: --model sage has 2 to 5 layers, found ", o.layers);
-  if (o.dataset == "cora") return sage_with_width<1433, 7>(o, g, mpi);
-  if (o.dataset == "citeseer") return sage_with_width<3703, 6>(o, g, mpi);
-  return sage_with_width<500, 3>(o, g, mpi);
+  switch (graph_shape(g)) {
+    case Shape::Cora: return sage_with_width<1433, 7>(o, g, mpi);
+    case Shape::Citeseer: return sage_with_width<3703, 6>(o, g, mpi);
+    case Shape::Pubmed: return sage_with_width<500, 3>(o, g, mpi);
+    case Shape::ArxivLike:
+    case Shape::ProductsLike: return run_large_sage(o, g, mpi);
+    case Shape::Other: break;
+  }
+  ist::fail("--model sage: ", g.source, ": no GraphSAGE is compiled for ", g.num_features, " features and ",
+            g.num_classes, " classes (compiled: the Planetoid shapes 1433/7, 3703/6, 500/3 and ist-graphgen's "
+            "presets 128/40 (arxiv-like), 100/47 (products-like))");
 }
 
 }  // namespace gist_gcn

@@ -57,6 +57,12 @@ class MpiSession {
 #endif
   }
   bool active() const { return active_; }
+  // Waits until every rank is here (nothing without MPI).
+  void barrier() const {
+#if IST_WITH_MPI
+    if (active_) IST_CHECK(MPI_Barrier(MPI_COMM_WORLD) == MPI_SUCCESS, "MPI_Barrier failed");
+#endif
+  }
   int rank() const { return rank_; }
   int ranks() const { return ranks_; }
 

@@ -8,6 +8,7 @@ packages=(cmake g++ make libeigen3-dev doctest-dev libbenchmark-dev zlib1g-dev d
           libcli11-dev nlohmann-json3-dev libxxhash-dev openmpi-bin libopenmpi-dev
           libturbojpeg0-dev libpng-dev  # JPEG and PNG decoders of the image-folder reader (ist::data)
           libssl-dev                    # libcrypto's SHA-256 for the Planetoid manifests (ist::data)
+          libmetis-dev                  # METIS: Cluster-GCN's graph partitions (ist::data)
           clang-14 libclang-rt-14-dev)  # clang + libFuzzer runtime for scripts/run-fuzz.sh
 bench_packages=(python3-torch python3-matplotlib python3-pil)
 

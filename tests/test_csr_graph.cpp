@@ -35,21 +35,8 @@ using ist::test::error_of;
 
 namespace {
 
-// A fresh temporary folder, removed at the end of the test.
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    static int counter = 0;
-    dir = fs::temp_directory_path() / ("ist_csr_graph_test_" + std::to_string(::getpid()) + "_" +
-                                       std::to_string(counter++));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
+struct TempDir : ist::test::TempDir {
+  TempDir() : ist::test::TempDir("csr_graph_test") {}
 };
 
 // Five nodes: a triangle 0-1-2 and an edge 3-4; three features; node 3 unlabeled and in no split.

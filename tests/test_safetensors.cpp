@@ -40,21 +40,8 @@ namespace {
 
 doctest::Contains contains(const std::string& s) { return doctest::Contains(s.c_str()); }
 
-// A fresh temporary folder, removed at the end of the test.
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    static int counter = 0;
-    dir = fs::temp_directory_path() / ("ist_safetensors_test_" + std::to_string(::getpid()) + "_" +
-                                       std::to_string(counter++));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string path(const std::string& file) const { return (dir / file).string(); }
+struct TempDir : ist::test::TempDir {
+  TempDir() : ist::test::TempDir("safetensors_test") {}
 };
 
 using test::read_all;

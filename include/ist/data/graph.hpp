@@ -21,6 +21,35 @@ namespace ist {
 
 using GraphMatrix = Eigen::SparseMatrix<float, Eigen::RowMajor, int>;
 
+// A partition of a graph's nodes into parts (Cluster-GCN's clusters; graph_partition.hpp computes one with
+// METIS and caches it next to the graph). Empty (num_parts == 0) when the graph is not partitioned.
+struct GraphPartition {
+  int num_parts = 0;
+  std::vector<std::int32_t> part_of;     // [N]: the part of each node, in [0, num_parts)
+  std::vector<std::int64_t> offsets;     // [num_parts + 1]: part p's nodes are nodes[offsets[p], offsets[p + 1])
+  std::vector<std::int32_t> nodes;       // [N]: node ids grouped by part, increasing within a part
+};
+
+// The GraphPartition with the given part of every node (parts in [0, num_parts); a part may be empty).
+inline GraphPartition make_graph_partition(std::vector<std::int32_t> part_of, int num_parts) {
+  IST_CHECK(num_parts >= 1, "ist::make_graph_partition: expected num_parts >= 1, found ", num_parts);
+  GraphPartition p;
+  p.num_parts = num_parts;
+  p.offsets.assign(std::size_t(num_parts) + 1, 0);
+  for (std::size_t v = 0; v < part_of.size(); ++v) {
+    const std::int32_t q = part_of[v];
+    IST_CHECK(q >= 0 && q < num_parts, "ist::make_graph_partition: node ", v, " is in part ", q,
+              ", expected a part in [0, ", num_parts, ")");
+    ++p.offsets[std::size_t(q) + 1];
+  }
+  for (int q = 0; q < num_parts; ++q) p.offsets[std::size_t(q) + 1] += p.offsets[std::size_t(q)];
+  p.nodes.resize(part_of.size());
+  std::vector<std::int64_t> at(p.offsets.begin(), p.offsets.end() - 1);
+  for (std::size_t v = 0; v < part_of.size(); ++v) p.nodes[std::size_t(at[std::size_t(part_of[v])]++)] = std::int32_t(v);
+  p.part_of = std::move(part_of);
+  return p;
+}
+
 struct GraphDataset {
   std::string name;    // "cora"
   std::string source;  // the folder it came from, for messages
@@ -31,6 +60,7 @@ struct GraphDataset {
   GraphMatrix mean_aggregation;          // M = D^-1 A [N, N], compressed: row i averages i's neighbours
   std::vector<std::int32_t> labels;      // [N]: class in [0, num_classes), or -1 = unlabeled
   std::vector<std::int32_t> train, val, test;  // node ids; every one of them is labelled
+  GraphPartition partition;              // Cluster-GCN's clusters (partition_graph), or none
 };
 
 namespace detail {
@@ -138,6 +168,20 @@ inline GraphMatrix gcn_normalized_adjacency(std::span<const std::int64_t> row_of
                                             std::span<const std::int32_t> column_indices) {
   GraphMatrix a = detail::csr_pattern(row_offsets, column_indices, true, "ist::gcn_normalized_adjacency");
   detail::normalize_gcn_pattern(a);
+  return a;
+}
+
+// Cluster-GCN's diagonal enhancement of the same CSR adjacency: A~ + lambda diag(A~), with
+// A~ = (D + I)^-1 (A + I) (each row of A + I divided by its number of entries). lambda >= 0.
+inline GraphMatrix diagonal_enhanced_adjacency(std::span<const std::int64_t> row_offsets,
+                                               std::span<const std::int32_t> column_indices, double lambda) {
+  IST_CHECK(lambda >= 0 && std::isfinite(lambda), "ist::diagonal_enhanced_adjacency: expected lambda >= 0, found ",
+            lambda);
+  GraphMatrix a = detail::csr_pattern(row_offsets, column_indices, true, "ist::diagonal_enhanced_adjacency");
+  for (int i = 0; i < int(a.outerSize()); ++i) {
+    const double inv = 1.0 / double(a.outerIndexPtr()[i + 1] - a.outerIndexPtr()[i]);
+    for (GraphMatrix::InnerIterator it(a, i); it; ++it) it.valueRef() = float(it.col() == i ? (1 + lambda) * inv : inv);
+  }
   return a;
 }
 

@@ -5,7 +5,7 @@
 //   static constexpr std::string_view name;   "sgd", "adam", "novograd": the --optimizer value, and the
 //                                              name checkpoints record
 //   double lr;                                 base learning rate (schedules scale it)
-//   double weight_decay;                       L2 strength (the engine may apply it itself, see FullGraph)
+//   double weight_decay;                       L2 strength (the engine may apply it itself, see GraphBatches)
 //   std::vector<std::string> state_names() const
 //       the per-parameter state buffers one worker's optimizer carries, in state_buffer order, e.g.
 //       {"momentum"} or {"exp_avg", "exp_avg_sq"}. Element j of each belongs to parameter j, so the engine

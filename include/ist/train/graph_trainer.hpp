@@ -1,6 +1,6 @@
 #pragma once
 // GIST on a whole graph: ist::Gcn and ist::Sage models train with the one round engine,
-// IndependentSubnetTrainer, whose local work for them is FullGraph (ist/train/full_graph.hpp). This header
+// IndependentSubnetTrainer, whose local work for them is GraphBatches (ist/train/graph_batches.hpp). This header
 // gathers what that needs.
 //
 //   using Net = ist::Gcn<ist::Input<1433>, ist::GraphConv<256>, ist::GraphConv<7>>;
@@ -15,7 +15,7 @@
 #include "ist/backend/cpu_backend.hpp"
 #include "ist/data/graph.hpp"
 #include "ist/optim/adam.hpp"
-#include "ist/train/full_graph.hpp"
+#include "ist/train/graph_batches.hpp"
 #include "ist/train/gcn_traits.hpp"
 #include "ist/train/sage_traits.hpp"
 #include "ist/train/trainer.hpp"

@@ -27,7 +27,7 @@
 //       std::span<const double> scale)
 //       the global model at full width (`all`) on the backend that trained it (params in the compute
 //       policy's memory); scale: the decomposer's evaluation scale, one value per block
-// Shipped: ImageBatches (ist/train/image_batches.hpp), FullGraph (ist/train/full_graph.hpp).
+// Shipped: ImageBatches (ist/train/image_batches.hpp), GraphBatches (ist/train/graph_batches.hpp).
 #include <cstdint>
 
 #include "ist/train/evaluate.hpp"

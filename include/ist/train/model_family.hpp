@@ -6,7 +6,7 @@
 //   template <class Compute> using Network = ...;   the network running a (sub-)model on a compute policy:
 //                                                   constructible from Compute::Context&
 //   using Work = ...;                                its local work and evaluation (a LocalWork policy,
-//                                                   ist/train/local_work.hpp: ImageBatches, FullGraph)
+//                                                   ist/train/local_work.hpp: ImageBatches, GraphBatches)
 //   static constexpr std::size_t num_params;         |theta|
 //   static ModelInfo info();                         blocks, tensors (names, offsets, shapes), widths
 //   static void init(std::span<float> params, std::uint64_t seed)
@@ -62,7 +62,7 @@ consteval bool check_model_family() {
     constexpr bool has_slices = requires(const SubnetSpec& s) { { T::slices(s) } -> std::same_as<SliceSet>; };
     constexpr bool has_layout = requires(const SubnetSpec& s) { { T::layout(s) } -> std::same_as<ParamLayout>; };
     static_assert(has_work, "ist::ModelFamily: ModelTraits<Model> is missing `using Work` (its local work: "
-                            "ist::ImageBatches, ist::FullGraph, or a LocalWork policy)");
+                            "ist::ImageBatches, ist::GraphBatches, or a LocalWork policy)");
     static_assert(!has_work || work_ok, "ist::ModelFamily: ModelTraits<Model>::Work does not satisfy ist::LocalWork");
     static_assert(has_params, "ist::ModelFamily: ModelTraits<Model> is missing `static constexpr std::size_t num_params`");
     static_assert(has_info, "ist::ModelFamily: ModelTraits<Model> is missing `static ModelInfo info()`");

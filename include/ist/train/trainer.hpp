@@ -17,7 +17,7 @@
 //   3. coordinator -> worker w: the slices of its sub-network    (and, with OptimizerState::Carry, the same
 //                                                                 slices of every optimizer state buffer)
 //   4. every worker: L local steps on its compact sub-network, concurrently: the family's local work
-//      (ModelTraits<Model>::Work: ImageBatches, FullGraph) with the run's optimizer policy
+//      (ModelTraits<Model>::Work: ImageBatches, GraphBatches) with the run's optimizer policy
 //   5. worker w -> coordinator: its trained slices
 //   6. aggregator.merge(global, ...)                             HolderAverage: mean over holders (the merge
 //                                                                also gets each worker's sample count)

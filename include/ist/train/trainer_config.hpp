@@ -47,9 +47,16 @@ enum class AfterFailure {
   AllWorkers,  // the failure was transient: the next round uses every worker again
 };
 
-// The options of full-batch graph training (ist::FullGraph, the local work of ist::Gcn and ist::Sage: GIST).
+// The options of graph training (ist::GraphBatches, the local work of ist::Gcn and ist::Sage: GIST).
 struct GraphOptions {
   double dropout = 0.5;                // drop probability of every layer's input
+  // 0: every local step is one full-batch step on the whole graph. q >= 1: Cluster-GCN, each local step
+  // trains on the subgraph of q random parts of GraphDataset::partition (partition_graph), edges between them
+  // restored; an epoch is floor(parts / q) steps (floor(floor(parts / S) / q) with DataSplit::Disjoint).
+  int clusters_per_batch = 0;
+  // Cluster-GCN batches of a GCN: < 0: the batch's A_hat; >= 0: the diagonal enhancement
+  // (D + I)^-1 (A + I) + lambda diag(...), diagonal_enhanced_adjacency.
+  double diag_lambda = -1;
   GraphNorm norm = GraphNorm::None;    // non-affine layer norm after hidden layers
   // Weight decay on the first layer's weight only (Kipf & Welling): the engine adds the optimizer's
   // weight_decay as L2 to that gradient itself and runs the optimizer without decay. false: the
@@ -130,6 +137,9 @@ inline void validate(const TrainerConfig& c) {
   IST_CHECK(c.keep_checkpoints >= 1, who, ": keep_checkpoints must be >= 1, found ", c.keep_checkpoints);
   IST_CHECK(c.graph.dropout >= 0.0 && c.graph.dropout < 1.0, who, ": graph.dropout must be in [0, 1), found ",
             c.graph.dropout);
+  IST_CHECK(c.graph.clusters_per_batch >= 0, who, ": graph.clusters_per_batch must be >= 0 (0: full batch), found ",
+            c.graph.clusters_per_batch);
+  IST_CHECK(std::isfinite(c.graph.diag_lambda), who, ": graph.diag_lambda must be finite, found ", c.graph.diag_lambda);
   optim::validate(c.sgd, "ist::TrainerConfig: sgd");
   (void)codec::parse_codec(c.codec, "ist::TrainerConfig: codec");
   for (const WorkerThrottle& t : c.throttle)
@@ -151,6 +161,8 @@ inline nlohmann::ordered_json config_json(const TrainerConfig& c) {
           {"graph_dropout", c.graph.dropout},
           {"graph_norm", int(c.graph.norm)},
           {"graph_decay_first_layer_only", c.graph.decay_first_layer_only},
+          {"graph_clusters_per_batch", c.graph.clusters_per_batch},
+          {"graph_diag_lambda", c.graph.diag_lambda},
           {"codec", codec::parse_codec(c.codec, "ist::TrainerConfig: codec").name()}};
 }
 
@@ -198,6 +210,15 @@ inline void check_resumable(const nlohmann::ordered_json& saved, const nlohmann:
     IST_CHECK(*s == *c, "ist: resume from ", path, ": ", key, " must match the checkpoint's (", text(*s), "), found ",
               text(*c), ": pass the same value to continue this run, or start a new run without resuming");
   }
+  // Cluster-GCN's parts per batch decides every graph batch (a checkpoint without the field trained full-batch).
+  const nlohmann::ordered_json* saved_q = field(saved, "graph_clusters_per_batch");
+  const nlohmann::ordered_json* now_q = field(now, "graph_clusters_per_batch");
+  const nlohmann::ordered_json full_batch = 0;
+  if (saved_q == nullptr) saved_q = &full_batch;
+  IST_CHECK(now_q != nullptr, "ist::check_resumable: the current config has no field graph_clusters_per_batch");
+  IST_CHECK(*saved_q == *now_q, "ist: resume from ", path, ": graph_clusters_per_batch must match the checkpoint's (",
+            text(*saved_q), "), found ", text(*now_q),
+            ": pass the same --clusters-per-batch to continue this run, or start a new run without resuming");
   // The codec decides the arithmetic of every round (and TopK's residuals live in the checkpoint).
   const nlohmann::ordered_json* saved_codec = field(saved, "codec");
   const nlohmann::ordered_json* now_codec = field(now, "codec");

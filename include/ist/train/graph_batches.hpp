@@ -1,22 +1,29 @@
 #pragma once
-// FullGraph: the local work of the graph families (ist::Gcn, ist::Sage): every local step is one full-batch
-// step on the whole graph, which every worker holds (GIST on Cora, Citeseer, Pubmed). One step is one epoch.
+// GraphBatches: the local work of the graph families (ist::Gcn, ist::Sage). Two kinds of local step:
+//   - full batch (TrainerConfig::graph.clusters_per_batch == 0): one step on the whole graph, which every
+//     worker holds (GIST on Cora, Citeseer, Pubmed); one step is one epoch;
+//   - Cluster-GCN (clusters_per_batch = q >= 1): one step on the subgraph of q parts of the graph's partition
+//     (GraphDataset::partition, from partition_graph), the edges between them restored (ClusterBatcher). Worker
+//     w's epoch e is a shuffle of the parts (its share of them with DataSplit::Disjoint: parts w, w + S, ...)
+//     drawn from (seed, w, e) only, cut into batches of q; an epoch is floor(parts / q) steps.
 // The family's traits say which sparse matrix its layers aggregate neighbours with:
 //   static const GraphMatrix& aggregation_matrix(const GraphDataset&);   Gcn: A_hat; Sage: D^-1 A
 // Dropout masks are a pure function of (seed, worker, round, step), so a resumed or distributed run draws
-// the same masks. Evaluation runs the global model at full width without dropout and scores the train, val
-// and test nodes.
+// the same masks and batches. Evaluation runs the global model at full width without dropout on the whole
+// graph, layer by layer, and scores the train, val and test nodes.
 //
 // Weight decay: with TrainerConfig::graph.decay_first_layer_only (Kipf & Welling), the optimizer's decay is
 // added here as L2 to the gradient of the first layer's weight only, and the optimizer runs without decay.
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "ist/backend/eigen/node_cross_entropy.hpp"
 #include "ist/core/error.hpp"
 #include "ist/core/rng.hpp"
+#include "ist/data/cluster_batch.hpp"
 #include "ist/data/graph.hpp"
 #include "ist/decompose/plan.hpp"
 #include "ist/networks/graph_layers.hpp"
@@ -28,10 +35,18 @@
 
 namespace ist {
 
-struct FullGraph {
-  // A worker's data is the whole graph, which is also what fit() scores (its val and test nodes).
+struct GraphBatches {
+  static constexpr std::uint64_t kClusterStream = 0x434c5553u;  // "CLUS"
+
+  // A worker's data: the whole graph, which is also what fit() scores (its val and test nodes); with
+  // Cluster-GCN batches also its parts, its batch builder and its position in its batch stream.
   struct Worker {
     const GraphDataset* graph = nullptr;
+    int worker = 0;
+    int steps_per_epoch = 1;                 // of the whole run (steps_per_epoch above)
+    std::vector<std::int32_t> parts;         // the parts this worker draws batches from
+    std::optional<ClusterBatcher> batcher;
+    std::uint64_t step = 0;                  // local steps taken so far
   };
   using Data = GraphDataset;
   using EvalData = Data;
@@ -51,24 +66,71 @@ struct FullGraph {
               ": mean_aggregation must have ", g.num_nodes, " rows, found ", g.mean_aggregation.rows());
   }
 
-  static int steps_per_epoch(const GraphDataset&, const TrainerConfig&, int) { return 1; }
-  static void prepare(Worker& wk, const GraphDataset& g, const TrainerConfig&, int, int) { wk.graph = &g; }
-  static void seek(Worker&, std::uint64_t) {}  // nothing to position: masks come from (seed, worker, round, step)
+  // The parts worker w of S draws from: all of them, or with DataSplit::Disjoint parts w, w + S, ...
+  static std::vector<std::int32_t> parts_of(const GraphDataset& g, const TrainerConfig& cfg, int w, int workers) {
+    std::vector<std::int32_t> parts;
+    const bool disjoint = cfg.data_split == DataSplit::Disjoint && workers > 1;
+    for (int p = disjoint ? w : 0; p < g.partition.num_parts; p += disjoint ? workers : 1) parts.push_back(p);
+    return parts;
+  }
+
+  // Full batch: 1. Cluster-GCN: floor(parts / q) for the smallest share, the same on every process.
+  static int steps_per_epoch(const GraphDataset& g, const TrainerConfig& cfg, int workers) {
+    const int q = cfg.graph.clusters_per_batch;
+    if (q == 0) return 1;
+    const int parts = cfg.data_split == DataSplit::Disjoint && workers > 1 ? g.partition.num_parts / workers
+                                                                           : g.partition.num_parts;
+    IST_CHECK(g.partition.num_parts >= 1, "ist::IndependentSubnetTrainer: ", g.source, ": clusters_per_batch = ", q,
+              " needs a partitioned graph (GraphDataset::partition, set by ist::partition_graph), found none");
+    IST_CHECK(parts >= q, "ist::IndependentSubnetTrainer: ", g.source, ": clusters_per_batch = ", q, " but each of ",
+              workers, " workers has only ", parts, " of the ", g.partition.num_parts,
+              " parts: use fewer clusters per batch or more partitions");
+    return parts / q;
+  }
+
+  static void prepare(Worker& wk, const GraphDataset& g, const TrainerConfig& cfg, int w, int workers) {
+    wk.graph = &g;
+    wk.worker = w;
+    wk.step = 0;
+    if (cfg.graph.clusters_per_batch > 0) {
+      wk.parts = parts_of(g, cfg, w, workers);
+      wk.batcher.emplace(g, ClusterBatchOptions{cfg.graph.diag_lambda});
+      wk.steps_per_epoch = steps_per_epoch(g, cfg, workers);
+    }
+  }
+  static void seek(Worker& wk, std::uint64_t step) { wk.step = step; }
   static bool applies_weight_decay(const TrainerConfig& cfg) { return cfg.graph.decay_first_layer_only; }
+
+  // The parts of worker wk's batch at local step `step`: batch (step mod E) of epoch (step div E), E the
+  // steps per epoch, from that epoch's shuffle of the worker's parts.
+  static std::vector<std::int32_t> batch_parts(const Worker& wk, const TrainerConfig& cfg, std::uint64_t step) {
+    const std::uint64_t epoch = step / std::uint64_t(wk.steps_per_epoch);
+    const std::size_t q = std::size_t(cfg.graph.clusters_per_batch);
+    const std::size_t at = std::size_t(step % std::uint64_t(wk.steps_per_epoch)) * q;
+    std::vector<std::int32_t> order = wk.parts;
+    Rng(cfg.seed, {kClusterStream, std::uint64_t(wk.worker), epoch}).shuffle(std::span<std::int32_t>(order));
+    return {order.begin() + std::ptrdiff_t(at), order.begin() + std::ptrdiff_t(at + q)};
+  }
 
   template <class Traits, class Context, class Net, class Opt, class LrOf>
   static StepStats run(Context&, Net& net, Opt& opt, std::span<float> params, std::span<float> grads,
                        const ParamLayout& layout, const SubnetSpec& spec, Worker& wk, const LocalRun& r,
                        LrOf&& lr_of) {
     const TrainerConfig& cfg = *r.config;
-    const GraphDataset& g = *wk.graph;
-    Traits::configure(net, spec, g.num_nodes);
     // Kipf & Welling decay the first layer only: block 0, first in the compact buffer (a GCN: its weight; a
     // GraphSAGE: its weight and bias).
     const std::size_t decayed = applies_weight_decay(cfg) ? layout.block_offset(1) : 0;
     const float wd = float(r.weight_decay);
     StepStats s;
-    for (int i = 0; i < r.steps; ++i) {
+    for (int i = 0; i < r.steps; ++i, ++wk.step) {
+      const auto lr = lr_of(i);
+      const GraphDataset& g = wk.batcher ? wk.batcher->build(batch_parts(wk, cfg, wk.step)).graph : *wk.graph;
+      if (g.train.empty()) {  // a batch without training nodes: nothing to learn from, the step still counts
+        s.step_loss.push_back(0.0);
+        ++s.steps;
+        continue;
+      }
+      Traits::configure(net, spec, g.num_nodes);
       GraphForwardOptions fwd;
       fwd.training = true;
       fwd.dropout = cfg.graph.dropout;
@@ -82,7 +144,7 @@ struct FullGraph {
       net.backward(params.data(), grads.data(), layout);
       if (wd > 0)
         for (std::size_t k = 0; k < decayed; ++k) grads[k] += wd * params[k];
-      opt.step(params, std::span<const float>(grads), lr_of(i));
+      opt.step(params, std::span<const float>(grads), lr);
       s.loss_sum += l.loss * double(g.train.size());
       s.step_loss.push_back(l.loss);
       s.correct += l.correct;
@@ -116,6 +178,6 @@ struct FullGraph {
   }
 };
 
-static_assert(LocalWork<FullGraph>);
+static_assert(LocalWork<GraphBatches>);
 
 }  // namespace ist
