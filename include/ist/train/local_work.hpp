@@ -30,6 +30,7 @@
 // Shipped: ImageBatches (ist/train/image_batches.hpp), GraphBatches (ist/train/graph_batches.hpp).
 #include <cstdint>
 
+#include "ist/model/model_info.hpp"
 #include "ist/train/evaluate.hpp"
 #include "ist/train/trainer_config.hpp"
 
