@@ -49,9 +49,22 @@ def sparse(rows, cols, vals, shape):
                                    shape).coalesce()
 
 
+def dense_linear(c, weight, bias, matmul):
+    """c W^T + b for a dense c [N, in]. matmul "blas": nn.Linear's addmm, which runs on the BLAS torch links
+    (Debian's python3-torch: BLAS_INFO=generic, libblas.so.3, by default netlib's unoptimized reference BLAS, about
+    2.5 GFLOP/s per core); "onednn": the same product as a 1x1 convolution of N images of in x 1 x 1, which torch
+    runs on oneDNN (MKL-DNN), about 15x faster on that build. Same parameters, same result up to rounding."""
+    if matmul == "blas":
+        return F.linear(c, weight, bias)
+    n, k = c.shape
+    out = weight.shape[0]
+    return F.conv2d(c.contiguous().view(n, k, 1, 1), weight.view(out, k, 1, 1), bias).view(n, out)
+
+
 class SageLayer(torch.nn.Module):
-    def __init__(self, fan_in, out, hidden, norm):
+    def __init__(self, fan_in, out, hidden, norm, matmul="blas"):
         super().__init__()
+        self.matmul = matmul
         self.linear = torch.nn.Linear(2 * fan_in, out)
         bound = 1.0 / math.sqrt(2 * fan_in)
         torch.nn.init.uniform_(self.linear.weight, -bound, bound)
@@ -65,12 +78,30 @@ class SageLayer(torch.nn.Module):
                 c = torch.sparse_coo_tensor(c.indices(), values, c.shape)._coalesced_(True)  # same pattern as C_0
             z = torch.sparse.mm(c, self.linear.weight.t()) + self.linear.bias
         else:
-            z = self.linear(F.dropout(c, dropout, training))
+            z = dense_linear(F.dropout(c, dropout, training), self.linear.weight, self.linear.bias, self.matmul)
         if self.hidden:
             if self.norm:
                 z = F.layer_norm(z, (self.out,))
             z = F.relu(z)
         return z
+
+
+class Sage(torch.nn.Module):
+    """ist::Sage: layers widths[0] -> widths[1] -> ... -> widths[-1] (the classifier), every layer but the last
+    hidden (layer norm with norm = True, then ReLU); matmul: how dense layers multiply (dense_linear). forward
+    takes the first layer's input C_0 = [X ‖ M X] (sparse with sparse_input = True, else dense) and M = D^-1 A (any
+    torch sparse layout torch.sparse.mm takes). bench/cluster_gcn_pytorch.py imports it."""
+
+    def __init__(self, widths, norm=False, matmul="blas"):
+        super().__init__()
+        self.layers = torch.nn.ModuleList(
+            SageLayer(widths[i], widths[i + 1], i + 2 < len(widths), norm, matmul) for i in range(len(widths) - 1))
+
+    def forward(self, c0, m, dropout, training, sparse_input=False):
+        h = self.layers[0](c0, dropout, training, sparse_input)
+        for layer in self.layers[1:]:
+            h = layer(torch.cat([h, torch.sparse.mm(m, h)], 1), dropout, training, False)
+        return h
 
 
 def run(args, data, seed):
@@ -83,18 +114,13 @@ def run(args, data, seed):
     mx = torch.sparse.mm(m, x).coalesce()
     c0 = torch.sparse_coo_tensor(torch.cat([x.indices(), mx.indices() + torch.tensor([[0], [f]])], 1),
                                  torch.cat([x.values(), mx.values()]), (n, 2 * f)).coalesce()
-    widths = [f] + [args.hidden] * (args.layers - 1) + [classes]
-    layers = torch.nn.ModuleList(
-        SageLayer(widths[i], widths[i + 1], i + 1 < args.layers, args.norm == "node") for i in range(args.layers))
-    opt = torch.optim.Adam(layers.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    model = Sage([f] + [args.hidden] * (args.layers - 1) + [classes], args.norm == "node", args.matmul)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     y = torch.tensor(labels, dtype=torch.long)
     train = torch.tensor(split["train"], dtype=torch.long)
 
     def forward(training):
-        h = layers[0](c0, args.dropout, training, True)
-        for layer in layers[1:]:
-            h = layer(torch.cat([h, torch.sparse.mm(m, h)], 1), args.dropout, training, False)
-        return h
+        return model(c0, m, args.dropout, training, sparse_input=True)
 
     start = time.perf_counter()
     for _ in range(args.epochs):
@@ -125,6 +151,8 @@ def main():
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--matmul", default="blas", choices=["blas", "onednn"],
+                   help="dense layers' product: nn.Linear's BLAS or oneDNN (see dense_linear)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     data = load_planetoid(args.data, args.dataset)

@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
   app.add_option("--graph", o.graph,
                  "an ISTGRAPH file (ist-graphgen, or a converted Planetoid graph) instead of --dataset")
       ->check(CLI::ExistingFile);
+  app.add_flag("--row-normalize-features", o.row_normalize,
+               "divide each feature row of --graph by its sum, as load_planetoid does (for converted Planetoid graphs, "
+               "whose files hold the raw counts; not for ist-graphgen's signed features)");
   app.add_option("--partitions", o.partitions,
                  "METIS parts of the graph for Cluster-GCN batches (0: full-batch training); cached next to --graph")
       ->capture_default_str();
@@ -153,7 +156,7 @@ int main(int argc, char** argv) {
               o.partitions, " and --clusters-per-batch ", t.graph.clusters_per_batch);
     IST_CHECK(!(app.count("--graph") && app.count("--dataset")), "--graph and --dataset: give one graph, not both");
     ist::GraphDataset g = o.graph.empty() ? ist::load_planetoid(o.data, o.dataset)
-                                          : ist::to_graph_dataset(ist::open_csr_graph(o.graph));
+                                          : ist::to_graph_dataset(ist::open_csr_graph(o.graph), {.normalize_features = o.row_normalize});
     if (o.partitions > 0) {
       const std::string cache = !o.partition_cache.empty() ? o.partition_cache
                                 : o.graph.empty()          ? std::string()

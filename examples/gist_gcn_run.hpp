@@ -36,6 +36,7 @@ struct Options {
   std::string dataset = "cora";
   std::string data = IST_PLANETOID_DIR;
   std::string graph;             // an ISTGRAPH file instead of dataset
+  bool row_normalize = false;    // row-normalize --graph's features
   int partitions = 0;            // METIS parts for Cluster-GCN batches; 0: full batch
   std::string partition_cache;
   int workers = 2;

@@ -208,6 +208,37 @@ TEST_CASE("sage: deep networks match a dense reference, with and without layer n
   }
 }
 
+TEST_CASE("sage: an inference-only workspace gives the same logits bit for bit in far less memory") {
+  const SmallGraph g(13, 7, 4);
+  std::vector<double> p(Three::num_params);
+  init_sage_params<Three>(std::span<double>(p), 5);
+  for (GraphNorm norm : {GraphNorm::None, GraphNorm::PerNode}) {
+    CAPTURE(int(norm));
+    eigen::CpuContext ctx(2);
+    SageNetwork<Three, double> train(ctx), infer(ctx);
+    train.configure(13);
+    infer.configure(13, GraphPass::Inference);
+    CHECK(infer.workspace_bytes() * 2 < train.workspace_bytes());
+    GraphForwardOptions opt;
+    opt.training = false;
+    opt.norm = norm;
+    const double* a = train.forward(p.data(), ParamLayout::full<Three>(), g.x, g.m, opt);
+    const std::vector<double> want(a, a + 13 * Three::num_classes);
+    const double* b = infer.forward(p.data(), ParamLayout::full<Three>(), g.x, g.m, opt);
+    CHECK(std::equal(want.begin(), want.end(), b));
+    opt.training = true;
+    CHECK_THROWS_WITH_AS(infer.forward(p.data(), ParamLayout::full<Three>(), g.x, g.m, opt),
+                         doctest::Contains("configured with GraphPass::Inference, so training = false only"), Error);
+    std::vector<double> grads(p.size(), 0.0);
+    CHECK_THROWS_WITH_AS(infer.backward(p.data(), grads.data(), ParamLayout::full<Three>()),
+                         doctest::Contains("configured with GraphPass::Inference"), Error);
+    // Configured for training again, it trains.
+    infer.configure(13);
+    (void)infer.forward(p.data(), ParamLayout::full<Three>(), g.x, g.m, opt);
+    CHECK_NOTHROW(infer.backward(p.data(), grads.data(), ParamLayout::full<Three>()));
+  }
+}
+
 TEST_CASE("sage: whole networks pass finite differences, with dropout and each norm (double)") {
   const SmallGraph g(11, 7, 3);
   const std::vector<double> two_scales{1.0, 0.5}, three_scales{1.0, 0.5, 0.25};

@@ -21,6 +21,7 @@
 
 #include "ist/codec/codec.hpp"
 #include "ist/data/csr_graph_writer.hpp"
+#include "ist/data/graph_partition.hpp"
 #include "ist/data/sha256.hpp"
 #include "ist/io/safetensors.hpp"
 #include "ist/io/state_dict.hpp"
@@ -429,6 +430,17 @@ void csr_graph_seeds() {
   ist::generate_synthetic_graph(tmp.string(), cfg);
   seed("csr_graph", "synthetic-bf16", Bytes(1, '\x00') + file_bytes(tmp));
   fs::remove(tmp);
+  // Partition files (flags & 8) of the small graph in 2 parts, under its own key and the header's.
+  const std::vector<int> offsets32(offsets.begin(), offsets.end());
+  const std::vector<int> columns32(columns.begin(), columns.end());
+  const ist::PartitionKey key{2, 5, 8, ist::graph_structure_xxh64(offsets32, columns32), 0};
+  const fs::path part_tmp = fs::temp_directory_path() / ("ist_make_corpus_" + std::to_string(::getpid()) + ".istpart");
+  ist::write_partition_file(part_tmp.string(), ist::metis_partition(offsets32, columns32, 2, 0), key);
+  const Bytes part = file_bytes(part_tmp);
+  fs::remove(part_tmp);
+  seed("csr_graph", "partition", Bytes(1, '\x08') + part);
+  seed("csr_graph", "partition-fix-checksums", Bytes(1, '\x09') + part);
+  seed("csr_graph", "partition-own-key-fix-checksums", Bytes(1, '\x0b') + part);
 }
 
 }  // namespace

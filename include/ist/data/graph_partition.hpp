@@ -168,6 +168,8 @@ inline std::vector<std::int32_t> read_partition_file(const std::string& path, co
   field("adjacency entries", detail::get_le(b + 24, 8), std::uint64_t(expected.num_entries));
   field("graph checksum", detail::get_le(b + 32, 8), expected.graph_xxh64);
   field("seed", detail::get_le(b + 40, 8), expected.seed);
+  IST_CHECK(expected.num_nodes >= 0 && expected.num_nodes < (std::int64_t(1) << 40), who, ": ", path,
+            ": expected a graph of fewer than 2^40 nodes, found ", expected.num_nodes);
   const std::uint64_t payload = std::uint64_t(expected.num_nodes) * 4;
   IST_CHECK(size - kPartitionHeaderBytes == payload, who, ": ", path, ": expected ", payload,
             " bytes of parts after the header (4 per node), found ", size - kPartitionHeaderBytes);

@@ -21,6 +21,11 @@
 
 namespace ist {
 
+// What a graph network is configured for: training (forward and backward: every layer's activations, masks and
+// gradient buffers are kept) or inference only (forward without dropout, layer by layer: one set of buffers
+// shared by all layers, a fraction of the memory; evaluation of the whole graph).
+enum class GraphPass { Training, Inference };
+
 // One forward pass of a graph network over a whole graph.
 struct GraphForwardOptions {
   bool training = true;     // apply dropout and keep what backward needs

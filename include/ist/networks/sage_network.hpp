@@ -70,10 +70,13 @@ class SageNetwork {
   }
   std::span<const int> widths() const noexcept { return widths_; }
 
-  // The number of nodes of the graphs forward() will see.
-  void configure(int num_nodes) {
+  // The number of nodes of the graphs forward() will see, and whether backward() will follow (GraphPass).
+  // GraphPass::Inference: forward(training = false) only, in about 6 k N values instead of about 16 k N
+  // (k the widest layer).
+  void configure(int num_nodes, GraphPass pass = GraphPass::Training) {
     IST_CHECK(num_nodes > 0, "ist::SageNetwork::configure: expected a positive number of nodes, found ", num_nodes);
     nodes_ = num_nodes;
+    pass_ = pass;
     plan_workspace();
   }
   int num_nodes() const noexcept { return nodes_; }
@@ -99,6 +102,8 @@ class SageNetwork {
     IST_CHECK(features.isCompressed() && mean_aggregation.isCompressed(),
               "ist::SageNetwork::forward: expected compressed sparse matrices (call makeCompressed())");
     detail::check_graph_forward_options(opt, num_layers, "ist::SageNetwork::forward");
+    IST_CHECK(!opt.training || pass_ == GraphPass::Training,
+              "ist::SageNetwork::forward: configured with GraphPass::Inference, so training = false only");
     build_input(features, mean_aggregation);
     mean_ = &mean_aggregation;
     opt_ = opt;
@@ -166,6 +171,7 @@ class SageNetwork {
   // Backward of the last forward (which must have had training = true). grads: same layout as params.
   void backward(const T* params, T* grads, const ParamLayout& layout) {
     check_ready(layout, "backward");
+    IST_CHECK(pass_ == GraphPass::Training, "ist::SageNetwork::backward: configured with GraphPass::Inference");
     IST_CHECK(mean_ && trained_, "ist::SageNetwork::backward: needs a forward with training = true first");
     const std::size_t N = std::size_t(nodes_);
     T* g = at(dlogits_);  // dL/dZ_l once through the norm and the ReLU
@@ -235,16 +241,22 @@ class SageNetwork {
     if (key == key_) return;
     const Sparse mx = m * x;
     const int F = Model::in_features;
-    std::vector<Eigen::Triplet<T, int>> entries;
-    entries.reserve(std::size_t(x.nonZeros() + mx.nonZeros()));
-    for (Eigen::Index i = 0; i < x.rows(); ++i) {
-      for (typename Sparse::InnerIterator it(x, i); it; ++it) entries.emplace_back(int(i), int(it.col()), it.value());
-      for (typename Sparse::InnerIterator it(mx, i); it; ++it)
-        entries.emplace_back(int(i), int(it.col()) + F, it.value());
-    }
+    // Row by row, in place: X's entries (columns < F), then M X's shifted by F; both sorted, so the row is.
     input_ = Sparse(x.rows(), 2 * F);
-    input_.setFromTriplets(entries.begin(), entries.end());
-    input_.makeCompressed();
+    input_.resizeNonZeros(x.nonZeros() + mx.nonZeros());
+    int at = 0;
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      input_.outerIndexPtr()[i] = at;
+      for (typename Sparse::InnerIterator it(x, i); it; ++it, ++at) {
+        input_.innerIndexPtr()[at] = int(it.col());
+        input_.valuePtr()[at] = it.value();
+      }
+      for (typename Sparse::InnerIterator it(mx, i); it; ++it, ++at) {
+        input_.innerIndexPtr()[at] = int(it.col()) + F;
+        input_.valuePtr()[at] = it.value();
+      }
+    }
+    input_.outerIndexPtr()[x.rows()] = at;
     key_ = key;
   }
 
@@ -277,6 +289,20 @@ class SageNetwork {
     detail::ArenaPlan arena;
     const std::size_t N = std::size_t(nodes_);
     layers_.assign(std::size_t(num_layers), Layer{});
+    if (pass_ == GraphPass::Inference) {
+      // Layer l reads H_{l-1} only while building C_l, so every layer can share one C, Z, Y, H and mean.
+      std::size_t widest = std::size_t(num_classes);
+      for (int l = 0; l < num_hidden; ++l) widest = std::max(widest, std::size_t(width(l)));
+      const std::size_t c = arena.take(N * 2 * widest), z = arena.take(N * widest), y = arena.take(N * widest),
+                        h = arena.take(N * widest), mean = arena.take(N), invstd = arena.take(N);
+      for (Layer& L : layers_) L = Layer{c, 0, z, y, h, mean, invstd};
+      w0t_ = arena.take(2 * std::size_t(Model::in_features) * std::size_t(width(0)));
+      half_ = arena.take(N * widest);
+      gw0t_ = grad_a_ = grad_b_ = dcat_ = dlogits_ = 0;
+      arena_.resize(arena.size);
+      arena_.shrink_to_fit();
+      return;
+    }
     std::size_t widest = std::size_t(num_classes);
     for (int l = 0; l < num_layers; ++l) {
       Layer& L = layers_[std::size_t(l)];
@@ -318,6 +344,7 @@ class SageNetwork {
   const Sparse* mean_ = nullptr;
   GraphForwardOptions opt_;
   bool dropped_ = false, trained_ = false;
+  GraphPass pass_ = GraphPass::Training;
 };
 
 }  // namespace ist

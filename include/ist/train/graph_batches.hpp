@@ -125,6 +125,10 @@ struct GraphBatches {
     for (int i = 0; i < r.steps; ++i, ++wk.step) {
       const auto lr = lr_of(i);
       const GraphDataset& g = wk.batcher ? wk.batcher->build(batch_parts(wk, cfg, wk.step)).graph : *wk.graph;
+      // A network that keeps what it derived from its input matrices (GraphSAGE's [X ‖ M X]) must not take a
+      // new batch, rebuilt in the same objects, for the last one.
+      if constexpr (requires { net.forget_input(); })
+        if (wk.batcher) net.forget_input();
       if (g.train.empty()) {  // a batch without training nodes: nothing to learn from, the step still counts
         s.step_loss.push_back(0.0);
         ++s.steps;
@@ -158,7 +162,11 @@ struct GraphBatches {
   static Evaluation evaluate(Context&, Net& net, std::span<const float> params, const SubnetSpec& all,
                              const ParamLayout& layout, const GraphDataset& g, const TrainerConfig& cfg,
                              std::span<const double> scale) {
-    Traits::configure(net, all, g.num_nodes);
+    // A network with an inference-only workspace evaluates the whole graph in a fraction of the memory.
+    if constexpr (requires { net.configure(1, GraphPass::Inference); })
+      Traits::configure(net, all, g.num_nodes, GraphPass::Inference);
+    else
+      Traits::configure(net, all, g.num_nodes);
     GraphForwardOptions opt;
     opt.training = false;
     opt.norm = cfg.graph.norm;
