@@ -11,6 +11,7 @@ RSS and the test (and val) accuracy of the model after the last epoch, and the r
     ... --pytorch-only               # the PyTorch side only (the partition file must exist already)
     ... --check-rng                  # print this port's reference values of ist::Rng and epoch 0's part order
     ... --ist-init --dropout 0       # PyTorch starts from ist's initial weights: the step losses must agree
+    ... --threads 1 --clock cpu      # time per epoch as CPU time (a shared machine)
 
 Both sides (see bench/sage_pytorch.py for the model, which this script imports, and
 include/ist/train/graph_batches.hpp, include/ist/data/cluster_batch.hpp for the batches):
@@ -36,7 +37,13 @@ Time per epoch: ist: the sum of the round_seconds of the epoch's rounds in gist-
 round = one batch with --protocol single: the batch is built, forward, backward, Adam step; evaluation is outside
 round_seconds); PyTorch: the same work per epoch timed with time.perf_counter (building each batch included;
 loading, the partition file and the final evaluation excluded). Reported: the mean over the epochs, and each
-epoch's figure. Peak RSS: each side's ru_maxrss from os.wait4 on its own child process.
+epoch's figure. With --clock cpu (needs --threads 1) CPU time instead: ist's compute_cpu_seconds_mean (its worker
+thread's), PyTorch's time.process_time; on a shared machine other jobs then lengthen neither side's figure.
+Peak RSS: each side's ru_maxrss from os.wait4 on its own child process, which includes the final full-graph
+evaluation; also reported, the peak before that evaluation (PyTorch: its own ru_maxrss after the last step; ist:
+its VmRSS sampled every 50 ms up to the end of its last training round) and the evaluation's seconds.
+PyTorch's RSS grows from epoch to epoch with glibc's default malloc settings (freed memory is kept, not a leak:
+MALLOC_MMAP_THRESHOLD_=1048576 holds it flat at a cost in speed); figures over few epochs understate it.
 
 --out DIR writes DIR/cluster_gcn_compare.json (both sides' figures, the commands) and DIR/cluster_gcn_compare.md
 (a small table). Needs Debian's python3-torch and python3-numpy; no PyG. Checks the partition file's checksums
@@ -302,7 +309,8 @@ def run_pytorch(a):
         epoch_cpu_seconds.append(time.process_time() - cpu_start)
         epoch_loss.append(float(np.mean(losses)))
         step_losses.extend(losses)
-        print(f"pytorch epoch {e + 1}/{a.epochs}: loss {epoch_loss[-1]:.4f}, {epoch_seconds[-1]:.2f} s", flush=True)
+        print(f"pytorch epoch {e + 1}/{a.epochs}: loss {epoch_loss[-1]:.4f}, {epoch_seconds[-1]:.2f} s "
+              f"({epoch_cpu_seconds[-1]:.2f} CPU s), RSS {_rss_mb(os.getpid()):.0f} MB", flush=True)
 
     train_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # before the evaluation
     start = time.perf_counter()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Hostile input: builds the libFuzzer harnesses of tests/fuzz (IDX, CIFAR, Planetoid, checkpoint, image-folder and
-# safetensors readers, the ISTGRAPH graph reader; the transfer codecs' decoders)
+# safetensors readers, the ISTGRAPH graph reader and its partition cache; the transfer codecs' decoders)
 # with clang and -fsanitize=fuzzer,address,undefined in build-fuzz, then runs each for a bounded time, as many at
 # once as there are cores, on a copy of its seed corpus tests/fuzz/corpus/<name> (the checked-in corpus is never
 # written to). Fails on

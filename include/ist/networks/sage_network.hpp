@@ -71,7 +71,7 @@ class SageNetwork {
   std::span<const int> widths() const noexcept { return widths_; }
 
   // The number of nodes of the graphs forward() will see, and whether backward() will follow (GraphPass).
-  // GraphPass::Inference: forward(training = false) only, in about 6 k N values instead of about 16 k N
+  // GraphPass::Inference: forward(training = false) only, in about 4 k N values instead of about 16 k N
   // (k the widest layer).
   void configure(int num_nodes, GraphPass pass = GraphPass::Training) {
     IST_CHECK(num_nodes > 0, "ist::SageNetwork::configure: expected a positive number of nodes, found ", num_nodes);
@@ -290,14 +290,15 @@ class SageNetwork {
     const std::size_t N = std::size_t(nodes_);
     layers_.assign(std::size_t(num_layers), Layer{});
     if (pass_ == GraphPass::Inference) {
-      // Layer l reads H_{l-1} only while building C_l, so every layer can share one C, Z, Y, H and mean.
+      // Layer l reads H_{l-1} only while building C_l, so every layer shares one C, Z and H: M H_{l-1} goes to Z
+      // (free until C_l is built), and the ReLU runs in place on the norm's output (H = Y).
       std::size_t widest = std::size_t(num_classes);
       for (int l = 0; l < num_hidden; ++l) widest = std::max(widest, std::size_t(width(l)));
-      const std::size_t c = arena.take(N * 2 * widest), z = arena.take(N * widest), y = arena.take(N * widest),
-                        h = arena.take(N * widest), mean = arena.take(N), invstd = arena.take(N);
-      for (Layer& L : layers_) L = Layer{c, 0, z, y, h, mean, invstd};
+      const std::size_t c = arena.take(N * 2 * widest), z = arena.take(N * widest), h = arena.take(N * widest),
+                        mean = arena.take(N), invstd = arena.take(N);
+      for (Layer& L : layers_) L = Layer{c, 0, z, h, h, mean, invstd};
       w0t_ = arena.take(2 * std::size_t(Model::in_features) * std::size_t(width(0)));
-      half_ = arena.take(N * widest);
+      half_ = z;
       gw0t_ = grad_a_ = grad_b_ = dcat_ = dlogits_ = 0;
       arena_.resize(arena.size);
       arena_.shrink_to_fit();
