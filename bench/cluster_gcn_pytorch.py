@@ -68,69 +68,9 @@ import torch.nn.functional as F
 
 from graph_learnability import read_istgraph  # the ISTGRAPH reader's one home
 from sage_pytorch import Sage                # the GraphSAGE model's one home
+from ist_rng import IstRng as Rng, derive_seed, mix64  # ist::Rng, bit for bit
 
-M64 = (1 << 64) - 1
 CLUSTER_STREAM = 0x434C5553  # "CLUS", GraphBatches::kClusterStream
-
-
-# ---- ist::Rng (include/ist/core/rng.hpp), bit for bit ----------------------------------------------------------
-
-def mix64(z):
-    z = (z + 0x9E3779B97F4A7C15) & M64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return z ^ (z >> 31)
-
-
-def derive_seed(seed, ids):
-    h = mix64(seed & M64)
-    for i in ids:
-        h = mix64(h ^ mix64((i + 0x632BE59BD9B4E019) & M64))
-    return h
-
-
-def _rotl(x, k):
-    return ((x << k) | (x >> (64 - k))) & M64
-
-
-class Rng:
-    """xoshiro256** seeded through SplitMix64 as ist::Rng; Rng(seed) or Rng(seed, ids) = Rng(derive_seed(seed, ids))."""
-
-    def __init__(self, seed=0, ids=None):
-        if ids is not None:
-            seed = derive_seed(seed, ids)
-        self.s = [mix64((seed + i * 0x9E3779B97F4A7C15) & M64) for i in range(4)]
-
-    def __call__(self):
-        s = self.s
-        result = (_rotl((s[1] * 5) & M64, 7) * 9) & M64
-        t = (s[1] << 17) & M64
-        s[2] ^= s[0]
-        s[3] ^= s[1]
-        s[1] ^= s[2]
-        s[0] ^= s[3]
-        s[2] ^= t
-        s[3] = _rotl(s[3], 45)
-        return result
-
-    def below(self, n):  # Lemire's multiply-and-reject, as ist::Rng::below
-        m = self() * n
-        low = m & M64
-        if low < n:
-            threshold = ((1 << 64) - n) % n
-            while low < threshold:
-                m = self() * n
-                low = m & M64
-        return m >> 64
-
-    def uniform(self):
-        return (self() >> 11) * 2.0 ** -53
-
-    def shuffle(self, v):  # Fisher-Yates from the back, in place
-        for i in range(len(v), 1, -1):
-            j = self.below(i)
-            v[i - 1], v[j] = v[j], v[i - 1]
-        return v
 
 
 def epoch_order(num_parts, seed, epoch, worker=0):

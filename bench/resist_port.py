@@ -63,62 +63,8 @@ from compare_pytorch import FINAL_BN, PRESETS, PreActResNet, deal, load_safetens
 
 FASHION_MEAN, FASHION_STD = 0.2860, 0.3530
 
-# ---- ist's random streams (include/ist/core/rng.hpp), bit for bit ----
-M64 = (1 << 64) - 1
-
-
-def mix64(z):
-    z = (z + 0x9E3779B97F4A7C15) & M64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return z ^ (z >> 31)
-
-
-def derive_seed(seed, ids):
-    h = mix64(seed & M64)
-    for i in ids:
-        h = mix64(h ^ mix64((i + 0x632BE59BD9B4E019) & M64))
-    return h
-
-
-def rotl(x, k):
-    return ((x << k) | (x >> (64 - k))) & M64
-
-
-class IstRng:
-    """ist::Rng: xoshiro256** seeded through SplitMix64; below() is Lemire's unbiased multiply-and-reject."""
-
-    def __init__(self, seed, ids=None):
-        if ids is not None:
-            seed = derive_seed(seed, ids)
-        self.s = [mix64((seed + i * 0x9E3779B97F4A7C15) & M64) for i in range(4)]
-
-    def next(self):
-        s = self.s
-        result = (rotl((s[1] * 5) & M64, 7) * 9) & M64
-        t = (s[1] << 17) & M64
-        s[2] ^= s[0]
-        s[3] ^= s[1]
-        s[1] ^= s[2]
-        s[0] ^= s[3]
-        s[2] ^= t
-        s[3] = rotl(s[3], 45)
-        return result
-
-    def below(self, n):
-        m = self.next() * n
-        low = m & M64
-        if low < n:
-            threshold = ((1 << 64) - n) % n
-            while low < threshold:
-                m = self.next() * n
-                low = m & M64
-        return m >> 64
-
-    def shuffle(self, v):
-        for i in range(len(v), 1, -1):
-            j = self.below(i)
-            v[i - 1], v[j] = v[j], v[i - 1]
+# ---- ist's random streams (include/ist/core/rng.hpp), bit for bit: bench/ist_rng.py ----
+from ist_rng import M64, IstRng, derive_seed, mix64  # noqa: E402,F401
 
 
 IST_PLAN_STREAM = 0x4C415945  # "LAYE": ist::LayerwiseRandom
