@@ -80,8 +80,12 @@ TEST_CASE("graph partition: make_graph_partition groups nodes by part, increasin
   CHECK(p.num_parts == 4);
   CHECK(p.offsets == std::vector<std::int64_t>{0, 2, 3, 6, 6});
   CHECK(p.nodes == std::vector<std::int32_t>{1, 4, 3, 0, 2, 5});
-  CHECK(contains(error_of([] { (void)make_graph_partition({0, 4}, 4); }),
+  CHECK(contains(error_of([] { (void)make_graph_partition({0, 4, 1, 2}, 4); }),
                  "ist::make_graph_partition: node 1 is in part 4, expected a part in [0, 4)"));
+  // More parts than nodes: refused before anything is sized by the count (fuzz_csr_graph found a 16 GB
+  // allocation from a partition file whose key asked for 2^31 - 1 parts of 5 nodes).
+  CHECK(contains(error_of([] { (void)make_graph_partition({0, 1}, 2147483647); }),
+                 "ist::make_graph_partition: expected 1 <= num_parts <= 2 (the nodes), found 2147483647"));
 }
 
 TEST_CASE("graph partition: METIS parts are deterministic, balanced, and cut fewer edges than chance") {
@@ -162,6 +166,9 @@ TEST_CASE("graph partition: the cache file round trip, every damage named, and a
   other = key;
   other.graph_xxh64 ^= 1;
   CHECK(contains(error_for(good, other), "made for another graph or partition: graph checksum is"));
+  other = key;
+  other.num_parts = 1501;
+  CHECK(contains(error_for(good, other), "expected a partition of 1500 nodes into 1 to 1500 parts, asked for 1501"));
   other = key;
   other.seed = 5;
   CHECK(contains(error_for(good, other), "seed is 0, expected 5"));

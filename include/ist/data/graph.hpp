@@ -32,7 +32,9 @@ struct GraphPartition {
 
 // The GraphPartition with the given part of every node (parts in [0, num_parts); a part may be empty).
 inline GraphPartition make_graph_partition(std::vector<std::int32_t> part_of, int num_parts) {
-  IST_CHECK(num_parts >= 1, "ist::make_graph_partition: expected num_parts >= 1, found ", num_parts);
+  IST_CHECK(num_parts >= 1 && std::size_t(num_parts) <= std::max<std::size_t>(1, part_of.size()),
+            "ist::make_graph_partition: expected 1 <= num_parts <= ", std::max<std::size_t>(1, part_of.size()),
+            " (the nodes), found ", num_parts);
   GraphPartition p;
   p.num_parts = num_parts;
   p.offsets.assign(std::size_t(num_parts) + 1, 0);

@@ -146,6 +146,9 @@ inline void write_partition_file(const std::string& path, std::span<const std::i
 // ist::Error naming the file and what is wrong.
 inline std::vector<std::int32_t> read_partition_file(const std::string& path, const PartitionKey& expected) {
   const char* who = "ist::read_partition_file";
+  IST_CHECK(expected.num_parts >= 1 && expected.num_parts <= expected.num_nodes, who, ": ", path,
+            ": expected a partition of ", expected.num_nodes, " nodes into 1 to ", expected.num_nodes,
+            " parts, asked for ", expected.num_parts);
   const MappedFile f(path, who);
   const std::byte* b = f.bytes().data();
   const std::size_t size = f.bytes().size();
