@@ -64,8 +64,10 @@ class CsrGraphWriter {
     IST_CHECK(header_.file_bytes < (std::uint64_t{1} << 62), who_, ": ", p, ": the counts make a file of more than "
               "2^62 bytes");
     XXH64_reset(&hash_, 0);
-    const auto placeholder = encode_csr_header(header_);  // rewritten by finish() with the payload checksum
-    out_.write(placeholder.data(), placeholder.size());
+    // The header with its final counts and section layout; the payload checksum, known only after the last
+    // section, is the one field finish() fills in when it writes the header again at offset 0.
+    const auto laid_out = encode_csr_header(header_);
+    out_.write(laid_out.data(), laid_out.size());
   }
 
   const std::string& path() const { return out_.path(); }

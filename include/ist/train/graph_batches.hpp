@@ -47,6 +47,8 @@ struct GraphBatches {
     std::vector<std::int32_t> parts;         // the parts this worker draws batches from
     std::optional<ClusterBatcher> batcher;
     std::uint64_t step = 0;                  // local steps taken so far
+    std::vector<std::int32_t> order;         // the shuffle of `parts` for epoch order_epoch (batch_parts)
+    std::uint64_t order_epoch = ~std::uint64_t{0};
   };
   using Data = GraphDataset;
   using EvalData = Data;
@@ -94,6 +96,7 @@ struct GraphBatches {
     wk.step = 0;
     if (cfg.graph.clusters_per_batch > 0) {
       wk.parts = parts_of(g, cfg, w, workers);
+      wk.order_epoch = ~std::uint64_t{0};
       wk.batcher.emplace(g, ClusterBatchOptions{cfg.graph.diag_lambda});
       wk.steps_per_epoch = steps_per_epoch(g, cfg, workers);
     }
@@ -102,14 +105,17 @@ struct GraphBatches {
   static bool applies_weight_decay(const TrainerConfig& cfg) { return cfg.graph.decay_first_layer_only; }
 
   // The parts of worker wk's batch at local step `step`: batch (step mod E) of epoch (step div E), E the
-  // steps per epoch, from that epoch's shuffle of the worker's parts.
-  static std::vector<std::int32_t> batch_parts(const Worker& wk, const TrainerConfig& cfg, std::uint64_t step) {
+  // steps per epoch, from that epoch's shuffle of the worker's parts (drawn once per epoch and kept in wk).
+  static std::vector<std::int32_t> batch_parts(Worker& wk, const TrainerConfig& cfg, std::uint64_t step) {
     const std::uint64_t epoch = step / std::uint64_t(wk.steps_per_epoch);
+    if (epoch != wk.order_epoch) {
+      wk.order = wk.parts;
+      Rng(cfg.seed, {kClusterStream, std::uint64_t(wk.worker), epoch}).shuffle(std::span<std::int32_t>(wk.order));
+      wk.order_epoch = epoch;
+    }
     const std::size_t q = std::size_t(cfg.graph.clusters_per_batch);
     const std::size_t at = std::size_t(step % std::uint64_t(wk.steps_per_epoch)) * q;
-    std::vector<std::int32_t> order = wk.parts;
-    Rng(cfg.seed, {kClusterStream, std::uint64_t(wk.worker), epoch}).shuffle(std::span<std::int32_t>(order));
-    return {order.begin() + std::ptrdiff_t(at), order.begin() + std::ptrdiff_t(at + q)};
+    return {wk.order.begin() + std::ptrdiff_t(at), wk.order.begin() + std::ptrdiff_t(at + q)};
   }
 
   template <class Traits, class Context, class Net, class Opt, class LrOf>
