@@ -11,6 +11,7 @@
 #endif
 
 #include "ist/backend/cpu_backend.hpp"
+#include "ist/comm/any_comm.hpp"
 #include "ist/data/csr_graph.hpp"
 #include "ist/data/csr_graph_dataset.hpp"
 #include "ist/data/graph_partition.hpp"
@@ -112,14 +113,14 @@ int run(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSe
   double wall = 0;
   for (int s = 0; s < o.seeds; ++s) {
     const std::uint64_t seed = o.trainer.seed + std::uint64_t(s);
-    ist::FitResult r;
+    // One communicator type for both ways of running, so each model's trainer is compiled once.
+    auto comm = [&]() -> ist::AnyComm {
 #if IST_WITH_MPI
-    if (mpi.active()) r = run_once<Net>(o, ist::CpuBackend(ist::MpiComm(), o.threads), g, seed, s == 0);
+      if (mpi.active()) return ist::MpiComm();
 #endif
-    if (!mpi.active()) {
-      const int workers = o.protocol == "single" ? 1 : o.workers;
-      r = run_once<Net>(o, ist::CpuBackend(ist::InProcessComm(workers, !o.sequential), o.threads), g, seed, s == 0);
-    }
+      return ist::InProcessComm(o.protocol == "single" ? 1 : o.workers, !o.sequential);
+    };
+    const ist::FitResult r = run_once<Net>(o, ist::CpuBackend<ist::AnyComm>(comm(), o.threads), g, seed, s == 0);
     // Every rank prints its summary: the final evaluation is shared, so all ranks print the same figures.
     std::printf("summary%s: %s %s on %s (width %d, %d layers), seed %llu, %zu rounds, final test accuracy %.4f (loss "
                 "%.4f), val accuracy %.4f, moved %.2f MB = %.3fx local SGD's %.2f MB (data-parallel all-reduce: "

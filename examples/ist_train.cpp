@@ -31,6 +31,7 @@
 #endif
 
 #include "ist/backend/cpu_backend.hpp"
+#include "ist/comm/any_comm.hpp"
 #include "ist/data/batch_iterator.hpp"
 #include "ist/data/cifar.hpp"
 #include "ist/data/idx.hpp"
@@ -186,13 +187,15 @@ int main(int argc, char** argv) {
 #endif
     const std::string where = use_mpi ? "(MPI ranks) x " + std::to_string(o.threads) + " threads"
                                       : "x " + std::to_string(o.threads) + " threads";
-    return ist::examples::with_model(o.model, train.c, [&]<class Net>() {
+    // One communicator type for both ways of running, so each model's trainer is compiled once.
+    auto comm = [&]() -> ist::AnyComm {
 #if IST_WITH_MPI
-      if (use_mpi) return ist::examples::run<Net>(o, ist::CpuBackend(ist::MpiComm(), o.threads), where, train, test);
+      if (use_mpi) return ist::MpiComm();
 #endif
-      const int workers = o.protocol == "single" ? 1 : o.workers;
-      return ist::examples::run<Net>(o, ist::CpuBackend(ist::InProcessComm(workers, !o.sequential), o.threads), where,
-                                     train, test);
+      return ist::InProcessComm(o.protocol == "single" ? 1 : o.workers, !o.sequential);
+    };
+    return ist::examples::with_model(o.model, train.c, [&]<class Net>() {
+      return ist::examples::run<Net>(o, ist::CpuBackend<ist::AnyComm>(comm(), o.threads), where, train, test);
     });
   } catch (const std::exception& e) {
     return mpi.fail("ist-train", e);

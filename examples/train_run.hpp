@@ -46,7 +46,7 @@ struct TrainOptions {
   ist::TrainerConfig trainer;
 };
 
-// Trains Net on `backend` (CpuBackend<InProcessComm or MpiComm>, CudaBackend<cuda::StreamComm>) and
+// Trains Net on `backend` (CpuBackend<AnyComm>: in process or MPI ranks; CudaBackend<cuda::StreamComm>) and
 // prints the summary. `where` says where the workers run, for the header line.
 template <class Net, class Backend>
 int run(const TrainOptions& o, Backend backend, const std::string& where, const ImageDataset& train,

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ist/backend/eigen/cpu_context.hpp"
+#include "ist/comm/any_comm.hpp"
 #include "ist/comm/in_process_comm.hpp"
 #include "ist/core/error.hpp"
 #include "ist/core/rng.hpp"
@@ -200,6 +201,9 @@ struct InProcessSequential {
 struct Archetype {
   static archetypes::CommunicatorArchetype make() { return {}; }
 };
+struct AnyInProcess {
+  static AnyComm make() { return InProcessComm(3, true); }
+};
 }  // namespace
 
 // Every worker is local here; tests/mpi/test_mpi_comm.cpp runs the same contract across ranks (MpiComm).
@@ -207,4 +211,4 @@ TEST_CASE_TEMPLATE_DEFINE("communicator conformance", F, communicator_conformanc
   auto comm = F::make();
   conformance::check_communicator_contract(comm);
 }
-TEST_CASE_TEMPLATE_INVOKE(communicator_conformance, InProcessConcurrent, InProcessSequential, Archetype);
+TEST_CASE_TEMPLATE_INVOKE(communicator_conformance, InProcessConcurrent, InProcessSequential, Archetype, AnyInProcess);

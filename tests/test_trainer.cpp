@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ist/aggregate/sample_weighted_average.hpp"
+#include "ist/comm/any_comm.hpp"
 #include "ist/decompose/layerwise_random.hpp"
 #include "ist/decompose/replicate.hpp"
 #include "ist/model/presets.hpp"
@@ -557,4 +558,57 @@ TEST_CASE("trainer: the merge gets each worker's sample count; SampleWeightedAve
   h.fit(data, data);
   for (std::size_t i = 0; i < h.params().size(); ++i)
     REQUIRE(w.params()[i] == doctest::Approx(h.params()[i]).epsilon(1e-5));
+}
+
+TEST_CASE("trainer: AnyComm over InProcessComm trains as InProcessComm does, bit for bit (the programs' communicator)") {
+  // AnyComm offers every optional member: its sums over one process are the values, it has no broadcast in
+  // process (Replicate with S = 3 is where MpiComm would broadcast), and a top-k codec's residuals go through
+  // its sum before each checkpoint. Each of these must leave the run as it is on InProcessComm itself.
+  const auto data = synthetic(96, 1, 8, 3, 3);
+  const auto root = std::filesystem::temp_directory_path() / ("ist_any_comm_" + std::to_string(::getpid()));
+  for (const std::string codec : {"float32", "topk:0.1"}) {
+    CAPTURE(codec);
+    auto cfg = small_config();
+    cfg.max_rounds = 3;
+    cfg.codec = codec;
+    cfg.checkpoint_every = 1;
+    auto plain_cfg = cfg, any_cfg = cfg;
+    plain_cfg.checkpoint_dir = (root / "plain").string();
+    any_cfg.checkpoint_dir = (root / "any").string();
+    auto check_same = [&]<class D>(D decomposer) {
+      std::filesystem::remove_all(root);
+      IndependentSubnetTrainer<Tiny, D> plain(decomposer, HolderAverage{}, CpuBackend<>(InProcessComm(3)), plain_cfg);
+      IndependentSubnetTrainer<Tiny, D, HolderAverage, CpuBackend<AnyComm>> any(
+          decomposer, HolderAverage{}, CpuBackend<AnyComm>(InProcessComm(3)), any_cfg);
+      const FitResult a = plain.fit(data, data);
+      const FitResult b = any.fit(data, data);
+      CHECK(std::memcmp(plain.params().data(), any.params().data(), plain.params().size_bytes()) == 0);
+      CHECK(a.final_eval.accuracy == b.final_eval.accuracy);
+      CHECK(a.final_eval.loss == b.final_eval.loss);
+      CHECK(a.total_bytes == b.total_bytes);
+      REQUIRE(a.rounds.size() == b.rounds.size());
+      for (std::size_t r = 0; r < a.rounds.size(); ++r) {
+        CHECK(a.rounds[r].train_loss == b.rounds[r].train_loss);
+        CHECK(a.rounds[r].bytes_to_workers == b.rounds[r].bytes_to_workers);
+        CHECK(a.rounds[r].bytes_from_workers == b.rounds[r].bytes_from_workers);
+        CHECK(a.rounds[r].step_losses == b.rounds[r].step_losses);
+      }
+    };
+    check_same(Replicate{});
+    check_same(LayerwiseRandom{});
+  }
+  std::filesystem::remove_all(root);
+
+  AnyComm comm = InProcessComm(2);
+  CHECK(!comm.broadcasts_to_workers());
+  CHECK(comm.get<InProcessComm>() != nullptr);
+  CHECK(comm.get<archetypes::CommunicatorArchetype>() == nullptr);
+  std::vector<double> sum = {1.5, -2.0};
+  comm.all_sum(sum);  // one process: the values
+  CHECK(sum == std::vector<double>{1.5, -2.0});
+  std::vector<float> src = {1.f}, dst = {0.f};
+  CHECK_THROWS_WITH_AS(comm.to_all_workers(src, dst), doctest::Contains("has no broadcast"), Error);
+  AnyComm no_bytes = archetypes::CommunicatorArchetype{};
+  std::vector<std::byte> out;
+  CHECK_THROWS_WITH_AS(no_bytes.to_worker_bytes(0, {}, out), doctest::Contains("moves no byte payloads"), Error);
 }

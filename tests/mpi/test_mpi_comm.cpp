@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ist/backend/cpu_backend.hpp"
+#include "ist/comm/any_comm.hpp"
 #include "ist/comm/mpi_comm.hpp"
 #include "../communicator_conformance.hpp"
 #include "mpi_test.hpp"
@@ -169,10 +170,13 @@ namespace {
 struct OverMpi {
   static MpiComm make() { return MpiComm(); }
 };
+struct AnyOverMpi {
+  static AnyComm make() { return MpiComm(); }
+};
 }  // namespace
 TEST_CASE_TEMPLATE_DEFINE("mpi comm: communicator conformance", F, mpi_communicator_conformance) {
   MPI_RANK_INFO();
   auto comm = F::make();
   conformance::check_communicator_contract(comm);
 }
-TEST_CASE_TEMPLATE_INVOKE(mpi_communicator_conformance, OverMpi);
+TEST_CASE_TEMPLATE_INVOKE(mpi_communicator_conformance, OverMpi, AnyOverMpi);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ist/backend/cpu_backend.hpp"
+#include "ist/comm/any_comm.hpp"
 #include "ist/comm/mpi_comm.hpp"
 #include "ist/decompose/layerwise_random.hpp"
 #include "ist/decompose/replicate.hpp"
@@ -84,12 +85,14 @@ bool same_on_every_rank(const std::vector<std::vector<float>>& rows) {
 
 // Trains `rounds` rounds on S MPI ranks and, on every rank, the same run in process with S workers.
 // `timer` (when set) replaces every worker's measured compute time on both (set_compute_timer).
-template <class Model, class D>
+// Comm: the communicator type the ranks train through (MpiComm, or AnyComm holding one, as the programs do).
+template <class Model, class D, class Comm = MpiComm>
 void check_same_as_in_process(const D& decomposer, const TrainerConfig& cfg, const ImageDataset& data, int rounds,
                               std::function<double(const ComputeTiming&)> timer = {}) {
   MPI_RANK_INFO();
   const int S = world_size();
-  MpiTrainer<Model, D> mpi(decomposer, HolderAverage{}, CpuBackend<MpiComm>(MpiComm()), cfg);
+  IndependentSubnetTrainer<Model, D, HolderAverage, CpuBackend<Comm>> mpi(decomposer, HolderAverage{},
+                                                                          CpuBackend<Comm>(MpiComm()), cfg);
   InProcessTrainer<Model, D> ref(decomposer, HolderAverage{}, CpuBackend<>(InProcessComm(S, /*concurrent=*/false)),
                                  cfg);
   if (timer) {
@@ -189,6 +192,20 @@ TEST_CASE("mpi trainer: Replicate (local SGD, broadcast to all workers) gives th
   auto cfg = small_config();
   cfg.optimizer_state = OptimizerState::Carry;  // momentum is broadcast too
   check_same_as_in_process<TinyNet>(Replicate{}, cfg, data, 3);
+}
+
+TEST_CASE("mpi trainer: through AnyComm (the programs' communicator) the ranks give the in-process weights, broadcast included") {
+  const auto data = synthetic(96, 1, 8, 3, 15);
+  check_same_as_in_process<TinyNet, LayerwiseRandom, AnyComm>(LayerwiseRandom{}, small_config(), data, 3);
+  auto cfg = small_config();
+  cfg.optimizer_state = OptimizerState::Carry;
+  check_same_as_in_process<TinyNet, Replicate, AnyComm>(Replicate{}, cfg, data, 3);  // MpiComm's broadcast
+  cfg.codec = "topk:0.1";
+  check_same_as_in_process<TinyNet, LayerwiseRandom, AnyComm>(LayerwiseRandom{}, cfg, data, 3);
+  AnyComm comm = MpiComm();
+  CHECK(comm.broadcasts_to_workers());
+  REQUIRE(comm.get<MpiComm>() != nullptr);
+  CHECK(comm.get<MpiComm>()->rank() == world_rank());
 }
 
 #ifdef IST_MPI_TEST_WIDTHWISE

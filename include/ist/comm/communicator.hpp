@@ -25,6 +25,9 @@
 //       sub-network (Replicate). dst is the buffer of this process's worker (on the coordinator, src may
 //       be that same buffer); a communicator offering it runs at most one worker per process. Counted as
 //       to_worker(w, src, ...) for every w.
+//   bool c.broadcasts_to_workers() const
+//       For a communicator chosen at run time (AnyComm, any_comm.hpp): whether to_all_workers may be called.
+//       Without it, having to_all_workers means yes.
 //   void c.all_sum(std::span<double> values)
 //       Element-wise sum over processes, the result on every process. The trainer collects per-worker
 //       statistics and the coordinator's evaluation with it, so that every process reports the same.
@@ -71,6 +74,16 @@ concept MovesBytes = requires(C& c, int w, std::span<const std::byte> src, std::
   c.to_worker_bytes(w, src, dst);
   c.to_coordinator_bytes(w, src, dst);
 };
+// Whether c's to_all_workers may be called: BroadcastsToWorkers, and c.broadcasts_to_workers() where c has it.
+template <class C>
+bool offers_broadcast(const C& c) {
+  if constexpr (!BroadcastsToWorkers<C>)
+    return false;
+  else if constexpr (requires { { c.broadcasts_to_workers() } -> std::same_as<bool>; })
+    return c.broadcasts_to_workers();
+  else
+    return true;
+}
 template <class C>
 concept SumsOverProcesses = requires(C& c, std::span<double> values) { c.all_sum(values); };
 

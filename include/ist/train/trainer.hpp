@@ -406,7 +406,7 @@ class IndependentSubnetTrainer {
       bool broadcast = false;
       const bool encoded = !codec_.is_float32();  // slices travel through the codec as bytes
       if constexpr (BroadcastsToWorkers<Comm>)
-        broadcast = !encoded && S > 1 && S == num_workers() && same_subnet_everywhere(plan);
+        broadcast = !encoded && S > 1 && S == num_workers() && offers_broadcast(comm) && same_subnet_everywhere(plan);
       for (auto& wk : workers_)
         if (wk) wk->slot = -1;
       Worker* local = nullptr;
