@@ -193,7 +193,8 @@ template <class Net, class Trainer>
 void load_initial_weights(const RunFlags& f, Trainer& trainer, bool verbose) {
   if (f.init_weights.empty()) return;
   const std::vector<float> w = load_weights<Net>(f.init_weights);  // checks every tensor and its shape
-  std::copy(w.begin(), w.end(), trainer.params().begin());
+  // Into the global model, which the coordinator holds (params() is empty on the other MPI ranks).
+  if (trainer.params().size() == w.size()) std::copy(w.begin(), w.end(), trainer.params().begin());
   if (verbose) {
     std::printf("initial weights: %s\n", f.init_weights.c_str());
     std::fflush(stdout);

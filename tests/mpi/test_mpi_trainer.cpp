@@ -131,6 +131,11 @@ void check_same_as_in_process(const D& decomposer, const TrainerConfig& cfg, con
     }
   }
   check_ledger(mpi.backend().comm().ledger().cumulative(), ref.backend().comm().ledger().cumulative());
+  // The global model and its carried state live on the coordinator only; the other ranks hold their workers'
+  // sub-networks.
+  CHECK(mpi.params().empty() == !mpi.backend().comm().is_coordinator());
+  for (std::size_t k = 0; k < mpi.num_state_buffers(); ++k)
+    CHECK(mpi.state_buffer(k).empty() == !mpi.backend().comm().is_coordinator());
   if (mpi.backend().comm().is_coordinator()) {
     REQUIRE(mpi.params().size() == ref.params().size());
     CHECK(std::memcmp(mpi.params().data(), ref.params().data(), ref.params().size_bytes()) == 0);

@@ -160,7 +160,6 @@ class IndependentSubnetTrainer {
     // compiled for policies that fail, so that error stays the only one.
     if constexpr (policies_ok) {
       info_ = Traits::info();
-      global_.assign(Traits::num_params, 0.f);
       validate(cfg_);
       set_codec();
       IST_CHECK(backend_.comm().num_workers() >= 1, "ist::IndependentSubnetTrainer: expected S >= 1 workers, found ",
@@ -169,10 +168,15 @@ class IndependentSubnetTrainer {
         IST_CHECK(t.worker < backend_.comm().num_workers(), "ist::TrainerConfig: throttle names worker ", t.worker,
                   " but the run has ", backend_.comm().num_workers(), " workers (ids 0 to ",
                   backend_.comm().num_workers() - 1, ")");
-      if constexpr (requires(std::span<float> p) { Traits::init(p, cfg_.seed, cfg_.init_scheme); })
-        Traits::init(std::span<float>(global_), cfg_.seed, cfg_.init_scheme);
-      else
-        Traits::init(std::span<float>(global_), cfg_.seed);
+      // The global model lives on the coordinator only: a worker process holds its sub-network, never the
+      // whole model (what lets a model too wide for one worker's memory train; docs/training.md).
+      if (backend_.comm().is_coordinator()) {
+        global_.assign(Traits::num_params, 0.f);
+        if constexpr (requires(std::span<float> p) { Traits::init(p, cfg_.seed, cfg_.init_scheme); })
+          Traits::init(std::span<float>(global_), cfg_.seed, cfg_.init_scheme);
+        else
+          Traits::init(std::span<float>(global_), cfg_.seed);
+      }
       set_optimizer(optimizer_);
     }
   }
@@ -182,11 +186,15 @@ class IndependentSubnetTrainer {
     optimizer_ = std::move(optimizer);
     state_names_ = optimizer_.state_names();
     state_.clear();
-    if (carry()) state_.assign(state_names_.size(), std::vector<float>(Traits::num_params, 0.f));
+    // As many buffers on every process (they travel in rounds), their values on the coordinator only.
+    if (carry())
+      state_.assign(state_names_.size(),
+                    std::vector<float>(backend_.comm().is_coordinator() ? Traits::num_params : 0, 0.f));
   }
 
   int num_workers() { return backend_.comm().num_workers(); }
   const ModelInfo& info() const { return info_; }
+  // The global model: on the coordinator (empty on the other processes of a communicator spanning several).
   std::span<float> params() { return global_; }
   std::span<const float> params() const { return global_; }
   const Optimizer& optimizer() const { return optimizer_; }
@@ -301,7 +309,8 @@ class IndependentSubnetTrainer {
     IST_CHECK(s.seed == cfg_.seed, "ist: resume from ", path, ": seed must match the checkpoint's (", s.seed,
               "), found ", cfg_.seed, ": pass the same seed to continue this run");
     check_resumable(s.config, run_config(), cfg_, path);
-    global_ = std::move(s.params);
+    const bool coordinator = backend_.comm().is_coordinator();  // the only process holding the global model
+    if (coordinator) global_ = std::move(s.params);
     // The pace history, where it was measured on as many workers as this run has (S may change at a round
     // boundary; the history of other workers is then dropped).
     pace_.clear();
@@ -316,7 +325,7 @@ class IndependentSubnetTrainer {
         IST_CHECK(s.optimizer_state[b].name == state_names_[b], "ist: resume from ", path,
                   ": expected optimizer state buffer ", b, " to be ", state_names_[b], ", found ",
                   s.optimizer_state[b].name);
-        state_[b] = std::move(s.optimizer_state[b].values);
+        if (coordinator) state_[b] = std::move(s.optimizer_state[b].values);
       }
     }
     for (auto& wk : workers_)
