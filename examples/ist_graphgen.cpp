@@ -67,6 +67,13 @@ int main(int argc, char** argv) {
                        ->capture_default_str();
   auto* o_skew = app.add_option("--class-skew", cfg.class_skew, "class c has weight (c + 1)^-skew")
                      ->capture_default_str();
+  auto* o_community_size = app.add_option("--community-size", cfg.community_size,
+                                          "mean nodes per community inside a class (0: no communities)")
+                              ->capture_default_str();
+  auto* o_community_edges = app.add_option("--community-edges", cfg.community_edges,
+                                           "fraction of edges drawn inside a node's community, at most the "
+                                           "homophily")
+                               ->capture_default_str();
   auto* o_train = app.add_option("--train", cfg.train_fraction, "fraction of nodes in the train split")
                       ->capture_default_str();
   auto* o_val = app.add_option("--val", cfg.val_fraction, "fraction of nodes in the val split")->capture_default_str();
@@ -106,20 +113,27 @@ int main(int argc, char** argv) {
         keep(o_exponent, cfg.degree_exponent, p.degree_exponent);
         keep(o_signal, cfg.feature_signal, p.feature_signal);
         keep(o_skew, cfg.class_skew, p.class_skew);
+        keep(o_community_size, cfg.community_size, p.community_size);
+        keep(o_community_edges, cfg.community_edges, p.community_edges);
         keep(o_train, cfg.train_fraction, p.train_fraction);
         keep(o_val, cfg.val_fraction, p.val_fraction);
         keep(o_test, cfg.test_fraction, p.test_fraction);
       }
       cfg.feature_dtype = feature_dtype;
       std::printf("generating %s: %lld nodes, %lld edges, %lld features (%s), %lld classes, homophily %.3f, degree "
-                  "exponent %.2f, feature signal %.3f, class skew %.2f, split %.2f/%.2f/%.2f, seed %llu, %d threads\n",
+                  "exponent %.2f, feature signal %.3f, class skew %.2f, communities of %lld nodes holding %.3f of "
+                  "the edges, split %.2f/%.2f/%.2f, seed %llu, %d threads\n",
                   preset.empty() ? "a graph" : preset.c_str(), (long long)cfg.num_nodes, (long long)cfg.num_edges,
                   (long long)cfg.num_features, dtype.c_str(), (long long)cfg.num_classes, cfg.homophily,
-                  cfg.degree_exponent, cfg.feature_signal, cfg.class_skew, cfg.train_fraction, cfg.val_fraction,
+                  cfg.degree_exponent, cfg.feature_signal, cfg.class_skew, (long long)cfg.community_size,
+                  cfg.community_edges, cfg.train_fraction, cfg.val_fraction,
                   cfg.test_fraction, (unsigned long long)cfg.seed, omp_get_max_threads());
       const ist::SyntheticGraphStats s = ist::generate_synthetic_graph(out, cfg);
       std::printf("edges: %lld written (%lld drawn in %d rounds), homophily %.4f (target %.4f)\n",
                   (long long)s.num_edges, (long long)s.sampled_edges, s.rounds, s.homophily, s.target_homophily);
+      if (s.communities > 0)
+        std::printf("communities: %lld, holding %.4f of the edges (target %.4f)\n", (long long)s.communities,
+                    s.community_edge_share, cfg.community_edges);
       std::printf("degrees: mean %.2f, max %lld, %lld isolated nodes, the top 1%% of nodes hold %.1f%% of the "
                   "entries\n",
                   s.mean_degree, (long long)s.max_degree, (long long)s.isolated_nodes,

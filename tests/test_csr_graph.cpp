@@ -24,6 +24,7 @@
 #include "ist/data/csr_graph.hpp"
 #include "ist/data/csr_graph_dataset.hpp"
 #include "ist/data/csr_graph_writer.hpp"
+#include "ist/data/graph_partition.hpp"
 #include "ist/data/planetoid.hpp"
 #include "ist/data/synthetic_graph.hpp"
 #include "skip.hpp"
@@ -583,6 +584,55 @@ TEST_CASE("synthetic graph: edge count, degree skew, homophily, splits and class
   }
 }
 
+TEST_CASE("synthetic graph: communities hold their share of the edges, and METIS finds them") {
+  TempDir t;
+  SyntheticGraphConfig cfg;
+  cfg.num_nodes = 8000;
+  cfg.num_edges = 40000;
+  cfg.num_features = 8;
+  cfg.num_classes = 5;
+  cfg.homophily = 0.8;
+  cfg.seed = 5;
+  const std::string plain = t.path("plain.istg");
+  const SyntheticGraphStats sp = generate_synthetic_graph(plain, cfg);
+  CHECK(sp.communities == 0);
+  cfg.community_size = 100;
+  cfg.community_edges = 0.6;
+  const std::string local = t.path("local.istg");
+  const SyntheticGraphStats sl = generate_synthetic_graph(local, cfg);
+  // About N / community_size communities (each class rounds its own count), the edge shares near their targets.
+  CHECK(double(sl.communities) == doctest::Approx(80).epsilon(0.1));
+  CHECK(sl.community_edge_share == doctest::Approx(0.6).epsilon(0.05));
+  CHECK(sl.homophily == doctest::Approx(0.8).epsilon(0.04));
+  CHECK(sl.num_edges == 40000);
+  // The same file for any number of threads.
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  generate_synthetic_graph(t.path("local1.istg"), cfg);
+  omp_set_num_threads(threads);
+  CHECK(ist::test::read_all(local) == ist::test::read_all(t.path("local1.istg")));
+  // The features and labels depend on the classes only: communities change the edges, nothing else.
+  const CsrGraph a = open_csr_graph(plain), b = open_csr_graph(local);
+  CHECK(std::equal(a.labels().begin(), a.labels().end(), b.labels().begin(), b.labels().end()));
+  // METIS keeps about community_edges of the edges inside 40 parts of 200 nodes (two communities each); without
+  // communities the classes, 5 of them spread over the whole graph, leave far fewer inside (about 0.35).
+  auto inside_share = [](const std::string& path) {
+    const GraphDataset g = to_graph_dataset(open_csr_graph(path), {.normalize_features = false});
+    const GraphPartition p = partition_graph(g, 40);
+    const GraphMatrix& m = g.mean_aggregation;
+    std::int64_t inside = 0;
+    for (int i = 0; i < int(m.outerSize()); ++i)
+      for (GraphMatrix::InnerIterator it(m, i); it; ++it)
+        inside += p.part_of[std::size_t(i)] == p.part_of[std::size_t(it.col())];
+    return double(inside) / double(m.nonZeros());
+  };
+  const double plain_inside = inside_share(plain), local_inside = inside_share(local);
+  MESSAGE("edges inside 40 METIS parts: " << plain_inside << " without communities, " << local_inside
+                                            << " with; community edges " << sl.community_edge_share);
+  CHECK(local_inside > 0.9 * sl.community_edge_share);  // METIS keeps (nearly) whole communities in its parts
+  CHECK(local_inside > plain_inside + 0.15);
+}
+
 TEST_CASE("synthetic graph: presets and refused configurations") {
   const SyntheticGraphConfig p = synthetic_graph_preset("products-like");
   CHECK(p.num_nodes == 2449029);
@@ -610,5 +660,18 @@ TEST_CASE("synthetic graph: presets and refused configurations") {
   cfg.train_fraction = 0.9;
   CHECK(contains(error_of([&] { generate_synthetic_graph(t.path("x.istg"), cfg); }),
                  "expected split fractions >= 0 summing to at most 1"));
+  cfg.train_fraction = 0.5;
+  cfg.community_edges = 0.3;
+  CHECK(contains(error_of([&] { generate_synthetic_graph(t.path("x.istg"), cfg); }),
+                 "expected community_edges in [0, homophily = 0.5] (edges inside a community join one class), and "
+                 "0 without communities (community_size 0), found 0.3"));
+  cfg.community_size = 4;
+  cfg.community_edges = 0.6;
+  CHECK(contains(error_of([&] { generate_synthetic_graph(t.path("x.istg"), cfg); }),
+                 "found 0.6"));
+  cfg.community_size = 11;
+  cfg.community_edges = 0.3;
+  CHECK(contains(error_of([&] { generate_synthetic_graph(t.path("x.istg"), cfg); }),
+                 "expected community_size in [0, N] (0: no communities), found 11"));
   CHECK_FALSE(fs::exists(t.path("x.istg")));
 }

@@ -13,12 +13,18 @@
 //     val, test or none, with the given fractions) and a degree weight theta_v from a Pareto law with tail
 //     exponent degree_exponent (P(theta > x) ~ x^(1 - gamma)), capped so that no expected degree exceeds
 //     sqrt(2E) (the Chung-Lu bound that keeps duplicate edges rare);
-//   - each edge picks u with probability proportional to theta_u; then, with probability p_in, v in u's class
-//     proportionally to theta_v, otherwise v anywhere proportionally to theta_v. Every node's expected degree
-//     is proportional to its theta, and p_in is set so that the expected fraction of edges joining two nodes of
-//     one class is `homophily` (or the least reachable value, sum over classes of their volume share squared,
+//   - communities (optional, community_size > 0): each class is cut into round(class size / community_size)
+//     communities (at least one), and every node joins one of its class's communities uniformly at random;
+//   - each edge picks u with probability proportional to theta_u; then, with probability community_edges, v in
+//     u's community, with probability (1 - community_edges) p_in v in u's class, otherwise v anywhere, each
+//     proportionally to theta_v. Every node's expected degree is proportional to its theta, and p_in is set so
+//     that the expected fraction of edges joining two nodes of one class is `homophily` (or the least reachable
+//     value, community_edges + (1 - community_edges) times the sum over classes of their volume share squared,
 //     when the target is below it). Self loops are redrawn, duplicates merged, and missing edges drawn again in
-//     further rounds until there are E; a surplus from the last round is removed at random;
+//     further rounds until there are E; a surplus from the last round is removed at random. Communities give
+//     the graph the locality of real citation and co-purchase graphs: a balanced partitioner (METIS) finds
+//     them and keeps about community_edges of the edges inside its parts, where the classes alone, spread over
+//     the whole graph, leave most edges cut (docs/graphs.md, "Communities");
 //   - features: x_v = feature_signal * mu_c(v) + noise, mu_c and noise standard normal in R^F. feature_signal
 //     sets how much a node's own features say about its class: small values leave a linear model on the
 //     features well below a GCN that averages over the (homophilous) neighbourhood.
@@ -55,6 +61,8 @@ struct SyntheticGraphConfig {
   double degree_exponent = 2.5;    // gamma of the power law of expected degrees, in (2, 5]
   double feature_signal = 0.25;    // scale of the class means over unit noise: how informative features are
   double class_skew = 0.5;         // class c is drawn with weight (c + 1)^-class_skew (0: equal classes)
+  std::int64_t community_size = 0;  // mean nodes per community inside a class; 0: no communities
+  double community_edges = 0;      // fraction of edges drawn inside u's community, in [0, homophily]
   double train_fraction = 0.5, val_fraction = 0.25, test_fraction = 0.25;  // the rest: no split
   FeatureDtype feature_dtype = FeatureDtype::float32;
   std::uint64_t seed = 0;
@@ -104,6 +112,8 @@ struct SyntheticGraphStats {
   std::int64_t sampled_edges = 0;   // edges drawn over all rounds (before merging duplicates)
   int rounds = 0;                   // sampling rounds
   double target_homophily = 0, homophily = 0;  // asked for, and measured on the written edges
+  std::int64_t communities = 0;     // communities over all classes (0 without communities)
+  double community_edge_share = 0;  // measured fraction of edges whose two ends share a community
   double mean_degree = 0;
   std::int64_t max_degree = 0;
   std::int64_t isolated_nodes = 0;  // nodes without an edge
@@ -115,7 +125,14 @@ struct SyntheticGraphStats {
 namespace detail {
 
 // Rng stream ids of the generator.
-enum : std::uint64_t { kSynthNodes = 1, kSynthEdges = 2, kSynthTrim = 3, kSynthMeans = 4, kSynthFeatures = 5 };
+enum : std::uint64_t {
+  kSynthNodes = 1,
+  kSynthEdges = 2,
+  kSynthTrim = 3,
+  kSynthMeans = 4,
+  kSynthFeatures = 5,
+  kSynthCommunities = 6
+};
 inline constexpr std::int64_t kSynthNodeChunk = 65536;     // nodes per Rng stream (classes, weights, splits)
 inline constexpr std::int64_t kSynthEdgeChunk = 1 << 18;   // edges per Rng stream
 inline constexpr std::int64_t kSynthFeatureChunk = 1024;   // feature rows per Rng stream
@@ -214,6 +231,13 @@ inline SyntheticGraphStats generate_synthetic_graph(const std::string& path, con
             ": expected feature_signal >= 0, found ", cfg.feature_signal);
   IST_CHECK(cfg.class_skew >= 0 && cfg.class_skew <= 4, who, path, ": expected class_skew in [0, 4], found ",
             cfg.class_skew);
+  IST_CHECK(cfg.community_size >= 0 && cfg.community_size <= n, who, path,
+            ": expected community_size in [0, N] (0: no communities), found ", cfg.community_size);
+  IST_CHECK(cfg.community_edges >= 0 && cfg.community_edges <= cfg.homophily &&
+                (cfg.community_size > 0 || cfg.community_edges == 0),
+            who, path, ": expected community_edges in [0, homophily = ", cfg.homophily,
+            "] (edges inside a community join one class), and 0 without communities (community_size 0), found ",
+            cfg.community_edges);
   IST_CHECK(cfg.train_fraction >= 0 && cfg.val_fraction >= 0 && cfg.test_fraction >= 0 &&
                 cfg.train_fraction + cfg.val_fraction + cfg.test_fraction <= 1 + 1e-9,
             who, path, ": expected split fractions >= 0 summing to at most 1, found train ", cfg.train_fraction,
@@ -280,10 +304,55 @@ inline SyntheticGraphStats generate_synthetic_graph(const std::string& path, con
     if (w.empty()) w.push_back(1.0);  // an empty class is never drawn from (no node has it)
     per_class.emplace_back(w);
   }
+  // Communities: each node's community (a global id), their members (in node order) and alias tables.
+  std::vector<std::int32_t> community;
+  std::vector<std::int64_t> community_begin;
+  std::vector<std::int32_t> community_members;
+  std::vector<AliasTable> per_community;
+  if (cfg.community_size > 0) {
+    std::vector<std::int64_t> first_of_class(static_cast<std::size_t>(c) + 1, 0);  // first community of class k
+    for (std::int64_t k = 0; k < c; ++k) {
+      const double size = double(class_begin[std::size_t(k) + 1] - class_begin[std::size_t(k)]);
+      first_of_class[std::size_t(k) + 1] =
+          first_of_class[std::size_t(k)] + std::max<std::int64_t>(1, std::llround(size / double(cfg.community_size)));
+    }
+    const std::int64_t m = first_of_class[std::size_t(c)];
+    st.communities = m;
+    community.resize(static_cast<std::size_t>(n));
+    const std::int64_t chunks = (n + kSynthNodeChunk - 1) / kSynthNodeChunk;
+#pragma omp parallel for schedule(dynamic)
+    for (std::int64_t ch = 0; ch < chunks; ++ch) {
+      Rng rng(cfg.seed, {kSynthCommunities, std::uint64_t(ch)});
+      for (std::int64_t v = ch * kSynthNodeChunk; v < std::min(n, (ch + 1) * kSynthNodeChunk); ++v) {
+        const auto k = std::size_t(cls[std::size_t(v)]);
+        community[std::size_t(v)] = std::int32_t(
+            first_of_class[k] + std::int64_t(rng.below(std::uint64_t(first_of_class[k + 1] - first_of_class[k]))));
+      }
+    }
+    community_begin.assign(static_cast<std::size_t>(m) + 1, 0);
+    for (std::int32_t j : community) ++community_begin[std::size_t(j) + 1];
+    std::partial_sum(community_begin.begin(), community_begin.end(), community_begin.begin());
+    community_members.resize(static_cast<std::size_t>(n));
+    std::vector<std::int64_t> at(community_begin.begin(), community_begin.end() - 1);
+    for (std::int64_t v = 0; v < n; ++v)
+      community_members[std::size_t(at[std::size_t(community[std::size_t(v)])]++)] = std::int32_t(v);
+    per_community.reserve(std::size_t(m));
+    for (std::int64_t j = 0; j < m; ++j) {
+      std::vector<double> w;
+      for (std::int64_t i = community_begin[std::size_t(j)]; i < community_begin[std::size_t(j) + 1]; ++i)
+        w.push_back(theta[std::size_t(community_members[std::size_t(i)])]);
+      if (w.empty()) w.push_back(1.0);  // an empty community is never drawn from (no node is in it)
+      per_community.emplace_back(w);
+    }
+  }
   const double volume = std::accumulate(class_volume.begin(), class_volume.end(), 0.0);
   double chance = 0;  // the homophily of edges that ignore classes
   for (double x : class_volume) chance += (x / volume) * (x / volume);
-  const double p_in = chance >= 1 ? 0.0 : std::clamp((cfg.homophily - chance) / (1 - chance), 0.0, 1.0);
+  // Edges inside a community join one class; p_in brings the rest to the target.
+  const double p_local = cfg.community_edges;
+  const double rest_homophily = p_local >= 1 ? 0.0 : (cfg.homophily - p_local) / (1 - p_local);
+  const double p_in = chance >= 1 ? 0.0 : std::clamp((rest_homophily - chance) / (1 - chance), 0.0, 1.0);
+  const double p_local_or_in = p_local + (1 - p_local) * p_in;
   std::vector<double>().swap(theta);
   st.seconds_nodes = seconds_since(t_start);
 
@@ -305,7 +374,12 @@ inline SyntheticGraphStats generate_synthetic_graph(const std::string& path, con
         const std::int32_t u = global.sample(rng);
         std::int32_t v = u;
         for (int tries = 0; tries < 64 && v == u; ++tries) {
-          if (rng.uniform() < p_in) {
+          const double x = rng.uniform();  // one draw picks the kind of edge (as before communities existed)
+          if (x < p_local) {
+            const std::int32_t j = community[std::size_t(u)];
+            v = community_members[std::size_t(community_begin[std::size_t(j)] +
+                                              per_community[std::size_t(j)].sample(rng))];
+          } else if (x < p_local_or_in) {
             const std::int32_t k = cls[std::size_t(u)];
             v = members[std::size_t(class_begin[std::size_t(k)] + per_class[std::size_t(k)].sample(rng))];
           } else {
@@ -343,6 +417,14 @@ inline SyntheticGraphStats generate_synthetic_graph(const std::string& path, con
     for (std::int64_t i = 0; i < m_edges; ++i)
       same += cls[std::size_t(keys[std::size_t(i)] >> 32)] == cls[std::size_t(keys[std::size_t(i)] & 0xffffffffu)];
     st.homophily = m_edges == 0 ? 0.0 : double(same) / double(m_edges);
+    if (!community.empty()) {
+      std::int64_t inside = 0;
+#pragma omp parallel for reduction(+ : inside)
+      for (std::int64_t i = 0; i < m_edges; ++i)
+        inside += community[std::size_t(keys[std::size_t(i)] >> 32)] ==
+                  community[std::size_t(keys[std::size_t(i)] & 0xffffffffu)];
+      st.community_edge_share = m_edges == 0 ? 0.0 : double(inside) / double(m_edges);
+    }
   }
   st.seconds_edges = seconds_since(t_edges);
 
