@@ -18,7 +18,11 @@
 // --metrics, and ends with a summary: final test accuracy, bytes moved versus local SGD, wall time.
 #include <CLI/CLI.hpp>
 
+#include <chrono>
+#include <filesystem>
 #include <iostream>
+#include <optional>
+#include <sstream>
 #include <string>
 
 #include "gist_gcn_run.hpp"
@@ -28,7 +32,7 @@ namespace gist_gcn {
 namespace {
 
 template <int F, int C>
-int gcn_with_width(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
+int gcn_with_width(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi) {
   auto pick = [&]<int H>() {
     if (o.layers == 2) return run<ist::Gcn<ist::Input<F>, ist::GraphConv<H>, ist::GraphConv<C>>>(o, g, mpi);
     return run<ist::Gcn<ist::Input<F>, ist::GraphConv<H>, ist::GraphConv<H>, ist::GraphConv<C>>>(o, g, mpi);
@@ -48,7 +52,7 @@ int gcn_with_width(const Options& o, const ist::GraphDataset& g, const ist::exam
 }  // namespace
 
 // The GCNs: 2 or 3 layers, every width of kWidths, for the Planetoid graphs' shapes.
-int run_gcn(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
+int run_gcn(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi) {
   IST_CHECK(o.layers == 2 || o.layers == 3, "--layers: --model gcn has 2 or 3 layers, found ", o.layers);
   switch (graph_shape(g)) {
     case Shape::Cora: return gcn_with_width<1433, 7>(o, g, mpi);
@@ -56,7 +60,7 @@ int run_gcn(const Options& o, const ist::GraphDataset& g, const ist::examples::M
     case Shape::Pubmed: return gcn_with_width<500, 3>(o, g, mpi);
     default: break;
   }
-  ist::fail("--model gcn: ", g.source, ": no GCN is compiled for ", g.num_features, " features and ", g.num_classes,
+  ist::fail("--model gcn: ", g.source(), ": no GCN is compiled for ", g.num_features(), " features and ", g.num_classes(),
             " classes (the Planetoid shapes only); use --model sage");
 }
 
@@ -155,28 +159,61 @@ int main(int argc, char** argv) {
               "--partitions and --clusters-per-batch go together (Cluster-GCN batches), found --partitions ",
               o.partitions, " and --clusters-per-batch ", t.graph.clusters_per_batch);
     IST_CHECK(!(app.count("--graph") && app.count("--dataset")), "--graph and --dataset: give one graph, not both");
-    ist::GraphDataset g = o.graph.empty() ? ist::load_planetoid(o.data, o.dataset)
-                                          : ist::to_graph_dataset(ist::open_csr_graph(o.graph), {.normalize_features = o.row_normalize});
+    // The graph. A Planetoid data set: a GraphDataset on every rank. An ISTGRAPH file: mapped on every rank
+    // (the ranks of one machine share its pages); with Cluster-GCN batches the workers read their batches from
+    // the file and its partition, and only the coordinator (rank 0), which evaluates on the whole graph, builds
+    // the GraphDataset; full-batch steps need it on every rank. A GraphSAGE's dataset leaves out A_hat.
+    const ist::CsrGraphDatasetOptions features{.normalize_features = o.row_normalize, .gcn_adjacency = o.model == "gcn"};
+    std::optional<ist::CsrGraph> csr;
+    std::optional<ist::GraphDataset> dataset;
+    ist::GraphPartition partition;  // the file's; a Planetoid dataset keeps its own in GraphDataset::partition
+    if (o.graph.empty()) dataset = ist::load_planetoid(o.data, o.dataset);
+    else csr = ist::open_csr_graph(o.graph);
     if (o.partitions > 0) {
       const std::string cache = !o.partition_cache.empty() ? o.partition_cache
                                 : o.graph.empty()          ? std::string()
                                                            : ist::partition_cache_path(o.graph, o.partitions);
+      auto part = [&](const ist::PartitionOptions& opt) {
+        return csr ? ist::partition_graph(*csr, o.partitions, opt) : ist::partition_graph(*dataset, o.partitions, opt);
+      };
       // Rank 0 computes and caches the partition first; the other ranks then read the cache (or, without a
       // cache, compute the same parts: METIS is deterministic for a seed).
-      if (mpi.rank() == 0)
-        g.partition = ist::partition_graph(g, o.partitions, {.cache_path = cache, .log = &std::cout});
+      if (mpi.rank() == 0) {
+        const auto start = std::chrono::steady_clock::now();
+        std::ostringstream log;
+        partition = part({.cache_path = cache, .log = &log});
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::error_code ec;
+        const auto bytes = cache.empty() ? 0 : std::filesystem::file_size(cache, ec);
+        std::printf("partition: %d METIS parts in %.2f s (%s)%s%s%s\n", o.partitions, s,
+                    cache.empty() ? "no cache" : log.str().find("wrote") != std::string::npos ? "computed, cache written"
+                                                                                            : "read from the cache",
+                    cache.empty() ? "" : ", cache ", cache.c_str(),
+                    cache.empty() ? "" : (" (" + std::to_string(bytes) + " bytes)").c_str());
+        std::printf("%s", log.str().c_str());
+      }
       mpi.barrier();
-      if (mpi.rank() != 0) g.partition = ist::partition_graph(g, o.partitions, {.cache_path = cache});
+      if (mpi.rank() != 0) partition = part({.cache_path = cache});
+      if (!csr) dataset->partition = std::move(partition);
     }
+    if (csr && (o.partitions == 0 || mpi.rank() == 0)) dataset = ist::to_graph_dataset(*csr, features);
+    const ist::GraphSource g = csr && o.partitions > 0
+                                   ? ist::GraphSource(*csr, partition, features, dataset ? &*dataset : nullptr)
+                                   : ist::GraphSource(*dataset);
     if (mpi.rank() == 0) {
-      if (use_mpi) std::printf("mpi: %d ranks, one worker each; rank 0 coordinates\n", mpi.ranks());
+      const ist::GraphDataset& d = g.whole("gist-gcn");
+      if (use_mpi) std::printf("mpi: %d ranks, one worker each; rank 0 coordinates%s\n", mpi.ranks(),
+                               csr && o.partitions > 0 ? " and alone holds the whole graph (the workers read their "
+                                                         "batches from the mapped file)"
+                                                       : "");
       std::printf("data: %s, %d nodes, %lld edges, %d features, %d classes, %zu train / %zu val / %zu test nodes, "
                   "from %s\n",
-                  g.name.c_str(), g.num_nodes, (long long)g.num_edges, g.num_features, g.num_classes, g.train.size(),
-                  g.val.size(), g.test.size(), g.source.c_str());
+                  d.name.c_str(), d.num_nodes, (long long)d.num_edges, d.num_features, d.num_classes, d.train.size(),
+                  d.val.size(), d.test.size(), d.source.c_str());
       if (o.partitions > 0)
         std::printf("batches: Cluster-GCN, %d METIS parts, %d per batch, %d batches per epoch\n", o.partitions,
                     t.graph.clusters_per_batch, ist::GraphBatches::steps_per_epoch(g, t, o.workers));
+      std::fflush(stdout);
     }
     return o.model == "sage" ? run_sage(o, g, mpi) : run_gcn(o, g, mpi);
   } catch (const std::exception& e) {

@@ -15,6 +15,7 @@
 #include "ist/data/csr_graph.hpp"
 #include "ist/data/csr_graph_dataset.hpp"
 #include "ist/data/graph_partition.hpp"
+#include "ist/data/graph_source.hpp"
 #include "ist/data/planetoid.hpp"
 #include "ist/decompose/any_decomposer.hpp"
 #include "ist/decompose/replicate.hpp"
@@ -57,8 +58,8 @@ struct Options {
 // The graph shapes (features, classes) that have compiled models: the Planetoid graphs' (every model) and
 // ist-graphgen's presets' (GraphSAGE with 3 layers, kLargeGraphWidths).
 enum class Shape { Cora, Citeseer, Pubmed, ArxivLike, ProductsLike, Other };
-inline Shape graph_shape(const ist::GraphDataset& g) {
-  const int f = g.num_features, c = g.num_classes;
+inline Shape graph_shape(const ist::GraphSource& g) {
+  const int f = g.num_features(), c = g.num_classes();
   if (f == 1433 && c == 7) return Shape::Cora;
   if (f == 3703 && c == 6) return Shape::Citeseer;
   if (f == 500 && c == 3) return Shape::Pubmed;
@@ -75,7 +76,7 @@ constexpr int kDeepSageWidths[] = {128, 256};
 
 // Trains once with `seed` on `backend` (in process or MPI ranks); every rank returns the same result.
 template <class Net, class Backend>
-ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphDataset& g, std::uint64_t seed,
+ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphSource& g, std::uint64_t seed,
                         bool verbose) {
   ist::AnyDecomposer decomposer = ist::Replicate{};
   if (o.protocol == "gist") decomposer = ist::examples::with_shares(o.run, ist::WidthwiseRandom{});
@@ -102,12 +103,12 @@ ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphDatas
   ist::FitResult r = trainer.fit(g, ist::examples::resume_point(o.run, cfg, root && verbose));
   if (root && verbose)  // the first seed's model
     ist::examples::save_final_weights<Net>(o.run, trainer, decomposer, workers,
-                                           {{"ist.protocol", o.protocol}, {"ist.dataset", g.name}});
+                                           {{"ist.protocol", o.protocol}, {"ist.dataset", g.name()}});
   return r;
 }
 
 template <class Net>
-int run(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
+int run(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi) {
   std::vector<double> acc;
   std::uint64_t bytes = 0, local = 0;
   double wall = 0;
@@ -126,7 +127,7 @@ int run(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSe
                 "%.4f), val accuracy %.4f, moved %.2f MB = %.3fx local SGD's %.2f MB (data-parallel all-reduce: "
                 "%.2f MB), wall time %.2f s%s%s\n",
                 mpi.active() ? (" rank " + std::to_string(mpi.rank())).c_str() : "", o.model.c_str(), o.protocol.c_str(),
-                g.name.c_str(), o.width, o.layers, (unsigned long long)seed, r.rounds.size(), r.final_eval.accuracy,
+                g.name().c_str(), o.width, o.layers, (unsigned long long)seed, r.rounds.size(), r.final_eval.accuracy,
                 r.final_eval.loss, r.final_val.accuracy, r.total_bytes / 1e6,
                 r.local_sgd_bytes ? double(r.total_bytes) / double(r.local_sgd_bytes) : 0.0, r.local_sgd_bytes / 1e6,
                 r.ddp_bytes / 1e6, r.wall_seconds,
@@ -152,8 +153,8 @@ int run(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSe
 }
 
 // The model registries, one per translation unit: the compile-time widths and depths each model has.
-int run_gcn(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi);
-int run_sage(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi);
-int run_large_sage(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi);
+int run_gcn(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi);
+int run_sage(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi);
+int run_large_sage(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi);
 
 }  // namespace gist_gcn

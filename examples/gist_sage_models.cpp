@@ -28,7 +28,7 @@ struct SageOf<F, H, C, 5> {
 };
 
 template <int F, int C>
-int sage_with_width(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
+int sage_with_width(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi) {
   auto shallow = [&]<int H>() {
     if (o.layers == 2) return run<typename SageOf<F, H, C, 2>::type>(o, g, mpi);
     return run<typename SageOf<F, H, C, 3>::type>(o, g, mpi);
@@ -59,7 +59,7 @@ int sage_with_width(const Options& o, const ist::GraphDataset& g, const ist::exa
 
 }  // namespace
 
-int run_sage(const Options& o, const ist::GraphDataset& g, const ist::examples::MpiSession& mpi) {
+int run_sage(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi) {
   IST_CHECK(o.layers >= 2 && o.layers <= 5, "--layers: --model sage has 2 to 5 layers, found ", o.layers);
   switch (graph_shape(g)) {
     case Shape::Cora: return sage_with_width<1433, 7>(o, g, mpi);
@@ -69,8 +69,8 @@ int run_sage(const Options& o, const ist::GraphDataset& g, const ist::examples::
     case Shape::ProductsLike: return run_large_sage(o, g, mpi);
     case Shape::Other: break;
   }
-  ist::fail("--model sage: ", g.source, ": no GraphSAGE is compiled for ", g.num_features, " features and ",
-            g.num_classes, " classes (compiled: the Planetoid shapes 1433/7, 3703/6, 500/3 and ist-graphgen's "
+  ist::fail("--model sage: ", g.source(), ": no GraphSAGE is compiled for ", g.num_features(), " features and ",
+            g.num_classes(), " classes (compiled: the Planetoid shapes 1433/7, 3703/6, 500/3 and ist-graphgen's "
             "presets 128/40 (arxiv-like), 100/47 (products-like))");
 }
 

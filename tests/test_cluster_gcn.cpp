@@ -2,7 +2,9 @@
 // trip, every damage rejected with the file named, a rejected cache rebuilt), the batches (all parts = the
 // whole graph bit for bit; any parts = the induced subgraph built from its edge list; Cluster-GCN's diagonal
 // enhancement), and GraphBatches' batch streams (a function of (seed, worker, epoch), disjoint shares) and
-// training (GIST S = 2 on a generated graph and on Cora; two runs give the same bits).
+// training (GIST S = 2 on a generated graph and on Cora; two runs give the same bits). Batches read straight
+// from the mapped file (ClusterBatcher over a CsrGraph, GraphSource) equal the GraphDataset's bit for bit, and so
+// do the partition, its cache and the trained weights.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -20,6 +22,7 @@
 #include "ist/data/csr_graph.hpp"
 #include "ist/data/csr_graph_dataset.hpp"
 #include "ist/data/graph_partition.hpp"
+#include "ist/data/graph_source.hpp"
 #include "ist/data/planetoid.hpp"
 #include "ist/data/synthetic_graph.hpp"
 #include "ist/decompose/widthwise_random.hpp"
@@ -32,6 +35,24 @@ using ist::test::error_of;
 using ist::test::TempDir;
 
 namespace {
+
+// A generated graph (DC-SBM, ist-graphgen's model) of n nodes, written to a file; returns its path.
+std::string generated_graph_file(const TempDir& t, std::int64_t n, std::int64_t edges, std::uint64_t seed = 3,
+                                 FeatureDtype dtype = FeatureDtype::float32) {
+  SyntheticGraphConfig cfg;
+  cfg.num_nodes = n;
+  cfg.num_edges = edges;
+  cfg.num_features = 16;
+  cfg.num_classes = 4;
+  cfg.feature_signal = 0.3;
+  cfg.homophily = 0.8;
+  cfg.seed = seed;
+  cfg.feature_dtype = dtype;
+  const std::string p = t.path("g" + std::to_string(n) + "-" + std::to_string(seed) + "-" +
+                               std::string(feature_dtype_name(dtype)) + ".istg");
+  generate_synthetic_graph(p, cfg);
+  return p;
+}
 
 // A generated graph (DC-SBM, ist-graphgen's model) of n nodes, read back as a GraphDataset.
 GraphDataset generated_graph(const TempDir& t, std::int64_t n, std::int64_t edges, std::uint64_t seed = 3) {
@@ -350,4 +371,104 @@ TEST_CASE("graph batches: Cluster-GCN GraphSAGE on Cora reaches full-batch accur
   MESSAGE("GIST S=2 GraphSAGE on Cora in Cluster-GCN batches (10 parts, 5 per batch): test accuracy "
           << r.final_eval.accuracy);
   CHECK(r.final_eval.accuracy >= 0.75);
+}
+
+TEST_CASE("cluster batch: batches read from the mapped file equal the GraphDataset's bit for bit") {
+  TempDir t("cluster_gcn");
+  for (const FeatureDtype dtype : {FeatureDtype::float32, FeatureDtype::bfloat16}) {
+    const std::string path = generated_graph_file(t, 2500, 12000, 5, dtype);
+    const CsrGraph csr = open_csr_graph(path);
+    // The partition straight from the file: the same key, parts and cache file as from the dataset.
+    const std::string cache = partition_cache_path(path, 12);
+    std::ostringstream log;
+    const GraphPartition from_file = partition_graph(csr, 12, {.cache_path = cache, .log = &log});
+    CHECK(contains(log.str(), "wrote " + cache));
+    for (const bool normalize : {false, true}) {
+      CAPTURE(feature_dtype_name(dtype));
+      CAPTURE(normalize);
+      const CsrGraphDatasetOptions features{.normalize_features = normalize};
+      GraphDataset g = to_graph_dataset(csr, features);
+      CHECK(partition_key(csr, 12, 0).graph_xxh64 == partition_key(g, 12, 0).graph_xxh64);
+      log.str("");
+      g.partition = partition_graph(g, 12, {.cache_path = cache, .log = &log});
+      CHECK(log.str().empty());  // read from the cache the file's partition wrote
+      CHECK(g.partition.part_of == from_file.part_of);
+      CHECK(g.partition.part_of == partition_graph(g, 12).part_of);  // and what METIS gives without a cache
+      for (const double lambda : {-1.0, 0.5}) {
+        ClusterBatcher mem(g, {lambda});
+        ClusterBatcher file(csr, from_file, features, {lambda});
+        const std::vector<std::vector<std::int32_t>> batches{{3}, {11, 0, 6}, {1, 2, 4, 5, 7, 8, 9, 10}, {}};
+        for (const auto& parts : batches) {
+          CAPTURE(parts.size());
+          const ClusterBatch& a = mem.build(parts);
+          const ClusterBatch& b = file.build(parts);
+          REQUIRE(a.nodes == b.nodes);
+          CHECK(a.graph.num_nodes == b.graph.num_nodes);
+          CHECK(a.graph.num_edges == b.graph.num_edges);
+          CHECK(a.graph.num_features == b.graph.num_features);
+          CHECK(a.graph.num_classes == b.graph.num_classes);
+          CHECK(a.graph.name == b.graph.name);
+          CHECK(same_matrix(a.graph.adjacency, b.graph.adjacency));
+          CHECK(same_matrix(a.graph.mean_aggregation, b.graph.mean_aggregation));
+          CHECK(same_matrix(a.graph.features, b.graph.features));
+          CHECK(a.graph.labels == b.graph.labels);
+          CHECK(a.graph.train == b.graph.train);
+          CHECK(b.graph.val.empty());
+          CHECK(b.graph.test.empty());
+        }
+        CHECK(file.build(batches[1]).graph.features.nonZeros() > 0);
+      }
+    }
+  }
+  // A partition of another graph is refused with the file named.
+  const std::string path = generated_graph_file(t, 2500, 12000, 5);
+  const CsrGraph csr = open_csr_graph(path);
+  const GraphPartition small = make_graph_partition(std::vector<std::int32_t>(100, 0), 1);
+  CHECK(contains(error_of([&] { ClusterBatcher x(csr, small, {}); }),
+                 "ist::ClusterBatcher: " + path + ": expected a partition of the graph's 2500 nodes, found 1 parts over 100 nodes"));
+}
+
+TEST_CASE("graph batches: training from the mapped file gives the in-memory run's weights bit for bit") {
+  TempDir t("cluster_gcn");
+  const std::string path = generated_graph_file(t, 3000, 15000, 3);
+  const CsrGraph csr = open_csr_graph(path);
+  const CsrGraphDatasetOptions features{.normalize_features = false, .gcn_adjacency = false};
+  GraphDataset g = to_graph_dataset(csr, features);
+  CHECK(g.adjacency.rows() == 0);  // a GraphSAGE does not need A_hat
+  CHECK(g.mean_aggregation.rows() == 3000);
+  g.partition = partition_graph(g, 20);
+  const GraphPartition parts = partition_graph(csr, 20);
+  TrainerConfig cfg;
+  cfg.epochs = 4;
+  cfg.local_steps = 4;  // 4 batches of 5 parts per epoch: 4 rounds
+  cfg.eval_every = 2;
+  cfg.progress = false;
+  cfg.seed = 11;
+  cfg.graph.clusters_per_batch = 5;
+  cfg.graph.dropout = 0.2;
+  cfg.graph.norm = GraphNorm::PerNode;
+  cfg.graph.decay_first_layer_only = false;
+  using Net = Sage<Input<16>, SageConv<32>, SageConv<32>, SageConv<4>>;
+  auto train = [&](const GraphSource& src) {
+    GraphSubnetTrainer<Net, WidthwiseRandom> tr(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)), cfg,
+                                                optim::AdamConfig{.lr = 0.01});
+    FitResult r = tr.fit(src);
+    return std::pair{r, std::vector<float>(tr.params().begin(), tr.params().end())};
+  };
+  const auto [r_mem, w_mem] = train(g);
+  const auto [r_file, w_file] = train(GraphSource(csr, parts, features, &g));
+  CHECK(r_mem.rounds.size() == 4);
+  CHECK(r_file.rounds.size() == 4);
+  CHECK(std::equal(w_mem.begin(), w_mem.end(), w_file.begin(), w_file.end()));
+  CHECK(r_file.final_eval.accuracy == r_mem.final_eval.accuracy);
+  CHECK(r_file.final_eval.accuracy > 0.5);
+  // Without the whole graph the batches still train, but the evaluation (the coordinator's) says what is missing.
+  CHECK(contains(error_of([&] { (void)train(GraphSource(csr, parts, features)); }),
+                 "ist::GraphBatches::evaluate: " + path + ": this process holds no GraphDataset of the graph"));
+  // A GCN needs A_hat, which this dataset was built without.
+  using Gcn2 = Gcn<Input<16>, GraphConv<16>, GraphConv<4>>;
+  GraphSubnetTrainer<Gcn2, WidthwiseRandom> gcn(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)), cfg,
+                                                optim::AdamConfig{.lr = 0.01});
+  CHECK(contains(error_of([&] { (void)gcn.fit(g); }),
+                 "the model aggregates neighbours with a matrix the graph was built without"));
 }

@@ -239,6 +239,59 @@ TEST_CASE("sage: an inference-only workspace gives the same logits bit for bit i
   }
 }
 
+
+namespace {
+// The logits of the training pass (training = false) and of GraphPass::Inference in blocks of `rows` rows
+// (0: automatic), for a Net in T on g's matrices cast to T.
+template <class Net, class T>
+void check_blocked_inference(const SmallGraph& g, std::uint64_t seed) {
+  const eigen::SparseRowMatrix<T> x = g.x.cast<T>(), m = g.m.cast<T>();
+  const int n = int(x.rows());
+  std::vector<T> p(Net::num_params);
+  init_sage_params<Net>(std::span<T>(p), seed);
+  const std::vector<double> scale{1.0, 0.5, 0.25};  // GIST's evaluation scale behind split units
+  for (GraphNorm norm : {GraphNorm::None, GraphNorm::PerNode, GraphNorm::Whole}) {
+    CAPTURE(int(norm));
+    eigen::CpuContext ctx(2);
+    SageNetwork<Net, T> train(ctx);
+    train.configure(n);
+    GraphForwardOptions opt;
+    opt.training = false;
+    opt.norm = norm;
+    opt.input_scale = std::span<const double>(scale.data(), std::size_t(Net::num_layers));
+    const T* a = train.forward(p.data(), ParamLayout::full<Net>(), x, m, opt);
+    const std::vector<T> want(a, a + std::size_t(n) * Net::num_classes);
+    for (const std::size_t rows : {std::size_t(0), std::size_t(1), std::size_t(48), std::size_t(100), std::size_t(480),
+                                   std::size_t(n)}) {
+      CAPTURE(rows);
+      SageNetwork<Net, T> infer(ctx);
+      infer.set_inference_block_rows(rows);
+      infer.configure(n, GraphPass::Inference);
+      const std::size_t b = infer.inference_block_rows();
+      if (b < std::size_t(n)) CHECK(b % SageNetwork<Net, T>::kInferenceRowAlign == 0);
+      CHECK(b == (rows == 0 ? std::size_t(n) : std::min<std::size_t>(n, (rows + 47) / 48 * 48)));
+      if (b < std::size_t(n)) CHECK(infer.workspace_bytes() * 3 < train.workspace_bytes());
+      for (int twice = 0; twice < 2; ++twice) {  // again on the same workspace (blocks rebuild [X ‖ M X])
+        const T* y = infer.forward(p.data(), ParamLayout::full<Net>(), x, m, opt);
+        CHECK(std::equal(want.begin(), want.end(), y));
+      }
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("sage: inference in blocks of rows gives the training pass's logits bit for bit in about 2 k N values") {
+  check_blocked_inference<Three, double>(SmallGraph(1000, 7, 8), 3);
+  using Wide = Sage<Input<7>, SageConv<64>, SageConv<48>, SageConv<5>>;
+  check_blocked_inference<Wide, float>(SmallGraph(1000, 7, 9), 4);
+  check_blocked_inference<Wide, double>(SmallGraph(1001, 7, 10), 5);
+  // The automatic choice: the whole graph up to kBlockedInferenceNodes nodes, blocks above.
+  eigen::CpuContext ctx(1);
+  SageNetwork<Three, float> big(ctx);
+  big.configure(SageNetwork<Three, float>::kBlockedInferenceNodes + 1, GraphPass::Inference);
+  CHECK(big.inference_block_rows() == SageNetwork<Three, float>::kInferenceBlockRows);
+}
+
 TEST_CASE("sage: whole networks pass finite differences, with dropout and each norm (double)") {
   const SmallGraph g(11, 7, 3);
   const std::vector<double> two_scales{1.0, 0.5}, three_scales{1.0, 0.5, 0.25};

@@ -86,6 +86,9 @@ inline void write_csr_graph(const std::string& path, const GraphDataset& g,
 
 struct CsrGraphDatasetOptions {
   bool normalize_features = true;  // divide each feature row by its sum (GCN preprocessing, as load_planetoid)
+  // Build GraphDataset::adjacency (A_hat, a GCN's aggregation). A GraphSAGE aggregates with mean_aggregation only
+  // and can leave it empty (0 x 0): on products-like it is 124 M entries, about 1 GB.
+  bool gcn_adjacency = true;
 };
 
 // The GraphDataset of a mapped graph (see above). The graph must fit GraphDataset's int indices: N + M < 2^31.
@@ -100,7 +103,7 @@ inline GraphDataset to_graph_dataset(const CsrGraph& csr, const CsrGraphDatasetO
   g.num_features = int(f);
   g.num_classes = int(csr.num_classes());
   g.num_edges = csr.num_edges();
-  g.adjacency = gcn_normalized_adjacency(csr.row_offsets(), csr.column_indices());
+  if (opt.gcn_adjacency) g.adjacency = gcn_normalized_adjacency(csr.row_offsets(), csr.column_indices());
   g.mean_aggregation = mean_aggregation_matrix(csr.row_offsets(), csr.column_indices());
   {
     // Two passes over the rows, counting the nonzeros and then filling, so that the matrix is built in place at

@@ -205,14 +205,21 @@ inline GraphMatrix mean_aggregation_matrix(std::span<const std::int64_t> row_off
   return a;
 }
 
+// Divides the n values of one feature row by their sum (in double, in order), as GCN preprocesses node
+// features; a row summing to 0 stays as it is. row_normalize and the Cluster-GCN batches read from a mapped
+// file (cluster_batch.hpp) both use it, so their features agree bit for bit.
+inline void normalize_row_values(float* values, std::size_t n) {
+  double sum = 0;
+  for (std::size_t j = 0; j < n; ++j) sum += double(values[j]);
+  if (sum == 0) return;
+  for (std::size_t j = 0; j < n; ++j) values[j] = float(double(values[j]) / sum);
+}
+
 // Divides every row by its sum, as GCN preprocesses node features; a row summing to 0 stays 0.
 inline void row_normalize(GraphMatrix& m) {
-  for (int i = 0; i < m.outerSize(); ++i) {
-    double sum = 0;
-    for (GraphMatrix::InnerIterator it(m, i); it; ++it) sum += double(it.value());
-    if (sum == 0) continue;
-    for (GraphMatrix::InnerIterator it(m, i); it; ++it) it.valueRef() = float(double(it.value()) / sum);
-  }
+  m.makeCompressed();
+  for (int i = 0; i < m.outerSize(); ++i)
+    normalize_row_values(m.valuePtr() + m.outerIndexPtr()[i], std::size_t(m.outerIndexPtr()[i + 1] - m.outerIndexPtr()[i]));
 }
 
 }  // namespace ist

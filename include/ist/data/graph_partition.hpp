@@ -4,6 +4,8 @@
 //
 //   ist::GraphDataset g = ist::to_graph_dataset(ist::open_csr_graph("arxiv-like.istg"));
 //   g.partition = ist::partition_graph(g, 200, {.cache_path = ist::partition_cache_path("arxiv-like.istg", 200)});
+//   ist::CsrGraph csr = ist::open_csr_graph("arxiv-like.istg");   // or straight from the mapped file: the same
+//   ist::GraphPartition p = ist::partition_graph(csr, 200, {...});  // parts, key and cache file
 //
 // The cache file (ISTPART, little-endian) holds a 64-byte header and then one int32 part per node:
 //   offset bytes
@@ -35,6 +37,7 @@
 
 #include "ist/core/atomic_file.hpp"
 #include "ist/core/error.hpp"
+#include "ist/data/csr_graph.hpp"
 #include "ist/data/csr_graph_format.hpp"
 #include "ist/data/graph.hpp"
 #include "ist/data/mapped_file.hpp"
@@ -74,6 +77,21 @@ inline std::uint64_t graph_structure_xxh64(std::span<const int> row_offsets, std
   return h;
 }
 
+// The same checksum of a CSR adjacency with 64-bit row offsets (an ISTGRAPH file's): equal to the one above for
+// the same graph.
+inline std::uint64_t graph_structure_xxh64(std::span<const std::int64_t> row_offsets,
+                                           std::span<const std::int32_t> column_indices) {
+  static_assert(std::endian::native == std::endian::little, "ist: partition files assume a little-endian host");
+  XXH64_state_t* state = XXH64_createState();
+  IST_CHECK(state != nullptr, "ist::graph_structure_xxh64: out of memory");
+  XXH64_reset(state, 0);
+  XXH64_update(state, row_offsets.data(), row_offsets.size_bytes());
+  XXH64_update(state, column_indices.data(), column_indices.size_bytes());
+  const std::uint64_t h = XXH64_digest(state);
+  XXH64_freeState(state);
+  return h;
+}
+
 namespace detail {
 // The graph's structure: GraphDataset::mean_aggregation's pattern (every edge in both rows, no self loops).
 inline const GraphMatrix& partition_structure(const GraphDataset& g, const char* who) {
@@ -92,6 +110,12 @@ inline PartitionKey partition_key(const GraphDataset& g, int num_parts, std::uin
                       graph_structure_xxh64({a.outerIndexPtr(), std::size_t(g.num_nodes) + 1},
                                             {a.innerIndexPtr(), std::size_t(a.nonZeros())}),
                       seed};
+}
+
+// The key of a partition of a mapped graph file's nodes; equal to partition_key(to_graph_dataset(csr), ...).
+inline PartitionKey partition_key(const CsrGraph& csr, int num_parts, std::uint64_t seed) {
+  return PartitionKey{num_parts, csr.num_nodes(), csr.num_entries(),
+                      graph_structure_xxh64(csr.row_offsets(), csr.column_indices()), seed};
 }
 
 // METIS_PartGraphKway's parts (edge-cut objective, default options, the given seed) of the graph with CSR
@@ -199,28 +223,51 @@ struct PartitionOptions {
   std::ostream* log = nullptr;   // where to say that a cache was rejected and rebuilt, or written
 };
 
-// `g`'s nodes in `num_parts` METIS parts. With a cache path: read from the cache file when it holds this
-// graph's partition; otherwise (missing, damaged, made for another graph) computed and written there.
-inline GraphPartition partition_graph(const GraphDataset& g, int num_parts, const PartitionOptions& opt = {}) {
-  const PartitionKey key = partition_key(g, num_parts, opt.seed);
+namespace detail {
+// The partition for `key`: from the cache file when it holds it, else compute() (METIS), then written there.
+template <class Compute>
+GraphPartition cached_partition(const PartitionKey& key, const PartitionOptions& opt, Compute&& compute) {
   if (!opt.cache_path.empty()) {
     std::error_code ec;
     if (std::filesystem::exists(opt.cache_path, ec)) {
       try {
-        return make_graph_partition(read_partition_file(opt.cache_path, key), num_parts);
+        return make_graph_partition(read_partition_file(opt.cache_path, key), key.num_parts);
       } catch (const Error& e) {
         if (opt.log) *opt.log << "ist::partition_graph: rejected the cached partition: " << e.what() << "; rebuilding it\n";
       }
     }
   }
-  const GraphMatrix& a = g.mean_aggregation;
-  std::vector<std::int32_t> part = metis_partition({a.outerIndexPtr(), std::size_t(g.num_nodes) + 1},
-                                                   {a.innerIndexPtr(), std::size_t(a.nonZeros())}, num_parts, opt.seed);
+  std::vector<std::int32_t> part = compute();
   if (!opt.cache_path.empty()) {
     write_partition_file(opt.cache_path, part, key);
     if (opt.log) *opt.log << "ist::partition_graph: wrote " << opt.cache_path << "\n";
   }
-  return make_graph_partition(std::move(part), num_parts);
+  return make_graph_partition(std::move(part), key.num_parts);
+}
+}  // namespace detail
+
+// `g`'s nodes in `num_parts` METIS parts. With a cache path: read from the cache file when it holds this
+// graph's partition; otherwise (missing, damaged, made for another graph) computed and written there.
+inline GraphPartition partition_graph(const GraphDataset& g, int num_parts, const PartitionOptions& opt = {}) {
+  return detail::cached_partition(partition_key(g, num_parts, opt.seed), opt, [&] {
+    const GraphMatrix& a = g.mean_aggregation;
+    return metis_partition({a.outerIndexPtr(), std::size_t(g.num_nodes) + 1},
+                           {a.innerIndexPtr(), std::size_t(a.nonZeros())}, num_parts, opt.seed);
+  });
+}
+
+// The same partition of a mapped graph file, without a GraphDataset: the same parts and the same cache file as
+// partition_graph(to_graph_dataset(csr), ...). Every process of a run can call it: one computes and writes the
+// cache, the others (after it) read it.
+inline GraphPartition partition_graph(const CsrGraph& csr, int num_parts, const PartitionOptions& opt = {}) {
+  return detail::cached_partition(partition_key(csr, num_parts, opt.seed), opt, [&] {
+    IST_CHECK(csr.num_entries() + csr.num_nodes() < std::int64_t(1) << 31, "ist::partition_graph: ", csr.path(),
+              ": METIS takes 32-bit indices: expected N + M < 2^31, found N = ", csr.num_nodes(), ", M = ",
+              csr.num_entries());
+    const std::span<const std::int64_t> off = csr.row_offsets();
+    const std::vector<int> offsets(off.begin(), off.end());
+    return metis_partition(offsets, csr.column_indices(), num_parts, opt.seed);
+  });
 }
 
 }  // namespace ist

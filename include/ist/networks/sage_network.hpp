@@ -25,6 +25,12 @@
 //
 // Workspaces are sized by configure() and set_widths() and reused: forward and backward allocate nothing
 // once a shape has been seen (building C_0 for a new (X, M) pair allocates).
+// GraphPass::Inference runs layer by layer, in blocks of rows (set_inference_block_rows; by default the whole
+// graph at once up to kBlockedInferenceNodes nodes, blocks of kInferenceBlockRows above): H_{l-1} and H_l are
+// whole [N, k] buffers, C_l, M H_{l-1} and, with more than one block, C_0 = [X ‖ M X] exist one block at a time,
+// so the peak is about 2 k N values (k the widest layer) plus one block. Every row goes through the same
+// arithmetic as in the training pass (blocks start at multiples of kInferenceRowAlign rows, so the GEMM's
+// panels fall on the same rows), so the logits are the same bit for bit.
 // Gradient contract: parameter gradients accumulate (+=) into `grads`, laid out like `params`.
 #include <algorithm>
 #include <cstddef>
@@ -70,9 +76,31 @@ class SageNetwork {
   }
   std::span<const int> widths() const noexcept { return widths_; }
 
+  // GraphPass::Inference in blocks: graphs of more than kBlockedInferenceNodes nodes are evaluated in blocks of
+  // kInferenceBlockRows rows unless set_inference_block_rows says otherwise; block sizes are multiples of
+  // kInferenceRowAlign (a multiple of the GEMM's row panels for float and double, AVX2 and AVX-512).
+  static constexpr std::size_t kInferenceRowAlign = 48;
+  static constexpr std::size_t kInferenceBlockRows = 1024 * kInferenceRowAlign;  // 49,152 rows
+  static constexpr int kBlockedInferenceNodes = 1 << 20;
+
+  // Rows per block of GraphPass::Inference (rounded up to a multiple of kInferenceRowAlign); 0: automatic (see
+  // above). With one block, [X ‖ M X] is built once and kept while forward() sees the same (X, M) pair; with
+  // several it is built block by block on every forward (a block's sparse product costs as much as its rows of
+  // the whole one).
+  void set_inference_block_rows(std::size_t rows) {
+    block_rows_ = (rows + kInferenceRowAlign - 1) / kInferenceRowAlign * kInferenceRowAlign;
+    if (nodes_ > 0) plan_workspace();
+  }
+  // The rows of each inference block (configure() first): the whole graph, or blocks.
+  std::size_t inference_block_rows() const noexcept {
+    const std::size_t N = std::size_t(nodes_);
+    const std::size_t b = block_rows_ > 0 ? block_rows_ : nodes_ > kBlockedInferenceNodes ? kInferenceBlockRows : N;
+    return std::min(b, N);
+  }
+
   // The number of nodes of the graphs forward() will see, and whether backward() will follow (GraphPass).
-  // GraphPass::Inference: forward(training = false) only, in about 4 k N values instead of about 16 k N
-  // (k the widest layer).
+  // GraphPass::Inference: forward(training = false) only, in about 4 k N values with one block, about 2 k N
+  // with many, instead of about 16 k N (k the widest layer).
   void configure(int num_nodes, GraphPass pass = GraphPass::Training) {
     IST_CHECK(num_nodes > 0, "ist::SageNetwork::configure: expected a positive number of nodes, found ", num_nodes);
     nodes_ = num_nodes;
@@ -81,7 +109,9 @@ class SageNetwork {
   }
   int num_nodes() const noexcept { return nodes_; }
   std::size_t workspace_bytes() const noexcept {
-    return (arena_.size() + xmask_.size() + xvals_.size() + std::size_t(input_.nonZeros())) * sizeof(T);
+    return (arena_.size() + xmask_.size() + xvals_.size() + std::size_t(input_.nonZeros()) +
+            std::size_t(block_input_.nonZeros())) *
+           sizeof(T);
   }
 
   // features: X [N, in_features] sparse; mean_aggregation: M = D^-1 A [N, N] sparse (GraphDataset::
@@ -104,12 +134,13 @@ class SageNetwork {
     detail::check_graph_forward_options(opt, num_layers, "ist::SageNetwork::forward");
     IST_CHECK(!opt.training || pass_ == GraphPass::Training,
               "ist::SageNetwork::forward: configured with GraphPass::Inference, so training = false only");
-    build_input(features, mean_aggregation);
     mean_ = &mean_aggregation;
     opt_ = opt;
     opt_.input_scale = {};
     scale_.assign(std::size_t(num_layers), T(1));
     for (std::size_t l = 0; l < opt.input_scale.size(); ++l) scale_[l] = T(opt.input_scale[l]);
+    if (pass_ == GraphPass::Inference) return forward_blocks(params, layout, features, mean_aggregation);
+    build_input(features, mean_aggregation);
     dropped_ = opt.training && opt.dropout > 0.0;
     trained_ = opt.training;
     const std::size_t N = std::size_t(nodes_);
@@ -235,29 +266,97 @@ class SageNetwork {
 
   int width(int l) const { return l < num_hidden ? widths_[std::size_t(l)] : num_classes; }
 
+  // GraphPass::Inference (see the top of the file): layer l's rows [r, r + b) from H_{l-1} whole, written to H_l;
+  // then the norm and the ReLU over the whole H_l (GraphNorm::Whole needs all of it), in place.
+  const T* forward_blocks(const T* params, const ParamLayout& layout, const Sparse& x, const Sparse& m) {
+    const std::size_t N = std::size_t(nodes_);
+    const std::size_t B = inference_block_rows();
+    const bool whole = B >= N;
+    const int F = Model::in_features;
+    T* prev = at(inf_prev_);
+    T* next = at(inf_next_);
+    if (whole) {
+      build_input(x, m);  // kept while the same (X, M) pair comes back
+    } else {
+      input_ = Sparse();  // a kept whole-graph [X ‖ M X] would defeat the blocks
+      key_ = InputKey{};
+    }
+    for (int l = 0; l < num_layers; ++l) {
+      const int k = width(l);
+      const T* w = params + layout.block_offset(l);
+      const int in_w = l > 0 ? width(l - 1) : F;
+      for (std::size_t r = 0; r < N; r += B) {
+        const std::size_t b = std::min(B, N - r);
+        T* z = next + r * std::size_t(k);  // Z_l's rows [r, r + b)
+        if (l == 0) {
+          if (!whole) build_block_input(x, m, r, b);
+          detail::sparse_input_linear_forward(*ctx_, whole ? input_ : block_input_, w, k, at(w0t_), z);
+        } else {
+          // C = [H ‖ M H] for the block; M H goes first to Z's rows from r on (free until Z is written: b x in_w
+          // values from r k end before (r + b) x widest, inside the buffer).
+          T* agg = z;
+          eigen::spmm_rows(*ctx_, m, std::ptrdiff_t(r), std::ptrdiff_t(b), static_cast<const T*>(prev), in_w, agg);
+          T* c = at(inf_c_);
+          const T* h = prev + r * std::size_t(in_w);
+          for (std::size_t i = 0; i < b; ++i) {
+            std::copy(h + i * in_w, h + (i + 1) * in_w, c + i * 2 * in_w);
+            std::copy(agg + i * in_w, agg + (i + 1) * in_w, c + i * 2 * in_w + in_w);
+          }
+          Compute::linear_forward(*ctx_, int(b), 2 * in_w, k, static_cast<const T*>(c), w,
+                                  static_cast<const T*>(nullptr), z);
+        }
+        Compute::scale_add_bias(*ctx_, int(b), k, scale_[std::size_t(l)], w + std::size_t(k) * std::size_t(2 * in_w),
+                                z);
+      }
+      if (l < num_hidden) {  // H_l = relu(norm(Z_l)), in place
+        const std::size_t count = N * std::size_t(k);
+        if (opt_.norm != GraphNorm::None) {
+          const auto [rows, cols] = detail::graph_norm_shape(opt_.norm, nodes_, k);
+          eigen::layer_norm_forward(*ctx_, rows, cols, static_cast<const T*>(next), next, at(inf_mean_),
+                                    at(inf_invstd_));
+        }
+        for (std::size_t i = 0; i < count; ++i) next[i] = std::max(next[i], T(0));
+      }
+      std::swap(prev, next);
+    }
+    return prev;
+  }
+
+  // block_input_ = rows [r, r + b) of [X ‖ M X], as build_input makes them (the same sparse product, row for row).
+  void build_block_input(const Sparse& x, const Sparse& m, std::size_t r, std::size_t b) {
+    const Eigen::Index r0 = Eigen::Index(r), rows = Eigen::Index(b);
+    const Sparse xb = x.middleRows(r0, rows);
+    const Sparse mx = m.middleRows(r0, rows) * x;
+    join_input(xb, mx, block_input_);
+  }
+
   // input_ = [X ‖ M X] [N, 2F], compressed, row by row: X's entries, then M X's shifted by F.
   void build_input(const Sparse& x, const Sparse& m) {
     const InputKey key{&x, &m, x.valuePtr(), m.valuePtr(), x.nonZeros(), m.nonZeros(), x.rows()};
     if (key == key_) return;
     const Sparse mx = m * x;
+    join_input(x, mx, input_);
+    key_ = key;
+  }
+
+  // out = [x ‖ mx], row by row: x's entries (columns < F), then mx's shifted by F; both sorted, so the row is.
+  static void join_input(const Sparse& x, const Sparse& mx, Sparse& out) {
     const int F = Model::in_features;
-    // Row by row, in place: X's entries (columns < F), then M X's shifted by F; both sorted, so the row is.
-    input_ = Sparse(x.rows(), 2 * F);
-    input_.resizeNonZeros(x.nonZeros() + mx.nonZeros());
+    out = Sparse(x.rows(), 2 * F);
+    out.resizeNonZeros(x.nonZeros() + mx.nonZeros());
     int at = 0;
     for (Eigen::Index i = 0; i < x.rows(); ++i) {
-      input_.outerIndexPtr()[i] = at;
+      out.outerIndexPtr()[i] = at;
       for (typename Sparse::InnerIterator it(x, i); it; ++it, ++at) {
-        input_.innerIndexPtr()[at] = int(it.col());
-        input_.valuePtr()[at] = it.value();
+        out.innerIndexPtr()[at] = int(it.col());
+        out.valuePtr()[at] = it.value();
       }
       for (typename Sparse::InnerIterator it(mx, i); it; ++it, ++at) {
-        input_.innerIndexPtr()[at] = int(it.col()) + F;
-        input_.valuePtr()[at] = it.value();
+        out.innerIndexPtr()[at] = int(it.col()) + F;
+        out.valuePtr()[at] = it.value();
       }
     }
-    input_.outerIndexPtr()[x.rows()] = at;
-    key_ = key;
+    out.outerIndexPtr()[x.rows()] = at;
   }
 
   void activate(int l) {
@@ -290,16 +389,17 @@ class SageNetwork {
     const std::size_t N = std::size_t(nodes_);
     layers_.assign(std::size_t(num_layers), Layer{});
     if (pass_ == GraphPass::Inference) {
-      // Layer l reads H_{l-1} only while building C_l, so every layer shares one C, Z and H: M H_{l-1} goes to Z
-      // (free until C_l is built), and the ReLU runs in place on the norm's output (H = Y).
+      // forward_blocks: H_{l-1} and H_l whole, C for one block; M H_{l-1} goes to H_l's rows of the block.
       std::size_t widest = std::size_t(num_classes);
       for (int l = 0; l < num_hidden; ++l) widest = std::max(widest, std::size_t(width(l)));
-      const std::size_t c = arena.take(N * 2 * widest), z = arena.take(N * widest), h = arena.take(N * widest),
-                        mean = arena.take(N), invstd = arena.take(N);
-      for (Layer& L : layers_) L = Layer{c, 0, z, h, h, mean, invstd};
+      const std::size_t B = inference_block_rows();
+      inf_prev_ = arena.take(N * widest);
+      inf_next_ = arena.take(N * widest);
+      inf_c_ = arena.take(B * 2 * widest);
+      inf_mean_ = arena.take(N);
+      inf_invstd_ = arena.take(N);
       w0t_ = arena.take(2 * std::size_t(Model::in_features) * std::size_t(width(0)));
-      half_ = z;
-      gw0t_ = grad_a_ = grad_b_ = dcat_ = dlogits_ = 0;
+      half_ = gw0t_ = grad_a_ = grad_b_ = dcat_ = dlogits_ = 0;
       arena_.resize(arena.size);
       arena_.shrink_to_fit();
       return;
@@ -339,8 +439,11 @@ class SageNetwork {
   std::vector<T> scale_;
   std::vector<Layer> layers_;
   std::size_t w0t_ = 0, gw0t_ = 0, grad_a_ = 0, grad_b_ = 0, half_ = 0, dcat_ = 0, dlogits_ = 0;
+  std::size_t inf_prev_ = 0, inf_next_ = 0, inf_c_ = 0, inf_mean_ = 0, inf_invstd_ = 0;  // GraphPass::Inference
+  std::size_t block_rows_ = 0;  // set_inference_block_rows (0: automatic)
   std::vector<T> arena_, xmask_, xvals_;
-  Sparse input_;  // [X ‖ M X]
+  Sparse input_;        // [X ‖ M X]
+  Sparse block_input_;  // GraphPass::Inference in blocks: one block's rows of it
   InputKey key_;
   const Sparse* mean_ = nullptr;
   GraphForwardOptions opt_;

@@ -4,7 +4,7 @@
 // Each model family names its policy as ModelTraits<Model>::Work.
 //
 // Required members of a policy W:
-//   using Data = ...;            the training data fit() takes (ImageDataset, GraphDataset)
+//   using Data = ...;            the training data fit() takes (ImageDataset, GraphSource)
 //   using EvalData = ...;        what fit() evaluates on (a test set, or the same graph)
 //   static constexpr bool evaluates_on_training_data;  fit(data) alone is allowed (graphs: the test nodes
 //                                are part of the graph)

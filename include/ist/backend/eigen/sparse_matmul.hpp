@@ -21,16 +21,19 @@ namespace ist::eigen {
 template <class T>
 using SparseRowMatrix = Eigen::SparseMatrix<T, Eigen::RowMajor, int>;
 
-// y [a.rows(), n] = a * b [a.cols(), n]   (overwrites y)
+// y [count, n] = rows [first, first + count) of a, times b [a.cols(), n]   (overwrites y; y holds only those rows).
+// Each row is summed exactly as spmm sums it, so a product taken in row blocks equals the whole one bit for bit.
 template <class T>
-void spmm(CpuContext& ctx, const SparseRowMatrix<T>& a, const T* b, int n, T* y, const T* values = nullptr) {
+void spmm_rows(CpuContext& ctx, const SparseRowMatrix<T>& a, std::ptrdiff_t first, std::ptrdiff_t count, const T* b,
+               int n, T* y, const T* values = nullptr) {
   IST_CHECK(a.isCompressed(), "ist::eigen::spmm: expected a compressed sparse matrix (call makeCompressed())");
-  const int* outer = a.outerIndexPtr();
+  IST_CHECK(first >= 0 && count >= 0 && first + count <= a.rows(), "ist::eigen::spmm_rows: expected rows [", first,
+            ", ", first + count, ") inside [0, ", a.rows(), ")");
+  const int* outer = a.outerIndexPtr() + first;
   const int* inner = a.innerIndexPtr();
   const T* v = values ? values : a.valuePtr();
-  const std::ptrdiff_t rows = a.rows();
 #pragma omp parallel for num_threads(ctx.threads()) schedule(dynamic, 64) if (ctx.threads() > 1)
-  for (std::ptrdiff_t i = 0; i < rows; ++i) {
+  for (std::ptrdiff_t i = 0; i < count; ++i) {
     T* yr = y + std::size_t(i) * std::size_t(n);
     std::fill(yr, yr + n, T(0));
     for (int k = outer[i]; k < outer[i + 1]; ++k) {
@@ -39,6 +42,12 @@ void spmm(CpuContext& ctx, const SparseRowMatrix<T>& a, const T* b, int n, T* y,
       for (int j = 0; j < n; ++j) yr[j] += w * br[j];
     }
   }
+}
+
+// y [a.rows(), n] = a * b [a.cols(), n]   (overwrites y)
+template <class T>
+void spmm(CpuContext& ctx, const SparseRowMatrix<T>& a, const T* b, int n, T* y, const T* values = nullptr) {
+  spmm_rows(ctx, a, 0, a.rows(), b, n, y, values);
 }
 
 // y [a.cols(), n] += a^T * b [a.rows(), n]   (accumulates into y)
