@@ -54,19 +54,9 @@ std::string generated_graph_file(const TempDir& t, std::int64_t n, std::int64_t 
   return p;
 }
 
-// A generated graph (DC-SBM, ist-graphgen's model) of n nodes, read back as a GraphDataset.
+// The same graph read back as a GraphDataset.
 GraphDataset generated_graph(const TempDir& t, std::int64_t n, std::int64_t edges, std::uint64_t seed = 3) {
-  SyntheticGraphConfig cfg;
-  cfg.num_nodes = n;
-  cfg.num_edges = edges;
-  cfg.num_features = 16;
-  cfg.num_classes = 4;
-  cfg.feature_signal = 0.3;
-  cfg.homophily = 0.8;
-  cfg.seed = seed;
-  const std::string p = t.path("g" + std::to_string(n) + "-" + std::to_string(seed) + ".istg");
-  generate_synthetic_graph(p, cfg);
-  return to_graph_dataset(open_csr_graph(p), {.normalize_features = false});
+  return to_graph_dataset(open_csr_graph(generated_graph_file(t, n, edges, seed)), {.normalize_features = false});
 }
 
 bool same_matrix(const GraphMatrix& a, const GraphMatrix& b) {
