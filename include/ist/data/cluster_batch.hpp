@@ -87,7 +87,6 @@ class ClusterBatcher {
     is_train_.assign(std::size_t(num_nodes_), 0);
     const std::span<const NodeSplit> splits = csr.splits();
     for (std::size_t v = 0; v < splits.size(); ++v) is_train_[v] = splits[v] == NodeSplit::train ? 1 : 0;
-    row_.resize(std::size_t(num_features_));
   }
 
   // The batch of the given parts (distinct part ids). Valid until the next build().
@@ -144,7 +143,8 @@ class ClusterBatcher {
       b.mean_aggregation = mean_aggregation_matrix(offsets_, columns_);
     }
     if (csr_)
-      read_feature_rows(nodes, b.features);
+      read_feature_rows(*csr_, std::int64_t(n), [&](std::int64_t i) { return nodes[std::size_t(i)]; }, normalize_,
+                        b.features);
     else
       copy_feature_rows(g_->features, nodes, b.features);
     b.labels.resize(n);
@@ -180,32 +180,6 @@ class ClusterBatcher {
     out.outerIndexPtr()[rows.size()] = at;
   }
 
-  // The rows' features from the file, as to_graph_dataset stores them: the nonzeros of each row in column
-  // order, then (normalize_) divided by the row's sum with normalize_row_values, as row_normalize does.
-  void read_feature_rows(std::span<const std::int32_t> rows, GraphMatrix& out) {
-    feature_columns_.clear();
-    feature_values_.clear();
-    feature_offsets_.assign(rows.size() + 1, 0);
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      csr_->feature_row(rows[i], row_);
-      const std::size_t begin = feature_values_.size();
-      for (std::size_t j = 0; j < row_.size(); ++j)
-        if (row_[j] != 0.f) {
-          feature_columns_.push_back(int(j));
-          feature_values_.push_back(row_[j]);
-        }
-      if (normalize_) normalize_row_values(feature_values_.data() + begin, feature_values_.size() - begin);
-      feature_offsets_[i + 1] = int(feature_values_.size());
-    }
-    IST_CHECK(feature_values_.size() < std::size_t(1) << 31, "ist::ClusterBatcher::build: ", source_, ": a batch of ",
-              rows.size(), " nodes has ", feature_values_.size(), " feature values, expected fewer than 2^31");
-    out.resize(Eigen::Index(rows.size()), Eigen::Index(num_features_));
-    out.resizeNonZeros(Eigen::Index(feature_values_.size()));
-    std::copy(feature_offsets_.begin(), feature_offsets_.end(), out.outerIndexPtr());
-    std::copy(feature_columns_.begin(), feature_columns_.end(), out.innerIndexPtr());
-    std::copy(feature_values_.begin(), feature_values_.end(), out.valuePtr());
-  }
-
   const GraphDataset* g_ = nullptr;  // the source: a GraphDataset,
   const CsrGraph* csr_ = nullptr;    // or a mapped file
   const GraphPartition* partition_ = nullptr;
@@ -217,8 +191,6 @@ class ClusterBatcher {
   std::vector<std::uint8_t> is_train_;
   std::vector<std::int64_t> offsets_;
   std::vector<std::int32_t> columns_;
-  std::vector<float> row_, feature_values_;  // csr_: one dense feature row; the batch's nonzeros
-  std::vector<int> feature_columns_, feature_offsets_;
   ClusterBatch batch_;
 };
 

@@ -91,6 +91,38 @@ struct CsrGraphDatasetOptions {
   bool gcn_adjacency = true;
 };
 
+// Feature rows of a mapped graph file as a sparse matrix, as a GraphDataset holds them: row i is node
+// node_of(i)'s nonzeros in column order, divided by their sum with `normalize` (row_normalize). Two passes over
+// the rows, counting the nonzeros and then filling, so that the matrix is built in place at its exact size:
+// growing buffers and a copy peak at about three times the matrix (6 GB for products-like's whole graph).
+template <class NodeOf>
+void read_feature_rows(const CsrGraph& csr, std::int64_t rows, NodeOf node_of, bool normalize, GraphMatrix& out) {
+  const std::int64_t f = csr.num_features();
+  std::vector<float> row(static_cast<std::size_t>(f));
+  std::int64_t nnz = 0;
+  for (std::int64_t i = 0; i < rows; ++i) {
+    csr.feature_row(node_of(i), row);
+    nnz += std::count_if(row.begin(), row.end(), [](float x) { return x != 0.f; });
+  }
+  IST_CHECK(nnz < std::int64_t(1) << 31, "ist::read_feature_rows: ", csr.path(), ": ", rows, " rows hold ", nnz,
+            " nonzero features, expected fewer than 2^31 (int indices)");
+  out.resize(Eigen::Index(rows), Eigen::Index(f));
+  out.resizeNonZeros(Eigen::Index(nnz));
+  int at = 0;
+  for (std::int64_t i = 0; i < rows; ++i) {
+    out.outerIndexPtr()[i] = at;
+    csr.feature_row(node_of(i), row);
+    for (std::int64_t j = 0; j < f; ++j)
+      if (row[std::size_t(j)] != 0.f) {
+        out.innerIndexPtr()[at] = int(j);
+        out.valuePtr()[at] = row[std::size_t(j)];
+        ++at;
+      }
+  }
+  out.outerIndexPtr()[rows] = at;
+  if (normalize) row_normalize(out);
+}
+
 // The GraphDataset of a mapped graph (see above). The graph must fit GraphDataset's int indices: N + M < 2^31.
 inline GraphDataset to_graph_dataset(const CsrGraph& csr, const CsrGraphDatasetOptions& opt = {}) {
   const std::int64_t n = csr.num_nodes(), f = csr.num_features();
@@ -105,31 +137,7 @@ inline GraphDataset to_graph_dataset(const CsrGraph& csr, const CsrGraphDatasetO
   g.num_edges = csr.num_edges();
   if (opt.gcn_adjacency) g.adjacency = gcn_normalized_adjacency(csr.row_offsets(), csr.column_indices());
   g.mean_aggregation = mean_aggregation_matrix(csr.row_offsets(), csr.column_indices());
-  {
-    // Two passes over the rows, counting the nonzeros and then filling, so that the matrix is built in place at
-    // its exact size: growing buffers and a copy peak at about three times the matrix (6 GB for products-like).
-    std::vector<float> row(static_cast<std::size_t>(f));
-    std::int64_t nnz = 0;
-    for (std::int64_t v = 0; v < n; ++v) {
-      csr.feature_row(v, row);
-      nnz += std::count_if(row.begin(), row.end(), [](float x) { return x != 0.f; });
-    }
-    g.features.resize(Eigen::Index(n), Eigen::Index(f));
-    g.features.resizeNonZeros(Eigen::Index(nnz));
-    int at = 0;
-    for (std::int64_t v = 0; v < n; ++v) {
-      g.features.outerIndexPtr()[v] = at;
-      csr.feature_row(v, row);
-      for (std::int64_t j = 0; j < f; ++j)
-        if (row[std::size_t(j)] != 0.f) {
-          g.features.innerIndexPtr()[at] = int(j);
-          g.features.valuePtr()[at] = row[std::size_t(j)];
-          ++at;
-        }
-    }
-    g.features.outerIndexPtr()[n] = at;
-  }
-  if (opt.normalize_features) row_normalize(g.features);
+  read_feature_rows(csr, n, [](std::int64_t v) { return v; }, opt.normalize_features, g.features);
   g.labels.assign(csr.labels().begin(), csr.labels().end());
   g.train = csr.split_nodes(NodeSplit::train);
   g.val = csr.split_nodes(NodeSplit::val);

@@ -57,39 +57,45 @@ struct PartitionKey {
   std::uint64_t seed = 0;           // METIS's seed
 };
 
-// A checksum of a graph's structure: XXH64 (seed 0) of its row offsets as little-endian int64 and then its
-// column indices as little-endian int32 (the CSR adjacency without self loops, as an ISTGRAPH file stores it).
-inline std::uint64_t graph_structure_xxh64(std::span<const int> row_offsets, std::span<const int> column_indices) {
+namespace detail {
+// XXH64 (seed 0) of what hash_offsets feeds the state (the row offsets as int64), then the column indices.
+template <class HashOffsets>
+std::uint64_t structure_xxh64(HashOffsets hash_offsets, std::span<const std::int32_t> column_indices) {
   static_assert(std::endian::native == std::endian::little, "ist: partition files assume a little-endian host");
   XXH64_state_t* state = XXH64_createState();
   IST_CHECK(state != nullptr, "ist::graph_structure_xxh64: out of memory");
   XXH64_reset(state, 0);
-  std::int64_t chunk[1024];
-  for (std::size_t i = 0; i < row_offsets.size();) {
-    const std::size_t n = std::min<std::size_t>(1024, row_offsets.size() - i);
-    for (std::size_t k = 0; k < n; ++k) chunk[k] = row_offsets[i + k];
-    XXH64_update(state, chunk, n * sizeof(std::int64_t));
-    i += n;
-  }
+  hash_offsets(state);
   XXH64_update(state, column_indices.data(), column_indices.size_bytes());
   const std::uint64_t h = XXH64_digest(state);
   XXH64_freeState(state);
   return h;
+}
+}  // namespace detail
+
+// A checksum of a graph's structure: XXH64 (seed 0) of its row offsets as little-endian int64 and then its
+// column indices as little-endian int32 (the CSR adjacency without self loops, as an ISTGRAPH file stores it).
+inline std::uint64_t graph_structure_xxh64(std::span<const int> row_offsets, std::span<const int> column_indices) {
+  return detail::structure_xxh64(
+      [&](XXH64_state_t* state) {  // widened to int64 in chunks
+        std::int64_t chunk[1024];
+        for (std::size_t i = 0; i < row_offsets.size();) {
+          const std::size_t n = std::min<std::size_t>(1024, row_offsets.size() - i);
+          for (std::size_t k = 0; k < n; ++k) chunk[k] = row_offsets[i + k];
+          XXH64_update(state, chunk, n * sizeof(std::int64_t));
+          i += n;
+        }
+      },
+      column_indices);
 }
 
 // The same checksum of a CSR adjacency with 64-bit row offsets (an ISTGRAPH file's): equal to the one above for
 // the same graph.
 inline std::uint64_t graph_structure_xxh64(std::span<const std::int64_t> row_offsets,
                                            std::span<const std::int32_t> column_indices) {
-  static_assert(std::endian::native == std::endian::little, "ist: partition files assume a little-endian host");
-  XXH64_state_t* state = XXH64_createState();
-  IST_CHECK(state != nullptr, "ist::graph_structure_xxh64: out of memory");
-  XXH64_reset(state, 0);
-  XXH64_update(state, row_offsets.data(), row_offsets.size_bytes());
-  XXH64_update(state, column_indices.data(), column_indices.size_bytes());
-  const std::uint64_t h = XXH64_digest(state);
-  XXH64_freeState(state);
-  return h;
+  return detail::structure_xxh64(
+      [&](XXH64_state_t* state) { XXH64_update(state, row_offsets.data(), row_offsets.size_bytes()); },
+      column_indices);
 }
 
 namespace detail {
