@@ -31,7 +31,13 @@ Architecture (both sides): stem conv3x3 1->16; three stages of 3 pre-activation 
 the shortcut is the identity or, when the shape changes, a 1x1 conv (stride 2) of the pre-activated
 input; head = BN-ReLU-global average pool-linear(64->10, with bias). Convolutions have no bias.
 
+--steps adds the main job's network, resnet26-fashion, whole and as the sub-network of one of S = 4 ResIST
+workers (2 of its 8 decomposable blocks, ist_bench_step's TrainStep/resnet26-fashion-sub4); --eval times the
+evaluation of 10,000 images on resnet26-fashion (forward only, batches of 128, batch statistics as ResIST
+evaluates) against the same under torch.no_grad().
+
 Usage: /usr/bin/python3 bench/compare_pytorch.py [--build build-perf] [--threads 2] [--kernels]
+       /usr/bin/python3 bench/compare_pytorch.py --steps resnet20,resnet26-fashion,resnet26-fashion-sub4 --eval
        /usr/bin/python3 bench/compare_pytorch.py --build build-perf --threads 1 --clock cpu [--kernels]
        /usr/bin/python3 bench/compare_pytorch.py --build build-bench --round-only [--model resnet26-fashion]
                                                  [-S 4] [-L 5] [--batch 32] [--threads 2]
@@ -173,18 +179,38 @@ class PreActResNet20(PreActResNet):
         super().__init__([(16, 1, blocks, False), (32, 2, blocks, True), (64, 2, blocks, True)], in_channels, classes)
 
 
-def torch_step_ms(threads, warmup=3, min_time=3.0, batch=128, clock=time.perf_counter):
+def subnet_active(model, workers):
+    """The blocks of a ResIST worker's sub-network as ist_bench_step's subnet_blocks takes them: every block
+    that is not decomposable and the first N/S decomposable ones (None: the whole network)."""
+    if workers == 1:
+        return None
+    keep = set(model.decomposable[:len(model.decomposable) // workers])
+    return {i for i in range(len(model.blocks)) if i not in model.decomposable or i in keep}
+
+
+# The steps compare_pytorch.py can time: name -> (preset, workers whose sub-network it is), and the name of
+# the matching ist_bench_step benchmark.
+STEPS = {
+    "resnet20": ("resnet20", 1, "TrainStep/PreActResNet20/"),
+    "resnet26-fashion": ("resnet26-fashion", 1, "TrainStep/resnet26-fashion/"),
+    "resnet26-fashion-sub4": ("resnet26-fashion", 4, "TrainStep/resnet26-fashion-sub4/"),
+}
+
+
+def torch_step_ms(threads, warmup=3, min_time=3.0, batch=128, clock=time.perf_counter, step="resnet20"):
     """Median and best ms per step; clock time.perf_counter (wall) or time.process_time (CPU)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = PreActResNet20().train()
+    preset, workers, _ = STEPS[step]
+    model = PreActResNet(PRESETS[preset], final_bn=FINAL_BN[preset]).train()
+    active = subnet_active(model, workers)
     x = torch.randn(batch, 1, 28, 28)
     y = torch.randint(0, 10, (batch,))
 
     def step():
         for p in model.parameters():
             p.grad = None
-        loss = F.cross_entropy(model(x), y)
+        loss = F.cross_entropy(model(x, active), y)
         loss.backward()
 
     for _ in range(warmup):
@@ -196,6 +222,29 @@ def torch_step_ms(threads, warmup=3, min_time=3.0, batch=128, clock=time.perf_co
         step()
         times.append((clock() - t0) * 1e3)
     return statistics.median(times), min(times)
+
+
+def torch_eval_ms(threads, images=10000, batch=128, preset="resnet26-fashion", reps=3, clock=time.perf_counter):
+    """Best ms of a pass over `images` 1x28x28 images in batches of `batch` under torch.no_grad(): as ist
+    evaluates, batch norm with each batch's statistics (train mode; the running statistics it also updates
+    cost a few per-channel operations). Also the eval-mode (running statistics) pass, for reference."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = PreActResNet(PRESETS[preset], final_bn=FINAL_BN[preset])
+    x = torch.randn(batch, 1, 28, 28)
+    out = {}
+    for mode in ("batch", "running"):
+        model.train(mode == "batch")
+        best = float("inf")
+        with torch.no_grad():
+            model(x)  # warm-up
+            for _ in range(reps):
+                t0 = clock()
+                for done in range(0, images, batch):
+                    model(x[:min(batch, images - done)])
+                best = min(best, (clock() - t0) * 1e3)
+        out[mode] = best
+    return out
 
 
 def torch_round_ms(preset, workers, local_steps, batch, threads, rounds=3, seed=0):
@@ -317,6 +366,10 @@ def main():
     ap.add_argument("--min-time", type=float, default=3.0, help="seconds per measurement")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="wall: elapsed time (default); cpu: CPU time, steadier on a shared machine (needs --threads 1)")
+    ap.add_argument("--steps", default="resnet20",
+                    help=f"comma-separated training steps to compare: {', '.join(STEPS)} (default resnet20)")
+    ap.add_argument("--eval", action="store_true",
+                    help="also time the evaluation of 10,000 images on resnet26-fashion against torch.no_grad()")
     ap.add_argument("--kernels", action="store_true", help="also print conv GFLOP/s against SGEMM")
     ap.add_argument("--round", action="store_true", help="also time a ResIST round against the same in PyTorch")
     ap.add_argument("--round-only", action="store_true", help="only the round comparison")
@@ -343,21 +396,47 @@ def main():
         sys.exit(f"compare_pytorch.py: {step_bin} not found; build it with "
                  f"cmake --build {args.build} --target ist_bench_step")
 
-    print(f"PreAct ResNet-20 training step (forward + softmax CE + backward, no optimizer update), "
-          f"batch 128, 1x28x28, {args.threads} threads, {args.clock} time, torch {torch.__version__}")
-    # Interleave: ist, PyTorch, ist, PyTorch, so drift on a shared machine hits both.
-    ours, theirs = [], []
-    for _ in range(2):
-        ours += [to_ms(r, "cpu_time" if cpu else "real_time")
-                 for r in per_iteration(run_bench(step_bin, "TrainStep/PreActResNet20/", args.threads, args.min_time / 3))]
-        med, best = torch_step_ms(args.threads, min_time=args.min_time,
-                                  clock=time.process_time if cpu else time.perf_counter)
-        theirs.append(med)
-    ist_ms, torch_ms = min(ours), min(theirs)
-    print(f"  ist     : {ist_ms:8.1f} ms/step  (best of {len(ours)} Google Benchmark repetitions)")
-    print(f"  PyTorch : {torch_ms:8.1f} ms/step  (best of {len(theirs)} medians)")
-    print(f"  ratio ist / PyTorch = {ist_ms / torch_ms:.2f}")
-    print(f"  {instruction_sets()}")
+    steps = [name.strip() for name in args.steps.split(",") if name.strip()]
+    for name in steps:
+        if name not in STEPS:
+            sys.exit(f"compare_pytorch.py: --steps: unknown step {name!r}; expected some of {', '.join(STEPS)}")
+    for name in steps:
+        preset, workers, bench_name = STEPS[name]
+        what = "PreAct ResNet-20" if name == "resnet20" else (
+            f"{preset}" + (f", one of S = {workers} ResIST workers' sub-network" if workers > 1 else ""))
+        print(f"{what} training step (forward + softmax CE + backward, no optimizer update), "
+              f"batch 128, 1x28x28, {args.threads} threads, {args.clock} time, torch {torch.__version__}")
+        # Interleave: ist, PyTorch, ist, PyTorch, so drift on a shared machine hits both.
+        ours, theirs = [], []
+        for _ in range(2):
+            ours += [to_ms(r, "cpu_time" if cpu else "real_time")
+                     for r in per_iteration(run_bench(step_bin, "^" + bench_name, args.threads, args.min_time / 3))]
+            med, best = torch_step_ms(args.threads, min_time=args.min_time,
+                                      clock=time.process_time if cpu else time.perf_counter, step=name)
+            theirs.append(med)
+        ist_ms, torch_ms = min(ours), min(theirs)
+        print(f"  ist     : {ist_ms:8.1f} ms/step  (best of {len(ours)} Google Benchmark repetitions)")
+        print(f"  PyTorch : {torch_ms:8.1f} ms/step  (best of {len(theirs)} medians)")
+        print(f"  ratio ist / PyTorch = {ist_ms / torch_ms:.2f}")
+        print(f"  {instruction_sets()}\n")
+
+    if args.eval:
+        print(f"Evaluation of 10,000 1x28x28 images, resnet26-fashion, batches of 128, forward only, "
+              f"{args.threads} threads, {args.clock} time")
+        ours, theirs = [], []
+        for _ in range(2):
+            ours += [to_ms(r, "cpu_time" if cpu else "real_time")
+                     for r in per_iteration(run_bench(step_bin, "^Evaluate/resnet26-fashion/", args.threads, None,
+                                                      repetitions=2))]
+            theirs.append(torch_eval_ms(args.threads, clock=time.process_time if cpu else time.perf_counter))
+        ist_ms = min(ours)
+        batch_ms = min(t["batch"] for t in theirs)
+        running_ms = min(t["running"] for t in theirs)
+        print(f"  ist     : {ist_ms:8.0f} ms  (batch statistics, as ResIST evaluates; best of {len(ours)})")
+        print(f"  PyTorch : {batch_ms:8.0f} ms  (torch.no_grad(), batch statistics; best of {len(theirs) * 3})")
+        print(f"  PyTorch : {running_ms:8.0f} ms  (torch.no_grad(), eval mode: running statistics)")
+        print(f"  ratio ist / PyTorch (batch statistics) = {ist_ms / batch_ms:.2f}")
+        print(f"  {instruction_sets()}\n")
 
     if args.kernels:
         kern_bin = os.path.join(args.build, "bench", "ist_bench_kernels")

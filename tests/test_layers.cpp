@@ -166,6 +166,112 @@ TEST_CASE("layers: conv2d float32 backward agrees with double on the presets' sh
   }
 }
 
+// The padded-plane copies move rows in packets (masked where a row is shorter than a packet, an overlapping
+// last packet for copies, element by element for the tail of an add): every width around the packet sizes
+// (4, 8, 16 floats), every height's last row (which must not write past its plane), all three paddings.
+TEST_CASE("layers: conv2d padded-plane copies equal element-wise copies for every row width") {
+  for (int r : {3, 5, 7})
+    for (int h : {1, 2, 5})
+      for (int w = 1; w <= 40; ++w) {
+        CAPTURE(r);
+        CAPTURE(h);
+        CAPTURE(w);
+        const eigen::detail::Padded<float> g(h, w, r);
+        const int channels = 3;
+        const auto xd = random_vector(std::size_t(channels) * h * w, 21);
+        const std::vector<float> x(xd.begin(), xd.end());
+        // One plane more than needed, filled with a marker: nothing may be written past the last plane.
+        std::vector<float> xp((channels + 1) * g.plane, -7.0f);
+        eigen::detail::pad_planes(g, channels, x.data(), xp.data());
+        bool ok = true;
+        for (int c = 0; c < channels; ++c)
+          for (std::size_t e = 0; e < g.plane; ++e) {
+            const long q = long(e) - g.front;  // grid position
+            const long i = q >= 0 ? q / g.pw : -1, j = q >= 0 ? q % g.pw : -1;
+            const float want = (q >= 0 && i < h && j < w) ? x[(std::size_t(c) * h + std::size_t(i)) * w + std::size_t(j)]
+                                                          : 0.0f;
+            ok = ok && xp[std::size_t(c) * g.plane + e] == want;
+          }
+        for (std::size_t e = channels * g.plane; e < xp.size(); ++e) ok = ok && xp[e] == -7.0f;
+        CHECK(ok);
+        // Back: copy and add, from planes of output pitch; dst rows are packed, so a row's excess would land
+        // on the next row (and past the last one: the marker).
+        const auto yd = random_vector(std::size_t(channels) * g.oplane, 22);
+        const std::vector<float> yq(yd.begin(), yd.end());
+        std::vector<float> y(std::size_t(channels) * h * w + 16, -7.0f), base(y.size());
+        for (std::size_t e = 0; e < std::size_t(channels) * h * w; ++e) base[e] = float(e % 13) - 6.0f;
+        for (bool add : {false, true}) {
+          CAPTURE(add);
+          std::copy(base.begin(), base.begin() + std::ptrdiff_t(channels * h * w), y.begin());
+          eigen::detail::unpad_planes(g, channels, yq.data(), y.data(), add);
+          bool same = true;
+          for (int c = 0; c < channels; ++c)
+            for (int i = 0; i < h; ++i)
+              for (int j = 0; j < w; ++j) {
+                const std::size_t o = (std::size_t(c) * h + std::size_t(i)) * w + std::size_t(j);
+                const float v = yq[std::size_t(c) * g.oplane + std::size_t(i) * g.pw + std::size_t(j)];
+                same = same && y[o] == (add ? base[o] + v : v);
+              }
+          for (std::size_t e = std::size_t(channels) * h * w; e < y.size(); ++e) same = same && y[e] == -7.0f;
+          CHECK(same);
+        }
+      }
+}
+
+// A "same" 3x3 convolution with whole packets of channels runs on padded planes or, for small images, on the
+// channel-vectorized kernel (whichever computes less): both, forced, against double on small and odd sizes,
+// forward and both gradients, the input gradient overwritten and added.
+TEST_CASE("layers: conv2d planes and channel-vectorized kernels agree with double on small images") {
+  struct Restore {
+    ~Restore() { eigen::detail::same_path = eigen::detail::SamePath::Auto; }
+  } restore;
+  const ConvShape cases[] = {
+      {2, 16, 7, 7, 32, 3, 1, 1}, {2, 32, 4, 4, 16, 3, 1, 1}, {2, 16, 5, 9, 48, 3, 1, 1},
+      {2, 16, 14, 14, 16, 3, 1, 1}, {3, 16, 1, 1, 16, 3, 1, 1}, {2, 48, 3, 2, 32, 3, 1, 1},
+  };
+  auto worst = [](const std::vector<float>& got, const std::vector<double>& want) {
+    double scale = 0, err = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      scale = std::max(scale, std::abs(want[i]));
+      err = std::max(err, std::abs(double(got[i]) - want[i]));
+    }
+    return err / scale;
+  };
+  for (int threads : {1, 2}) {
+    eigen::CpuContext ctx(threads);
+    for (const auto& s : cases) {
+      const auto xd = random_vector(s.in_size(), 41), wd = random_vector(s.weight_size(), 42);
+      const auto dyd = random_vector(s.out_size(), 43);
+      const auto yd = conv_reference(s, xd, wd);
+      std::vector<double> dxd(s.in_size()), dwd(s.weight_size(), 0.0);
+      eigen::conv2d_backward(ctx, s, xd.data(), wd.data(), dyd.data(), dxd.data(), dwd.data());
+      const std::vector<float> xf(xd.begin(), xd.end()), wf(wd.begin(), wd.end()), dyf(dyd.begin(), dyd.end());
+      for (auto path : {eigen::detail::SamePath::Planes, eigen::detail::SamePath::Channels}) {
+        CAPTURE(threads);
+        CAPTURE(s.c);
+        CAPTURE(s.h);
+        CAPTURE(s.w);
+        CAPTURE(s.k);
+        CAPTURE(int(path));
+        eigen::detail::same_path = path;
+        CHECK(eigen::detail::use_nhwc<float>(s) == (path == eigen::detail::SamePath::Channels));
+        std::vector<float> yf(s.out_size()), dxf(s.in_size(), 0.25f), dwf(s.weight_size(), 0.0f);
+        eigen::conv2d_forward(ctx, s, xf.data(), wf.data(), yf.data());
+        CHECK(worst(yf, yd) < 1e-5);
+        eigen::conv2d_backward(ctx, s, xf.data(), wf.data(), dyf.data(), dxf.data(), dwf.data());
+        CHECK(worst(dxf, dxd) < 1e-5);
+        CHECK(worst(dwf, dwd) < 1e-5);
+        // Added into an existing gradient: 0.25 + dx.
+        std::fill(dxf.begin(), dxf.end(), 0.25f);
+        eigen::conv2d_backward(ctx, s, xf.data(), wf.data(), dyf.data(), dxf.data(), dwf.data(), true);
+        std::vector<double> shifted(dxd);
+        for (auto& v : shifted) v += 0.25;
+        CHECK(worst(dxf, shifted) < 1e-5);
+      }
+    }
+  }
+}
+
 TEST_CASE("layers: batch norm forward normalizes per channel (known values)") {
   eigen::CpuContext ctx(1);
   // n=2, c=1, hw=2: values 1,3 | 5,7 -> mean 4, var 5.
@@ -208,6 +314,43 @@ TEST_CASE("layers: batch norm (+ReLU) backward passes finite differences") {
     CHECK(max_rel_error(gamma, dg, loss) < 1e-6);
     CHECK(max_rel_error(beta, db, loss) < 1e-6);
   }
+}
+
+// The float backward runs in packets of 16 (AVX-512), 8 (AVX) or 4 floats with scalar tails; the double check
+// above uses a plane of 5. Float against double on the presets' plane sizes (28x28, 14x14, 7x7, 4x4, 32x32)
+// and odd ones, from the same forward statistics (so both sides see the same ReLU mask).
+TEST_CASE("layers: batch norm (+ReLU) float32 backward agrees with double on the presets' plane sizes") {
+  eigen::CpuContext ctx(2);
+  for (int hw : {784, 196, 49, 16, 1024, 13, 1})
+    for (bool relu : {false, true}) {
+      CAPTURE(hw);
+      CAPTURE(relu);
+      const BatchNormShape s{3, 4, hw};
+      const auto x = random_vector(s.size(), 31), gamma = random_vector(4, 32), beta = random_vector(4, 33);
+      const auto dy = random_vector(s.size(), 34);
+      std::vector<double> y(s.size()), mean(4), invstd(4), dx(s.size()), dg(4, 0.0), db(4, 0.0);
+      eigen::batch_norm_forward_train(ctx, s, x.data(), gamma.data(), beta.data(), y.data(), mean.data(),
+                                      invstd.data(), relu);
+      eigen::batch_norm_backward(ctx, s, x.data(), y.data(), dy.data(), gamma.data(), mean.data(), invstd.data(),
+                                 dx.data(), dg.data(), db.data(), relu);
+      auto to_float = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
+      const auto xf = to_float(x), yf = to_float(y), dyf = to_float(dy), gf = to_float(gamma), mf = to_float(mean),
+                 isf = to_float(invstd);
+      std::vector<float> dxf(s.size()), dgf(4, 0.0f), dbf(4, 0.0f);
+      eigen::batch_norm_backward(ctx, s, xf.data(), yf.data(), dyf.data(), gf.data(), mf.data(), isf.data(), dxf.data(),
+                                 dgf.data(), dbf.data(), relu);
+      auto worst = [](const std::vector<float>& got, const std::vector<double>& want) {
+        double scale = 0, err = 0;
+        for (std::size_t i = 0; i < want.size(); ++i) {
+          scale = std::max(scale, std::abs(want[i]));
+          err = std::max(err, std::abs(double(got[i]) - want[i]));
+        }
+        return err / scale;
+      };
+      CHECK(worst(dxf, dx) < 1e-5);
+      CHECK(worst(dgf, dg) < 1e-5);
+      CHECK(worst(dbf, db) < 1e-5);
+    }
 }
 
 TEST_CASE("layers: relu, residual add, pooling, linear: known values and finite differences") {

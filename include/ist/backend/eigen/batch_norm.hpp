@@ -95,6 +95,28 @@ inline void bn_backward_sums(const T* x, const T* y, const T* dy, int count, T m
   sgx = t2;
 }
 
+// dx = k * ([y > 0] * dy) + (ax * x + bx) over [0, count), in packets. Written out because a compiler
+// cannot vectorize the scalar form's conditional read of dy without masked loads: with AVX2 it stayed
+// scalar, and this pass took 24% of a ResNet-20 step (AVX-512: 7%).
+template <class T>
+inline void bn_backward_dx(const T* x, const T* y, const T* dy, int count, T k, T ax, T bx, bool relu, T* dx) {
+  using P = BnPacket<T>;
+  constexpr int L = Eigen::internal::packet_traits<T>::size;
+  const P kv = Eigen::internal::pset1<P>(k), av = Eigen::internal::pset1<P>(ax), bv = Eigen::internal::pset1<P>(bx);
+  const P zero = Eigen::internal::pset1<P>(T(0));
+  int j = 0;
+  for (; j + L <= count; j += L) {
+    P g = Eigen::internal::ploadu<P>(dy + j);
+    if (relu) g = Eigen::internal::pand(g, Eigen::internal::pcmp_lt(zero, Eigen::internal::ploadu<P>(y + j)));
+    const P lin = Eigen::internal::pmadd(av, Eigen::internal::ploadu<P>(x + j), bv);
+    Eigen::internal::pstoreu(dx + j, Eigen::internal::pmadd(kv, g, lin));
+  }
+  for (; j < count; ++j) {
+    const T g = relu && !(y[j] > T(0)) ? T(0) : dy[j];
+    dx[j] = k * g + (ax * x[j] + bx);
+  }
+}
+
 }  // namespace detail
 
 // y = [relu](gamma * (x - mean_b) * invstd_b + beta); saves mean_b and invstd_b.
@@ -191,12 +213,7 @@ void batch_norm_backward(CpuContext& ctx, const BatchNormShape& s, const T* x, c
     const T bx = -k * mg - ax * mean;
     for (int i = 0; i < s.n; ++i) {
       const std::size_t off = i * plane + std::size_t(ch) * s.hw;
-      const T *px = x + off, *py = y + off, *pd = dy + off;
-      T* q = dx + off;
-      if (relu)
-        for (int j = 0; j < s.hw; ++j) q[j] = (py[j] > T(0) ? k * pd[j] : T(0)) + (ax * px[j] + bx);
-      else
-        for (int j = 0; j < s.hw; ++j) q[j] = k * pd[j] + (ax * px[j] + bx);
+      detail::bn_backward_dx(x + off, y + off, dy + off, s.hw, k, ax, bx, relu, dx + off);
     }
   }
 }

@@ -120,8 +120,13 @@ using Packet = typename Eigen::internal::packet_traits<T>::type;
 template <class T>
 inline constexpr int packet_size = Eigen::internal::packet_traits<T>::size;
 
-// Output channels per register block of the direct kernels.
-inline constexpr int kDirectKB = 8;
+// Vector registers of the target (32 with AVX-512 or NEON, 16 with AVX2 or SSE on x86-64): the register
+// blocking of the direct kernels is sized to fit them, so that no accumulator lives on the stack.
+inline constexpr int kVectorRegisters = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
+
+// Output channels per register block of the direct kernels: KB x 3 pixel packets of accumulators, plus 3
+// input loads and one broadcast, fill 28 of 32 registers (KB = 8) or all 16 (KB = 4).
+inline constexpr int kDirectKB = kVectorRegisters >= 32 ? 8 : 4;
 
 // Shapes that take the direct path: stride 1, odd r in [3, 7], pad (r-1)/2.
 inline bool use_direct(const ConvShape& s) {
@@ -163,20 +168,101 @@ struct Padded {
   int tap(int kh, int kw) const { return front + (kh - pad) * pw + (kw - pad); }
 };
 
+// Row moves of the padding copies, in packets: d[0, n) <- s[0, n) (or += with Add). Exactly d[0, n) is
+// written and s[0, n) read: a row shorter than a packet takes a masked load and store where the target has
+// them (AVX, AVX-512), a copy of a longer row ends with a packet overlapping the previous one, and only an
+// add of a longer row, or a short row without masks, finishes element by element.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // a vector type as template argument, as in Eigen
+#endif
+template <class T, bool Add = false>
+inline void move_row(T* d, const T* s, int n) {
+  using P = Packet<T>;
+  using Traits = Eigen::internal::unpacket_traits<P>;
+  constexpr int L = packet_size<T>;
+  int j = 0;
+  for (; j + L <= n; j += L) {
+    P v = Eigen::internal::ploadu<P>(s + j);
+    if constexpr (Add) v = Eigen::internal::padd(v, Eigen::internal::ploadu<P>(d + j));
+    Eigen::internal::pstoreu(d + j, v);
+  }
+  if (j == n) return;
+  if constexpr (!Add) {
+    if (n >= L) {
+      Eigen::internal::pstoreu(d + n - L, Eigen::internal::ploadu<P>(s + n - L));
+      return;
+    }
+  }
+  if constexpr (bool(Traits::masked_load_available) && bool(Traits::masked_store_available)) {
+    using Mask = typename Traits::mask_t;
+    const Mask m = Mask((1u << (n - j)) - 1u);
+    P v = Eigen::internal::ploadu<P>(s + j, m);
+    if constexpr (Add) v = Eigen::internal::padd(v, Eigen::internal::ploadu<P>(d + j, m));
+    Eigen::internal::pstoreu(d + j, v, m);
+  } else {
+    for (; j < n; ++j) d[j] = Add ? d[j] + s[j] : s[j];
+  }
+}
+
+// d[0, n) <- s[0, n) for a row of a padded plane that is not the plane's last: with masked loads (AVX,
+// AVX-512) the row's last packet is loaded masked (zeros past n) and stored whole, so up to a packet past n
+// is written with zeros, over the row's border and the start of the next row, which is written after it.
+// A masked store there is what made the old copy slow. Without masked loads, move_row.
+template <class T>
+inline void pad_row(T* d, const T* s, int n) {
+  using P = Packet<T>;
+  using Traits = Eigen::internal::unpacket_traits<P>;
+  constexpr int L = packet_size<T>;
+  if constexpr (bool(Traits::masked_load_available)) {
+    int j = 0;
+    for (; j + L <= n; j += L) Eigen::internal::pstoreu(d + j, Eigen::internal::ploadu<P>(s + j));
+    if (j < n) {
+      using Mask = typename Traits::mask_t;
+      Eigen::internal::pstoreu(d + j, Eigen::internal::ploadu<P>(s + j, Mask((1u << (n - j)) - 1u)));
+    }
+  } else {
+    move_row(d, s, n);
+  }
+}
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+// [b, e) <- 0 in packets (a range of a packet or more ends with an overlapping one).
+template <class T>
+inline void zero_fill(T* b, T* e) {
+  using P = Packet<T>;
+  constexpr int L = packet_size<T>;
+  if (e - b < L) {
+    for (; b < e; ++b) *b = T(0);
+    return;
+  }
+  const P z = Eigen::internal::pset1<P>(T(0));
+  for (; b + L <= e; b += L) Eigen::internal::pstoreu(b, z);
+  if (b < e) Eigen::internal::pstoreu(e - L, z);
+}
+
 // xp[c] <- the padded copy of x[c] (every element of the plane, slack included, is written).
 template <class T>
 void pad_planes(const Padded<T>& g, int channels, const T* x, T* xp) {
   for (int c = 0; c < channels; ++c) {
     const T* src = x + std::size_t(c) * g.h * g.w;
     T* dst = xp + std::size_t(c) * g.plane;
-    for (int p = 0; p < g.front; ++p) dst[p] = T(0);
+    zero_fill(dst, dst + g.front);
     T* d = dst + g.front;
     for (int i = 0; i < g.h; ++i, d += g.pw) {
       const T* row = src + std::size_t(i) * g.w;
-      for (int j = 0; j < g.w; ++j) d[j] = row[j];
-      for (int j = g.w; j < g.pw; ++j) d[j] = T(0);  // right border of row i, left border of row i+1
+      if (i + 1 < g.h)
+        pad_row(d, row, g.w);  // may write up to a packet past the row: the border, then row i+1's cells
+      else
+        move_row(d, row, g.w);  // the last row stays inside the plane
+      // The right border of row i, which is the left border of row i+1: one cell for 3x3 (the first store
+      // peeled, so that the compiler does not make the loop a memset call per row).
+      d[g.w] = T(0);
+      for (int j = g.w + 1; j < g.pw; ++j) d[j] = T(0);
     }
-    for (T* e = dst + g.plane; d < e; ++d) *d = T(0);
+    zero_fill(d, dst + g.plane);
   }
 }
 
@@ -190,9 +276,9 @@ void unpad_planes(const Padded<T>& g, int channels, const T* yq, T* y, bool add)
       const T* s = src + std::size_t(i) * g.pw;
       T* d = dst + std::size_t(i) * g.w;
       if (add)
-        for (int j = 0; j < g.w; ++j) d[j] += s[j];
+        move_row<T, true>(d, s, g.w);
       else
-        for (int j = 0; j < g.w; ++j) d[j] = s[j];
+        move_row(d, s, g.w);
     }
   }
 }
@@ -352,6 +438,8 @@ void pad_planes_transposed(const Padded<T>& g, int channels, const T* x, T* xt) 
   constexpr int L = packet_size<T>;
   const std::size_t cs = std::size_t(channels);
   const int hw = g.h * g.w;
+  // Grid position of pixel p: row-major with pitch g.pw; tiles walk the pixels in order, so (row, column)
+  // advance instead of being divided out per pixel.
   auto pos = [&](int p) { return std::size_t(g.front) + std::size_t(p / g.w) * g.pw + std::size_t(p % g.w); };
   std::fill(xt, xt + std::size_t(g.front) * cs, T(0));
   for (int i = 0; i < g.h; ++i) {
@@ -362,6 +450,7 @@ void pad_planes_transposed(const Padded<T>& g, int channels, const T* x, T* xt) 
   const int full = hw / L * L;
   for (int c0 = 0; c0 < channels; c0 += L) {
     const T* src = x + std::size_t(c0) * hw;
+    int row = 0, col = 0;  // of pixel p0
     for (int p0 = 0; p0 < full; p0 += L) {
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -373,7 +462,14 @@ void pad_planes_transposed(const Padded<T>& g, int channels, const T* x, T* xt) 
 #endif
       for (int cc = 0; cc < L; ++cc) blk.packet[cc] = Eigen::internal::ploadu<P>(src + std::size_t(cc) * hw + p0);
       Eigen::internal::ptranspose(blk);
-      for (int jj = 0; jj < L; ++jj) Eigen::internal::pstore(xt + pos(p0 + jj) * cs + c0, blk.packet[jj]);
+      int r = row, q = col;
+      for (int jj = 0; jj < L; ++jj) {
+        Eigen::internal::pstore(xt + (std::size_t(g.front) + std::size_t(r) * g.pw + std::size_t(q)) * cs + c0,
+                                blk.packet[jj]);
+        if (++q == g.w) q = 0, ++r;
+      }
+      col += L;
+      while (col >= g.w) col -= g.w, ++row;
     }
     for (int p = full; p < hw; ++p) {
       T* d = xt + pos(p) * cs + c0;
@@ -439,16 +535,165 @@ void direct_weight_grad_t(const Padded<T>& g, int c_in, int k_out, const int* to
   }
 }
 
-// Dispatch of direct_weight_grad_t on the channel count: CV packets of channels, KB = 8 / CV (CV = 4,
-// KB = 2 measured slower than two passes of CV = 2, KB = 4 at 64 channels: 12 loads per 24 multiply-adds).
+// Dispatch of direct_weight_grad_t on the channel count and the register file: KB x 3 x CV accumulators,
+// 3 x CV loads and one broadcast. With 32 registers CV packets of channels and KB = 8 / CV (CV = 4, KB = 2
+// measured slower than two passes of CV = 2, KB = 4 at 64 channels: 12 loads per 24 multiply-adds); with
+// 16 registers KB = 4, CV = 1 (12 accumulators + 3 loads + 1 broadcast).
 template <class T>
 void direct_weight_grad_t(const Padded<T>& g, int c_in, int k_out, const int* toff, const T* xt, const T* dyg,
                           std::size_t x_img, std::size_t dy_img, int images, T* dwt) {
   constexpr int L = packet_size<T>;
-  if (c_in % (2 * L) == 0)
+  if constexpr (kVectorRegisters < 32)
+    direct_weight_grad_t<T, 4, 1>(g, c_in, k_out, toff, xt, dyg, x_img, dy_img, images, dwt);
+  else if (c_in % (2 * L) == 0)
     direct_weight_grad_t<T, 4, 2>(g, c_in, k_out, toff, xt, dyg, x_img, dy_img, images, dwt);
   else
     direct_weight_grad_t<T, 8, 1>(g, c_in, k_out, toff, xt, dyg, x_img, dy_img, images, dwt);
+}
+
+// ---- channel-vectorized path for small images ----------------------------------------------------------
+//
+// On padded planes the direct kernel computes whole packets of grid positions: the border columns and the
+// last packet's rounding are computed and dropped, 12.5% of the work at 14x14 and 23% at 7x7 with 16-float
+// packets (64 positions for 49 pixels), 50% at 4x4. With the output channels in the packets instead, on the
+// transposed padded input (position-major, channels fastest, as the weight gradient reads it), only real
+// pixels are computed: y_t[p][o] = sum_e w_t[e][o] * xt[pos(p) + eoff[e]], e = (tap, input channel), a
+// packet of KV*L output channels against PB pixels' broadcast inputs (PB x KV accumulators, KV weight loads
+// and PB broadcasts per PB*KV multiply-adds), then y_t is transposed back to planes. The input gradient of
+// such a layer is the same kernel on the transposed dy with the flipped weights. Needs the input and output
+// channel counts to be whole packets.
+
+// Register blocking: KV packets of output channels x PB pixels, the largest that fit with the KV weight
+// packets and a broadcast (32 registers: 4 x 6, 2 x 12, 1 x 12; 16 registers: 2 x 6, 1 x 12).
+template <int KV>
+inline constexpr int nhwc_pixels = kVectorRegisters >= 32 ? (KV >= 4 ? 6 : 12) : (KV >= 2 ? 6 : 12);
+
+template <class T, int KV, int PB>
+inline void nhwc_block(const T* xt, const int* pbase, const int* eoff, int entries, const T* wt,
+                       std::size_t wstride, T* yt, std::size_t ystride) {
+  using P = Packet<T>;
+  constexpr int L = packet_size<T>;
+  P acc[PB][KV];
+  for (int p = 0; p < PB; ++p)
+    for (int v = 0; v < KV; ++v) acc[p][v] = Eigen::internal::pset1<P>(T(0));
+  const T* xp[PB];
+  for (int p = 0; p < PB; ++p) xp[p] = xt + pbase[p];
+  for (int e = 0; e < entries; ++e) {
+    const T* we = wt + std::size_t(e) * wstride;
+    P wv[KV];
+    for (int v = 0; v < KV; ++v) wv[v] = Eigen::internal::pload<P>(we + v * L);
+    const int o = eoff[e];
+    for (int p = 0; p < PB; ++p) {
+      const P xv = Eigen::internal::pset1<P>(xp[p][o]);
+      for (int v = 0; v < KV; ++v) acc[p][v] = Eigen::internal::pmadd(wv[v], xv, acc[p][v]);
+    }
+  }
+  for (int p = 0; p < PB; ++p)
+    for (int v = 0; v < KV; ++v) Eigen::internal::pstore(yt + std::size_t(p) * ystride + v * L, acc[p][v]);
+}
+
+// nhwc_block for the last n < N pixels of a row of blocks.
+template <class T, int KV, int N>
+inline void nhwc_block_n(int n, const T* xt, const int* pbase, const int* eoff, int entries, const T* wt,
+                         std::size_t wstride, T* yt, std::size_t ystride) {
+  if constexpr (N >= 1) {
+    if (n == N)
+      nhwc_block<T, KV, N>(xt, pbase, eoff, entries, wt, wstride, yt, ystride);
+    else
+      nhwc_block_n<T, KV, N - 1>(n, xt, pbase, eoff, entries, wt, wstride, yt, ystride);
+  }
+}
+
+template <class T, int KV>
+void nhwc_conv_kv(int pixels, const int* pbase, const int* eoff, int entries, int c_out, const T* xt,
+                  const T* wt, T* yt) {
+  constexpr int L = packet_size<T>;
+  constexpr int PB = nhwc_pixels<KV>;
+  const std::size_t ws = std::size_t(c_out);
+  for (int o0 = 0; o0 < c_out; o0 += KV * L)
+    for (int p0 = 0; p0 < pixels; p0 += PB) {
+      const int n = std::min(PB, pixels - p0);
+      T* y = yt + std::size_t(p0) * ws + std::size_t(o0);
+      if (n == PB)
+        nhwc_block<T, KV, PB>(xt, pbase + p0, eoff, entries, wt + o0, ws, y, ws);
+      else
+        nhwc_block_n<T, KV, PB - 1>(n, xt, pbase + p0, eoff, entries, wt + o0, ws, y, ws);
+    }
+}
+
+// yt[p][o] (p over the pixels of grid g, o over c_out, a whole number of packets) from the transposed padded
+// input xt (c_in channels) and wt[e][o]; pbase[p] = xt offset of pixel p, eoff[e] = offset of entry e.
+template <class T>
+void nhwc_conv(int pixels, const int* pbase, const int* eoff, int entries, int c_out, const T* xt,
+               const T* wt, T* yt) {
+  constexpr int L = packet_size<T>;
+  const int packets = c_out / L;
+  if (kVectorRegisters >= 32 && packets % 4 == 0)
+    nhwc_conv_kv<T, 4>(pixels, pbase, eoff, entries, c_out, xt, wt, yt);
+  else if (packets % 2 == 0)
+    nhwc_conv_kv<T, 2>(pixels, pbase, eoff, entries, c_out, xt, wt, yt);
+  else
+    nhwc_conv_kv<T, 1>(pixels, pbase, eoff, entries, c_out, xt, wt, yt);
+}
+
+// The channel-vectorized kernel's tables for a 3x3-or-larger "same" grid g with c_in input channels:
+// pbase[p] = (g.front + i*g.pw + j) * c_in for pixel p = i*w + j; eoff[tap*c_in + c] = tap offset * c_in + c.
+template <class T>
+void nhwc_tables(const Padded<T>& g, int r, int c_in, int* pbase, int* eoff) {
+  for (int i = 0; i < g.h; ++i)
+    for (int j = 0; j < g.w; ++j) pbase[i * g.w + j] = (g.front + i * g.pw + j) * c_in;
+  for (int kh = 0; kh < r; ++kh)
+    for (int kw = 0; kw < r; ++kw)
+      for (int c = 0; c < c_in; ++c)
+        eoff[(kh * r + kw) * c_in + c] = ((kh - g.pad) * g.pw + (kw - g.pad)) * c_in + c;
+}
+
+// Weights for nhwc_conv: wt[tap*ci + i][o] = w[o][i][tap] (forward: ci = c, co = k); with flip, the input
+// gradient's: wt[tap*ci + i][o] = w[i][o][rr-1 - tap] (ci = k, co = c).
+template <class T>
+void pack_nhwc_weights(int ci, int co, int rr, const T* w, bool flip, T* wt) {
+  for (int t = 0; t < rr; ++t)
+    for (int i = 0; i < ci; ++i) {
+      T* row = wt + (std::size_t(t) * ci + i) * co;
+      for (int o = 0; o < co; ++o)
+        row[o] = flip ? w[(std::size_t(i) * co + o) * rr + (rr - 1 - t)] : w[(std::size_t(o) * ci + i) * rr + t];
+    }
+}
+
+// y[o][p] <- (or +=) yt[p][o]: channels x pixels planes from pixel-major rows of `channels` (a whole number of
+// packets) values, in L x L register transposes; the pixels past the last whole tile one by one.
+template <class T>
+void transpose_to_planes(const T* yt, int pixels, int channels, T* y, bool add) {
+  using P = Packet<T>;
+  constexpr int L = packet_size<T>;
+  const std::size_t cs = std::size_t(channels), ps = std::size_t(pixels);
+  const int full = pixels / L * L;
+  for (int o0 = 0; o0 < channels; o0 += L) {
+    for (int p0 = 0; p0 < full; p0 += L) {
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // a vector type as template argument, as in Eigen
+#endif
+      Eigen::internal::PacketBlock<P, L> blk;
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+      for (int jj = 0; jj < L; ++jj) blk.packet[jj] = Eigen::internal::pload<P>(yt + std::size_t(p0 + jj) * cs + o0);
+      Eigen::internal::ptranspose(blk);
+      for (int cc = 0; cc < L; ++cc) {
+        T* d = y + std::size_t(o0 + cc) * ps + std::size_t(p0);
+        P v = blk.packet[cc];
+        if (add) v = Eigen::internal::padd(Eigen::internal::ploadu<P>(d), v);
+        Eigen::internal::pstoreu(d, v);
+      }
+    }
+    for (int p = full; p < pixels; ++p)
+      for (int cc = 0; cc < L; ++cc) {
+        T& d = y[std::size_t(o0 + cc) * ps + std::size_t(p)];
+        const T v = yt[std::size_t(p) * cs + std::size_t(o0 + cc)];
+        d = add ? d + v : v;
+      }
+  }
 }
 
 // ---- stride 2 (3x3 pad 1) through phase planes ---------------------------------------------------------
@@ -573,6 +818,25 @@ inline void check_conv_shape(const ConvShape& s, const char* where) {
 
 inline std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m; }
 
+// Which kernel a "same" stride-1 convolution with whole packets of channels takes: Auto chooses by the work
+// each computes; the others force one (tests and benchmarks compare the two; not for concurrent use).
+enum class SamePath { Auto, Planes, Channels };
+inline SamePath same_path = SamePath::Auto;
+
+// The channel-vectorized path: 3x3 "same" stride 1, input and output channels whole packets, and fewer
+// multiply-adds than the planes' kernel, whose computed positions are h x (w + 1) rounded up to its pixel
+// blocks, against h x w and the transposes (charged 10%).
+template <class T>
+bool use_nhwc(const ConvShape& s) {
+  constexpr int L = packet_size<T>;
+  if (!use_direct(s) || s.r != 3 || s.c % L != 0 || s.k % L != 0) return false;
+  if (same_path != SamePath::Auto) return same_path == SamePath::Channels;
+  const int positions = s.h * (s.w + 1);
+  const int pb = direct_pb<T>(positions);
+  const int computed = ((positions + L - 1) / L + pb - 1) / pb * pb * L;
+  return 1.1 * s.h * s.w < double(computed);
+}
+
 }  // namespace detail
 
 // y: [n, k, oh, ow] (overwritten); x: [n, c, h, w]; w: [k, c, r, r].
@@ -584,6 +848,31 @@ void conv2d_forward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w,
   const std::size_t in_img = std::size_t(s.c) * s.h * s.w;
   const std::size_t out_img = std::size_t(s.k) * ohw;
   const int nt = std::min(ctx.threads(), s.n);
+  if (detail::use_nhwc<T>(s)) {
+    const detail::Padded<T> g(s.h, s.w, s.r);
+    const int pixels = s.h * s.w, rr = s.r * s.r;
+    const std::size_t wt_size = detail::round_up(std::size_t(rr) * s.c * s.k, 64);
+    const std::size_t xt_size = detail::round_up(g.plane * s.c, 64);
+    const std::size_t need = wt_size + xt_size + std::size_t(pixels) * s.k;
+    for (int t = 0; t < nt; ++t) ctx.scratch<T>(t, need);
+#pragma omp parallel num_threads(nt)
+    {
+      T* wt = ctx.scratch<T>(omp_get_thread_num(), need);
+      T* xt = wt + wt_size;
+      T* yt = xt + xt_size;
+      int* eoff = detail::int_scratch(std::size_t(rr) * s.c + std::size_t(pixels));
+      int* pbase = eoff + std::size_t(rr) * s.c;
+      detail::pack_nhwc_weights(s.c, s.k, rr, w, false, wt);
+      detail::nhwc_tables(g, s.r, s.c, pbase, eoff);
+#pragma omp for schedule(static)
+      for (int i = 0; i < s.n; ++i) {
+        detail::pad_planes_transposed(g, s.c, x + i * in_img, xt);
+        detail::nhwc_conv(pixels, pbase, eoff, rr * s.c, s.k, xt, wt, yt);
+        detail::transpose_to_planes(yt, pixels, s.k, y + i * out_img, false);
+      }
+    }
+    return;
+  }
   if (detail::use_direct(s) || detail::use_phases(s)) {
     const bool phases = detail::use_phases(s);
     const detail::Padded<T> g = phases ? detail::phase_grid<T>(s) : detail::Padded<T>(s.h, s.w, s.r);
@@ -653,9 +942,14 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
     const std::size_t dy_img = detail::round_up(std::size_t(s.k) * g.plane, 64);
     // 3x3 with whole packets of input channels: weight gradient from the transposed input (dwt[k][tap][c]).
     const bool transposed = s.r == 3 && s.c % detail::packet_size<T> == 0;
+    // Small images with whole packets of both channel counts: the input gradient from the channel-vectorized
+    // kernel, on each image's dy transposed (the weight gradient keeps dy's planes: measured faster).
+    const bool nhwc = detail::use_nhwc<T>(s);
+    const int pixels = s.h * s.w;
     const int group = int(std::clamp<std::size_t>((std::size_t(512) << 10) / ((x_img + dy_img) * sizeof(T)), 1, 16));
-    const std::size_t dxq_size = dx ? std::size_t(c_pad) * g.oplane : 0;
-    const std::size_t need = wsize + wt_size + group * (x_img + dy_img) + dxq_size;
+    const std::size_t dxq_size = dx ? detail::round_up(std::size_t(c_pad) * g.oplane, 64) : 0;
+    const std::size_t dyt_size = dx && nhwc ? dy_img : 0;  // one image's dy, transposed, for the input gradient
+    const std::size_t need = wsize + wt_size + group * (x_img + dy_img) + dxq_size + dyt_size;
     const int rr = s.r * s.r;
     for (int t = 0; t < nt; ++t) ctx.scratch<T>(t, need);
 #pragma omp parallel num_threads(nt)
@@ -666,11 +960,13 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
       T* xp = wt + wt_size;
       T* dyp = xp + group * x_img;
       T* dxq = dyp + group * dy_img;
+      T* dyt = dxq + dxq_size;
       // Entry offsets: [0, rr) the weight-gradient taps; then the input gradient's entries (stride 1:
       // k*rr of them; stride 2: per phase, at most k*4 each at eoff + k*4*phase, weights packed phase
       // after phase).
-      int* toff = detail::int_scratch(std::size_t(rr) + std::size_t(s.k) * std::max(16, rr));
+      int* toff = detail::int_scratch(std::size_t(rr) + std::size_t(s.k) * std::max(16, rr) + std::size_t(pixels));
       int* eoff = toff + rr;
+      int* pbase = eoff + std::size_t(s.k) * std::max(16, rr);  // the channel-vectorized kernel's pixels
       int phase_entries[4] = {0, 0, 0, 0};
       for (int kh = 0; kh < s.r; ++kh)
         for (int kw = 0; kw < s.r; ++kw)
@@ -685,6 +981,9 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
             phase_entries[ph] = detail::phase_grad_entries(g, s.k, s.c, ph / 2, ph % 2, w, eoff + s.k * 4 * ph, wt + woff);
             woff += std::size_t(c_pad) * phase_entries[ph];
           }
+        } else if (nhwc) {
+          detail::pack_nhwc_weights(s.k, s.c, rr, w, true, wt);
+          detail::nhwc_tables(g, s.r, s.k, pbase, eoff);
         } else {
           detail::pack_direct_weights(s.c, s.k, rr, w, true, wt);
           detail::same_entries(g, s.k, s.r, eoff);
@@ -716,6 +1015,10 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
                 detail::unpad_phase(g, s.h, s.w, s.c, ph / 2, ph % 2, dxq, dxi, accumulate_dx);
                 woff += std::size_t(c_pad) * phase_entries[ph];
               }
+            } else if (nhwc) {
+              detail::pad_planes_transposed(g, s.k, dy + (i0 + j) * out_img, dyt);
+              detail::nhwc_conv(pixels, pbase, eoff, rr * s.k, s.c, dyt, wt, dxq);
+              detail::transpose_to_planes(dxq, pixels, s.c, dxi, accumulate_dx);
             } else {
               detail::direct_conv(g, eoff, s.k * rr, s.c, dyp + j * dy_img, wt, dxq);
               detail::unpad_planes(g, s.c, dxq, dxi, accumulate_dx);
