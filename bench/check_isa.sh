@@ -2,7 +2,8 @@
 # Which vector width the multiply-adds of ist's CPU kernels have in a built x86-64 binary: per function of
 # ist's Eigen backend (ist::eigen::...) and Eigen's GEMM kernel (gebp_kernel), the FMA instructions on zmm
 # (AVX-512, 16 floats), ymm (AVX2, 8), xmm (128-bit, 4) and scalar registers, from objdump. The convolution
-# micro-kernels (ist::eigen::detail::direct_*: 95% of a ResNet step's FLOPs) must have only packed FMAs of
+# micro-kernels (ist::eigen::detail::direct_* and nhwc_block: the multiply-adds of a ResNet step's convolutions
+# but the 1x1 ones' weight gradients and the stem's) must have only packed FMAs of
 # the expected width: a build for AVX2 that fell back to scalar or 128-bit code, or an AVX-512 build that
 # did not use zmm, fails. Scalar FMAs elsewhere are loop tails and per-channel arithmetic.
 #
@@ -39,14 +40,14 @@ objdump -d --no-show-raw-insn -C "$binary" | awk -v want="$want" '
       z = c[f, "zmm"] + 0; y = c[f, "ymm"] + 0; x = c[f, "xmm"] + 0; s = c[f, "scalar"] + 0
       if (z + y + x + s == 0) continue
       mark = ""
-      if (f ~ /ist::eigen::detail::direct_/) {
+      if (f ~ /ist::eigen::detail::(direct_|nhwc_block)/) {
         hot++
         if (c[f, want] + 0 == 0 || z + y + x + s != c[f, want]) { mark = "  <- expected only " want; bad++ }
       }
       printf "%-70s %6d %6d %6d %6d%s\n", f, z, y, x, s, mark
     }
     printf "%-70s %6d %6d %6d %6d\n", "all of the above", total["zmm"], total["ymm"], total["xmm"], total["scalar"]
-    if (hot == 0) { print "check_isa.sh: no ist::eigen::detail::direct_* kernel with FMAs found (no FMA target, or inlined)"; exit 1 }
+    if (hot == 0) { print "check_isa.sh: no ist::eigen::detail::direct_* or nhwc_block kernel with FMAs found (no FMA target, or inlined)"; exit 1 }
     if (bad > 0) { print "check_isa.sh: " bad " convolution kernel(s) not entirely on " want; exit 1 }
     print "check_isa.sh: the " hot " convolution kernels use only " want " FMAs"
   }'

@@ -251,12 +251,15 @@ void pad_planes(const Padded<T>& g, int channels, const T* x, T* xp) {
     T* dst = xp + std::size_t(c) * g.plane;
     zero_fill(dst, dst + g.front);
     T* d = dst + g.front;
+    // Rows whose whole packets end inside the plane, the last row excepted, may write past the row: over its
+    // border and row i+1's first cells (written after), or the plane's tail (zeroed after).
+    const std::size_t whole = (std::size_t(g.w) + packet_size<T> - 1) / packet_size<T> * packet_size<T>;
     for (int i = 0; i < g.h; ++i, d += g.pw) {
       const T* row = src + std::size_t(i) * g.w;
-      if (i + 1 < g.h)
-        pad_row(d, row, g.w);  // may write up to a packet past the row: the border, then row i+1's cells
+      if (i + 1 < g.h && std::size_t(d - dst) + whole <= g.plane)
+        pad_row(d, row, g.w);
       else
-        move_row(d, row, g.w);  // the last row stays inside the plane
+        move_row(d, row, g.w);
       // The right border of row i, which is the left border of row i+1: one cell for 3x3 (the first store
       // peeled, so that the compiler does not make the loop a memset call per row).
       if (g.pw > g.w) d[g.w] = T(0);
@@ -429,12 +432,28 @@ void direct_weight_grad(const Padded<T>& g, int c_in, int k_out, int r, const T*
   }
 }
 
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // a vector type as template argument, as in Eigen
+#endif
+// L packets src[j * stride, j * stride + L) for j < L, transposed in registers: packet i holds element i of
+// each (an L x L tile turned from rows to columns).
+template <class T>
+inline Eigen::internal::PacketBlock<Packet<T>, packet_size<T>> load_transposed(const T* src, std::size_t stride) {
+  Eigen::internal::PacketBlock<Packet<T>, packet_size<T>> blk;
+  for (int j = 0; j < packet_size<T>; ++j) blk.packet[j] = Eigen::internal::ploadu<Packet<T>>(src + j * stride);
+  Eigen::internal::ptranspose(blk);
+  return blk;
+}
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
 // xt[p][c] <- the padded planes of x, transposed: position-major, channel fastest (channels a multiple
 // of the packet size). Every element, slack included, is written. Whole L x L tiles (L channels x L
 // pixels) go through a register transpose; the pixels left over are copied one by one.
 template <class T>
 void pad_planes_transposed(const Padded<T>& g, int channels, const T* x, T* xt) {
-  using P = Packet<T>;
   constexpr int L = packet_size<T>;
   const std::size_t cs = std::size_t(channels);
   const int hw = g.h * g.w;
@@ -452,16 +471,7 @@ void pad_planes_transposed(const Padded<T>& g, int channels, const T* x, T* xt) 
     const T* src = x + std::size_t(c0) * hw;
     int row = 0, col = 0;  // of pixel p0
     for (int p0 = 0; p0 < full; p0 += L) {
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wignored-attributes"  // a vector type as template argument, as in Eigen
-#endif
-      Eigen::internal::PacketBlock<P, L> blk;
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-      for (int cc = 0; cc < L; ++cc) blk.packet[cc] = Eigen::internal::ploadu<P>(src + std::size_t(cc) * hw + p0);
-      Eigen::internal::ptranspose(blk);
+      const auto blk = load_transposed(src + p0, std::size_t(hw));
       int r = row, q = col;
       for (int jj = 0; jj < L; ++jj) {
         Eigen::internal::pstore(xt + (std::size_t(g.front) + std::size_t(r) * g.pw + std::size_t(q)) * cs + c0,
@@ -670,16 +680,7 @@ void transpose_to_planes(const T* yt, int pixels, int channels, T* y, bool add) 
   const int full = pixels / L * L;
   for (int o0 = 0; o0 < channels; o0 += L) {
     for (int p0 = 0; p0 < full; p0 += L) {
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wignored-attributes"  // a vector type as template argument, as in Eigen
-#endif
-      Eigen::internal::PacketBlock<P, L> blk;
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-      for (int jj = 0; jj < L; ++jj) blk.packet[jj] = Eigen::internal::pload<P>(yt + std::size_t(p0 + jj) * cs + o0);
-      Eigen::internal::ptranspose(blk);
+      const auto blk = load_transposed(yt + std::size_t(p0) * cs + o0, cs);
       for (int cc = 0; cc < L; ++cc) {
         T* d = y + std::size_t(o0 + cc) * ps + std::size_t(p0);
         P v = blk.packet[cc];
