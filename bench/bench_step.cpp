@@ -70,19 +70,35 @@ double step_flops(int n, int h, int w, const std::vector<std::uint8_t>& active) 
   return f;
 }
 
+// What every benchmark here runs on: the thread count (argument 0; 0 = IST_THREADS), the network on its
+// context, the whole parameter layout, parameters drawn with seed 1 and one batch of random inputs.
+template <class Net>
+struct NetBench {
+  int threads;
+  ist::eigen::CpuContext ctx;
+  ist::ResNetNetwork<Net> net{ctx};
+  ist::ParamLayout layout = ist::ParamLayout::full<Net>();
+  std::vector<float> params = initial_params();
+  std::vector<float> x = ist::bench::random_vector<float>(std::size_t(kBatch) * Net::in_channels * kSide * kSide, 2);
+
+  explicit NetBench(const benchmark::State& state)
+      : threads(state.range(0) > 0 ? int(state.range(0)) : ist::bench::threads_from_env()), ctx(threads) {}
+
+  static std::vector<float> initial_params() {
+    std::vector<float> p(Net::num_params);
+    ist::init_params<Net>(std::span<float>(p), 1);
+    return p;
+  }
+};
+
 // Argument 1: S, the step of a ResIST worker's sub-network (subnet_blocks); 1 for the whole network.
 template <class Net>
 void BM_TrainStep(benchmark::State& state) {
-  const int threads = state.range(0) > 0 ? int(state.range(0)) : ist::bench::threads_from_env();
-  const int workers = int(state.range(1));
-  ist::eigen::CpuContext ctx(threads);
-  ist::ResNetNetwork<Net> net(ctx);
-  const auto active = subnet_blocks<Net>(workers);
+  NetBench<Net> b(state);
+  auto& [threads, ctx, net, layout, params, x] = b;
+  const auto active = subnet_blocks<Net>(int(state.range(1)));
   net.configure(kBatch, kSide, kSide, active);
-  const auto layout = ist::ParamLayout::full<Net>();
-  std::vector<float> params(Net::num_params), grads(Net::num_params, 0.0f);
-  ist::init_params<Net>(std::span<float>(params), 1);
-  const auto x = ist::bench::random_vector<float>(std::size_t(kBatch) * Net::in_channels * kSide * kSide, 2);
+  std::vector<float> grads(Net::num_params, 0.0f);
   std::vector<std::int32_t> labels(kBatch);
   for (int i = 0; i < kBatch; ++i) labels[std::size_t(i)] = i % Net::num_classes;
   for (auto _ : state) {
@@ -102,14 +118,9 @@ void BM_TrainStep(benchmark::State& state) {
 // Forward only (training mode: batch statistics), for splitting the step time.
 template <class Net>
 void BM_Forward(benchmark::State& state) {
-  const int threads = state.range(0) > 0 ? int(state.range(0)) : ist::bench::threads_from_env();
-  ist::eigen::CpuContext ctx(threads);
-  ist::ResNetNetwork<Net> net(ctx);
+  NetBench<Net> b(state);
+  auto& [threads, ctx, net, layout, params, x] = b;
   net.configure(kBatch, kSide, kSide);
-  const auto layout = ist::ParamLayout::full<Net>();
-  std::vector<float> params(Net::num_params);
-  ist::init_params<Net>(std::span<float>(params), 1);
-  const auto x = ist::bench::random_vector<float>(std::size_t(kBatch) * Net::in_channels * kSide * kSide, 2);
   for (auto _ : state) {
     const float* logits = net.forward(params.data(), layout, x.data());
     benchmark::DoNotOptimize(logits);
@@ -123,14 +134,9 @@ void BM_Forward(benchmark::State& state) {
 // (10,000: Fashion-MNIST's test set). The time is per pass over the whole set.
 template <class Net>
 void BM_Evaluate(benchmark::State& state) {
-  const int threads = state.range(0) > 0 ? int(state.range(0)) : ist::bench::threads_from_env();
+  NetBench<Net> b(state);
+  auto& [threads, ctx, net, layout, params, x] = b;
   const int images = int(state.range(1));
-  ist::eigen::CpuContext ctx(threads);
-  ist::ResNetNetwork<Net> net(ctx);
-  const auto layout = ist::ParamLayout::full<Net>();
-  std::vector<float> params(Net::num_params);
-  ist::init_params<Net>(std::span<float>(params), 1);
-  const auto x = ist::bench::random_vector<float>(std::size_t(kBatch) * Net::in_channels * kSide * kSide, 2);
   ist::ForwardOptions<float> opt;
   opt.training = false;
   for (auto _ : state) {

@@ -457,9 +457,6 @@ void pad_planes_transposed(const Padded<T>& g, int channels, const T* x, T* xt) 
   constexpr int L = packet_size<T>;
   const std::size_t cs = std::size_t(channels);
   const int hw = g.h * g.w;
-  // Grid position of pixel p: row-major with pitch g.pw; tiles walk the pixels in order, so (row, column)
-  // advance instead of being divided out per pixel.
-  auto pos = [&](int p) { return std::size_t(g.front) + std::size_t(p / g.w) * g.pw + std::size_t(p % g.w); };
   std::fill(xt, xt + std::size_t(g.front) * cs, T(0));
   for (int i = 0; i < g.h; ++i) {
     T* border = xt + (std::size_t(g.front) + std::size_t(i) * g.pw + g.w) * cs;
@@ -469,20 +466,19 @@ void pad_planes_transposed(const Padded<T>& g, int channels, const T* x, T* xt) 
   const int full = hw / L * L;
   for (int c0 = 0; c0 < channels; c0 += L) {
     const T* src = x + std::size_t(c0) * hw;
-    int row = 0, col = 0;  // of pixel p0
+    // The pixels in order: (r, q) is the next one's grid row and column, advanced rather than divided out.
+    int r = 0, q = 0;
+    auto next = [&] {
+      T* d = xt + (std::size_t(g.front) + std::size_t(r) * g.pw + std::size_t(q)) * cs + c0;
+      if (++q == g.w) q = 0, ++r;
+      return d;
+    };
     for (int p0 = 0; p0 < full; p0 += L) {
       const auto blk = load_transposed(src + p0, std::size_t(hw));
-      int r = row, q = col;
-      for (int jj = 0; jj < L; ++jj) {
-        Eigen::internal::pstore(xt + (std::size_t(g.front) + std::size_t(r) * g.pw + std::size_t(q)) * cs + c0,
-                                blk.packet[jj]);
-        if (++q == g.w) q = 0, ++r;
-      }
-      col += L;
-      while (col >= g.w) col -= g.w, ++row;
+      for (int jj = 0; jj < L; ++jj) Eigen::internal::pstore(next(), blk.packet[jj]);
     }
     for (int p = full; p < hw; ++p) {
-      T* d = xt + pos(p) * cs + c0;
+      T* d = next();
       for (int cc = 0; cc < L; ++cc) d[cc] = src[std::size_t(cc) * hw + p];
     }
   }
@@ -832,22 +828,33 @@ Padded<T> pointwise_grid(const ConvShape& s) {
   return Padded<T>(s.out_h(), s.out_w(), s.out_w(), 0);
 }
 
-// xs[c][u*ow + v] <- x[c][2u][2v] on grid g (every element of each plane written, its slack zero).
+// out[c * stride + u*ow + v] <- x[c][2u][2v] for the oh x ow pixels of a 1x1 stride-2 convolution's output.
 template <class T>
-void subsample_planes(const Padded<T>& g, int h, int w, int channels, const T* x, T* xs) {
-  for (int c = 0; c < channels; ++c) {
-    const T* src = x + std::size_t(c) * h * w;
-    T* d = xs + std::size_t(c) * g.plane;
-    for (int u = 0; u < g.h; ++u) {
-      const T* sr = src + std::size_t(2 * u) * w;
-      T* dr = d + std::size_t(u) * g.pw;
-      for (int v = 0; v < g.w; ++v) dr[v] = sr[2 * v];
-    }
-    zero_fill(d + std::size_t(g.h) * g.pw, d + g.plane);
+void subsample(const ConvShape& s, const T* x, T* out, std::size_t stride) {
+  const int oh = s.out_h(), ow = s.out_w();
+  for (int c = 0; c < s.c; ++c) {
+    const T* src = x + std::size_t(c) * s.h * s.w;
+    T* d = out + std::size_t(c) * stride;
+    for (int u = 0; u < oh; ++u)
+      for (int v = 0; v < ow; ++v) d[u * ow + v] = src[std::size_t(2 * u) * s.w + 2 * v];
   }
 }
 
 inline std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m; }
+
+// The n images split statically over nt threads: each thread takes its scratch of `need` elements, makes
+// its per-image function from it once (setup(scratch): packed weights, entry tables), then runs it on its
+// images.
+template <class T, class Setup>
+void over_images(CpuContext& ctx, int n, int nt, std::size_t need, Setup setup) {
+  for (int t = 0; t < nt; ++t) ctx.scratch<T>(t, need);
+#pragma omp parallel num_threads(nt)
+  {
+    auto per_image = setup(ctx.scratch<T>(omp_get_thread_num(), need));
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; ++i) per_image(i);
+  }
+}
 
 // Which kernel a "same" stride-1 convolution with whole packets of channels takes: Auto chooses by the work
 // each computes; the others force one (tests and benchmarks compare the two; not for concurrent use).
@@ -885,36 +892,33 @@ void conv2d_forward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w,
     const std::size_t wt_size = detail::round_up(std::size_t(rr) * s.c * s.k, 64);
     const std::size_t xt_size = detail::round_up(g.plane * s.c, 64);
     const std::size_t need = wt_size + xt_size + std::size_t(pixels) * s.k;
-    for (int t = 0; t < nt; ++t) ctx.scratch<T>(t, need);
-#pragma omp parallel num_threads(nt)
-    {
-      T* wt = ctx.scratch<T>(omp_get_thread_num(), need);
+    detail::over_images<T>(ctx, s.n, nt, need, [&](T* wt) {
       T* xt = wt + wt_size;
       T* yt = xt + xt_size;
       int* eoff = detail::int_scratch(std::size_t(rr) * s.c + std::size_t(pixels));
       int* pbase = eoff + std::size_t(rr) * s.c;
       detail::pack_nhwc_weights(s.c, s.k, rr, w, false, wt);
       detail::nhwc_tables(g, s.r, s.c, pbase, eoff);
-#pragma omp for schedule(static)
-      for (int i = 0; i < s.n; ++i) {
+      return [=, &g](int i) {
         detail::pad_planes_transposed(g, s.c, x + i * in_img, xt);
         detail::nhwc_conv(pixels, pbase, eoff, rr * s.c, s.k, xt, wt, yt);
         detail::transpose_to_planes(yt, pixels, s.k, y + i * out_img, false);
-      }
-    }
+      };
+    });
     return;
   }
-  if (detail::use_direct(s) || detail::use_phases(s)) {
-    const bool phases = detail::use_phases(s);
-    const detail::Padded<T> g = phases ? detail::phase_grid<T>(s) : detail::Padded<T>(s.h, s.w, s.r);
+  // The direct kernel over padded planes: "same" stride 1, stride 2 through phase planes, and 1x1 stride 2
+  // on the subsampled input (one entry per channel on a grid without border).
+  const bool phases = detail::use_phases(s), pointwise = detail::use_pointwise_s2(s);
+  if (detail::use_direct(s) || phases || pointwise) {
+    const detail::Padded<T> g = phases      ? detail::phase_grid<T>(s)
+                                : pointwise ? detail::pointwise_grid<T>(s)
+                                            : detail::Padded<T>(s.h, s.w, s.r);
     const int k_pad = (s.k + detail::kDirectKB - 1) / detail::kDirectKB * detail::kDirectKB;
     const std::size_t wt_size = detail::round_up(std::size_t(k_pad) * crr, 64);
     const std::size_t xp_size = detail::round_up(std::size_t(s.c) * (phases ? 4 : 1) * g.plane, 64);
     const std::size_t need = wt_size + xp_size + std::size_t(k_pad) * g.oplane;
-    for (int t = 0; t < nt; ++t) ctx.scratch<T>(t, need);
-#pragma omp parallel num_threads(nt)
-    {
-      T* wt = ctx.scratch<T>(omp_get_thread_num(), need);
+    detail::over_images<T>(ctx, s.n, nt, need, [&](T* wt) {
       T* xp = wt + wt_size;
       T* yq = xp + xp_size;
       int* eoff = detail::int_scratch(std::size_t(crr));
@@ -923,40 +927,20 @@ void conv2d_forward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w,
         detail::phase_entries(g, s.c, eoff);
       else
         detail::same_entries(g, s.c, s.r, eoff);
-#pragma omp for schedule(static)
-      for (int i = 0; i < s.n; ++i) {
+      if (pointwise)  // the planes' cells past the subsampled pixels (read for dropped outputs): zero, once
+        for (int c = 0; c < s.c; ++c)
+          detail::zero_fill(xp + std::size_t(c) * g.plane + ohw, xp + std::size_t(c + 1) * g.plane);
+      return [=, &g](int i) {
         if (phases)
           detail::pad_phases(g, s.h, s.w, s.c, x + i * in_img, xp, false);
+        else if (pointwise)
+          detail::subsample(s, x + i * in_img, xp, g.plane);
         else
           detail::pad_planes(g, s.c, x + i * in_img, xp);
         detail::direct_conv(g, eoff, crr, s.k, xp, wt, yq);
         detail::unpad_planes(g, s.k, yq, y + i * out_img, false);
-      }
-    }
-    return;
-  }
-  if (detail::use_pointwise_s2(s)) {
-    const detail::Padded<T> g = detail::pointwise_grid<T>(s);
-    const int k_pad = (s.k + detail::kDirectKB - 1) / detail::kDirectKB * detail::kDirectKB;
-    const std::size_t wt_size = detail::round_up(std::size_t(k_pad) * s.c, 64);
-    const std::size_t xs_size = detail::round_up(std::size_t(s.c) * g.plane, 64);
-    const std::size_t need = wt_size + xs_size + std::size_t(k_pad) * g.oplane;
-    for (int t = 0; t < nt; ++t) ctx.scratch<T>(t, need);
-#pragma omp parallel num_threads(nt)
-    {
-      T* wt = ctx.scratch<T>(omp_get_thread_num(), need);
-      T* xs = wt + wt_size;
-      T* yq = xs + xs_size;
-      int* eoff = detail::int_scratch(std::size_t(s.c));
-      detail::pack_direct_weights(s.k, s.c, 1, w, false, wt);
-      for (int c = 0; c < s.c; ++c) eoff[c] = int(std::size_t(c) * g.plane);
-#pragma omp for schedule(static)
-      for (int i = 0; i < s.n; ++i) {
-        detail::subsample_planes(g, s.h, s.w, s.c, x + i * in_img, xs);
-        detail::direct_conv(g, eoff, s.c, s.k, xs, wt, yq);
-        detail::unpad_planes(g, s.k, yq, y + i * out_img, false);
-      }
-    }
+      };
+    });
     return;
   }
   if (!s.is_pointwise())
@@ -1121,19 +1105,12 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
       std::fill(dW, dW + std::size_t(s.c) * s.k, T(0));
       int* eoff = detail::int_scratch(std::size_t(s.k));
       if (dx) detail::pack_direct_weights(s.c, s.k, 1, w, true, wt);
-      const int oh = s.out_h(), ow = s.out_w();
       const int i_end = int(std::int64_t(s.n) * (t + 1) / nt);
       for (int i0 = int(std::int64_t(s.n) * t / nt); i0 < i_end; i0 += group) {
         const int gn = std::min(group, i_end - i0);
         const std::size_t row = std::size_t(gn) * ohw;  // K of the group's GEMM
         for (int j = 0; j < gn; ++j) {
-          const T* xi = x + (i0 + j) * in_img;
-          for (int c = 0; c < s.c; ++c) {
-            T* d = xsg + std::size_t(c) * row + std::size_t(j) * ohw;
-            const T* src = xi + std::size_t(c) * s.h * s.w;
-            for (int u = 0; u < oh; ++u)
-              for (int v = 0; v < ow; ++v) d[u * ow + v] = src[std::size_t(2 * u) * s.w + 2 * v];
-          }
+          detail::subsample(s, x + (i0 + j) * in_img, xsg + std::size_t(j) * ohw, row);
           const T* dyi = dy + (i0 + j) * out_img;
           for (int k = 0; k < s.k; ++k)
             std::copy(dyi + std::size_t(k) * ohw, dyi + std::size_t(k + 1) * ohw,
