@@ -220,6 +220,81 @@ TEST_CASE("layers: conv2d padded-plane copies equal element-wise copies for ever
       }
 }
 
+// The stride-2 row moves (phase planes, 1x1 stride-2 subsampling, their input gradients) are packets with
+// masked ends for float: each against the element-wise definition for every row length 1-40 (around the
+// 8- and 16-float packets), with a marker after what each may read or write, and the odd elements between
+// scattered ones untouched.
+TEST_CASE("layers: conv2d stride-2 row moves equal element-wise moves for every row length") {
+  for (int n = 1; n <= 40; ++n) {
+    CAPTURE(n);
+    const auto sd = random_vector(std::size_t(2 * n), 31);
+    // gather_even needs s[0, 2n - 1): s[2n - 1] is a NaN that must not reach d.
+    std::vector<float> s(sd.begin(), sd.end());
+    s[std::size_t(2 * n - 1)] = std::nanf("");
+    std::vector<float> d(std::size_t(n) + 16, -7.0f);
+    eigen::detail::gather_even(d.data(), s.data(), n);
+    bool ok = true;
+    for (int v = 0; v < n; ++v) ok = ok && d[std::size_t(v)] == s[std::size_t(2 * v)];
+    for (std::size_t e = std::size_t(n); e < d.size(); ++e) ok = ok && d[e] == -7.0f;
+    CHECK(ok);
+    // scatter_even writes d[0, 2n - 1) at the even elements (set or add); expand_even writes d[0, m) whole.
+    const std::vector<float> src(sd.begin(), sd.begin() + n);
+    std::vector<float> base(std::size_t(2 * n) + 16);
+    for (std::size_t e = 0; e < base.size(); ++e) base[e] = float(e % 11) - 5.0f;
+    for (bool add : {false, true}) {
+      CAPTURE(add);
+      std::vector<float> out = base;
+      if (add)
+        eigen::detail::scatter_even<float, true>(out.data(), src.data(), n);
+      else
+        eigen::detail::scatter_even<float, false>(out.data(), src.data(), n);
+      bool same = true;
+      for (std::size_t e = 0; e < out.size(); ++e) {
+        const bool hit = e % 2 == 0 && e < std::size_t(2 * n);
+        same = same && out[e] == (hit ? (add ? base[e] + src[e / 2] : src[e / 2]) : base[e]);
+      }
+      CHECK(same);
+    }
+    for (int m : {2 * n - 1, 2 * n}) {
+      CAPTURE(m);
+      std::vector<float> out(std::size_t(m) + 16, -7.0f);
+      eigen::detail::expand_even(out.data(), src.data(), m);
+      bool same = true;
+      for (std::size_t e = 0; e < out.size(); ++e)
+        same = same && out[e] == (e < std::size_t(m) ? (e % 2 ? 0.0f : src[e / 2]) : -7.0f);
+      CHECK(same);
+    }
+  }
+}
+
+// The stride-2 and 1x1 stride-2 paths in float against double: forward, and the input gradient overwritten
+// and added (the presets' backward test above covers the overwrite only), odd sizes included.
+TEST_CASE("layers: conv2d float32 stride-2 forward and added input gradient agree with double") {
+  const ConvShape cases[] = {
+      {2, 16, 28, 28, 32, 1, 2, 0}, {2, 64, 7, 7, 128, 1, 2, 0}, {2, 8, 9, 11, 8, 1, 2, 0},
+      {2, 16, 28, 28, 32, 3, 2, 1}, {2, 64, 7, 7, 128, 3, 2, 1}, {2, 16, 9, 13, 16, 3, 2, 1},
+  };
+  eigen::CpuContext ctx(2);
+  for (const auto& s : cases) {
+    CAPTURE(s.c);
+    CAPTURE(s.h);
+    CAPTURE(s.w);
+    CAPTURE(s.r);
+    const auto xd = random_vector(s.in_size(), 41), wd = random_vector(s.weight_size(), 42);
+    const auto dyd = random_vector(s.out_size(), 43), dx0 = random_vector(s.in_size(), 44);
+    std::vector<double> yd(s.out_size()), dxd = dx0, dwd(s.weight_size(), 0.0);
+    eigen::conv2d_forward(ctx, s, xd.data(), wd.data(), yd.data());
+    eigen::conv2d_backward(ctx, s, xd.data(), wd.data(), dyd.data(), dxd.data(), dwd.data(), true);
+    const std::vector<float> xf(xd.begin(), xd.end()), wf(wd.begin(), wd.end()), dyf(dyd.begin(), dyd.end());
+    std::vector<float> yf(s.out_size()), dxf(dx0.begin(), dx0.end()), dwf(s.weight_size(), 0.0f);
+    eigen::conv2d_forward(ctx, s, xf.data(), wf.data(), yf.data());
+    eigen::conv2d_backward(ctx, s, xf.data(), wf.data(), dyf.data(), dxf.data(), dwf.data(), true);
+    CHECK(worst_error(yf, yd) < 1e-5);
+    CHECK(worst_error(dxf, dxd) < 1e-5);
+    CHECK(worst_error(dwf, dwd) < 1e-5);
+  }
+}
+
 // A "same" 3x3 convolution with whole packets of channels runs on padded planes or, for small images, on the
 // channel-vectorized kernel (whichever computes less): both, forced, against double on small and odd sizes,
 // forward and both gradients, the input gradient overwritten and added.
