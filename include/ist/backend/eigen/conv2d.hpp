@@ -349,26 +349,31 @@ int direct_pb(int positions) {
   return best;
 }
 
-// The whole output of one image on grid g: yq[k_pad][oplane] from the entries (eoff, wt[kb][e][KB]).
+// Output channels [kb*KB, kb*KB + KB) of one image on grid g: yk[KB][oplane] from the entries (eoff,
+// wt[kb][e][KB]).
 template <class T>
-void direct_conv(const Padded<T>& g, const int* eoff, int entries, int k_out, const T* base, const T* wt, T* yq) {
+void direct_conv_block(const Padded<T>& g, const int* eoff, int entries, int kb, const T* base, const T* wt, T* yk) {
   constexpr int L = packet_size<T>;
   const int positions = g.h * g.pw;
   const int pb = direct_pb<T>(positions);
   const int blk = pb * L;
-  const int kbs = (k_out + kDirectKB - 1) / kDirectKB;
-  for (int kb = 0; kb < kbs; ++kb) {
-    const T* wk = wt + std::size_t(kb) * entries * kDirectKB;
-    T* yk = yq + std::size_t(kb) * kDirectKB * g.oplane;
-    for (int q0 = 0; q0 < positions; q0 += blk) {
-      if (pb == 3)
-        direct_block<T, 3>(base, eoff, entries, wk, yk, g.oplane, q0);
-      else if (pb == 2)
-        direct_block<T, 2>(base, eoff, entries, wk, yk, g.oplane, q0);
-      else
-        direct_block<T, 1>(base, eoff, entries, wk, yk, g.oplane, q0);
-    }
+  const T* wk = wt + std::size_t(kb) * entries * kDirectKB;
+  for (int q0 = 0; q0 < positions; q0 += blk) {
+    if (pb == 3)
+      direct_block<T, 3>(base, eoff, entries, wk, yk, g.oplane, q0);
+    else if (pb == 2)
+      direct_block<T, 2>(base, eoff, entries, wk, yk, g.oplane, q0);
+    else
+      direct_block<T, 1>(base, eoff, entries, wk, yk, g.oplane, q0);
   }
+}
+
+// The whole output of one image on grid g: yq[k_pad][oplane].
+template <class T>
+void direct_conv(const Padded<T>& g, const int* eoff, int entries, int k_out, const T* base, const T* wt, T* yq) {
+  const int kbs = (k_out + kDirectKB - 1) / kDirectKB;
+  for (int kb = 0; kb < kbs; ++kb)
+    direct_conv_block(g, eoff, entries, kb, base, wt, yq + std::size_t(kb) * kDirectKB * g.oplane);
 }
 
 // Entries of a "same" stride-1 convolution over `channels` padded planes: e = c*r*r + tap.
@@ -1041,7 +1046,8 @@ void conv2d_forward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w,
     const int k_pad = (s.k + detail::kDirectKB - 1) / detail::kDirectKB * detail::kDirectKB;
     const std::size_t wt_size = detail::round_up(std::size_t(k_pad) * crr, 64);
     const std::size_t xp_size = detail::round_up(std::size_t(s.c) * (phases ? 4 : 1) * g.plane, 64);
-    const std::size_t need = wt_size + xp_size + std::size_t(k_pad) * g.oplane;
+    // The output one block of KB channels at a time, each block's planes copied out while they are in cache.
+    const std::size_t need = wt_size + xp_size + std::size_t(detail::kDirectKB) * g.oplane;
     detail::over_images<T>(ctx, s.n, nt, need, [&](T* wt) {
       T* xp = wt + wt_size;
       T* yq = xp + xp_size;
@@ -1061,8 +1067,11 @@ void conv2d_forward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w,
           detail::subsample(s, x + i * in_img, xp, g.plane);
         else
           detail::pad_planes(g, s.c, x + i * in_img, xp);
-        detail::direct_conv(g, eoff, crr, s.k, xp, wt, yq);
-        detail::unpad_planes(g, s.k, yq, y + i * out_img, false);
+        for (int kb = 0; kb * detail::kDirectKB < s.k; ++kb) {
+          detail::direct_conv_block(g, eoff, crr, kb, xp, wt, yq);
+          detail::unpad_planes(g, std::min(detail::kDirectKB, s.k - kb * detail::kDirectKB), yq,
+                               y + i * out_img + std::size_t(kb) * detail::kDirectKB * ohw, false);
+        }
       };
     });
     return;
