@@ -270,19 +270,39 @@ void pad_planes(const Padded<T>& g, int channels, const T* x, T* xp) {
   }
 }
 
-// y[k] <- (or +=) the valid columns of the kernel's output planes yq[k].
+// y[k] <- (or +=) the valid columns of the kernel's output planes yq[k]. Copies of rows shorter than a plane
+// move whole packets where the extra lands on cells written after it (the next row, or the next channel's
+// plane, which this call writes later) and reads stay inside the source plane: rows of 7 or 14 would
+// otherwise each end with a masked store (slow on AMD with AVX2). A grid without border columns (pitch w)
+// is one contiguous row per plane.
 template <class T>
 void unpad_planes(const Padded<T>& g, int channels, const T* yq, T* y, bool add) {
+  constexpr int L = packet_size<T>;
+  const std::size_t hw = std::size_t(g.h) * g.w;
+  const std::size_t whole = (std::size_t(g.w) + L - 1) / L * L;
   for (int k = 0; k < channels; ++k) {
     const T* src = yq + std::size_t(k) * g.oplane;
-    T* dst = y + std::size_t(k) * g.h * g.w;
+    T* dst = y + std::size_t(k) * hw;
+    if (g.pw == g.w) {
+      if (add)
+        move_row<T, true>(dst, src, int(hw));
+      else
+        move_row(dst, src, int(hw));
+      continue;
+    }
     for (int i = 0; i < g.h; ++i) {
       const T* s = src + std::size_t(i) * g.pw;
       T* d = dst + std::size_t(i) * g.w;
-      if (add)
+      const bool spill_ok = std::size_t(i) * g.pw + whole <= g.oplane &&
+                            std::size_t(i) * g.w + whole <= (k + 1 < channels ? 2 * hw : hw);
+      if (add) {
         move_row<T, true>(d, s, g.w);
-      else
+      } else if (spill_ok && g.w % L != 0) {
+        for (std::size_t j = 0; j < whole; j += L)
+          Eigen::internal::pstoreu(d + j, Eigen::internal::ploadu<Packet<T>>(s + j));
+      } else {
         move_row(d, s, g.w);
+      }
     }
   }
 }
@@ -699,6 +719,8 @@ void transpose_to_planes(const T* yt, int pixels, int channels, T* y, bool add) 
   }
 }
 
+inline std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m; }
+
 // ---- stride-2 row moves (phase planes, subsampling) ------------------------------------------------------
 //
 // d[v] <- s[v * 2] (gather_even) and d[v * 2] <- or += s[v] (scatter_even) along a row. Rows are short (7-28
@@ -706,7 +728,9 @@ void transpose_to_planes(const T* yt, int pixels, int channels, T* y, bool add) 
 // 27-40% of a 1x1 stride-2 convolution): for float with AVX-512 or AVX2 they are packets and one permute,
 // the row's end masked. Other types (double, in tests) and targets take the plain loops.
 
-template <class T>
+// With Spill, the last packet is stored whole: up to a packet past d[n) is overwritten (cells the caller writes
+// after), instead of a masked store, which is slow on AMD with AVX2.
+template <class T, bool Spill = false>
 inline void gather_even(T* __restrict d, const T* __restrict s, int n) {
   int v = 0;
 #if defined(EIGEN_VECTORIZE_AVX512)
@@ -720,7 +744,10 @@ inline void gather_even(T* __restrict d, const T* __restrict s, int n) {
       const __mmask16 hi = __mmask16(read > 16 ? (1u << (read - 16)) - 1u : 0u);
       const __m512 e = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, s + 2 * v), even,
                                               _mm512_maskz_loadu_ps(hi, s + 2 * v + 16));
-      _mm512_mask_storeu_ps(d + v, __mmask16((1u << (n - v)) - 1u), e);
+      if constexpr (Spill)
+        _mm512_storeu_ps(d + v, e);
+      else
+        _mm512_mask_storeu_ps(d + v, __mmask16((1u << (n - v)) - 1u), e);
     }
     return;
   }
@@ -737,7 +764,10 @@ inline void gather_even(T* __restrict d, const T* __restrict s, int n) {
       const __m256i lo = _mm256_cmpgt_epi32(_mm256_set1_epi32(read), lane);
       const __m256i hi = _mm256_cmpgt_epi32(_mm256_set1_epi32(read - 8), lane);
       const __m256 e = evens(_mm256_maskload_ps(s + 2 * v, lo), _mm256_maskload_ps(s + 2 * v + 8, hi));
-      _mm256_maskstore_ps(d + v, _mm256_cmpgt_epi32(_mm256_set1_epi32(n - v), lane), e);
+      if constexpr (Spill)
+        _mm256_storeu_ps(d + v, e);
+      else
+        _mm256_maskstore_ps(d + v, _mm256_cmpgt_epi32(_mm256_set1_epi32(n - v), lane), e);
     }
     return;
   }
@@ -833,22 +863,32 @@ template <class T>
 void pad_phases(const Padded<T>& g, int h, int w, int channels, const T* x, T* out, bool transposed) {
   const std::size_t hw = std::size_t(h) * w;
   const std::size_t cs = std::size_t(channels);
-  for (int ph = 0; ph < 4; ++ph) {
-    const int a = ph / 2, b = ph % 2;
-    const int rows = std::min(g.h, (h - a + 1) / 2), cols = std::min(g.w, (w - b + 1) / 2);
-    if (!transposed) {
-      for (int c = 0; c < channels; ++c) {
+  // Planar phases channel by channel (each channel's rows read while in cache); transposed ones phase by phase.
+  if (!transposed)
+    for (int c = 0; c < channels; ++c)
+      for (int ph = 0; ph < 4; ++ph) {
+        const int a = ph / 2, b = ph % 2;
+        const int rows = std::min(g.h, (h - a + 1) / 2), cols = std::min(g.w, (w - b + 1) / 2);
         const T* src = x + std::size_t(c) * hw + std::size_t(a) * w + b;
         T* base = out + (std::size_t(c) * 4 + ph) * g.plane;
         std::fill(base, base + g.front, T(0));
         T* d = base + g.front;
+        // A row's last packet may spill over its border and the next rows (all written after it) while it
+        // stays inside the plane (whose tail is zeroed last).
+        const std::size_t whole = round_up(std::size_t(cols), std::size_t(packet_size<T>));
         for (int u = 0; u < rows; ++u, d += g.pw) {
-          gather_even(d, src + std::size_t(2 * u) * w, cols);
+          if (std::size_t(d - base) + whole <= g.plane)
+            gather_even<T, true>(d, src + std::size_t(2 * u) * w, cols);
+          else
+            gather_even(d, src + std::size_t(2 * u) * w, cols);
           for (int v = cols; v < g.pw; ++v) d[v] = T(0);
         }
         std::fill(d, base + g.plane, T(0));
       }
-    } else {
+  else
+    for (int ph = 0; ph < 4; ++ph) {
+      const int a = ph / 2, b = ph % 2;
+      const int rows = std::min(g.h, (h - a + 1) / 2), cols = std::min(g.w, (w - b + 1) / 2);
       T* base = out + std::size_t(ph) * g.plane * cs;
       std::fill(base, base + std::size_t(g.front) * cs, T(0));
       T* d = base + std::size_t(g.front) * cs;
@@ -861,7 +901,6 @@ void pad_phases(const Padded<T>& g, int h, int w, int channels, const T* x, T* o
       }
       std::fill(d, base + g.plane * cs, T(0));
     }
-  }
 }
 
 // Entries of the stride-2 forward: e = (c*3 + kh)*3 + kw over the phase planes.
@@ -969,7 +1008,6 @@ void unpad_subsampled(const Padded<T>& g, int h, int w, int channels, const T* d
   }
 }
 
-inline std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m; }
 
 // The n images split statically over nt threads: each thread takes its scratch of `need` elements, makes
 // its per-image function from it once (setup(scratch): packed weights, entry tables), then runs it on its
