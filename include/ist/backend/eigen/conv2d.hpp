@@ -270,9 +270,9 @@ void pad_planes(const Padded<T>& g, int channels, const T* x, T* xp) {
   }
 }
 
-// y[k] <- (or +=) the valid columns of the kernel's output planes yq[k]. Copies of rows shorter than a plane
-// move whole packets where the extra lands on cells written after it (the next row, or the next channel's
-// plane, which this call writes later) and reads stay inside the source plane: rows of 7 or 14 would
+// y[k] <- (or +=) the valid columns of the kernel's output planes yq[k]. A copied row moves whole packets
+// (`whole` elements) where the extra lands on cells written after it (the next row, or the next channel's
+// plane, which this call writes later) and the read stays inside the source plane: rows of 7 or 14 would
 // otherwise each end with a masked store (slow on AMD with AVX2). A grid without border columns (pitch w)
 // is one contiguous row per plane.
 template <class T>
@@ -295,14 +295,10 @@ void unpad_planes(const Padded<T>& g, int channels, const T* yq, T* y, bool add)
       T* d = dst + std::size_t(i) * g.w;
       const bool spill_ok = std::size_t(i) * g.pw + whole <= g.oplane &&
                             std::size_t(i) * g.w + whole <= (k + 1 < channels ? 2 * hw : hw);
-      if (add) {
+      if (add)
         move_row<T, true>(d, s, g.w);
-      } else if (spill_ok && g.w % L != 0) {
-        for (std::size_t j = 0; j < whole; j += L)
-          Eigen::internal::pstoreu(d + j, Eigen::internal::ploadu<Packet<T>>(s + j));
-      } else {
-        move_row(d, s, g.w);
-      }
+      else
+        move_row(d, s, spill_ok ? int(whole) : g.w);
     }
   }
 }
