@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "grad_check.hpp"
@@ -338,6 +339,68 @@ TEST_CASE("layers: conv2d planes and channel-vectorized kernels agree with doubl
         CHECK(worst_error(dxf, shifted) < 1e-5);
       }
     }
+  }
+}
+
+// Winograd F(2x2, 3x3), forced, against the definition (forward) and the planes' kernel in double (both
+// gradients) on odd and even sizes (tiles cut by the image's right and bottom edges, images of one pixel) and
+// channel counts of 1-4 packets; its results are the same bits for 1, 2 and 3 threads.
+TEST_CASE("layers: conv2d Winograd F(2x2, 3x3) agrees with double and does not depend on the thread count") {
+  struct Restore {
+    ~Restore() { eigen::detail::same_path = eigen::detail::SamePath::Auto; }
+  } restore;
+  const ConvShape cases[] = {
+      {3, 16, 5, 7, 16, 3, 1, 1},   {13, 16, 7, 7, 16, 3, 1, 1}, {5, 32, 14, 14, 16, 3, 1, 1},
+      {2, 16, 28, 28, 16, 3, 1, 1}, {4, 16, 9, 6, 48, 3, 1, 1},  {3, 16, 1, 1, 16, 3, 1, 1},
+      {2, 32, 2, 3, 16, 3, 1, 1},   {7, 64, 7, 7, 64, 3, 1, 1},
+  };
+  for (const auto& s : cases) {
+    CAPTURE(s.n);
+    CAPTURE(s.c);
+    CAPTURE(s.h);
+    CAPTURE(s.w);
+    CAPTURE(s.k);
+    const auto xd = random_vector(s.in_size(), 51), wd = random_vector(s.weight_size(), 52);
+    const auto dyd = random_vector(s.out_size(), 53);
+    const auto yd = conv_reference(s, xd, wd);
+    std::vector<double> dxd(s.in_size()), dwd(s.weight_size(), 0.0);
+    eigen::detail::same_path = eigen::detail::SamePath::Planes;
+    eigen::CpuContext ctx1(1);
+    eigen::conv2d_backward(ctx1, s, xd.data(), wd.data(), dyd.data(), dxd.data(), dwd.data());
+    eigen::detail::same_path = eigen::detail::SamePath::Winograd;
+    REQUIRE(eigen::detail::use_winograd<float>(s.c, s.k));
+    REQUIRE(eigen::detail::use_winograd<double>(s.c, s.k));
+    const std::vector<float> xf(xd.begin(), xd.end()), wf(wd.begin(), wd.end()), dyf(dyd.begin(), dyd.end());
+    std::vector<float> y1, dx1;
+    for (int threads : {1, 2, 3}) {
+      CAPTURE(threads);
+      eigen::CpuContext ctx(threads);
+      std::vector<float> yf(s.out_size()), dxf(s.in_size(), 0.25f), dwf(s.weight_size(), 0.0f);
+      eigen::conv2d_forward(ctx, s, xf.data(), wf.data(), yf.data());
+      CHECK(worst_error(yf, yd) < 1e-5);
+      eigen::conv2d_backward(ctx, s, xf.data(), wf.data(), dyf.data(), dxf.data(), dwf.data());
+      CHECK(worst_error(dxf, dxd) < 1e-5);
+      CHECK(worst_error(dwf, dwd) < 1e-5);
+      if (threads == 1) {
+        y1 = yf;
+        dx1 = dxf;
+      } else {
+        CHECK(std::memcmp(yf.data(), y1.data(), yf.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(dxf.data(), dx1.data(), dxf.size() * sizeof(float)) == 0);
+      }
+      // Added into an existing gradient: 0.25 + dx.
+      std::fill(dxf.begin(), dxf.end(), 0.25f);
+      eigen::conv2d_backward(ctx, s, xf.data(), wf.data(), dyf.data(), dxf.data(), dwf.data(), true);
+      std::vector<double> shifted(dxd);
+      for (auto& v : shifted) v += 0.25;
+      CHECK(worst_error(dxf, shifted) < 1e-5);
+    }
+    // Double through Winograd: the transforms are exact up to rounding.
+    std::vector<double> ydw(s.out_size()), dxdw(s.in_size()), dwdw(s.weight_size(), 0.0);
+    eigen::conv2d_forward(ctx1, s, xd.data(), wd.data(), ydw.data());
+    eigen::conv2d_backward(ctx1, s, xd.data(), wd.data(), dyd.data(), dxdw.data(), dwdw.data());
+    for (std::size_t i = 0; i < yd.size(); ++i) CHECK(std::abs(ydw[i] - yd[i]) < 1e-12);
+    for (std::size_t i = 0; i < dxd.size(); ++i) CHECK(std::abs(dxdw[i] - dxd[i]) < 1e-12);
   }
 }
 

@@ -472,19 +472,22 @@ inline Eigen::internal::PacketBlock<Packet<T>, packet_size<T>> load_transposed(c
 #endif
 
 // xt[p][c] <- the padded planes of x, transposed: position-major, channel fastest (channels a multiple
-// of the packet size). Every element, slack included, is written. Whole L x L tiles (L channels x L
-// pixels) go through a register transpose; the pixels left over are copied one by one.
+// of the packet size). Every element, slack included, is written (with zero_borders = false, only the
+// image's pixels: a caller that reuses xt for images of the same grid zeroes it once). Whole L x L tiles
+// (L channels x L pixels) go through a register transpose; the pixels left over are copied one by one.
 template <class T>
-void pad_planes_transposed(const Padded<T>& g, int channels, const T* x, T* xt) {
+void pad_planes_transposed(const Padded<T>& g, int channels, const T* x, T* xt, bool zero_borders = true) {
   constexpr int L = packet_size<T>;
   const std::size_t cs = std::size_t(channels);
   const int hw = g.h * g.w;
-  std::fill(xt, xt + std::size_t(g.front) * cs, T(0));
-  for (int i = 0; i < g.h; ++i) {
-    T* border = xt + (std::size_t(g.front) + std::size_t(i) * g.pw + g.w) * cs;
-    std::fill(border, border + std::size_t(g.pw - g.w) * cs, T(0));
+  if (zero_borders) {
+    std::fill(xt, xt + std::size_t(g.front) * cs, T(0));
+    for (int i = 0; i < g.h; ++i) {
+      T* border = xt + (std::size_t(g.front) + std::size_t(i) * g.pw + g.w) * cs;
+      std::fill(border, border + std::size_t(g.pw - g.w) * cs, T(0));
+    }
+    std::fill(xt + (std::size_t(g.front) + std::size_t(g.h) * g.pw) * cs, xt + g.plane * cs, T(0));
   }
-  std::fill(xt + (std::size_t(g.front) + std::size_t(g.h) * g.pw) * cs, xt + g.plane * cs, T(0));
   const int full = hw / L * L;
   for (int c0 = 0; c0 < channels; c0 += L) {
     const T* src = x + std::size_t(c0) * hw;
@@ -1021,7 +1024,7 @@ void over_images(CpuContext& ctx, int n, int nt, std::size_t need, Setup setup) 
 
 // Which kernel a "same" stride-1 convolution with whole packets of channels takes: Auto chooses by the work
 // each computes; the others force one (tests and benchmarks compare the two; not for concurrent use).
-enum class SamePath { Auto, Planes, Channels };
+enum class SamePath { Auto, Planes, Channels, Winograd };
 inline SamePath same_path = SamePath::Auto;
 
 // The channel-vectorized path: 3x3 "same" stride 1, input and output channels whole packets, and fewer
@@ -1038,6 +1041,174 @@ bool use_nhwc(const ConvShape& s) {
   return 1.1 * s.h * s.w < double(computed);
 }
 
+// ---- Winograd F(2x2, 3x3) for "same" 3x3 stride-1 convolutions -------------------------------------------
+//
+// Each output tile of 2x2 pixels is computed from the 4x4 input tile around it (Lavin & Gray 2016):
+//   Y = A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A,
+// with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] and
+// A^T = [1 1 1 0; 0 1 -1 -1]. The sum over input channels is, for each of the 16 entries xi of a tile, a
+// matrix product M_xi[tile][k] = sum_c V_xi[tile][c] U_xi[c][k]: the channel-vectorized kernel (nhwc_conv)
+// with one entry per input channel, 16 x 4 multiply-adds per output pixel and input channel instead of 9.
+// Everything runs position-major, channels fastest (channel counts whole packets): the image is padded and
+// transposed once (pad_planes_transposed, at pitch 2*tw + 2 with two zero rows below, so every 4x4 tile,
+// those cut by the image's edge included, reads zeros outside the image), the transforms are packets over
+// channels, no element moves across lanes, and the output goes back to planes in one transposing copy.
+// The input gradient is the same computation on dy with the flipped, transposed weights. Every output is
+// computed by the same operations in the same order whatever the thread: results do not depend on the
+// thread count.
+
+// Which 3x3 stride-1 convolutions take Winograd: Auto, with whole packets of input and output channels.
+template <class T>
+bool use_winograd(int c_in, int c_out) {
+  constexpr int L = packet_size<T>;
+  if (c_in % L != 0 || c_out % L != 0) return false;
+  if (same_path != SamePath::Auto) return same_path == SamePath::Winograd;
+  return true;
+}
+
+inline bool winograd_shape(const ConvShape& s) { return s.stride == 1 && s.r == 3 && s.pad == 1; }
+
+// U = G g G^T of the 3x3 kernel g (row-major), 4x4 row-major into u.
+template <class T>
+inline void winograd_kernel(const T* g, T* u) {
+  T gg[4][3];  // G g
+  for (int j = 0; j < 3; ++j) {
+    gg[0][j] = g[j];
+    gg[1][j] = T(0.5) * (g[j] + g[3 + j] + g[6 + j]);
+    gg[2][j] = T(0.5) * (g[j] - g[3 + j] + g[6 + j]);
+    gg[3][j] = g[6 + j];
+  }
+  for (int i = 0; i < 4; ++i) {
+    u[i * 4 + 0] = gg[i][0];
+    u[i * 4 + 1] = T(0.5) * (gg[i][0] + gg[i][1] + gg[i][2]);
+    u[i * 4 + 2] = T(0.5) * (gg[i][0] - gg[i][1] + gg[i][2]);
+    u[i * 4 + 3] = gg[i][2];
+  }
+}
+
+// Transformed weights for nhwc_conv, one matrix per tile entry: wu[xi][c][k] = U_xi of g_kc. With `flip`, those
+// of the input gradient (outputs = the forward's input channels): g_kc = w[c][k] rotated by 180 degrees.
+template <class T>
+void pack_winograd_weights(int c_out, int c_in, const T* w, bool flip, T* wu) {
+  const std::size_t per_xi = std::size_t(c_in) * c_out;
+  for (int k = 0; k < c_out; ++k)
+    for (int c = 0; c < c_in; ++c) {
+      T g[9], u[16];
+      for (int t = 0; t < 9; ++t)
+        g[t] = flip ? w[(std::size_t(c) * c_out + k) * 9 + (8 - t)] : w[(std::size_t(k) * c_in + c) * 9 + t];
+      winograd_kernel(g, u);
+      for (int xi = 0; xi < 16; ++xi) wu[xi * per_xi + std::size_t(c) * c_out + k] = u[xi];
+    }
+}
+
+// vt[xi][t][c] (t = ti*tw + tj) for every tile of one image from its transposed padded copy xt (grid g, pitch
+// 2*tw + 2), `channels` values per position.
+template <class T>
+void winograd_input(const Padded<T>& g, int th, int tw, int channels, const T* xt, T* vt) {
+  using P = Packet<T>;
+  constexpr int L = packet_size<T>;
+  namespace ei = Eigen::internal;
+  const std::size_t cs = std::size_t(channels), row = std::size_t(g.pw) * cs;
+  const std::size_t xi_stride = std::size_t(th) * tw * cs;
+  for (int ti = 0; ti < th; ++ti)
+    for (int tj = 0; tj < tw; ++tj) {
+      // The tile's top-left cell: image pixel (2ti - 1, 2tj - 1).
+      const T* d = xt + (std::size_t(g.front) + std::size_t(2 * ti - 1) * g.pw + std::size_t(2 * tj - 1)) * cs;
+      T* v = vt + (std::size_t(ti) * tw + tj) * cs;
+      for (int c0 = 0; c0 < channels; c0 += L) {
+        P h[4][4];  // (d B): columns combined, per row r
+        for (int r = 0; r < 4; ++r) {
+          const T* dr = d + r * row + c0;
+          const P d0 = ei::pload<P>(dr), d1 = ei::pload<P>(dr + cs), d2 = ei::pload<P>(dr + 2 * cs),
+                  d3 = ei::pload<P>(dr + 3 * cs);
+          h[r][0] = ei::psub(d0, d2);
+          h[r][1] = ei::padd(d1, d2);
+          h[r][2] = ei::psub(d2, d1);
+          h[r][3] = ei::psub(d1, d3);
+        }
+        for (int b = 0; b < 4; ++b) {
+          ei::pstore(v + std::size_t(b) * xi_stride + c0, ei::psub(h[0][b], h[2][b]));
+          ei::pstore(v + std::size_t(4 + b) * xi_stride + c0, ei::padd(h[1][b], h[2][b]));
+          ei::pstore(v + std::size_t(8 + b) * xi_stride + c0, ei::psub(h[2][b], h[1][b]));
+          ei::pstore(v + std::size_t(12 + b) * xi_stride + c0, ei::psub(h[1][b], h[3][b]));
+        }
+      }
+    }
+}
+
+// yt[p][k] (p = i*w + j over the image's pixels) <- A^T M A of every tile, mt[xi][t][k].
+template <class T>
+void winograd_output(int h, int w, int th, int tw, int channels, const T* mt, T* yt) {
+  using P = Packet<T>;
+  constexpr int L = packet_size<T>;
+  namespace ei = Eigen::internal;
+  const std::size_t cs = std::size_t(channels), xi_stride = std::size_t(th) * tw * cs;
+  for (int ti = 0; ti < th; ++ti)
+    for (int tj = 0; tj < tw; ++tj) {
+      const T* m = mt + (std::size_t(ti) * tw + tj) * cs;
+      const bool right = 2 * tj + 1 < w, below = 2 * ti + 1 < h;
+      T* y0 = yt + (std::size_t(2 * ti) * w + 2 * tj) * cs;
+      T* y1 = y0 + std::size_t(w) * cs;
+      for (int k0 = 0; k0 < channels; k0 += L) {
+        P s0[4], s1[4];  // A^T M: rows combined, per column b
+        for (int b = 0; b < 4; ++b) {
+          const P m0 = ei::pload<P>(m + std::size_t(b) * xi_stride + k0);
+          const P m1 = ei::pload<P>(m + std::size_t(4 + b) * xi_stride + k0);
+          const P m2 = ei::pload<P>(m + std::size_t(8 + b) * xi_stride + k0);
+          const P m3 = ei::pload<P>(m + std::size_t(12 + b) * xi_stride + k0);
+          s0[b] = ei::padd(ei::padd(m0, m1), m2);
+          s1[b] = ei::psub(ei::psub(m1, m2), m3);
+        }
+        ei::pstore(y0 + k0, ei::padd(ei::padd(s0[0], s0[1]), s0[2]));
+        if (right) ei::pstore(y0 + cs + k0, ei::psub(ei::psub(s0[1], s0[2]), s0[3]));
+        if (below) {
+          ei::pstore(y1 + k0, ei::padd(ei::padd(s1[0], s1[1]), s1[2]));
+          if (right) ei::pstore(y1 + cs + k0, ei::psub(ei::psub(s1[1], s1[2]), s1[3]));
+        }
+      }
+    }
+}
+
+// out[n][c_out][h][w] <- (or +=) the "same" 3x3 convolution of in[n][c_in][h][w] (c_in, c_out whole packets)
+// with weights w (flip: the input gradient's, see pack_winograd_weights).
+template <class T>
+void winograd_conv(CpuContext& ctx, int n, int h, int w, int c_in, int c_out, const T* in, const T* weights,
+                   bool flip, T* out, bool add) {
+  const int th = (h + 1) / 2, tw = (w + 1) / 2, tiles = th * tw;
+  const int pitch = 2 * tw + 2;
+  // Reach: a tile reads one row above and up to two below the image (odd h), one column left and right.
+  const Padded<T> g(h, w, pitch, 2 * pitch + 1);
+  const std::size_t wu_size = round_up(16 * std::size_t(c_in) * c_out, 64);
+  const std::size_t xt_size = round_up(g.plane * c_in, 64);
+  const std::size_t vt_size = round_up(16 * std::size_t(tiles) * c_in, 64);
+  const std::size_t mt_size = round_up(16 * std::size_t(tiles) * c_out, 64);
+  const std::size_t yt_size = round_up(std::size_t(h) * w * c_out, 64);
+  const std::size_t need = wu_size + xt_size + vt_size + mt_size + yt_size;
+  const std::size_t in_img = std::size_t(c_in) * h * w, out_img = std::size_t(c_out) * h * w;
+  const int nt = std::min(ctx.threads(), n);
+  over_images<T>(ctx, n, nt, need, [&](T* wu) {
+    T* xt = wu + wu_size;
+    T* vt = xt + xt_size;
+    T* mt = vt + vt_size;
+    T* yt = mt + mt_size;
+    pack_winograd_weights(c_out, c_in, weights, flip, wu);
+    std::fill(xt, xt + xt_size, T(0));  // the borders, once: each image writes only its pixels
+    int* pbase = int_scratch(std::size_t(tiles) + std::size_t(c_in));
+    int* eoff = pbase + tiles;
+    for (int t = 0; t < tiles; ++t) pbase[t] = t * c_in;
+    for (int c = 0; c < c_in; ++c) eoff[c] = c;
+    return [=, &g](int i) {
+      pad_planes_transposed(g, c_in, in + i * in_img, xt, false);
+      winograd_input(g, th, tw, c_in, xt, vt);
+      for (int xi = 0; xi < 16; ++xi)
+        nhwc_conv(tiles, pbase, eoff, c_in, c_out, vt + std::size_t(xi) * tiles * c_in,
+                  wu + std::size_t(xi) * c_in * c_out, mt + std::size_t(xi) * tiles * c_out);
+      winograd_output(h, w, th, tw, c_out, mt, yt);
+      transpose_to_planes(yt, h * w, c_out, out + i * out_img, add);
+    };
+  });
+}
+
 }  // namespace detail
 
 // y: [n, k, oh, ow] (overwritten); x: [n, c, h, w]; w: [k, c, r, r].
@@ -1049,6 +1220,10 @@ void conv2d_forward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w,
   const std::size_t in_img = std::size_t(s.c) * s.h * s.w;
   const std::size_t out_img = std::size_t(s.k) * ohw;
   const int nt = std::min(ctx.threads(), s.n);
+  if (detail::winograd_shape(s) && detail::use_winograd<T>(s.c, s.k)) {
+    detail::winograd_conv(ctx, s.n, s.h, s.w, s.c, s.k, x, w, false, y, false);
+    return;
+  }
   if (detail::use_nhwc<T>(s)) {
     const detail::Padded<T> g(s.h, s.w, s.r);
     const int pixels = s.h * s.w, rr = s.r * s.r;
@@ -1136,6 +1311,12 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
   const std::size_t out_img = std::size_t(s.k) * ohw;
   const std::size_t wsize = detail::round_up(std::size_t(crr) * s.k, 64);
   const int nt = std::min(ctx.threads(), s.n);
+  if (dx && detail::winograd_shape(s) && detail::use_winograd<T>(s.k, s.c)) {
+    // The input gradient by Winograd (dy with the flipped, transposed weights), the weight gradient below.
+    conv2d_backward(ctx, s, x, w, dy, static_cast<T*>(nullptr), dw);
+    detail::winograd_conv(ctx, s.n, s.h, s.w, s.k, s.c, dy, w, true, dx, accumulate_dx);
+    return;
+  }
   const bool phases = detail::use_phases(s) && s.c % detail::packet_size<T> == 0;
   if (detail::use_direct(s) || phases) {
     // Stride 1: the input gradient is a "same" convolution of the padded dy (k channels) with the flipped
