@@ -1169,6 +1169,162 @@ void winograd_output(int h, int w, int th, int tw, int channels, const T* mt, T*
     }
 }
 
+// ---- Winograd weight gradient: dL/dg_kc = G^T [ sum over tiles (A dY_k A^T) .* V_c ] G ------------------------
+//
+// The forward's products U_xi (x) V_xi give, by the chain rule, dL/dU_xi[k][c] = sum_t Yh_xi[t][k] V_xi[t][c] with
+// Yh = A dY A^T, the 2x2 tile of dy spread to 4x4 (outputs past the image's edge have dy = 0): 16 products that
+// sum over tiles, then one 4x4 -> 3x3 transform per (k, c) at the end.
+
+// yh[xi][t][k] = (A dY A^T)_xi of every tile of one image's transposed dy (grid g, the forward's pixel positions).
+template <class T>
+void winograd_dy(const Padded<T>& g, int th, int tw, int channels, const T* dyt, T* yh) {
+  using P = Packet<T>;
+  constexpr int L = packet_size<T>;
+  namespace ei = Eigen::internal;
+  const std::size_t cs = std::size_t(channels), row = std::size_t(g.pw) * cs;
+  const std::size_t xi_stride = std::size_t(th) * tw * cs;
+  const P zero = ei::pset1<P>(T(0));
+  for (int ti = 0; ti < th; ++ti)
+    for (int tj = 0; tj < tw; ++tj) {
+      const T* z = dyt + (std::size_t(g.front) + std::size_t(2 * ti) * g.pw + std::size_t(2 * tj)) * cs;
+      T* y = yh + (std::size_t(ti) * tw + tj) * cs;
+      for (int k0 = 0; k0 < channels; k0 += L) {
+        const P z00 = ei::pload<P>(z + k0), z01 = ei::pload<P>(z + cs + k0);
+        const P z10 = ei::pload<P>(z + row + k0), z11 = ei::pload<P>(z + row + cs + k0);
+        // A z: rows z0, z0 + z1, z0 - z1, -z1 (each a pair p, q); then each row spread to p, p + q, p - q, -q.
+        const P p[4] = {z00, ei::padd(z00, z10), ei::psub(z00, z10), ei::psub(zero, z10)};
+        const P q[4] = {z01, ei::padd(z01, z11), ei::psub(z01, z11), ei::psub(zero, z11)};
+        for (int a = 0; a < 4; ++a) {
+          T* ya = y + std::size_t(4 * a) * xi_stride + k0;
+          ei::pstore(ya, p[a]);
+          ei::pstore(ya + xi_stride, ei::padd(p[a], q[a]));
+          ei::pstore(ya + 2 * xi_stride, ei::psub(p[a], q[a]));
+          ei::pstore(ya + 3 * xi_stride, ei::psub(zero, q[a]));
+        }
+      }
+    }
+}
+
+// du[k][c] += sum_t yh[t][k] * v[t][c] for k in [k0, k0 + KB), c in [c0, c0 + CV*L): packets over c, yh broadcast.
+template <class T, int KB, int CV>
+inline void winograd_dw_block(int tiles, const T* yh, std::size_t ks, const T* v, std::size_t cs, T* du) {
+  using P = Packet<T>;
+  constexpr int L = packet_size<T>;
+  namespace ei = Eigen::internal;
+  P acc[KB][CV];
+  for (int kk = 0; kk < KB; ++kk)
+    for (int j = 0; j < CV; ++j) acc[kk][j] = ei::pset1<P>(T(0));
+  for (int t = 0; t < tiles; ++t) {
+    const T* vt = v + std::size_t(t) * cs;
+    const T* yt = yh + std::size_t(t) * ks;
+    P xv[CV];
+    for (int j = 0; j < CV; ++j) xv[j] = ei::pload<P>(vt + j * L);
+    for (int kk = 0; kk < KB; ++kk) {
+      const P b = ei::pset1<P>(yt[kk]);
+      for (int j = 0; j < CV; ++j) acc[kk][j] = ei::pmadd(xv[j], b, acc[kk][j]);
+    }
+  }
+  for (int kk = 0; kk < KB; ++kk)
+    for (int j = 0; j < CV; ++j) {
+      T* d = du + std::size_t(kk) * cs + j * L;
+      ei::pstore(d, ei::padd(ei::pload<P>(d), acc[kk][j]));
+    }
+}
+
+// du[k][c] += sum_t yh[t][k] v[t][c] over all k < k_out, c < c_in (whole packets).
+template <class T>
+void winograd_dw_products(int tiles, int k_out, int c_in, const T* yh, const T* v, T* du) {
+  constexpr int L = packet_size<T>;
+  const std::size_t ks = std::size_t(k_out), cs = std::size_t(c_in);
+  // Register blocks: KB x CV accumulators, CV loads and one broadcast (32 registers: 16 accumulators; 16: 8).
+  constexpr bool wide = kVectorRegisters >= 32;
+  if (c_in % (2 * L) == 0) {
+    constexpr int KB = wide ? 8 : 4;
+    for (int k0 = 0; k0 < k_out; k0 += KB)
+      for (int c0 = 0; c0 < c_in; c0 += 2 * L)
+        winograd_dw_block<T, KB, 2>(tiles, yh + k0, ks, v + c0, cs, du + std::size_t(k0) * cs + c0);
+  } else {
+    constexpr int KB = wide ? 16 : 8;
+    static_assert(KB % L == 0 || L % KB == 0);
+    if (k_out % KB == 0) {
+      for (int k0 = 0; k0 < k_out; k0 += KB)
+        for (int c0 = 0; c0 < c_in; c0 += L)
+          winograd_dw_block<T, KB, 1>(tiles, yh + k0, ks, v + c0, cs, du + std::size_t(k0) * cs + c0);
+    } else {
+      for (int k0 = 0; k0 < k_out; k0 += L)
+        for (int c0 = 0; c0 < c_in; c0 += L)
+          winograd_dw_block<T, L, 1>(tiles, yh + k0, ks, v + c0, cs, du + std::size_t(k0) * cs + c0);
+    }
+  }
+}
+
+// dW [k][c][3][3] += G^T dU_kc G, dU_kc the 4x4 of du[xi][k][c].
+template <class T>
+void winograd_dw_finish(int k_out, int c_in, const T* du, T* dw) {
+  const std::size_t per_xi = std::size_t(k_out) * c_in;
+  for (int k = 0; k < k_out; ++k)
+    for (int c = 0; c < c_in; ++c) {
+      T d[4][4], r[3][4];
+      for (int xi = 0; xi < 16; ++xi) d[xi / 4][xi % 4] = du[xi * per_xi + std::size_t(k) * c_in + c];
+      for (int b = 0; b < 4; ++b) {  // G^T d: rows
+        r[0][b] = d[0][b] + T(0.5) * (d[1][b] + d[2][b]);
+        r[1][b] = T(0.5) * (d[1][b] - d[2][b]);
+        r[2][b] = T(0.5) * (d[1][b] + d[2][b]) + d[3][b];
+      }
+      T* o = dw + (std::size_t(k) * c_in + c) * 9;
+      for (int i = 0; i < 3; ++i) {  // (G^T d) G: columns
+        o[i * 3 + 0] += r[i][0] + T(0.5) * (r[i][1] + r[i][2]);
+        o[i * 3 + 1] += T(0.5) * (r[i][1] - r[i][2]);
+        o[i * 3 + 2] += T(0.5) * (r[i][1] + r[i][2]) + r[i][3];
+      }
+    }
+}
+
+// dw [k][c][3][3] += the weight gradient of the "same" 3x3 convolution over x [n][c][h][w] and dy [n][k][h][w]
+// (c, k whole packets). Each thread sums its images' dU, transforms it once, and the threads' parts are added
+// in thread order.
+template <class T>
+void winograd_weight_grad(CpuContext& ctx, const ConvShape& s, const T* x, const T* dy, T* dw) {
+  const int th = (s.h + 1) / 2, tw = (s.w + 1) / 2, tiles = th * tw;
+  const int pitch = 2 * tw + 2;
+  const Padded<T> g(s.h, s.w, pitch, 2 * pitch + 1);
+  const std::size_t per_xi = std::size_t(s.k) * s.c;
+  const std::size_t du_size = round_up(16 * per_xi, 64), part_size = round_up(9 * per_xi, 64);
+  const std::size_t xt_size = round_up(g.plane * s.c, 64), dyt_size = round_up(g.plane * s.k, 64);
+  const std::size_t vt_size = round_up(16 * std::size_t(tiles) * s.c, 64);
+  const std::size_t yh_size = round_up(16 * std::size_t(tiles) * s.k, 64);
+  const std::size_t need = du_size + part_size + xt_size + dyt_size + vt_size + yh_size;
+  const std::size_t in_img = std::size_t(s.c) * s.h * s.w, out_img = std::size_t(s.k) * s.h * s.w;
+  const int nt = std::min(ctx.threads(), s.n);
+  for (int t = 0; t < nt; ++t) ctx.scratch<T>(t, need);
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num();
+    T* du = ctx.scratch<T>(t, need);
+    T* part = du + du_size;
+    T* xt = part + part_size;
+    T* dyt = xt + xt_size;
+    T* vt = dyt + dyt_size;
+    T* yh = vt + vt_size;
+    std::fill(du, dyt + dyt_size, T(0));  // dU, the part, and the padded copies' borders
+    const int i_end = int(std::int64_t(s.n) * (t + 1) / nt);
+    for (int i = int(std::int64_t(s.n) * t / nt); i < i_end; ++i) {
+      pad_planes_transposed(g, s.c, x + i * in_img, xt, false);
+      winograd_input(g, th, tw, s.c, xt, vt);
+      pad_planes_transposed(g, s.k, dy + i * out_img, dyt, false);
+      winograd_dy(g, th, tw, s.k, dyt, yh);
+      for (int xi = 0; xi < 16; ++xi)
+        winograd_dw_products(tiles, s.k, s.c, yh + std::size_t(xi) * tiles * s.k, vt + std::size_t(xi) * tiles * s.c,
+                             du + xi * per_xi);
+    }
+    winograd_dw_finish(s.k, s.c, du, part);
+  }
+  for (int t = 0; t < nt; ++t) {
+    const T* part = ctx.scratch<T>(t, need) + du_size;
+    for (std::size_t j = 0; j < 9 * per_xi; ++j) dw[j] += part[j];
+  }
+}
+
 // out[n][c_out][h][w] <- (or +=) the "same" 3x3 convolution of in[n][c_in][h][w] (c_in, c_out whole packets)
 // with weights w (flip: the input gradient's, see pack_winograd_weights).
 template <class T>
@@ -1311,10 +1467,10 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
   const std::size_t out_img = std::size_t(s.k) * ohw;
   const std::size_t wsize = detail::round_up(std::size_t(crr) * s.k, 64);
   const int nt = std::min(ctx.threads(), s.n);
-  if (dx && detail::winograd_shape(s) && detail::use_winograd<T>(s.k, s.c)) {
-    // The input gradient by Winograd (dy with the flipped, transposed weights), the weight gradient below.
-    conv2d_backward(ctx, s, x, w, dy, static_cast<T*>(nullptr), dw);
-    detail::winograd_conv(ctx, s.n, s.h, s.w, s.k, s.c, dy, w, true, dx, accumulate_dx);
+  if (detail::winograd_shape(s) && detail::use_winograd<T>(s.c, s.k)) {
+    // Both gradients by Winograd: the input gradient is the forward on dy with the flipped, transposed weights.
+    detail::winograd_weight_grad(ctx, s, x, dy, dw);
+    if (dx) detail::winograd_conv(ctx, s.n, s.h, s.w, s.k, s.c, dy, w, true, dx, accumulate_dx);
     return;
   }
   const bool phases = detail::use_phases(s) && s.c % detail::packet_size<T> == 0;
