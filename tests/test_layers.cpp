@@ -43,6 +43,11 @@ std::vector<double> conv_reference(const ConvShape& s, const std::vector<double>
   return y;
 }
 
+// A test that forces a convolution path (eigen::detail::same_path) puts Auto back when it ends, passed or not.
+struct RestoreSamePath {
+  ~RestoreSamePath() { eigen::detail::same_path = eigen::detail::SamePath::Auto; }
+};
+
 // The largest absolute difference between a float result and the double one, over the largest double value.
 double worst_error(const std::vector<float>& got, const std::vector<double>& want) {
   double scale = 0, err = 0;
@@ -300,9 +305,7 @@ TEST_CASE("layers: conv2d float32 stride-2 forward and added input gradient agre
 // channel-vectorized kernel (whichever computes less): both, forced, against double on small and odd sizes,
 // forward and both gradients, the input gradient overwritten and added.
 TEST_CASE("layers: conv2d planes and channel-vectorized kernels agree with double on small images") {
-  struct Restore {
-    ~Restore() { eigen::detail::same_path = eigen::detail::SamePath::Auto; }
-  } restore;
+  const RestoreSamePath restore;
   const ConvShape cases[] = {
       {2, 16, 7, 7, 32, 3, 1, 1}, {2, 32, 4, 4, 16, 3, 1, 1}, {2, 16, 5, 9, 48, 3, 1, 1},
       {2, 16, 14, 14, 16, 3, 1, 1}, {3, 16, 1, 1, 16, 3, 1, 1}, {2, 48, 3, 2, 32, 3, 1, 1},
@@ -346,9 +349,7 @@ TEST_CASE("layers: conv2d planes and channel-vectorized kernels agree with doubl
 // gradients, the weight gradient summed over the images' tiles) on odd and even sizes (tiles cut by the image's right and bottom edges, images of one pixel) and
 // channel counts of 1-4 packets; its results are the same bits for 1, 2 and 3 threads.
 TEST_CASE("layers: conv2d Winograd F(2x2, 3x3) agrees with double and does not depend on the thread count") {
-  struct Restore {
-    ~Restore() { eigen::detail::same_path = eigen::detail::SamePath::Auto; }
-  } restore;
+  const RestoreSamePath restore;
   const ConvShape cases[] = {
       {3, 16, 5, 7, 16, 3, 1, 1},   {13, 16, 7, 7, 16, 3, 1, 1}, {5, 32, 14, 14, 16, 3, 1, 1},
       {2, 16, 28, 28, 16, 3, 1, 1}, {4, 16, 9, 6, 48, 3, 1, 1},  {3, 16, 1, 1, 16, 3, 1, 1},

@@ -15,6 +15,10 @@
 //   The weight gradient reads a position-major (channel-fastest) padded copy of the input: packets over
 //   input channels, dy values broadcast (direct_weight_grad_t); with fewer input channels than a packet,
 //   packet dot products of dy with the shifted input views instead (direct_weight_grad).
+// * "Same" 3x3 stride-1 convolutions whose input and output channels are whole packets (16, 32, 64 with
+//   AVX-512; multiples of 8 with AVX2) run as Winograd F(2x2, 3x3) instead, all three products (forward,
+//   input gradient, weight gradient): 2.25x fewer multiply-adds per output, plus additions in the
+//   transforms (see "Winograd" below). SamePath forces a path for tests and benchmarks.
 // * Stride-2 3x3 pad-1 convolutions run the same kernels over the four phase planes of the input
 //   (see "stride 2" below).
 // * Everything else (1x1 projections, other paddings) is one GEMM per image,
