@@ -1284,20 +1284,84 @@ void winograd_dw_finish(int k_out, int c_in, const T* du, T* dw) {
     }
 }
 
-// dw [k][c][3][3] += the weight gradient of the "same" 3x3 convolution over x [n][c][h][w] and dy [n][k][h][w]
-// (c, k whole packets). Each thread sums its images' dU, transforms it once, and the threads' parts are added
-// in thread order.
+// The tiles of an h x w image and the transposed padded grid every Winograd pass reads: pitch 2*tw + 2 and a
+// reach of two rows, so that a tile reads one row above and up to two below the image (odd h), one column
+// left and right, all inside the zero borders.
 template <class T>
-void winograd_weight_grad(CpuContext& ctx, const ConvShape& s, const T* x, const T* dy, T* dw) {
-  const int th = (s.h + 1) / 2, tw = (s.w + 1) / 2, tiles = th * tw;
-  const int pitch = 2 * tw + 2;
-  const Padded<T> g(s.h, s.w, pitch, 2 * pitch + 1);
-  const std::size_t per_xi = std::size_t(s.k) * s.c;
+struct WinogradTiles {
+  int h, w, th, tw, tiles;
+  Padded<T> g;
+  WinogradTiles(int h_, int w_)
+      : h(h_), w(w_), th((h_ + 1) / 2), tw((w_ + 1) / 2), tiles(th * tw), g(h_, w_, 2 * tw + 2, 2 * (2 * tw + 2) + 1) {}
+};
+
+// The tables of nhwc_conv for the 16 products of c_in input channels: pbase[t] = t * c_in, eoff[c] = c.
+inline const int* winograd_tables(int tiles, int c_in) {
+  int* pbase = int_scratch(std::size_t(tiles) + std::size_t(c_in));
+  for (int t = 0; t < tiles; ++t) pbase[t] = t * c_in;
+  for (int c = 0; c < c_in; ++c) pbase[tiles + c] = c;
+  return pbase;
+}
+
+// out (c_out planes of one image) <- (or +=) the convolution of the image whose transposed padded copy is xt
+// (c_in channels), with the transformed weights wu; vt, mt, yt: scratch of 16*tiles*c_in, 16*tiles*c_out and
+// h*w*c_out elements; tables from winograd_tables.
+template <class T>
+void winograd_image(const WinogradTiles<T>& wt, int c_in, int c_out, const T* xt, const T* wu, const int* tables,
+                    T* vt, T* mt, T* yt, T* out, bool add) {
+  winograd_input(wt.g, wt.th, wt.tw, c_in, xt, vt);
+  for (int xi = 0; xi < 16; ++xi)
+    nhwc_conv(wt.tiles, tables, tables + wt.tiles, c_in, c_out, vt + std::size_t(xi) * wt.tiles * c_in,
+              wu + std::size_t(xi) * c_in * c_out, mt + std::size_t(xi) * wt.tiles * c_out);
+  winograd_output(wt.h, wt.w, wt.th, wt.tw, c_out, mt, yt);
+  transpose_to_planes(yt, wt.h * wt.w, c_out, out, add);
+}
+
+// out[n][c_out][h][w] <- (or +=) the "same" 3x3 convolution of in[n][c_in][h][w] (c_in, c_out whole packets)
+// with weights w.
+template <class T>
+void winograd_conv(CpuContext& ctx, int n, int h, int w, int c_in, int c_out, const T* in, const T* weights,
+                   T* out) {
+  const WinogradTiles<T> wt(h, w);
+  const std::size_t wu_size = round_up(16 * std::size_t(c_in) * c_out, 64);
+  const std::size_t xt_size = round_up(wt.g.plane * c_in, 64);
+  const std::size_t vt_size = round_up(16 * std::size_t(wt.tiles) * c_in, 64);
+  const std::size_t mt_size = round_up(16 * std::size_t(wt.tiles) * c_out, 64);
+  const std::size_t yt_size = round_up(std::size_t(h) * w * c_out, 64);
+  const std::size_t need = wu_size + xt_size + vt_size + mt_size + yt_size;
+  const std::size_t in_img = std::size_t(c_in) * h * w, out_img = std::size_t(c_out) * h * w;
+  over_images<T>(ctx, n, std::min(ctx.threads(), n), need, [&](T* wu) {
+    T* xt = wu + wu_size;
+    T* vt = xt + xt_size;
+    T* mt = vt + vt_size;
+    T* yt = mt + mt_size;
+    pack_winograd_weights(c_out, c_in, weights, false, wu);
+    std::fill(xt, xt + xt_size, T(0));  // the borders, once: each image writes only its pixels
+    const int* tables = winograd_tables(wt.tiles, c_in);
+    return [=, &wt](int i) {
+      pad_planes_transposed(wt.g, c_in, in + i * in_img, xt, false);
+      winograd_image(wt, c_in, c_out, xt, wu, tables, vt, mt, yt, out + i * out_img, false);
+    };
+  });
+}
+
+// Backward of winograd_conv: dw [k][c][3][3] += the weight gradient; dx (when not null) <- (or +=, accumulate)
+// the input gradient, the convolution of dy with the flipped, transposed weights. One transposed padded copy
+// of each image's dy serves both. Each thread sums its images' dU, transforms it once, and the threads' parts
+// are added to dw in thread order.
+template <class T>
+void winograd_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                       bool accumulate_dx) {
+  const WinogradTiles<T> wt(s.h, s.w);
+  const std::size_t tiles = std::size_t(wt.tiles), per_xi = std::size_t(s.k) * s.c;
   const std::size_t du_size = round_up(16 * per_xi, 64), part_size = round_up(9 * per_xi, 64);
-  const std::size_t xt_size = round_up(g.plane * s.c, 64), dyt_size = round_up(g.plane * s.k, 64);
-  const std::size_t vt_size = round_up(16 * std::size_t(tiles) * s.c, 64);
-  const std::size_t yh_size = round_up(16 * std::size_t(tiles) * s.k, 64);
-  const std::size_t need = du_size + part_size + xt_size + dyt_size + vt_size + yh_size;
+  const std::size_t xt_size = round_up(wt.g.plane * s.c, 64), dyt_size = round_up(wt.g.plane * s.k, 64);
+  const std::size_t vt_size = round_up(16 * tiles * std::max(s.c, s.k), 64);  // x's V, then dy's
+  const std::size_t yh_size = round_up(16 * tiles * s.k, 64);
+  const std::size_t wu_size = dx ? round_up(16 * per_xi, 64) : 0;
+  const std::size_t mt_size = dx ? round_up(16 * tiles * s.c, 64) : 0;
+  const std::size_t yt_size = dx ? round_up(std::size_t(s.h) * s.w * s.c, 64) : 0;
+  const std::size_t need = du_size + part_size + xt_size + dyt_size + vt_size + yh_size + wu_size + mt_size + yt_size;
   const std::size_t in_img = std::size_t(s.c) * s.h * s.w, out_img = std::size_t(s.k) * s.h * s.w;
   const int nt = std::min(ctx.threads(), s.n);
   for (int t = 0; t < nt; ++t) ctx.scratch<T>(t, need);
@@ -1310,16 +1374,24 @@ void winograd_weight_grad(CpuContext& ctx, const ConvShape& s, const T* x, const
     T* dyt = xt + xt_size;
     T* vt = dyt + dyt_size;
     T* yh = vt + vt_size;
+    T* wu = yh + yh_size;
+    T* mt = wu + wu_size;
+    T* yt = mt + mt_size;
     std::fill(du, dyt + dyt_size, T(0));  // dU, the part, and the padded copies' borders
+    const int* tables = nullptr;
+    if (dx) {
+      pack_winograd_weights(s.c, s.k, w, true, wu);
+      tables = winograd_tables(wt.tiles, s.k);
+    }
     const int i_end = int(std::int64_t(s.n) * (t + 1) / nt);
     for (int i = int(std::int64_t(s.n) * t / nt); i < i_end; ++i) {
-      pad_planes_transposed(g, s.c, x + i * in_img, xt, false);
-      winograd_input(g, th, tw, s.c, xt, vt);
-      pad_planes_transposed(g, s.k, dy + i * out_img, dyt, false);
-      winograd_dy(g, th, tw, s.k, dyt, yh);
+      pad_planes_transposed(wt.g, s.c, x + i * in_img, xt, false);
+      winograd_input(wt.g, wt.th, wt.tw, s.c, xt, vt);
+      pad_planes_transposed(wt.g, s.k, dy + i * out_img, dyt, false);
+      winograd_dy(wt.g, wt.th, wt.tw, s.k, dyt, yh);
       for (int xi = 0; xi < 16; ++xi)
-        winograd_dw_products(tiles, s.k, s.c, yh + std::size_t(xi) * tiles * s.k, vt + std::size_t(xi) * tiles * s.c,
-                             du + xi * per_xi);
+        winograd_dw_products(wt.tiles, s.k, s.c, yh + xi * tiles * s.k, vt + xi * tiles * s.c, du + xi * per_xi);
+      if (dx) winograd_image(wt, s.k, s.c, dyt, wu, tables, vt, mt, yt, dx + i * in_img, accumulate_dx);
     }
     winograd_dw_finish(s.k, s.c, du, part);
   }
@@ -1327,46 +1399,6 @@ void winograd_weight_grad(CpuContext& ctx, const ConvShape& s, const T* x, const
     const T* part = ctx.scratch<T>(t, need) + du_size;
     for (std::size_t j = 0; j < 9 * per_xi; ++j) dw[j] += part[j];
   }
-}
-
-// out[n][c_out][h][w] <- (or +=) the "same" 3x3 convolution of in[n][c_in][h][w] (c_in, c_out whole packets)
-// with weights w (flip: the input gradient's, see pack_winograd_weights).
-template <class T>
-void winograd_conv(CpuContext& ctx, int n, int h, int w, int c_in, int c_out, const T* in, const T* weights,
-                   bool flip, T* out, bool add) {
-  const int th = (h + 1) / 2, tw = (w + 1) / 2, tiles = th * tw;
-  const int pitch = 2 * tw + 2;
-  // Reach: a tile reads one row above and up to two below the image (odd h), one column left and right.
-  const Padded<T> g(h, w, pitch, 2 * pitch + 1);
-  const std::size_t wu_size = round_up(16 * std::size_t(c_in) * c_out, 64);
-  const std::size_t xt_size = round_up(g.plane * c_in, 64);
-  const std::size_t vt_size = round_up(16 * std::size_t(tiles) * c_in, 64);
-  const std::size_t mt_size = round_up(16 * std::size_t(tiles) * c_out, 64);
-  const std::size_t yt_size = round_up(std::size_t(h) * w * c_out, 64);
-  const std::size_t need = wu_size + xt_size + vt_size + mt_size + yt_size;
-  const std::size_t in_img = std::size_t(c_in) * h * w, out_img = std::size_t(c_out) * h * w;
-  const int nt = std::min(ctx.threads(), n);
-  over_images<T>(ctx, n, nt, need, [&](T* wu) {
-    T* xt = wu + wu_size;
-    T* vt = xt + xt_size;
-    T* mt = vt + vt_size;
-    T* yt = mt + mt_size;
-    pack_winograd_weights(c_out, c_in, weights, flip, wu);
-    std::fill(xt, xt + xt_size, T(0));  // the borders, once: each image writes only its pixels
-    int* pbase = int_scratch(std::size_t(tiles) + std::size_t(c_in));
-    int* eoff = pbase + tiles;
-    for (int t = 0; t < tiles; ++t) pbase[t] = t * c_in;
-    for (int c = 0; c < c_in; ++c) eoff[c] = c;
-    return [=, &g](int i) {
-      pad_planes_transposed(g, c_in, in + i * in_img, xt, false);
-      winograd_input(g, th, tw, c_in, xt, vt);
-      for (int xi = 0; xi < 16; ++xi)
-        nhwc_conv(tiles, pbase, eoff, c_in, c_out, vt + std::size_t(xi) * tiles * c_in,
-                  wu + std::size_t(xi) * c_in * c_out, mt + std::size_t(xi) * tiles * c_out);
-      winograd_output(h, w, th, tw, c_out, mt, yt);
-      transpose_to_planes(yt, h * w, c_out, out + i * out_img, add);
-    };
-  });
 }
 
 }  // namespace detail
@@ -1381,7 +1413,7 @@ void conv2d_forward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w,
   const std::size_t out_img = std::size_t(s.k) * ohw;
   const int nt = std::min(ctx.threads(), s.n);
   if (detail::winograd_shape(s) && detail::use_winograd<T>(s.c, s.k)) {
-    detail::winograd_conv(ctx, s.n, s.h, s.w, s.c, s.k, x, w, false, y, false);
+    detail::winograd_conv(ctx, s.n, s.h, s.w, s.c, s.k, x, w, y);
     return;
   }
   if (detail::use_nhwc<T>(s)) {
@@ -1472,9 +1504,7 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
   const std::size_t wsize = detail::round_up(std::size_t(crr) * s.k, 64);
   const int nt = std::min(ctx.threads(), s.n);
   if (detail::winograd_shape(s) && detail::use_winograd<T>(s.c, s.k)) {
-    // Both gradients by Winograd: the input gradient is the forward on dy with the flipped, transposed weights.
-    detail::winograd_weight_grad(ctx, s, x, dy, dw);
-    if (dx) detail::winograd_conv(ctx, s.n, s.h, s.w, s.k, s.c, dy, w, true, dx, accumulate_dx);
+    detail::winograd_backward(ctx, s, x, w, dy, dx, dw, accumulate_dx);
     return;
   }
   const bool phases = detail::use_phases(s) && s.c % detail::packet_size<T> == 0;
