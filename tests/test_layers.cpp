@@ -346,8 +346,9 @@ TEST_CASE("layers: conv2d planes and channel-vectorized kernels agree with doubl
 }
 
 // Winograd F(2x2, 3x3), forced, against the definition (forward) and the planes' kernels in double (both
-// gradients, the weight gradient summed over the images' tiles) on odd and even sizes (tiles cut by the image's right and bottom edges, images of one pixel) and
-// channel counts of 1-4 packets; its results are the same bits for 1, 2 and 3 threads.
+// gradients, the weight gradient summed over the images' tiles) on odd and even sizes (tiles cut by the
+// image's right and bottom edges, images of one pixel) and channel counts of 1-4 packets; its results are the
+// same bits for 1, 2 and 3 threads.
 TEST_CASE("layers: conv2d Winograd F(2x2, 3x3) agrees with double and does not depend on the thread count") {
   const RestoreSamePath restore;
   const ConvShape cases[] = {
@@ -369,8 +370,8 @@ TEST_CASE("layers: conv2d Winograd F(2x2, 3x3) agrees with double and does not d
     eigen::CpuContext ctx1(1);
     eigen::conv2d_backward(ctx1, s, xd.data(), wd.data(), dyd.data(), dxd.data(), dwd.data());
     eigen::detail::same_path = eigen::detail::SamePath::Winograd;
-    REQUIRE(eigen::detail::use_winograd<float>(s.c, s.k));
-    REQUIRE(eigen::detail::use_winograd<double>(s.c, s.k));
+    REQUIRE(eigen::detail::use_winograd<float>(s));
+    REQUIRE(eigen::detail::use_winograd<double>(s));
     const std::vector<float> xf(xd.begin(), xd.end()), wf(wd.begin(), wd.end()), dyf(dyd.begin(), dyd.end());
     std::vector<float> y1, dx1;
     for (int threads : {1, 2, 3}) {

@@ -1061,16 +1061,14 @@ bool use_nhwc(const ConvShape& s) {
 // computed by the same operations in the same order whatever the thread: results do not depend on the
 // thread count.
 
-// Which 3x3 stride-1 convolutions take Winograd: Auto, with whole packets of input and output channels.
+// Which convolutions take Winograd (forward and backward alike): 3x3 "same" stride 1 with whole packets of
+// input and output channels, unless same_path forces another kernel.
 template <class T>
-bool use_winograd(int c_in, int c_out) {
+bool use_winograd(const ConvShape& s) {
   constexpr int L = packet_size<T>;
-  if (c_in % L != 0 || c_out % L != 0) return false;
-  if (same_path != SamePath::Auto) return same_path == SamePath::Winograd;
-  return true;
+  if (s.stride != 1 || s.r != 3 || s.pad != 1 || s.c % L != 0 || s.k % L != 0) return false;
+  return same_path == SamePath::Auto || same_path == SamePath::Winograd;
 }
-
-inline bool winograd_shape(const ConvShape& s) { return s.stride == 1 && s.r == 3 && s.pad == 1; }
 
 // U = G g G^T of the 3x3 kernel g (row-major), 4x4 row-major into u.
 template <class T>
@@ -1249,7 +1247,6 @@ void winograd_dw_products(int tiles, int k_out, int c_in, const T* yh, const T* 
         winograd_dw_block<T, KB, 2>(tiles, yh + k0, ks, v + c0, cs, du + std::size_t(k0) * cs + c0);
   } else {
     constexpr int KB = wide ? 16 : 8;
-    static_assert(KB % L == 0 || L % KB == 0);
     if (k_out % KB == 0) {
       for (int k0 = 0; k0 < k_out; k0 += KB)
         for (int c0 = 0; c0 < c_in; c0 += L)
@@ -1317,11 +1314,10 @@ void winograd_image(const WinogradTiles<T>& wt, int c_in, int c_out, const T* xt
   transpose_to_planes(yt, wt.h * wt.w, c_out, out, add);
 }
 
-// out[n][c_out][h][w] <- (or +=) the "same" 3x3 convolution of in[n][c_in][h][w] (c_in, c_out whole packets)
-// with weights w.
+// y [n][k][h][w] <- the "same" 3x3 convolution of x [n][c][h][w] (c, k whole packets) with weights w.
 template <class T>
-void winograd_conv(CpuContext& ctx, int n, int h, int w, int c_in, int c_out, const T* in, const T* weights,
-                   T* out) {
+void winograd_conv(CpuContext& ctx, const ConvShape& s, const T* x, const T* weights, T* y) {
+  const int n = s.n, h = s.h, w = s.w, c_in = s.c, c_out = s.k;
   const WinogradTiles<T> wt(h, w);
   const std::size_t wu_size = round_up(16 * std::size_t(c_in) * c_out, 64);
   const std::size_t xt_size = round_up(wt.g.plane * c_in, 64);
@@ -1339,8 +1335,8 @@ void winograd_conv(CpuContext& ctx, int n, int h, int w, int c_in, int c_out, co
     std::fill(xt, xt + xt_size, T(0));  // the borders, once: each image writes only its pixels
     const int* tables = winograd_tables(wt.tiles, c_in);
     return [=, &wt](int i) {
-      pad_planes_transposed(wt.g, c_in, in + i * in_img, xt, false);
-      winograd_image(wt, c_in, c_out, xt, wu, tables, vt, mt, yt, out + i * out_img, false);
+      pad_planes_transposed(wt.g, c_in, x + i * in_img, xt, false);
+      winograd_image(wt, c_in, c_out, xt, wu, tables, vt, mt, yt, y + i * out_img, false);
     };
   });
 }
@@ -1407,15 +1403,15 @@ void winograd_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T*
 template <class T>
 void conv2d_forward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w, T* y) {
   detail::check_conv_shape(s, "ist::eigen::conv2d_forward");
+  if (detail::use_winograd<T>(s)) {
+    detail::winograd_conv(ctx, s, x, w, y);
+    return;
+  }
   const int ohw = s.out_h() * s.out_w();
   const int crr = s.c * s.r * s.r;
   const std::size_t in_img = std::size_t(s.c) * s.h * s.w;
   const std::size_t out_img = std::size_t(s.k) * ohw;
   const int nt = std::min(ctx.threads(), s.n);
-  if (detail::winograd_shape(s) && detail::use_winograd<T>(s.c, s.k)) {
-    detail::winograd_conv(ctx, s.n, s.h, s.w, s.c, s.k, x, w, y);
-    return;
-  }
   if (detail::use_nhwc<T>(s)) {
     const detail::Padded<T> g(s.h, s.w, s.r);
     const int pixels = s.h * s.w, rr = s.r * s.r;
@@ -1497,16 +1493,16 @@ template <class T>
 void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
                      bool accumulate_dx = false) {
   detail::check_conv_shape(s, "ist::eigen::conv2d_backward");
+  if (detail::use_winograd<T>(s)) {
+    detail::winograd_backward(ctx, s, x, w, dy, dx, dw, accumulate_dx);
+    return;
+  }
   const int ohw = s.out_h() * s.out_w();
   const int crr = s.c * s.r * s.r;
   const std::size_t in_img = std::size_t(s.c) * s.h * s.w;
   const std::size_t out_img = std::size_t(s.k) * ohw;
   const std::size_t wsize = detail::round_up(std::size_t(crr) * s.k, 64);
   const int nt = std::min(ctx.threads(), s.n);
-  if (detail::winograd_shape(s) && detail::use_winograd<T>(s.c, s.k)) {
-    detail::winograd_backward(ctx, s, x, w, dy, dx, dw, accumulate_dx);
-    return;
-  }
   const bool phases = detail::use_phases(s) && s.c % detail::packet_size<T> == 0;
   if (detail::use_direct(s) || phases) {
     // Stride 1: the input gradient is a "same" convolution of the padded dy (k channels) with the flipped
