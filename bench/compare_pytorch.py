@@ -301,10 +301,14 @@ def torch_round_ms(preset, workers, local_steps, batch, threads, rounds=3, seed=
 IST_CONTEXT = {}  # the "context" of the last Google Benchmark JSON (ist_simd: the vector instructions)
 
 
-def run_bench(binary, bench_filter, threads, min_time, env_extra=None, repetitions=3):
+def run_bench(binary, bench_filter, threads, min_time, env_extra=None, repetitions=3, interleave=False):
+    """Google Benchmark's JSON runs. With interleave, the repetitions of all the benchmarks run in a random
+    order (not each benchmark's back to back), so that a slow spell of a shared machine lands on all of them."""
     env = dict(os.environ, IST_THREADS=str(threads), **(env_extra or {}))
     args = [binary, f"--benchmark_filter={bench_filter}", "--benchmark_format=json",
             f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=false"]
+    if interleave:
+        args.append("--benchmark_enable_random_interleaving=true")
     if min_time is not None:
         args.append(f"--benchmark_min_time={min_time}")
     out = subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout
@@ -440,9 +444,11 @@ def main():
 
     if args.kernels:
         kern_bin = os.path.join(args.build, "bench", "ist_bench_kernels")
-        # The stem's backward as a network runs it: its input gradient is never computed (weights only).
+        # The stem's backward as a network runs it: its input gradient is never computed (weights only). Five
+        # repetitions of each, SGEMM's included, in random order: the best of each is taken, and drift of the
+        # machine's speed during the table reaches the SGEMM as much as the kernels.
         runs = per_iteration(run_bench(kern_bin, "SGEMM/1024|BM_ConvForward|BM_ConvBackward/[1-9]|BM_ConvBackwardWeights/0/",
-                                       args.threads, 0.3))
+                                       args.threads, 0.3, repetitions=5, interleave=True))
         best = {}
         for r in runs:
             key = (r["run_name"], r.get("label", ""))

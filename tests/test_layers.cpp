@@ -48,8 +48,10 @@ struct RestoreSamePath {
   ~RestoreSamePath() { eigen::detail::same_path = eigen::detail::SamePath::Auto; }
 };
 
-// The largest absolute difference between a float result and the double one, over the largest double value.
-double worst_error(const std::vector<float>& got, const std::vector<double>& want) {
+// The largest absolute difference between a float (or double) result and the double one, over the largest
+// double value.
+template <class T>
+double worst_error(const std::vector<T>& got, const std::vector<double>& want) {
   double scale = 0, err = 0;
   for (std::size_t i = 0; i < want.size(); ++i) {
     scale = std::max(scale, std::abs(want[i]));
@@ -298,6 +300,62 @@ TEST_CASE("layers: conv2d float32 stride-2 forward and added input gradient agre
     CHECK(worst_error(yf, yd) < 1e-5);
     CHECK(worst_error(dxf, dxd) < 1e-5);
     CHECK(worst_error(dwf, dwd) < 1e-5);
+  }
+}
+
+// The 1x1 stride-2 backward works on groups of images (their subsampled inputs and dy side by side, one GEMM
+// per group for the weight gradient): both gradients against the definition in double, in float and in
+// double, with channel counts and row lengths that are not whole packets, batches of several groups per
+// thread (130 images of 16 + 32 channels: groups of 13), and 1-3 threads, whose input gradients have the
+// same bits.
+TEST_CASE("layers: conv2d 1x1 stride-2 gradients agree with the definition across groups and threads") {
+  const ConvShape cases[] = {
+      {70, 3, 5, 7, 5, 1, 2, 0}, {130, 16, 28, 28, 32, 1, 2, 0}, {5, 64, 7, 7, 128, 1, 2, 0},
+      {9, 7, 6, 9, 6, 1, 2, 0},  {1, 16, 2, 2, 4, 1, 2, 0},
+  };
+  for (const auto& s : cases) {
+    CAPTURE(s.n);
+    CAPTURE(s.c);
+    CAPTURE(s.h);
+    CAPTURE(s.w);
+    CAPTURE(s.k);
+    const int oh = s.out_h(), ow = s.out_w();
+    const auto xd = random_vector(s.in_size(), 51), wd = random_vector(s.weight_size(), 52);
+    const auto dyd = random_vector(s.out_size(), 53);
+    std::vector<double> dx_ref(s.in_size(), 0.0), dw_ref(s.weight_size(), 0.0);
+    for (int n = 0; n < s.n; ++n)
+      for (int k = 0; k < s.k; ++k)
+        for (int i = 0; i < oh; ++i)
+          for (int j = 0; j < ow; ++j) {
+            const double g = dyd[((std::size_t(n) * s.k + k) * oh + i) * ow + j];
+            for (int c = 0; c < s.c; ++c) {
+              const std::size_t xi = ((std::size_t(n) * s.c + c) * s.h + 2 * i) * s.w + 2 * j;
+              dw_ref[std::size_t(k) * s.c + c] += g * xd[xi];
+              dx_ref[xi] += g * wd[std::size_t(k) * s.c + c];
+            }
+          }
+    const std::vector<float> xf(xd.begin(), xd.end()), wf(wd.begin(), wd.end()), dyf(dyd.begin(), dyd.end());
+    std::vector<float> dx1, dw1;
+    for (int threads : {1, 2, 3}) {
+      CAPTURE(threads);
+      eigen::CpuContext ctx(threads);
+      std::vector<float> dxf(s.in_size(), 9.0f), dwf(s.weight_size(), 0.0f);
+      eigen::conv2d_backward(ctx, s, xf.data(), wf.data(), dyf.data(), dxf.data(), dwf.data());
+      CHECK(worst_error(dxf, dx_ref) < 1e-6);
+      CHECK(worst_error(dwf, dw_ref) < 1e-5);
+      if (threads == 1) {
+        dx1 = dxf, dw1 = dwf;
+      } else {
+        CHECK(dxf == dx1);  // each image's input gradient is computed alone
+        std::vector<double> dwt(s.weight_size(), 0.0);
+        eigen::conv2d_backward(ctx, s, xd.data(), wd.data(), dyd.data(), static_cast<double*>(nullptr), dwt.data());
+        CHECK(worst_error(dwt, dw_ref) < 1e-12);
+      }
+      std::vector<double> dxd(s.in_size(), 9.0), dwd(s.weight_size(), 0.0);
+      eigen::conv2d_backward(ctx, s, xd.data(), wd.data(), dyd.data(), dxd.data(), dwd.data());
+      CHECK(worst_error(dxd, dx_ref) < 1e-12);
+      CHECK(worst_error(dwd, dw_ref) < 1e-12);
+    }
   }
 }
 
