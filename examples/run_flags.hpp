@@ -37,7 +37,7 @@ struct RunFlags {
   std::string inject_failure;   // "W:R": worker W throws in round R (1-based), to try the failure handling
   std::string save_weights;     // write the final global model here (safetensors, PyTorch names)
   std::string init_weights;     // start from this model (safetensors, PyTorch names) instead of the seed's
-  std::string shares = "equal";  // equal | speed: the random cut's shares (SpeedProportional for speed)
+  std::string shares = "equal";  // equal | speed | steps: the random cut's shares (SpeedProportional for speed, steps)
   std::vector<std::string> throttle;  // "W:F": worker W's local steps take F times as long
   std::string pace_clock = "wall";    // wall | cpu: how the pace history times a worker's local steps
 };
@@ -117,13 +117,14 @@ inline void add_run_flags(CLI::App& app, RunFlags& f, TrainerConfig& t) {
                  "instead of the seed's initialization; a resumed checkpoint replaces it")
       ->check(CLI::ExistingFile);
   app.add_option("--shares", f.shares,
-                 "the random cut's shares per worker: equal | speed (sized to each worker's measured speed: "
-                 "SpeedProportional, docs/capacity.md)")
-      ->capture_default_str()->check(CLI::IsMember({"equal", "speed"}));
+                 "the random cut's shares per worker: equal | speed (each sub-network sized to its worker's "
+                 "measured speed) | steps (equal sub-networks, each worker's local steps sized to its speed); "
+                 "SpeedProportional, docs/capacity.md")
+      ->capture_default_str()->check(CLI::IsMember({"equal", "speed", "steps"}));
   app.add_option("--throttle", f.throttle,
                  "W:F: worker W's local steps take F >= 1 times as long (an experiment's slow worker; repeatable)");
   app.add_option("--pace-clock", f.pace_clock,
-                 "how the pace history that --shares speed reads times a worker's local steps: wall | cpu (its "
+                 "how the pace history that --shares speed and steps read times a worker's local steps: wall | cpu (its "
                  "thread's CPU time times its --throttle factor: a core of its own, on a shared machine)")
       ->capture_default_str()->check(CLI::IsMember({"wall", "cpu"}));
   app.add_flag("--step-losses", t.metrics_step_losses,
@@ -218,10 +219,12 @@ void install_fault_injector(Trainer& trainer, const RunFlags& f, int workers) {
   });
 }
 
-// The decomposer of a random-cut protocol: `random` (LayerwiseRandom, WidthwiseRandom), or, with --shares speed,
-// SpeedProportional, which cuts the same way with each worker's share sized to its measured speed.
+// The decomposer of a random-cut protocol: `random` (LayerwiseRandom, WidthwiseRandom), or, with --shares speed
+// or steps, SpeedProportional, which cuts the same way with each worker's share, or its local steps, sized to
+// its measured speed.
 inline AnyDecomposer with_shares(const RunFlags& f, AnyDecomposer random) {
   if (f.shares == "speed") return SpeedProportional{};
+  if (f.shares == "steps") return SpeedProportional(0.25, SpeedBudget::Steps);
   return random;
 }
 

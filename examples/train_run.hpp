@@ -53,7 +53,8 @@ int run(const TrainOptions& o, Backend backend, const std::string& where, const 
         const ImageDataset& test) {
   AnyDecomposer decomposer = Replicate{};
   IST_CHECK(o.min_depth == 0 || o.run.shares == "equal",
-            "--min-depth: LayerwiseRandom's option; --shares speed (SpeedProportional) has none: drop one of them");
+            "--min-depth: LayerwiseRandom's option; --shares speed and steps (SpeedProportional) have none: drop one "
+            "of them");
   if (o.protocol == "resist") decomposer = with_shares(o.run, LayerwiseRandom(o.min_depth));
   const int workers = backend.comm().num_workers();
   const bool root = backend.comm().is_coordinator();

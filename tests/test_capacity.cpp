@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "expect_error.hpp"
@@ -38,7 +39,8 @@ std::vector<std::vector<float>> history(const std::vector<float>& pace, int roun
 bool same_plan(const Plan& a, const Plan& b) {
   if (a.round != b.round || a.workers.size() != b.workers.size()) return false;
   for (std::size_t w = 0; w < a.workers.size(); ++w)
-    if (a.workers[w].active_blocks != b.workers[w].active_blocks || a.workers[w].kept_units != b.workers[w].kept_units)
+    if (a.workers[w].active_blocks != b.workers[w].active_blocks || a.workers[w].kept_units != b.workers[w].kept_units ||
+        a.workers[w].local_steps != b.workers[w].local_steps)
       return false;
   return true;
 }
@@ -182,6 +184,92 @@ TEST_CASE("capacity: a worker at half speed gets a smaller share; every block an
   const Plan moved = d.plan(wide, RoundContext{3, 0, 4, history({2e-9f, 1e-9f, 1e-9f, 1e-9f}, 1)});
   CHECK(moved.workers[0].kept_units[0].size() < moved.workers[1].kept_units[0].size());
   CHECK(contains(error_of([] { SpeedProportional bad(-0.1); }), "expected a tolerance >= 0"));
+}
+
+TEST_CASE("capacity: SpeedBudget::Steps keeps the random cut's sub-networks and sizes local steps to speed") {
+  const ModelInfo deep = ModelTraits<Deep>::info(), wide = ModelTraits<Wide>::info();
+  const SpeedProportional d(0.25, SpeedBudget::Steps);
+  CHECK(d.name() == "speed-proportional-steps");
+  const auto uneven = history({1e-9f, 1e-9f, 2e-9f, 5e-9f}, 2), three = history({1e-9f, 2e-9f, 1e-8f}, 1),
+             within = history({1e-9f, 1.2e-9f, 1e-9f, 1e-9f}, 2), slow = history({1e-9f, 1e-9f, 1e-9f, 2e-9f}, 1);
+  for (std::uint64_t round = 0; round < 6; ++round) {
+    CAPTURE(round);
+    // Speeds 1 : 1 : 1/2 : 1/5 with L = 50: 50, 50, 25 and 10 steps, on the random cut's sub-networks.
+    const RoundContext ctx{3, round, 4, uneven, 50};
+    for (const ModelInfo* info : {&deep, &wide}) {
+      Plan p = d.plan(*info, ctx);
+      CHECK_NOTHROW(validate_plan(p, *info, ctx, d.rules()));
+      std::vector<int> steps;
+      for (auto& s : p.workers) steps.push_back(std::exchange(s.local_steps, 0));
+      CHECK(steps == std::vector<int>{50, 50, 25, 10});
+      CHECK(same_plan(p, info == &deep ? LayerwiseRandom{}.plan(deep, ctx) : WidthwiseRandom{}.plan(wide, ctx)));
+    }
+    // Rounded to the nearest step, at least one: L = 3 at half speed is 2 (1.5 rounded), at a tenth 1.
+    const Plan few = d.plan(wide, RoundContext{3, round, 3, three, 3});
+    CHECK(few.workers[0].local_steps == 3);
+    CHECK(few.workers[1].local_steps == 2);
+    CHECK(few.workers[2].local_steps == 1);
+    // Speeds within the tolerance: the random cut's plan, every worker at the run's L (local_steps 0).
+    const RoundContext even{3, round, 4, within, 50};
+    CHECK(same_plan(d.plan(deep, even), LayerwiseRandom{}.plan(deep, even)));
+  }
+  // Steps need L; a plan's local steps lie in [0, L].
+  CHECK(contains(error_of([&] { (void)d.plan(wide, RoundContext{3, 0, 4, slow}); }),
+                 "SpeedBudget::Steps sizes local steps, but RoundContext::local_steps (L) is 0"));
+  const RoundContext ctx{3, 0, 2, {}, 4};
+  Plan p = WidthwiseRandom{}.plan(wide, ctx);
+  p.workers[1].local_steps = 5;
+  CHECK(contains(error_of([&] { validate_plan(p, wide, ctx); }),
+                 "round 0, worker 1: local_steps is 5, expected 0 (the run's L) to L = 4"));
+  p.workers[1].local_steps = -1;
+  CHECK(contains(error_of([&] { validate_plan(p, wide, ctx); }), "local_steps is -1"));
+}
+
+TEST_CASE("capacity trainer: with SpeedBudget::Steps a half-speed worker takes half the steps, and a resumed run "
+          "ends bit for bit as one run") {
+  const auto data = quadrant_images(96, 34);
+  const std::string dir = (std::filesystem::temp_directory_path() / "ist_capacity_steps_resume").string();
+  std::filesystem::remove_all(dir);
+  auto cfg = small_config();
+  cfg.local_steps = 4;
+  const SpeedProportional steps(0.25, SpeedBudget::Steps);
+  using T = IndependentSubnetTrainer<Wide, SpeedProportional>;
+  T whole(steps, HolderAverage{}, CpuBackend<>(InProcessComm(4)), cfg);
+  whole.set_compute_timer(slow_worker_3);
+  const std::vector<RoundRecord> recs = whole.fit(data, data).rounds;
+  REQUIRE(recs.size() == 5);
+  // Round 1: equal work, worker 3 takes twice as long. From round 2 on it trains 2 of the 4 steps on a
+  // sub-network of the others' size: every worker's round takes the same time, and the bytes stay equal.
+  CHECK(recs[0].worker_pace_seconds[3] == doctest::Approx(2 * recs[0].worker_pace_seconds[0]));
+  for (std::size_t r = 1; r < recs.size(); ++r) {
+    CAPTURE(r);
+    CHECK(recs[r].worker_pace_seconds[3] == doctest::Approx(recs[r].worker_pace_seconds[0]));
+    CHECK(recs[r].worker_traffic[3].to_worker == recs[r].worker_traffic[0].to_worker);
+    CHECK(recs[r].worker_local_steps == std::vector<int>{4, 4, 4, 2});
+  }
+  CHECK(recs[0].worker_local_steps == std::vector<int>{4, 4, 4, 4});
+  // The pace (per step and parameter) is still measured right: 2 ns for worker 3.
+  CHECK(whole.pace_history().back()[3] == doctest::Approx(2e-9));
+  // Stopped after round 2 and resumed: the same weights (the data streams moved on by L in the short rounds).
+  auto stopped_cfg = cfg;
+  stopped_cfg.max_rounds = 2;
+  stopped_cfg.checkpoint_dir = dir;
+  T stopped(steps, HolderAverage{}, CpuBackend<>(InProcessComm(4)), stopped_cfg);
+  stopped.set_compute_timer(slow_worker_3);
+  stopped.fit(data, data);
+  auto resumed_cfg = cfg;
+  resumed_cfg.checkpoint_dir = dir;
+  T resumed(steps, HolderAverage{}, CpuBackend<>(InProcessComm(4)), resumed_cfg);
+  resumed.set_compute_timer(slow_worker_3);
+  const FitResult rest = resumed.fit(data, data, dir);
+  REQUIRE(rest.rounds.size() == 3);
+  CHECK(bitwise_equal(whole.params(), resumed.params()));
+  // Shorter rounds for worker 3 change the training: the weights differ from the random cut's.
+  IndependentSubnetTrainer<Wide, WidthwiseRandom> random(WidthwiseRandom{}, HolderAverage{},
+                                                         CpuBackend<>(InProcessComm(4)), cfg);
+  random.fit(data, data);
+  CHECK_FALSE(bitwise_equal(whole.params(), random.params()));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("capacity trainer: injected timings reach the pace history, the record and the next plans") {

@@ -246,6 +246,11 @@ TEST_CASE("mpi trainer: capacity-aware plans (SpeedProportional, the last worker
   auto cfg = small_config();
   cfg.codec = "topk:0.1";  // with a codec too
   check_same_as_in_process<TinyNet>(SpeedProportional{}, cfg, data, 4, timer);
+  // Local steps sized to speed instead (the last worker trains half of them): the step counts, too, come
+  // from the shared history.
+  auto steps_cfg = small_config();
+  steps_cfg.local_steps = 4;
+  check_same_as_in_process<TinyNet>(SpeedProportional(0.25, SpeedBudget::Steps), steps_cfg, data, 4, timer);
 #ifdef IST_MPI_TEST_WIDTHWISE
   using Net = Mlp<Input<64>, Dense<24>, Dense<16>, Dense<3>>;
   auto ist_cfg = small_config();

@@ -26,6 +26,10 @@ struct SubnetSpec {
   // One list per width-decomposable layer (info.width_layers[l]): the hidden units the worker keeps, sorted
   // ascending, no duplicates, each in [0, units); empty = all units.
   std::vector<std::vector<int>> kept_units;
+  // The local steps the worker trains this round: 0 = the run's L (TrainerConfig::local_steps); else 1..L, for
+  // a policy that sizes a slow worker's work by its steps (SpeedProportional with SpeedBudget::Steps). The
+  // worker's data stream moves on by L steps either way, so the batches of later rounds do not depend on it.
+  int local_steps = 0;
 };
 
 // Who trains what in one round: workers[i] is the sub-network of plan slot i (slot i goes to the i-th
@@ -52,6 +56,9 @@ struct RoundContext {
   // is measured, so such plans vary between runs unless the timings are injected (set_compute_timer).
   // Decomposers that ignore it (LayerwiseRandom, WidthwiseRandom) stay pure functions of (seed, round, S).
   std::span<const std::vector<float>> pace_history = {};
+  // L, the local steps of a worker's round (TrainerConfig::local_steps); 0 where no trainer runs the plan (a
+  // benchmark of plans alone). A SubnetSpec::local_steps must lie in [0, L].
+  int local_steps = 0;
 };
 
 // How many rounds of pace the trainer keeps and hands to decomposers.
@@ -155,6 +162,12 @@ inline void validate_plan(const Plan& plan, const ModelInfo& info, const RoundCo
             ", but this is round ", ctx.round, " (rule: Plan::round equals RoundContext::round; set "
             "plan.round = ctx.round in the decomposer's plan())");
   validate_plan(plan, info, ctx.workers, rules);
+  for (int w = 0; w < plan.num_workers(); ++w) {
+    const int steps = plan.workers[std::size_t(w)].local_steps;
+    IST_CHECK(steps >= 0 && (ctx.local_steps == 0 || steps <= ctx.local_steps), "ist::validate_plan: round ",
+              plan.round, ", worker ", w, ": local_steps is ", steps, ", expected 0 (the run's L) to L = ",
+              ctx.local_steps, " (rule: a worker trains at most the run's local steps)");
+  }
 }
 
 }  // namespace ist

@@ -10,6 +10,11 @@
 //          every layer's units holds c + b f + a f^2 parameters: a hidden-to-hidden weight, split both ways,
 //          grows with f^2, so a fast worker's share grows less than its speed. Units per layer follow the
 //          fractions (largest remainders; at least one unit each).
+// That is SpeedBudget::Shares. With SpeedBudget::Steps the sub-networks stay the random cut's (equal shares)
+// and each worker's local steps follow its speed instead: round(L x speed / the fastest's speed), at least 1
+// (SubnetSpec::local_steps), so that every worker's round takes about the fastest's time. Shares cannot do
+// that where every worker trains a large shared part (ResIST: stem, head and the stages that are not
+// partitioned), which a slow worker's share never sheds; steps can, at the price of fewer updates from it.
 // A worker's speed is 1 / its mean pace over RoundContext::pace_history (seconds per local step and per
 // parameter of its sub-network, as the trainer measures it). Until every worker of the round has been
 // measured, and while the slowest is within `tolerance` of the fastest (timing noise: 0.25 = 25 % slower), the
@@ -85,35 +90,45 @@ inline std::vector<int> proportional_shares(int n, const std::vector<double>& we
   return counts;
 }
 
+// What SpeedProportional sizes to each worker's speed: its sub-network (Shares) or its local steps (Steps).
+enum class SpeedBudget { Shares, Steps };
+
 class SpeedProportional {
  public:
-  explicit SpeedProportional(double tolerance = 0.25) : tolerance_(tolerance) {
+  explicit SpeedProportional(double tolerance = 0.25, SpeedBudget budget = SpeedBudget::Shares)
+      : tolerance_(tolerance), budget_(budget) {
     IST_CHECK(std::isfinite(tolerance) && tolerance >= 0, "ist::SpeedProportional: expected a tolerance >= 0, found ",
               tolerance);
   }
 
   Plan plan(const ModelInfo& info, const RoundContext& ctx) const {
     IST_CHECK(ctx.workers >= 1, "ist::SpeedProportional::plan: expected at least 1 worker, found ", ctx.workers);
-    std::vector<double> speed = measured_speeds(ctx);
-    if (!uneven(speed)) speed.clear();  // equal shares
-    const int n = int(info.decomposable_blocks().size());
+    const std::vector<double> speed = measured_speeds(ctx);
+    if (!uneven(speed)) return equal_plan(info, ctx);
+    if (budget_ == SpeedBudget::Steps) {
+      IST_CHECK(ctx.local_steps >= 1, "ist::SpeedProportional::plan: SpeedBudget::Steps sizes local steps, but "
+                "RoundContext::local_steps (L) is ", ctx.local_steps, "; expected L >= 1");
+      Plan p = equal_plan(info, ctx);
+      const double fastest = *std::max_element(speed.begin(), speed.end());
+      for (std::size_t w = 0; w < speed.size(); ++w)
+        p.workers[w].local_steps =
+            std::clamp(int(std::lround(double(ctx.local_steps) * speed[w] / fastest)), 1, ctx.local_steps);
+      return p;
+    }
     Rng rng = LayerwiseRandom::block_order(ctx);
-    Plan p = LayerwiseRandom::deal_blocks(info, ctx, speed.empty() ? equal_shares(n, ctx.workers)
-                                                                   : block_counts(info, speed), rng);
-    if (ctx.workers == 1) return p;
-    const std::vector<double> fractions = speed.empty() ? std::vector<double>() : width_fractions(info, speed);
+    Plan p = LayerwiseRandom::deal_blocks(info, ctx, block_counts(info, speed), rng);
+    const std::vector<double> fractions = width_fractions(info, speed);
     for (std::size_t l = 0; l < info.width_layers.size(); ++l) {
-      const int units = info.width_layers[l].units;
       WidthwiseRandom::check_splittable(info, l, ctx.workers, "ist::SpeedProportional::plan");
-      WidthwiseRandom::deal_units(p, info, ctx, l, speed.empty() ? equal_shares(units, ctx.workers)
-                                                                 : proportional_shares(units, fractions, 1));
+      WidthwiseRandom::deal_units(p, info, ctx, l, proportional_shares(info.width_layers[l].units, fractions, 1));
     }
     return p;
   }
 
   PlanRules rules() const { return {true, true}; }
-  std::string_view name() const { return "speed-proportional"; }
+  std::string_view name() const { return budget_ == SpeedBudget::Steps ? "speed-proportional-steps" : "speed-proportional"; }
   double tolerance() const noexcept { return tolerance_; }
+  SpeedBudget budget() const noexcept { return budget_; }
 
   // Whether this round's shares follow the speeds: every worker measured, and the slowest more than
   // `tolerance` slower than the fastest.
@@ -129,6 +144,18 @@ class SpeedProportional {
   }
 
  private:
+  // The random cut's plan: LayerwiseRandom's blocks and WidthwiseRandom's units in equal shares.
+  static Plan equal_plan(const ModelInfo& info, const RoundContext& ctx) {
+    Rng rng = LayerwiseRandom::block_order(ctx);
+    Plan p = LayerwiseRandom::deal_blocks(info, ctx, equal_shares(int(info.decomposable_blocks().size()), ctx.workers), rng);
+    if (ctx.workers == 1) return p;
+    for (std::size_t l = 0; l < info.width_layers.size(); ++l) {
+      WidthwiseRandom::check_splittable(info, l, ctx.workers, "ist::SpeedProportional::plan");
+      WidthwiseRandom::deal_units(p, info, ctx, l, equal_shares(info.width_layers[l].units, ctx.workers));
+    }
+    return p;
+  }
+
   // Every speed measured, and the slowest more than `tolerance` slower than the fastest.
   bool uneven(const std::vector<double>& speed) const {
     const auto [lo, hi] = std::minmax_element(speed.begin(), speed.end());
@@ -196,6 +223,7 @@ class SpeedProportional {
   }
 
   double tolerance_;
+  SpeedBudget budget_;
 };
 
 }  // namespace ist

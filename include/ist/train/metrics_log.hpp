@@ -38,8 +38,9 @@ class MetricsRow {
   MetricsRow& add(std::string_view key, int value) { return add(key, std::int64_t(value)); }
   MetricsRow& add(std::string_view key, std::uint64_t value) { return put(key, value); }
   MetricsRow& add(std::string_view key, std::string_view value) { return put(key, std::string(value)); }
-  // A JSON array of unsigned integers (per-worker figures: entry w is worker w's).
+  // A JSON array of integers (per-worker figures: entry w is worker w's).
   MetricsRow& add(std::string_view key, const std::vector<std::uint64_t>& values) { return put(key, values); }
+  MetricsRow& add(std::string_view key, const std::vector<int>& values) { return put(key, values); }
   // A JSON array of numbers (per-worker figures: entry w is worker w's); NaN and infinities as null.
   MetricsRow& add(std::string_view key, const std::vector<double>& values) {
     nlohmann::ordered_json row = nlohmann::ordered_json::array();

@@ -43,6 +43,9 @@ struct RoundRecord {
   // (TrainerConfig::pace_clock: wall, or CPU times the throttle; or an injected timing); 0 outside the plan.
   // The same on every process.
   std::vector<double> worker_pace_seconds;
+  // Per worker, index = worker id: the local steps it trained (L, or fewer where the plan sized them:
+  // SubnetSpec::local_steps); 0 outside the plan or failed.
+  std::vector<int> worker_local_steps;
   double step_seconds_mean = 0;       // mean per-worker time of one local step
   // CPU time of the workers' threads during their local steps: the compute done, whatever the load
   // (with threads_per_worker = 1 all of a worker's compute runs on its thread).
@@ -89,8 +92,10 @@ class RoundTally {
     rec.compute_cpu_seconds_max = max_cpu_;
     rec.compute_seconds_mean = workers_ ? sum_wall_ / workers_ : 0;
     rec.compute_cpu_seconds_mean = workers_ ? sum_cpu_ / workers_ : 0;
-    rec.step_seconds_mean = rec.compute_seconds_mean / local_steps;
-    rec.step_cpu_seconds_mean = rec.compute_cpu_seconds_mean / local_steps;
+    // Per local step of the workers that trained (a plan may give a worker fewer than L steps).
+    const double steps = all_.steps > 0 ? double(all_.steps) : double(workers_) * local_steps;
+    rec.step_seconds_mean = steps > 0 ? sum_wall_ / steps : 0;
+    rec.step_cpu_seconds_mean = steps > 0 ? sum_cpu_ / steps : 0;
   }
 
  private:
@@ -122,6 +127,7 @@ inline void add_record_costs(MetricsRow& row, const RoundRecord& r) {
       .add("compute_seconds_max", r.compute_seconds_max)
       .add("compute_seconds_mean", r.compute_seconds_mean)
       .add("pace_seconds_each_worker", r.worker_pace_seconds)
+      .add("local_steps_each_worker", r.worker_local_steps)
       .add("step_seconds_mean", r.step_seconds_mean)
       .add("compute_cpu_seconds_max", r.compute_cpu_seconds_max)
       .add("compute_cpu_seconds_mean", r.compute_cpu_seconds_mean)

@@ -402,7 +402,7 @@ class IndependentSubnetTrainer {
       pace_slots_.assign(pace_.size(), std::vector<float>(std::size_t(S), 0.f));
       for (std::size_t k = 0; k < pace_.size(); ++k)
         for (int i = 0; i < S; ++i) pace_slots_[k][std::size_t(i)] = pace_[k][std::size_t(active_[std::size_t(i)])];
-      const RoundContext ctx{cfg_.seed, round, S, pace_slots_};
+      const RoundContext ctx{cfg_.seed, round, S, pace_slots_, cfg_.local_steps};
       const Plan plan = decomposer_.plan(info_, ctx);
       validate_plan(plan, info_, ctx, decomposer_.rules());
       slices_.resize(std::size_t(S));
@@ -450,7 +450,7 @@ class IndependentSubnetTrainer {
       if (step_progress_) {
         counter.base = progress_base(round);
         for (const auto& wk : workers_)
-          if (wk && wk->slot >= 0) counter.base.steps_total += cfg_.local_steps;
+          if (wk && wk->slot >= 0) counter.base.steps_total += steps_of(wk->spec);
       }
       const auto note_step = [&](int w, int steps) {
         std::lock_guard<std::mutex> lock(counter.mutex);
@@ -488,7 +488,7 @@ class IndependentSubnetTrainer {
           run.config = &cfg_;
           run.round = round;
           run.worker = w;
-          run.steps = cfg_.local_steps;
+          run.steps = steps_of(wk.spec);
           run.weight_decay = own_decay ? optimizer_.weight_decay() : 0.0;
           const auto t0 = Clock::now();
           const double cpu0 = thread_cpu_seconds();
@@ -508,6 +508,8 @@ class IndependentSubnetTrainer {
             wk.pace_seconds = compute_timer_(ComputeTiming{w, round, wk.stats.steps, wk.params.size(), wk.pace_seconds});
           for (std::size_t b = 0; b < buffers; ++b)
             Compute::copy(wk.ctx, std::span<const float>(opt->state_buffer(b)), view(wk.state[b]));
+          if (run.steps < cfg_.local_steps)  // fewer steps this round: the stream moves on by L all the same
+            Work::seek(wk.data, first_step + std::uint64_t(cfg_.local_steps));
         } catch (const std::exception& e) {
           if (cfg_.on_worker_failure == WorkerFailure::Abort) throw;
           wk.failure = e.what();
@@ -1076,6 +1078,9 @@ class IndependentSubnetTrainer {
     return f;
   }
 
+  // The local steps of a worker's round: its sub-network's (SubnetSpec::local_steps), or the run's L.
+  int steps_of(const SubnetSpec& spec) const { return spec.local_steps > 0 ? spec.local_steps : cfg_.local_steps; }
+
   // Appends this round's pace to the history (figures_ are the same on every process, so is the history):
   // per worker id, its compute seconds per local step and per parameter of its sub-network, rounded to float
   // (as checkpoints keep it, so a resumed run sees the same numbers); 0 for a worker outside the plan or failed.
@@ -1109,9 +1114,11 @@ class IndependentSubnetTrainer {
     tally.fill(rec, traffic, slices_, Traits::num_params, cfg_.local_steps, int(state_.size()));
     rec.step_losses.clear();
     rec.worker_pace_seconds.clear();
+    rec.worker_local_steps.clear();
     for (const WorkerFigures& f : figures_) {
       rec.step_losses.push_back(f.stats.step_loss);
       rec.worker_pace_seconds.push_back(f.pace_seconds);
+      rec.worker_local_steps.push_back(f.stats.steps);
     }
     rec.round_seconds = seconds(round_start);
   }
