@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "grad_check.hpp"
@@ -41,6 +42,13 @@ std::vector<double> conv_reference(const ConvShape& s, const std::vector<double>
           y[((std::size_t(n) * s.k + k) * oh + i) * ow + j] = acc;
         }
   return y;
+}
+
+// n x c x h x w -> k, r x r / stride, pad: a shape for a failing check's message.
+std::string shape_text(const ConvShape& s) {
+  return std::to_string(s.n) + "x" + std::to_string(s.c) + "x" + std::to_string(s.h) + "x" + std::to_string(s.w) +
+         " -> " + std::to_string(s.k) + ", " + std::to_string(s.r) + "x" + std::to_string(s.r) + " / " +
+         std::to_string(s.stride) + ", pad " + std::to_string(s.pad);
 }
 
 // A test that forces a convolution path (eigen::detail::same_path) puts Auto back when it ends, passed or not.
@@ -314,11 +322,7 @@ TEST_CASE("layers: conv2d 1x1 stride-2 gradients agree with the definition acros
       {9, 7, 6, 9, 6, 1, 2, 0},  {1, 16, 2, 2, 4, 1, 2, 0},
   };
   for (const auto& s : cases) {
-    CAPTURE(s.n);
-    CAPTURE(s.c);
-    CAPTURE(s.h);
-    CAPTURE(s.w);
-    CAPTURE(s.k);
+    INFO("shape ", shape_text(s));
     const int oh = s.out_h(), ow = s.out_w();
     const auto xd = random_vector(s.in_size(), 51), wd = random_vector(s.weight_size(), 52);
     const auto dyd = random_vector(s.out_size(), 53);
@@ -415,11 +419,7 @@ TEST_CASE("layers: conv2d Winograd F(2x2, 3x3) agrees with double and does not d
       {2, 32, 2, 3, 16, 3, 1, 1},   {7, 64, 7, 7, 64, 3, 1, 1},
   };
   for (const auto& s : cases) {
-    CAPTURE(s.n);
-    CAPTURE(s.c);
-    CAPTURE(s.h);
-    CAPTURE(s.w);
-    CAPTURE(s.k);
+    INFO("shape ", shape_text(s));
     const auto xd = random_vector(s.in_size(), 51), wd = random_vector(s.weight_size(), 52);
     const auto dyd = random_vector(s.out_size(), 53);
     const auto yd = conv_reference(s, xd, wd);
