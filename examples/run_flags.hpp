@@ -224,7 +224,7 @@ void install_fault_injector(Trainer& trainer, const RunFlags& f, int workers) {
 // its measured speed.
 inline AnyDecomposer with_shares(const RunFlags& f, AnyDecomposer random) {
   if (f.shares == "speed") return SpeedProportional{};
-  if (f.shares == "steps") return SpeedProportional(0.25, SpeedBudget::Steps);
+  if (f.shares == "steps") return SpeedProportional(SpeedProportional::kTolerance, SpeedBudget::Steps);
   return random;
 }
 

@@ -95,7 +95,10 @@ enum class SpeedBudget { Shares, Steps };
 
 class SpeedProportional {
  public:
-  explicit SpeedProportional(double tolerance = 0.25, SpeedBudget budget = SpeedBudget::Shares)
+  // Timing noise the speeds may differ by and still count as equal: 0.25 = the slowest 25 % slower.
+  static constexpr double kTolerance = 0.25;
+
+  explicit SpeedProportional(double tolerance = kTolerance, SpeedBudget budget = SpeedBudget::Shares)
       : tolerance_(tolerance), budget_(budget) {
     IST_CHECK(std::isfinite(tolerance) && tolerance >= 0, "ist::SpeedProportional: expected a tolerance >= 0, found ",
               tolerance);
@@ -115,14 +118,8 @@ class SpeedProportional {
             std::clamp(int(std::lround(double(ctx.local_steps) * speed[w] / fastest)), 1, ctx.local_steps);
       return p;
     }
-    Rng rng = LayerwiseRandom::block_order(ctx);
-    Plan p = LayerwiseRandom::deal_blocks(info, ctx, block_counts(info, speed), rng);
     const std::vector<double> fractions = width_fractions(info, speed);
-    for (std::size_t l = 0; l < info.width_layers.size(); ++l) {
-      WidthwiseRandom::check_splittable(info, l, ctx.workers, "ist::SpeedProportional::plan");
-      WidthwiseRandom::deal_units(p, info, ctx, l, proportional_shares(info.width_layers[l].units, fractions, 1));
-    }
-    return p;
+    return deal(info, ctx, block_counts(info, speed), [&](int units) { return proportional_shares(units, fractions, 1); });
   }
 
   PlanRules rules() const { return {true, true}; }
@@ -144,16 +141,26 @@ class SpeedProportional {
   }
 
  private:
-  // The random cut's plan: LayerwiseRandom's blocks and WidthwiseRandom's units in equal shares.
-  static Plan equal_plan(const ModelInfo& info, const RoundContext& ctx) {
+  // The random cuts with these counts: the decomposable blocks shuffled as LayerwiseRandom shuffles them and
+  // dealt `blocks[w]` to slot w, each width layer's units as WidthwiseRandom deals them, unit_counts(units)
+  // per slot.
+  template <class UnitCounts>
+  static Plan deal(const ModelInfo& info, const RoundContext& ctx, const std::vector<int>& blocks,
+                   UnitCounts unit_counts) {
     Rng rng = LayerwiseRandom::block_order(ctx);
-    Plan p = LayerwiseRandom::deal_blocks(info, ctx, equal_shares(int(info.decomposable_blocks().size()), ctx.workers), rng);
+    Plan p = LayerwiseRandom::deal_blocks(info, ctx, blocks, rng);
     if (ctx.workers == 1) return p;
     for (std::size_t l = 0; l < info.width_layers.size(); ++l) {
       WidthwiseRandom::check_splittable(info, l, ctx.workers, "ist::SpeedProportional::plan");
-      WidthwiseRandom::deal_units(p, info, ctx, l, equal_shares(info.width_layers[l].units, ctx.workers));
+      WidthwiseRandom::deal_units(p, info, ctx, l, unit_counts(info.width_layers[l].units));
     }
     return p;
+  }
+
+  // The random cut's plan: LayerwiseRandom's blocks and WidthwiseRandom's units in equal shares.
+  static Plan equal_plan(const ModelInfo& info, const RoundContext& ctx) {
+    return deal(info, ctx, equal_shares(int(info.decomposable_blocks().size()), ctx.workers),
+                [&](int units) { return equal_shares(units, ctx.workers); });
   }
 
   // Every speed measured, and the slowest more than `tolerance` slower than the fastest.

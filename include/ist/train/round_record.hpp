@@ -92,10 +92,9 @@ class RoundTally {
     rec.compute_cpu_seconds_max = max_cpu_;
     rec.compute_seconds_mean = workers_ ? sum_wall_ / workers_ : 0;
     rec.compute_cpu_seconds_mean = workers_ ? sum_cpu_ / workers_ : 0;
-    // Per local step of the workers that trained (a plan may give a worker fewer than L steps).
-    const double steps = all_.steps > 0 ? double(all_.steps) : double(workers_) * local_steps;
-    rec.step_seconds_mean = steps > 0 ? sum_wall_ / steps : 0;
-    rec.step_cpu_seconds_mean = steps > 0 ? sum_cpu_ / steps : 0;
+    // Per local step the workers trained (a plan may give a worker fewer than L).
+    rec.step_seconds_mean = all_.steps > 0 ? sum_wall_ / all_.steps : 0;
+    rec.step_cpu_seconds_mean = all_.steps > 0 ? sum_cpu_ / all_.steps : 0;
   }
 
  private:

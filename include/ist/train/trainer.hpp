@@ -467,15 +467,20 @@ class IndependentSubnetTrainer {
           counter.error = std::current_exception();
         }
       };
+      // Every worker's data stream ends the round where L local steps leave it: one outside the plan, one that
+      // failed (where it stands is arbitrary) and one that trained fewer steps are moved there, so that the
+      // batches of later rounds, and of a resumed run, do not depend on them.
+      const std::uint64_t round_end = first_step + std::uint64_t(cfg_.local_steps);
       comm.run_workers([&](int w) {
         Worker& wk = *workers_[std::size_t(w)];
         wk.stats = {};
         wk.compute_seconds = wk.compute_cpu_seconds = wk.pace_seconds = 0;
         wk.failure.clear();
-        if (wk.slot < 0) {  // not in this round's plan; its data stream still moves on (see below)
-          Work::seek(wk.data, first_step + std::uint64_t(cfg_.local_steps));
+        if (wk.slot < 0) {
+          Work::seek(wk.data, round_end);
           return;
         }
+        bool full_round = false;
         try {
           if (fault_injector_) fault_injector_(w, round);
           auto opt = worker_optimizer.make(wk.ctx, wk.tensors);
@@ -508,15 +513,13 @@ class IndependentSubnetTrainer {
             wk.pace_seconds = compute_timer_(ComputeTiming{w, round, wk.stats.steps, wk.params.size(), wk.pace_seconds});
           for (std::size_t b = 0; b < buffers; ++b)
             Compute::copy(wk.ctx, std::span<const float>(opt->state_buffer(b)), view(wk.state[b]));
-          if (run.steps < cfg_.local_steps)  // fewer steps this round: the stream moves on by L all the same
-            Work::seek(wk.data, first_step + std::uint64_t(cfg_.local_steps));
+          full_round = run.steps == cfg_.local_steps;
         } catch (const std::exception& e) {
           if (cfg_.on_worker_failure == WorkerFailure::Abort) throw;
           wk.failure = e.what();
           wk.stats = {};
-          // Where the stream stands after a failure is arbitrary: put it where a finished round leaves it.
-          Work::seek(wk.data, first_step + std::uint64_t(cfg_.local_steps));
         }
+        if (!full_round) Work::seek(wk.data, round_end);
       });
       if (counter.error) std::rethrow_exception(counter.error);
       const std::vector<int> failed = failed_slots(round);
