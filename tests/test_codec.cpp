@@ -1,5 +1,5 @@
-// Transfer codecs (ist/codec): round trips (Float32 bit-exact, bf16/fp16 within their rounding), top-k keeps
-// exactly k entries (the same set a full sort picks), every decoder rejects malformed payloads naming what it
+// Transfer codecs (ist/codec): round trips (Float32 bit-exact, bf16/fp16 within their rounding, TopK's int8
+// downlink within half a step of its block scale), top-k keeps exactly k entries (the same set a full sort picks), every decoder rejects malformed payloads naming what it
 // expected and found, error feedback recovers what plain top-k loses; and in the trainer: the ledger counts
 // what travels (bf16: exactly half of float32), float32 is today's run bit for bit, residuals are kept per
 // worker and global parameter index, and a TopK run resumes from a checkpoint bit for bit.
@@ -145,17 +145,22 @@ TEST_CASE("codec: top-k keeps exactly k entries, the k largest a full sort finds
       REQUIRE(idx.size() == k);
       CHECK(idx == top_k_by_sort(a, k));
 
-      // The payload carries exactly k (index, value) pairs and decodes to them.
+      // The payload carries exactly k entries, as a bitmap of n bits when that is smaller than k u32
+      // indices, and their values in bf16; it decodes to them.
       const codec::TopK c{f, false};
       codec::Bytes b;
       c.encode_update(a, std::span<float>(), b);
-      CHECK(b.size() == 8 + 8 * k);
+      const std::size_t index_bytes = (n + 7) / 8 < 4 * k ? (n + 7) / 8 : 4 * k;
+      CHECK(codec::top_k_index_bytes(n, k) == index_bytes);
+      CHECK(b.size() == 8 + index_bytes + 2 * k);
+      CHECK(c.update_bytes(n) == b.size());
       std::vector<float> u(n, 1.f);
       c.decode_update(b, u);
       std::size_t nonzero_slots = 0;
       for (std::size_t i = 0, j = 0; i < n; ++i) {
         if (j < k && idx[j] == i) {
-          CHECK(std::memcmp(&u[i], &a[i], 4) == 0);
+          const float sent = codec::bf16_to_float(codec::float_to_bf16(a[i]));
+          CHECK(std::memcmp(&u[i], &sent, 4) == 0);
           ++j;
           ++nonzero_slots;
         } else {
@@ -179,9 +184,13 @@ TEST_CASE("codec: parse_codec reads --codec and rejects what it cannot, saying w
   CHECK(codec::parse_codec("topk:0.1").name() == "topk:0.1");
   CHECK(codec::parse_codec("topk:0.01").name() == "topk:0.01");
   CHECK(codec::parse_codec("topk:0.05:no-ef").name() == "topk:0.05:no-ef");
+  CHECK(codec::parse_codec("topk:0.05:f32-down").name() == "topk:0.05:f32-down");
+  CHECK(codec::parse_codec("topk:0.05:no-ef:f32-down").name() == "topk:0.05:no-ef:f32-down");
   CHECK(codec::parse_codec("topk:0.1").keeps_residual());
   CHECK_FALSE(codec::parse_codec("topk:0.1:no-ef").keeps_residual());
-  for (const char* bad : {"int8", "topk", "topk:", "topk:0", "topk:1.5", "topk:x", "topk:0.1x", ""}) {
+  CHECK(codec::parse_codec("topk:0.1:f32-down").keeps_residual());
+  for (const char* bad : {"int8", "topk", "topk:", "topk:0", "topk:1.5", "topk:x", "topk:0.1x", "",
+                          "topk:0.1:f32-down:no-ef", "topk:0.1:int8"}) {
     CAPTURE(bad);
     const std::string m = error_of([&] { (void)codec::parse_codec(bad, "--codec"); });
     CHECK(contains(m, "--codec"));
@@ -196,7 +205,7 @@ TEST_CASE("codec: every decoder rejects malformed payloads, naming what it expec
   const std::vector<float> v = random_values(40, 4);
   std::vector<float> out(40);
   codec::Bytes good;
-  for (const char* name : {"float32", "bf16", "fp16", "topk:0.1"}) {
+  for (const char* name : {"float32", "bf16", "fp16", "topk:0.1", "topk:0.1:f32-down"}) {
     CAPTURE(name);
     const codec::AnyCodec c = codec::parse_codec(name);
     c.encode_values(v, good);
@@ -216,30 +225,108 @@ TEST_CASE("codec: every decoder rejects malformed payloads, naming what it expec
     CHECK(contains(m, "found"));
     CHECK(contains(error_of([&] { c.decode_update(codec::Bytes{}, out); }), "found 0 bytes"));
   }
-  // TopK's header and indices.
-  const codec::TopK c{0.1, true};
-  std::vector<float> residual(40, 0.f);
-  c.encode_update(v, residual, good);  // k = 4
-  REQUIRE(good.size() == 8 + 8 * 4);
-  auto with_word = [&](std::size_t at, std::uint32_t w) {
-    codec::Bytes b = good;
+  auto with_word = [](const codec::Bytes& payload, std::size_t at, std::uint32_t w) {
+    codec::Bytes b = payload;
     std::memcpy(b.data() + at, &w, 4);
     return b;
   };
-  CHECK(contains(error_of([&] { c.decode_update(with_word(0, 41), out); }),
-                 "expected header n = 40 (the slice's length), found 41"));
-  CHECK(contains(error_of([&] { c.decode_update(with_word(4, 5), out); }),
-                 "expected header k = 4 (topk:0.1 of 40 values), found 5"));
-  CHECK(contains(error_of([&] { c.decode_update(with_word(8, 40), out); }),
-                 "expected index 0 to be above -1 and below n = 40 (strictly increasing), found 40"));
-  CHECK(contains(error_of([&] { c.decode_update(with_word(20, 40), out); }),
-                 "expected index 3 to be above"));
-  CHECK(contains(error_of([&] { c.decode_update(with_word(20, 40), out); }), "found 40"));
-  std::uint32_t first = 0;
-  std::memcpy(&first, good.data() + 8, 4);
-  CHECK(contains(error_of([&] { c.decode_update(with_word(12, first), out); }), "strictly increasing"));
-  CHECK(contains(error_of([&] { c.decode_update(codec::Bytes(7), out); }),
-                 "expected a payload of 40 bytes (an 8-byte header, then 4 indices and values), found 7 bytes"));
+  auto with_byte = [](const codec::Bytes& payload, std::size_t at, std::uint8_t x) {
+    codec::Bytes b = payload;
+    b[at] = std::byte(x);
+    return b;
+  };
+  SUBCASE("TopK's header and u32 indices (k <= n / 32)") {
+    const std::vector<float> w = random_values(400, 5);
+    std::vector<float> dense(400);
+    const codec::TopK c{0.01, true};
+    std::vector<float> residual(400, 0.f);
+    c.encode_update(w, residual, good);  // k = 4: 16 bytes of indices against a 50-byte bitmap
+    REQUIRE(good.size() == 8 + 4 * 4 + 2 * 4);
+    CHECK(contains(error_of([&] { c.decode_update(with_word(good, 0, 401), dense); }),
+                   "expected header n = 400 (the slice's length), found 401"));
+    CHECK(contains(error_of([&] { c.decode_update(with_word(good, 4, 5), dense); }),
+                   "expected header k = 4 (topk:0.01 of 400 values), found 5"));
+    CHECK(contains(error_of([&] { c.decode_update(with_word(good, 8, 400), dense); }),
+                   "expected index 0 to be above -1 and below n = 400 (strictly increasing), found 400"));
+    CHECK(contains(error_of([&] { c.decode_update(with_word(good, 20, 400), dense); }), "expected index 3 to be above"));
+    std::uint32_t first = 0;
+    std::memcpy(&first, good.data() + 8, 4);
+    CHECK(contains(error_of([&] { c.decode_update(with_word(good, 12, first), dense); }), "strictly increasing"));
+    CHECK(contains(error_of([&] { c.decode_update(codec::Bytes(7), dense); }),
+                   "expected a payload of 32 bytes (an 8-byte header, 4 u32 indices, then 4 bf16 values), found 7 bytes"));
+  }
+  SUBCASE("TopK's bitmap (k > n / 32)") {
+    const std::vector<float> w = random_values(43, 6);
+    std::vector<float> dense(43);
+    const codec::TopK c{0.1, false};
+    c.encode_update(w, std::span<float>(), good);  // k = 5: a 6-byte bitmap against 20 bytes of indices
+    REQUIRE(good.size() == 8 + 6 + 2 * 5);
+    CHECK(contains(error_of([&] { c.decode_update(with_word(good, 4, 4), dense); }),
+                   "expected header k = 5 (topk:0.1:no-ef of 43 values), found 4"));
+    // A bit more or a bit fewer than k.
+    std::size_t clear_at = 8;
+    while (good[clear_at] == std::byte{0}) ++clear_at;
+    const auto low_bit = std::uint8_t(std::uint8_t(good[clear_at]) & -std::uint8_t(good[clear_at]));
+    CHECK(contains(error_of([&] {
+                     c.decode_update(with_byte(good, clear_at, std::uint8_t(std::uint8_t(good[clear_at]) ^ low_bit)), dense);
+                   }),
+                   "expected a bitmap with 5 bits set, found 4"));
+    // Bits at and above n = 43 (the last byte holds bits 40-47): a set bit 45 with one of the k cleared.
+    codec::Bytes past = with_byte(good, clear_at, std::uint8_t(std::uint8_t(good[clear_at]) ^ low_bit));
+    past[8 + 5] |= std::byte(1u << 5);
+    if (clear_at == 8 + 5) past = with_byte(good, 8 + 5, std::uint8_t((std::uint8_t(good[13]) ^ low_bit) | (1u << 5)));
+    CHECK(contains(error_of([&] { c.decode_update(past, dense); }),
+                   "expected the bitmap's bits at and above n = 43 to be zero, found bits set"));
+    CHECK(contains(error_of([&] { c.decode_update(codec::Bytes(7), dense); }),
+                   "expected a payload of 24 bytes (an 8-byte header, a bitmap of 43 bits, then 5 bf16 values), found 7 bytes"));
+  }
+  SUBCASE("TopK's int8 downlink: block scales and the value -128") {
+    const std::vector<float> w = random_values(100, 7);  // 2 blocks: 8 bytes of scales, then 100 values
+    std::vector<float> values(100);
+    const codec::TopK c{0.1, true};
+    c.encode_values(w, good);
+    REQUIRE(good.size() == 8 + 100);
+    CHECK(c.values_bytes(100) == good.size());
+    CHECK(contains(error_of([&] { c.decode_values(with_word(good, 4, std::bit_cast<std::uint32_t>(-1.f)), values); }),
+                   "ist::codec::TopK::decode_values: expected block scale 1 to be finite and >= 0, found -1"));
+    CHECK(contains(error_of([&] { c.decode_values(with_word(good, 0, 0x7fc00000u), values); }),
+                   "expected block scale 0 to be finite and >= 0, found nan"));
+    CHECK(contains(error_of([&] { c.decode_values(with_byte(good, 8 + 70, 0x80), values); }),
+                   "expected int8 value 70 in [-127, 127], found -128"));
+    // A value that is not finite cannot be quantized: the encoder says so.
+    std::vector<float> bad = w;
+    bad[42] = std::numeric_limits<float>::infinity();
+    CHECK(contains(error_of([&] { c.encode_values(bad, good); }),
+                   "ist::codec::TopK::encode_values: expected finite values to quantize, found inf at index 42 of 100"));
+  }
+}
+
+TEST_CASE("codec: TopK's int8 downlink is within half a step of each block's scale, and exact at the block maxima") {
+  std::vector<float> v = random_values(64 * 40 + 17, 8);
+  for (std::size_t i = 64 * 3; i < 64 * 4; ++i) v[i] = 0.f;  // an all-zero block: scale 0, decodes to zeros
+  v[64 * 5 + 3] = -0.f;
+  const codec::TopK c{0.1, true};
+  codec::Bytes b;
+  c.encode_values(v, b);
+  CHECK(b.size() == 4 * 41 + v.size());
+  std::vector<float> back(v.size());
+  c.decode_values(b, back);
+  for (std::size_t blk = 0; blk * 64 < v.size(); ++blk) {
+    const std::size_t lo = blk * 64, hi = std::min(v.size(), lo + 64);
+    float absmax = 0.f;
+    for (std::size_t i = lo; i < hi; ++i) absmax = std::max(absmax, std::fabs(v[i]));
+    const float scale = absmax / 127.f;
+    for (std::size_t i = lo; i < hi; ++i) {
+      CAPTURE(i);
+      REQUIRE(std::fabs(back[i] - v[i]) <= 0.5f * scale * (1.f + 1e-6f));
+      if (std::fabs(v[i]) == absmax) REQUIRE(std::fabs(back[i] - v[i]) <= 1e-6f * absmax);
+    }
+  }
+  for (std::size_t i = 64 * 3; i < 64 * 4; ++i) REQUIRE(back[i] == 0.f);
+  // Deterministic: the same payload again.
+  codec::Bytes again;
+  c.encode_values(v, again);
+  CHECK(again == b);
 }
 
 TEST_CASE("codec: error feedback recovers what plain top-k loses") {
@@ -360,7 +447,7 @@ TEST_CASE("codec trainer: float32 through the codec setting is the run without i
   CHECK(a.transfer_codec().name() == "float32");
 }
 
-TEST_CASE("codec trainer: top-k returns 8 + 8k bytes per worker, and the same seed gives the same weights") {
+TEST_CASE("codec trainer: top-k moves int8 blocks down and its k entries up per worker, and the same seed gives the same weights") {
   const auto data = quadrant_images(96, 23);
   for (const std::string name : {"topk:0.1", "topk:0.01"}) {
     CAPTURE(name);
@@ -377,8 +464,9 @@ TEST_CASE("codec trainer: top-k returns 8 + 8k bytes per worker, and the same se
       const Plan plan = WidthwiseRandom{}.plan(t.info(), {1, std::uint64_t(r), 4});
       for (int w = 0; w < 4; ++w) {
         const std::size_t n = ModelTraits<CodecMlp>::slices(plan.workers[std::size_t(w)]).size();
-        CHECK(rec.worker_traffic[std::size_t(w)].to_worker == 4 * n);  // float32 values down
-        CHECK(rec.worker_traffic[std::size_t(w)].from_worker == 8 + 8 * codec::top_k_count(n, c.fraction));
+        const std::size_t k = codec::top_k_count(n, c.fraction);
+        CHECK(rec.worker_traffic[std::size_t(w)].to_worker == 4 * ((n + 63) / 64) + n);  // int8 blocks down
+        CHECK(rec.worker_traffic[std::size_t(w)].from_worker == 8 + codec::top_k_index_bytes(n, k) + 2 * k);
       }
     }
     CHECK(bitwise_equal(t.params(), again.params()));
@@ -398,53 +486,77 @@ TEST_CASE("codec trainer: residuals are kept per worker and global parameter ind
   t.prepare(data);
   const std::size_t P = ModelTraits<CodecMlp>::num_params;
   std::vector<std::vector<float>> before(S, std::vector<float>(P, 0.f));
-  int kept_outside = 0, changed_inside = 0;
+  int kept_outside = 0, changed_inside = 0, sent_alone = 0;
   for (int r = 0; r < 4; ++r) {
     const Plan plan = WidthwiseRandom{}.plan(t.info(), {1, std::uint64_t(r), S});
     std::vector<float> global_before(t.params().begin(), t.params().end());
     t.train_round(std::uint64_t(r));
+    // Which global parameters each worker held, and how many workers held each.
+    std::vector<std::vector<float>> masks(S, std::vector<float>(P, 0.f));
+    std::vector<int> holders(P, 0);
+    for (int w = 0; w < S; ++w) {
+      const SliceSet set = ModelTraits<CodecMlp>::slices(plan.workers[std::size_t(w)]);
+      std::vector<float> ones(set.size(), 1.f);
+      scatter(std::span<const float>(ones), set, std::span<float>(masks[std::size_t(w)]));
+      for (std::size_t g = 0; g < P; ++g) holders[g] += masks[std::size_t(w)][g] != 0.f ? 1 : 0;
+    }
     for (int w = 0; w < S; ++w) {
       CAPTURE(r);
       CAPTURE(w);
       const std::span<const float> now = t.codec_residual(w);
       REQUIRE(now.size() == P);
-      std::vector<char> in_slice(P, 0);
-      const SliceSet set = ModelTraits<CodecMlp>::slices(plan.workers[std::size_t(w)]);
-      std::vector<float> ones(set.size(), 1.f), mask(P, 0.f);
-      scatter(std::span<const float>(ones), set, std::span<float>(mask));
-      std::size_t slice_nonzero = 0;
+      const std::vector<float>& mask = masks[std::size_t(w)];
+      const std::size_t n = std::size_t(std::count(mask.begin(), mask.end(), 1.f));
+      std::size_t sent = 0;
       for (std::size_t g = 0; g < P; ++g) {
         if (mask[g] == 0.f) {
           REQUIRE(std::memcmp(&now[g], &before[std::size_t(w)][g], 4) == 0);  // untouched outside the slice
           ++kept_outside;
-        } else {
-          slice_nonzero += now[g] != 0.f ? 1 : 0;
-          changed_inside += std::memcmp(&now[g], &before[std::size_t(w)][g], 4) != 0 ? 1 : 0;
+          continue;
         }
+        changed_inside += std::memcmp(&now[g], &before[std::size_t(w)][g], 4) != 0 ? 1 : 0;
+        // A parameter only w held moved the global model (master + what arrived) iff w sent it; a sent entry
+        // keeps only its bf16 rounding, at most 2^-9 of it (2^-8 here, for the float rounding of master + d).
+        if (holders[g] != 1 || t.params()[g] == global_before[g]) continue;
+        ++sent;
+        const float arrived = t.params()[g] - global_before[g];
+        REQUIRE(std::fabs(now[g]) <= 0x1p-8f * std::fabs(arrived));
       }
-      // Inside the slice, exactly the k sent entries were cleared (the rest of an update is rarely exactly 0).
-      CHECK(slice_nonzero <= set.size() - codec::top_k_count(set.size(), 0.05));
-      CHECK(slice_nonzero + set.size() / 20 >= set.size() - codec::top_k_count(set.size(), 0.05));
+      CHECK(sent <= codec::top_k_count(n, 0.05));
+      sent_alone += int(sent);
       before[std::size_t(w)].assign(now.begin(), now.end());
     }
   }
+  CHECK(sent_alone > 0);
   CHECK(kept_outside > 0);  // width-wise slices differ from round to round
   CHECK(changed_inside > 0);
 }
 
-TEST_CASE("codec trainer: with k = 100% and error feedback the residual stays zero and the merge is the mean update") {
+TEST_CASE("codec trainer: with k = 100% and error feedback the residual holds only the bf16 rounding of the update") {
+  // Every entry is sent, as bf16: what stays behind is the rounding, at most 2^-9 of an entry (updates of 3
+  // local steps here are below 0.5: below 2^-10 in all). With a float32 downlink the run then follows the
+  // float32 run within that rounding.
   const auto data = quadrant_images(64, 25);
   Trainer<CodecResNet, LayerwiseRandom> t(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)),
-                                          codec_config("topk:1"));
+                                          codec_config("topk:1:f32-down"));
   Trainer<CodecResNet, LayerwiseRandom> ref(LayerwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(2)),
                                             codec_config("float32"));
   run_rounds(t, data, 2);
   run_rounds(ref, data, 2);
+  std::size_t rounded = 0;
   for (int w = 0; w < 2; ++w)
-    for (float x : t.codec_residual(w)) REQUIRE(x == 0.f);
-  // master + (trained - received) differs from trained only by float rounding.
-  for (std::size_t i = 0; i < ref.params().size(); ++i)
-    REQUIRE(t.params()[i] == doctest::Approx(ref.params()[i]).epsilon(1e-4).scale(1e-3));
+    for (float x : t.codec_residual(w)) {
+      REQUIRE(std::fabs(x) <= 0x1p-10f);
+      rounded += x != 0.f ? 1 : 0;
+    }
+  CHECK(rounded > 0);
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < ref.params().size(); ++i) {
+    diff = std::max(diff, double(std::fabs(t.params()[i] - ref.params()[i])));
+    norm = std::max(norm, double(std::fabs(ref.params()[i])));
+  }
+  MESSAGE("largest weight difference to float32 after 2 rounds ", diff, " (largest weight ", norm, ")");
+  CHECK(diff < 0.01 * norm);
 }
 
 TEST_CASE("codec trainer: a top-k run stopped after round 2 and resumed from its checkpoint ends bit for bit as one run") {

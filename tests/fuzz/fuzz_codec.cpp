@@ -4,10 +4,12 @@
 //
 // Input: one codec byte, one fraction byte, a u16 slice length n (little-endian), then the payload.
 //   codec & 3: 0 = Float32, 1 = BFloat16, 2 = Float16, 3 = TopK with fraction (1 + fraction byte) / 256;
-//   codec & 4: decode_update instead of decode_values.
+//   codec & 4: decode_update instead of decode_values;
+//   codec & 8: TopK with a float32 downlink (":f32-down") instead of int8 blocks.
 // Invariants checked on success: the output has n values; Float32 re-encodes to the same payload; TopK's
-// dense update has at most k nonzero entries and re-encoding it (without error feedback) sends no more
-// than k entries.
+// dense update has at most k nonzero entries and re-encoding it (without error feedback) gives a payload of
+// the size update_bytes(n); TopK's int8 values are finite and re-encode to a payload of values_bytes(n).
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -40,7 +42,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 0: c = ist::codec::Float32{}; break;
     case 1: c = ist::codec::BFloat16{}; break;
     case 2: c = ist::codec::Float16{}; break;
-    default: c = ist::codec::TopK{(1.0 + fraction) / 256.0, true}; break;
+    default:
+      c = ist::codec::TopK{(1.0 + fraction) / 256.0, true,
+                           (which & 8) ? ist::codec::Downlink::Float32 : ist::codec::Downlink::Int8};
+      break;
   }
   const bool update = (which & 4) != 0;
   std::vector<float> out(n, 1.f);
@@ -67,7 +72,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (nonzero > k) ist_fuzz::finding("TopK decoded more than k nonzero entries");
     ist::codec::Bytes again;
     t.encode_update(out, std::span<float>(), again);
-    if (again.size() != 8 + 8 * k) ist_fuzz::finding("TopK re-encoded to a payload of the wrong size");
+    if (again.size() != t.update_bytes(n)) ist_fuzz::finding("TopK re-encoded to a payload of the wrong size");
+  }
+  if ((which & 3) == 3 && !update && !(which & 8)) {
+    for (float x : out)
+      if (!std::isfinite(x)) ist_fuzz::finding("TopK's int8 downlink decoded a value that is not finite");
+    ist::codec::Bytes again;
+    c.encode_values(out, again);
+    if (again.size() != ist::codec::TopK{}.values_bytes(n)) ist_fuzz::finding("TopK's int8 values re-encoded to the wrong size");
   }
   return 0;
 }

@@ -454,10 +454,16 @@ void codec_seeds() {
   for (std::size_t n : {0u, 1u, 7u, 40u, 300u}) {
     std::vector<float> v(n), residual(n, 0.f);
     for (std::size_t i = 0; i < n; ++i) v[i] = float((int(i * 37 % 23) - 11)) * 0.01f;
-    const char* names[] = {"float32", "bf16", "fp16", "topk"};
-    for (int which = 0; which < 4; ++which) {
-      ist::codec::AnyCodec c = which == 3 ? ist::codec::AnyCodec(ist::codec::TopK{26.0 / 256.0, true})
-                                          : ist::codec::parse_codec(names[which]);
+    // TopK twice: at (1 + 25) / 256 (a bitmap of indices, int8 values down) and at (1 + 0) / 256 (u32
+    // indices, float32 values down).
+    const char* names[] = {"float32", "bf16", "fp16", "topk", "topk-small-f32-down"};
+    for (int which = 0; which < 5; ++which) {
+      const int small = which == 4 ? 1 : 0;
+      ist::codec::AnyCodec c =
+          which < 3 ? ist::codec::parse_codec(names[which])
+                    : ist::codec::AnyCodec(ist::codec::TopK{small ? 1.0 / 256.0 : 26.0 / 256.0, true,
+                                                            small ? ist::codec::Downlink::Float32
+                                                                  : ist::codec::Downlink::Int8});
       for (int update = 0; update < 2; ++update) {
         ist::codec::Bytes b;
         if (update)
@@ -465,8 +471,8 @@ void codec_seeds() {
         else
           c.encode_values(v, b);
         Bytes head;
-        head += char(which | (update ? 4 : 0));
-        head += char(25);  // TopK: fraction (1 + 25) / 256
+        head += char(std::min(which, 3) | (update ? 4 : 0) | (small ? 8 : 0));
+        head += char(small ? 0 : 25);  // TopK: fraction (1 + byte) / 256
         le16(head, n);
         seed("codec", std::string(names[which]) + (update ? "-update-" : "-values-") + std::to_string(n),
              head + as_string(b));

@@ -91,17 +91,23 @@ class AnyCodec {
 };
 static_assert(TransferCodec<AnyCodec>);
 
-// "float32" | "bf16" | "fp16" | "topk:F" (F in (0, 1], the fraction of each update sent, with error feedback)
-// | "topk:F:no-ef" (plain top-k, for comparison). Throws naming `who`, what was expected and what was found.
+// "float32" | "bf16" | "fp16" | "topk:F[:no-ef][:f32-down]": F in (0, 1], the fraction of each update sent;
+// ":no-ef" plain top-k without error feedback (for comparison); ":f32-down" the values travel down as float32
+// instead of int8 blocks. Throws naming `who`, what was expected and what was found.
 inline AnyCodec parse_codec(std::string_view s, std::string_view who = "ist::codec::parse_codec") {
   if (s == "float32" || s == "fp32") return Float32{};
   if (s == "bf16" || s == "bfloat16") return BFloat16{};
   if (s == "fp16" || s == "float16") return Float16{};
   if (s.starts_with("topk:")) {
     std::string_view rest = s.substr(5);
-    bool ef = true;
+    TopK t;
+    // The flags in the order name() writes them, stripped from the end.
+    if (rest.ends_with(":f32-down")) {
+      t.downlink = Downlink::Float32;
+      rest.remove_suffix(9);
+    }
     if (rest.ends_with(":no-ef")) {
-      ef = false;
+      t.error_feedback = false;
       rest.remove_suffix(6);
     }
     const std::string text(rest);
@@ -113,10 +119,12 @@ inline AnyCodec parse_codec(std::string_view s, std::string_view who = "ist::cod
       used = 0;
     }
     IST_CHECK(used == text.size() && !text.empty() && f > 0.0 && f <= 1.0, who, ": codec ", s,
-              ": expected topk:F with F a fraction in (0, 1] (e.g. topk:0.1), found F = '", text, "'");
-    return TopK{f, ef};
+              ": expected topk:F[:no-ef][:f32-down] with F a fraction in (0, 1] (e.g. topk:0.1), found F = '",
+              text, "'");
+    t.fraction = f;
+    return t;
   }
-  fail(who, ": expected a codec float32 | bf16 | fp16 | topk:F (F in (0, 1]), found '", s, "'");
+  fail(who, ": expected a codec float32 | bf16 | fp16 | topk:F[:no-ef][:f32-down] (F in (0, 1]), found '", s, "'");
 }
 
 }  // namespace ist::codec
