@@ -288,9 +288,14 @@ TEST_CASE("codec: every decoder rejects malformed payloads, naming what it expec
     REQUIRE(good.size() == 8 + 100);
     CHECK(c.values_bytes(100) == good.size());
     CHECK(contains(error_of([&] { c.decode_values(with_word(good, 4, std::bit_cast<std::uint32_t>(-1.f)), values); }),
-                   "ist::codec::TopK::decode_values: expected block scale 1 to be finite and >= 0, found -1"));
+                   "ist::codec::TopK::decode_values: expected block scale 1 in [0, "));
+    CHECK(contains(error_of([&] { c.decode_values(with_word(good, 4, std::bit_cast<std::uint32_t>(-1.f)), values); }),
+                   "] (127 steps of it stay finite), found -1"));
     CHECK(contains(error_of([&] { c.decode_values(with_word(good, 0, 0x7fc00000u), values); }),
-                   "expected block scale 0 to be finite and >= 0, found nan"));
+                   "expected block scale 0 in [0, "));
+    // A finite scale whose steps overflow (found by fuzz_codec: 4.25e37 x -24 is -inf).
+    CHECK(contains(error_of([&] { c.decode_values(with_word(good, 0, 0x7e0000cau), values); }),
+                   "expected block scale 0 in [0, "));
     CHECK(contains(error_of([&] { c.decode_values(with_byte(good, 8 + 70, 0x80), values); }),
                    "expected int8 value 70 in [-127, 127], found -128"));
     // A value that is not finite cannot be quantized: the encoder says so.
@@ -298,6 +303,8 @@ TEST_CASE("codec: every decoder rejects malformed payloads, naming what it expec
     bad[42] = std::numeric_limits<float>::infinity();
     CHECK(contains(error_of([&] { c.encode_values(bad, good); }),
                    "ist::codec::TopK::encode_values: expected finite values to quantize, found inf at index 42 of 100"));
+    bad[42] = std::numeric_limits<float>::max();
+    CHECK(contains(error_of([&] { c.encode_values(bad, good); }), "to quantize, found 3.40282e+38 in block 0"));
   }
 }
 

@@ -30,6 +30,9 @@ namespace ist::codec::detail {
 struct Int8Blocks {
   static constexpr std::size_t kBlock = 64;
 
+  // The largest scale whose 127 steps stay finite: a decoded value is at most 127 x scale.
+  static constexpr float kMaxScale = 3.4028234663852886e38f / 127.f * 0.99999f;
+
   static std::size_t bytes(std::size_t n) noexcept { return 4 * ((n + kBlock - 1) / kBlock) + n; }
 
   // Throws (naming `who`) on a value that is not finite: a diverged run has no scale to quantize with.
@@ -47,6 +50,8 @@ struct Int8Blocks {
         absmax = std::max(absmax, std::fabs(v[i]));
       }
       const float scale = absmax / 127.f;
+      IST_CHECK(scale <= kMaxScale, who, ": expected values of magnitude below ", kMaxScale * 127.f,
+                " to quantize, found ", absmax, " in block ", b);
       put<float>(scales + 4 * b, scale);
       for (std::size_t i = lo; i < hi; ++i) {
         const float q = scale > 0.f ? std::nearbyint(v[i] / scale) : 0.f;
@@ -55,8 +60,9 @@ struct Int8Blocks {
     }
   }
 
-  // Throws "<who>: expected ..., found ..." on a payload of the wrong size, a scale that is negative or not
-  // finite, or the value -128 (outside the symmetric range the encoder writes).
+  // Throws "<who>: expected ..., found ..." on a payload of the wrong size, a scale that is negative, not
+  // finite or above kMaxScale (its values would overflow), or the value -128 (outside the symmetric range
+  // the encoder writes).
   static void decode(std::string_view who, std::span<const std::byte> in, std::span<float> v) {
     const std::size_t n = v.size(), blocks = (n + kBlock - 1) / kBlock;
     IST_CHECK(in.size() == bytes(n), who, ": expected a payload of ", bytes(n), " bytes (", blocks,
@@ -65,8 +71,8 @@ struct Int8Blocks {
     const std::byte* values = in.data() + 4 * blocks;
     for (std::size_t b = 0; b < blocks; ++b) {
       const float scale = get<float>(scales + 4 * b);
-      IST_CHECK(std::isfinite(scale) && scale >= 0.f, who, ": expected block scale ", b,
-                " to be finite and >= 0, found ", scale);
+      IST_CHECK(scale >= 0.f && scale <= kMaxScale, who, ": expected block scale ", b, " in [0, ", kMaxScale,
+                "] (127 steps of it stay finite), found ", scale);
       const std::size_t lo = b * kBlock, hi = std::min(n, lo + kBlock);
       for (std::size_t i = lo; i < hi; ++i) {
         const auto q = std::int8_t(std::uint8_t(values[i]));
