@@ -42,6 +42,7 @@
 #include "ist/codec/half.hpp"
 #include "ist/codec/int8_blocks.hpp"
 #include "ist/codec/payload.hpp"
+#include "ist/codec/value_codecs.hpp"
 #include "ist/core/error.hpp"
 
 namespace ist::codec {
@@ -146,14 +147,11 @@ struct TopK {
 
   void encode_values(std::span<const float> v, Bytes& out) const {
     if (downlink == Downlink::Int8) return detail::Int8Blocks::encode("ist::codec::TopK::encode_values", v, out);
-    out.resize(v.size() * 4);
-    if (!v.empty()) std::memcpy(out.data(), v.data(), out.size());
+    detail::Float32Values::encode(v, out);
   }
   void decode_values(std::span<const std::byte> in, std::span<float> v) const {
     if (downlink == Downlink::Int8) return detail::Int8Blocks::decode("ist::codec::TopK::decode_values", in, v);
-    detail::check_size("ist::codec::TopK", "decode_values", v.size() * 4, in.size(),
-                       std::to_string(v.size()) + " float32 values");
-    if (!v.empty()) std::memcpy(v.data(), in.data(), in.size());
+    detail::Float32Values::decode("ist::codec::TopK", "decode_values", in, v);
   }
 
   // u: the update; residual: empty, or as long as u: added to u first, and left holding what was not sent

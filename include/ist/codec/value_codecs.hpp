@@ -11,13 +11,29 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "ist/codec/half.hpp"
 #include "ist/codec/payload.hpp"
 
 namespace ist::codec {
+
+namespace detail {
+// Raw float32 values, bit-exact (Float32, and TopK's ":f32-down" downlink).
+struct Float32Values {
+  static void encode(std::span<const float> v, Bytes& out) {
+    out.resize(v.size() * 4);
+    if (!v.empty()) std::memcpy(out.data(), v.data(), out.size());
+  }
+  static void decode(std::string_view who, std::string_view what, std::span<const std::byte> in, std::span<float> v) {
+    check_size(who, what, v.size() * 4, in.size(), std::to_string(v.size()) + " float32 values");
+    if (!v.empty()) std::memcpy(v.data(), in.data(), in.size());
+  }
+};
+}  // namespace detail
 
 // Raw float32 both ways; the trainer moves these as floats (Communicator::to_worker), exactly as before
 // codecs existed. encode/decode exist for tests, tools and communicators that move bytes only.
@@ -26,14 +42,9 @@ struct Float32 {
   bool returns_update() const { return false; }
   bool keeps_residual() const { return false; }
   std::size_t values_bytes(std::size_t n) const { return n * 4; }
-  void encode_values(std::span<const float> v, Bytes& out) const {
-    out.resize(v.size() * 4);
-    if (!v.empty()) std::memcpy(out.data(), v.data(), out.size());
-  }
+  void encode_values(std::span<const float> v, Bytes& out) const { detail::Float32Values::encode(v, out); }
   void decode_values(std::span<const std::byte> in, std::span<float> v) const {
-    detail::check_size("ist::codec::Float32", "decode_values", v.size() * 4, in.size(),
-                       std::to_string(v.size()) + " float32 values");
-    if (!v.empty()) std::memcpy(v.data(), in.data(), in.size());
+    detail::Float32Values::decode("ist::codec::Float32", "decode_values", in, v);
   }
   // Float32 returns values, not updates; these are the same raw encoding (no error feedback).
   void encode_update(std::span<const float> u, std::span<float>, Bytes& out) const { encode_values(u, out); }
