@@ -31,6 +31,8 @@
 #include "ist/backend/eigen/sparse_matmul.hpp"
 #include "ist/core/rng.hpp"
 
+namespace test_alignment {
+
 using namespace ist;
 
 namespace {
@@ -95,7 +97,10 @@ int check_placements(const std::string& name, const std::vector<std::vector<floa
         Placement p(init, offsets);
         const std::vector<double> scalars = kernel(ctx, p.ptrs());
         std::string where = name + ", " + std::to_string(threads) + " thread(s), float offsets {";
-        for (std::size_t b = 0; b < offsets.size(); ++b) where += (b ? "," : "") + std::to_string(offsets[b]);
+        for (std::size_t b = 0; b < offsets.size(); ++b) {
+          if (b) where += ',';
+          where += std::to_string(offsets[b]);
+        }
         where += "}";
         bool differs = false;
         for (std::size_t b = 0; b < init.size() && !differs; ++b)
@@ -429,3 +434,5 @@ TEST_CASE("alignment: products do not depend on Eigen's thread count") {
                           << " (1 Eigen thread), found " << bits(*mismatch.second) << " (2 Eigen threads)");
   }
 }
+
+}  // namespace test_alignment

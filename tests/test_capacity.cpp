@@ -20,6 +20,8 @@
 #include "ist/train/mlp_traits.hpp"
 #include "ist/train/trainer.hpp"
 
+namespace test_capacity {
+
 using namespace ist;
 using ist::test::contains;
 using ist::test::error_of;
@@ -388,3 +390,5 @@ TEST_CASE("capacity trainer: cfg.throttle makes a worker's local steps take F ti
   CHECK(contains(error_of([&] { validate(cfg); }), "throttle: expected a worker id >= 0 and a factor >= 1, found "
                                                    "worker 1, factor 0.5"));
 }
+
+}  // namespace test_capacity

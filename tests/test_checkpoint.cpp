@@ -14,6 +14,8 @@
 #include "ist/train/trainer_config.hpp"
 #include "file_util.hpp"
 
+namespace test_checkpoint {
+
 using namespace ist;
 
 namespace {
@@ -244,3 +246,5 @@ TEST_CASE("checkpoint: check_resumable names the first field that differs") {
   CHECK_THROWS_WITH_AS(check_resumable(missing, run_config_json(a, sgd), a, "x.ckpt"),
                        doctest::Contains("the checkpoint's config has no field batch"), Error);
 }
+
+}  // namespace test_checkpoint

@@ -29,6 +29,8 @@
 #include "ist/train/graph_trainer.hpp"
 #include "skip.hpp"
 
+namespace test_cluster_gcn {
+
 using namespace ist;
 using ist::test::contains;
 using ist::test::error_of;
@@ -462,3 +464,5 @@ TEST_CASE("graph batches: training from the mapped file gives the in-memory run'
   CHECK(contains(error_of([&] { (void)gcn.fit(g); }),
                  "the model aggregates neighbours with a matrix the graph was built without"));
 }
+
+}  // namespace test_cluster_gcn

@@ -25,6 +25,8 @@
 #include "ist/train/mlp_traits.hpp"
 #include "ist/train/trainer.hpp"
 
+namespace test_codec {
+
 using namespace ist;
 using ist::test::contains;
 using ist::test::error_of;
@@ -630,3 +632,5 @@ TEST_CASE("codec trainer: a codec on a communicator without byte transfers stops
       LayerwiseRandom{}, HolderAverage{}, ArchetypeBackend(archetypes::CommunicatorArchetype{}), codec_config("float32"));
   CHECK(ok.transfer_codec().is_float32());
 }
+
+}  // namespace test_codec

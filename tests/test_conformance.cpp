@@ -33,6 +33,8 @@
 #include "ist/train/model_traits.hpp"
 #include "communicator_conformance.hpp"
 
+namespace test_conformance {
+
 using namespace ist;
 
 // ---- optimizers ---------------------------------------------------------------------------------------
@@ -212,3 +214,5 @@ TEST_CASE_TEMPLATE_DEFINE("communicator conformance", F, communicator_conformanc
   conformance::check_communicator_contract(comm);
 }
 TEST_CASE_TEMPLATE_INVOKE(communicator_conformance, InProcessConcurrent, InProcessSequential, Archetype, AnyInProcess);
+
+}  // namespace test_conformance

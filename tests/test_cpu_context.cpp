@@ -14,6 +14,8 @@
 #include "ist/backend/eigen/cpu_context.hpp"
 #include "ist/backend/eigen/linear.hpp"
 
+namespace test_cpu_context {
+
 namespace {
 
 std::vector<float> random_floats(std::size_t n, unsigned seed) {
@@ -108,3 +110,5 @@ TEST_CASE("CpuContext: ist's products give the same bits whatever the calling th
     CHECK(same_bits(on_worker, serial));
   }
 }
+
+}  // namespace test_cpu_context

@@ -29,6 +29,8 @@
 #include "ist/data/synthetic_graph.hpp"
 #include "skip.hpp"
 
+namespace test_csr_graph {
+
 using namespace ist;
 namespace fs = std::filesystem;
 using ist::test::contains;
@@ -690,3 +692,5 @@ TEST_CASE("synthetic graph: presets and refused configurations") {
                  "expected community_size in [0, N] (0: no communities), found 11"));
   CHECK_FALSE(fs::exists(t.path("x.istg")));
 }
+
+}  // namespace test_csr_graph

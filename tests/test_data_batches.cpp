@@ -11,6 +11,8 @@
 #include "ist/data/batch_iterator.hpp"
 #include "expect_error.hpp"
 
+namespace test_data_batches {
+
 namespace {
 
 // n images of c x h x w with pixel k of image i = (i * 37 + k * 11) % 256 and label i % num_classes.
@@ -284,3 +286,5 @@ TEST_CASE("data: batch iterator rejects bad arguments") {
   msg = error_of([&] { ist::BatchIterator it(broken, 2, {}, {}, 1); });
   CHECK(contains(msg, "expected 4 images of 18 bytes and 4 labels, found 72 pixel bytes and 3 labels"));
 }
+
+}  // namespace test_data_batches

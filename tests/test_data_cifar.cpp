@@ -13,6 +13,8 @@
 #include "ist/data/cifar.hpp"
 #include "expect_error.hpp"
 
+namespace test_data_cifar {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -181,3 +183,5 @@ TEST_CASE("data: cifar rejects labels out of range") {
   msg = error_of([&] { (void)ist::load_cifar_binary({dir.file("coarse.bin")}, ist::CifarKind::cifar100_fine); });
   CHECK(contains(msg, "found coarse 20 and fine 5"));
 }
+
+}  // namespace test_data_cifar

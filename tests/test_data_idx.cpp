@@ -17,6 +17,8 @@
 #include "skip.hpp"
 #include "expect_error.hpp"
 
+namespace test_data_idx {
+
 #ifndef IST_FASHION_MNIST_DIR
 #define IST_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 #endif
@@ -352,3 +354,5 @@ TEST_CASE("data: idx rejects a small gzipped file whose header claims gigabytes,
   CHECK(contains(msg, "ist::load_idx_labels: " + dir.file("labels.gz") +
                           ": expected 2147483647 bytes of labels after the 8-byte header, found 5 (file truncated"));
 }
+
+}  // namespace test_data_idx

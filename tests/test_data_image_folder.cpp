@@ -24,6 +24,8 @@
 #include "skip.hpp"
 #include "expect_error.hpp"
 
+namespace test_data_image_folder {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -633,3 +635,5 @@ TEST_CASE("image folder: shuffled puts a class-sorted set in one order, a functi
   CHECK(error_of([&] { (void)ist::shuffled(bad, 1); }) ==
         "ist::shuffled: ten: expected 10 images of 2 bytes and 10 labels, found 20 pixel bytes and 9 labels");
 }
+
+}  // namespace test_data_image_folder

@@ -17,6 +17,8 @@
 #include "ist/model/presets.hpp"
 #include "ist/train/model_traits.hpp"
 
+namespace test_decompose {
+
 using namespace ist;
 
 static_assert(Decomposer<LayerwiseRandom> && Decomposer<Replicate>);
@@ -308,3 +310,5 @@ TEST_CASE("aggregate: the docs' SampleWeightedAverage example merges as the libr
   CHECK(a[2] == 18.f);  // (100 * 12 + 300 * 20) / 400, not the plain mean 16
   CHECK(a[6] == 99.f);
 }
+
+}  // namespace test_decompose

@@ -17,6 +17,8 @@
 #include "ist/decompose/widthwise_random.hpp"
 #include "ist/train/gcn_traits.hpp"
 
+namespace test_gcn {
+
 using namespace ist;
 using ist::test::dot;
 using ist::test::max_rel_error;
@@ -311,3 +313,5 @@ TEST_CASE("gcn: a compact sub-GCN computes what the full GCN computes with the o
   for (int i = 0; i < 12 * 3; ++i) diff = std::max(diff, std::abs(a[i] - b[i]));
   CHECK(diff < 1e-12);
 }
+
+}  // namespace test_gcn

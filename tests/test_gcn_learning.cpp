@@ -9,6 +9,8 @@
 #include "ist/decompose/widthwise_random.hpp"
 #include "ist/train/graph_trainer.hpp"
 
+namespace test_gcn_learning {
+
 using namespace ist;
 
 namespace {
@@ -60,3 +62,5 @@ TEST_CASE("gcn: GIST with S = 2 sub-GCNs of a 256-wide GCN reaches >= 78% on Cor
   CHECK(r.total_bytes * 2 == r.local_sgd_bytes);
   CHECK(r.final_eval.accuracy >= 0.78);
 }
+
+}  // namespace test_gcn_learning

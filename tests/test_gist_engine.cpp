@@ -17,6 +17,8 @@
 #include "ist/optim/novograd.hpp"
 #include "ist/train/graph_trainer.hpp"
 
+namespace test_gist_engine {
+
 using namespace ist;
 namespace fs = std::filesystem;
 
@@ -148,3 +150,5 @@ TEST_CASE("gist engine: metrics rows carry val and test columns and the optimize
   CHECK(rows == 2);
   fs::remove_all(dir);
 }
+
+}  // namespace test_gist_engine

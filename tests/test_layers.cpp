@@ -15,6 +15,8 @@
 #include "ist/backend/eigen/pooling.hpp"
 #include "ist/backend/eigen/softmax_cross_entropy.hpp"
 
+namespace test_layers {
+
 using namespace ist;
 using ist::test::dot;
 using ist::test::max_rel_error;
@@ -604,3 +606,5 @@ TEST_CASE("layers: softmax cross-entropy: known value, gradient, bad label") {
   CHECK_THROWS_WITH_AS(eigen::softmax_cross_entropy(1, 2, z.data(), bad, dz.data()),
                        doctest::Contains("expected a label in [0, 2), found 7"), ist::Error);
 }
+
+}  // namespace test_layers

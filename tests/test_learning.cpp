@@ -11,6 +11,8 @@
 #include "ist/model/presets.hpp"
 #include "ist/train/trainer.hpp"
 
+namespace test_learning {
+
 using namespace ist;
 
 namespace {
@@ -68,3 +70,5 @@ TEST_CASE("learning: ResIST with S = 4 trains PreAct ResNet-20 to >= 75% on a 10
   CHECK(r.final_eval.accuracy >= 0.75);
   CHECK(r.total_bytes < r.local_sgd_bytes);
 }
+
+}  // namespace test_learning

@@ -20,6 +20,8 @@
 #include "ist/core/error.hpp"
 #include "ist/train/metrics_log.hpp"
 
+namespace test_metrics {
+
 namespace fs = std::filesystem;
 using ist::MetricsLog;
 using ist::MetricsRow;
@@ -250,3 +252,5 @@ TEST_CASE("metrics: a log in a folder that does not exist is an error naming the
   const std::string path = dir.file("no-such-folder/m.jsonl");
   CHECK_THROWS_WITH_AS(MetricsLog{path}, doctest::Contains(path.c_str()), ist::Error);
 }
+
+}  // namespace test_metrics

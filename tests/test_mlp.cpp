@@ -12,6 +12,8 @@
 #include "ist/decompose/widthwise_random.hpp"
 #include "ist/train/mlp_traits.hpp"
 
+namespace test_mlp {
+
 using namespace ist;
 using ist::test::dot;
 using ist::test::max_rel_error;
@@ -227,3 +229,5 @@ TEST_CASE("mlp: misuse is rejected with the expected and found values") {
   CHECK_THROWS_WITH_AS(net.forward(p.data(), ModelTraits<Small>::layout(full_spec(ModelTraits<Small>::info())), x.data()),
                        doctest::Contains("the layout holds 83 values, but the configured widths need"), Error);
 }
+
+}  // namespace test_mlp

@@ -9,6 +9,8 @@
 #include "ist/train/mlp_traits.hpp"
 #include "ist/train/trainer.hpp"
 
+namespace test_mlp_learning {
+
 using namespace ist;
 
 TEST_CASE("mlp: IST with S = 4 trains a 784-512-512-10 MLP to >= 82% on a 10k Fashion-MNIST subset") {
@@ -37,3 +39,5 @@ TEST_CASE("mlp: IST with S = 4 trains a 784-512-512-10 MLP to >= 82% on a 10k Fa
   CHECK(r.final_eval.loss < 0.6);  // the evaluation scale keeps the global model's logits calibrated
   CHECK(double(r.total_bytes) < 0.2 * double(r.local_sgd_bytes));
 }
+
+}  // namespace test_mlp_learning

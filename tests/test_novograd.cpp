@@ -18,6 +18,8 @@
 #include "ist/train/graph_trainer.hpp"
 #include "ist/train/trainer.hpp"
 
+namespace test_novograd {
+
 using namespace ist;
 
 namespace {
@@ -188,3 +190,5 @@ TEST_CASE("novograd: GIST with S = 2 sub-GCNs and NovoGrad reaches >= 78% on Cor
   MESSAGE("GIST S=2 with NovoGrad on Cora: test accuracy " << r.final_eval.accuracy << ", val " << r.final_val.accuracy);
   CHECK(r.final_eval.accuracy >= 0.78);
 }
+
+}  // namespace test_novograd

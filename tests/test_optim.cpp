@@ -17,6 +17,8 @@
 #include "ist/optim/schedule.hpp"
 #include "ist/optim/sgd.hpp"
 
+namespace test_optim {
+
 namespace {
 
 using ist::optim::Adam;
@@ -496,3 +498,5 @@ TEST_CASE("optim: parse_schedule errors name the spec and the accepted forms") {
   check_error([] { (void)parse_schedule("cosine", 0.1, 0.0); },
               {"ist::optim::parse_schedule", "expected total_epochs > 0", "found 0"});
 }
+
+}  // namespace test_optim

@@ -18,6 +18,8 @@
 #include "ist/data/planetoid.hpp"
 #include "ist/data/sha256.hpp"
 
+namespace test_planetoid {
+
 using namespace ist;
 namespace fs = std::filesystem;
 
@@ -301,3 +303,5 @@ TEST_CASE("planetoid: a negative, fractional or huge sizes_bytes entry is report
                          Error);
   }
 }
+
+}  // namespace test_planetoid

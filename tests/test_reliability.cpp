@@ -17,6 +17,8 @@
 #include "ist/train/checkpoint_dir.hpp"
 #include "ist/train/trainer.hpp"
 
+namespace test_reliability {
+
 using namespace ist;
 namespace fs = std::filesystem;
 
@@ -293,3 +295,5 @@ TEST_CASE("checkpoint directory: newest K kept, temp files and other names ignor
   CHECK(resolve_checkpoint(dir) == kept[2].string());
   CHECK(load_checkpoint(resolve_checkpoint(dir), info).rounds_done == 11);
 }
+
+}  // namespace test_reliability

@@ -16,6 +16,8 @@
 #include "ist/model/param_layout.hpp"
 #include "ist/model/presets.hpp"
 
+namespace test_resnet {
+
 using namespace ist;
 
 namespace {
@@ -376,3 +378,5 @@ TEST_CASE("resnet: running statistics are updated in training and used in evalua
   CHECK_THROWS_WITH_AS(net.forward(params.data(), full, x.data(), missing),
                        doctest::Contains("needs a running_stats buffer"), Error);
 }
+
+}  // namespace test_resnet

@@ -33,6 +33,8 @@
 #include "file_util.hpp"
 #include "skip.hpp"
 
+namespace test_safetensors {
+
 using namespace ist;
 namespace fs = std::filesystem;
 
@@ -415,3 +417,5 @@ TEST_CASE("safetensors: PyTorch loads exported ResNets and an MLP and computes t
   CHECK(out.find("resnet26-resist gradients in float64") != std::string::npos);
   CHECK(out.find("mlp: max relative error") != std::string::npos);
 }
+
+}  // namespace test_safetensors

@@ -17,6 +17,8 @@
 #include "ist/train/graph_trainer.hpp"
 #include "ist/train/sage_traits.hpp"
 
+namespace test_sage {
+
 using namespace ist;
 using ist::test::dot;
 using ist::test::max_rel_error;
@@ -493,3 +495,5 @@ TEST_CASE("sage: a graph without its mean-aggregation matrix is refused with wha
   const FitResult r = t.fit(g);
   CHECK(r.rounds.size() == 2);
 }
+
+}  // namespace test_sage

@@ -11,6 +11,8 @@
 #include "ist/train/graph_trainer.hpp"
 #include "skip.hpp"
 
+namespace test_sage_learning {
+
 using namespace ist;
 
 TEST_CASE("sage: GIST with S = 2 sub-networks of a 256-wide GraphSAGE learns Cora") {
@@ -42,3 +44,5 @@ TEST_CASE("sage: GIST with S = 2 sub-networks of a 256-wide GraphSAGE learns Cor
   CHECK(r.total_bytes < r.local_sgd_bytes);
   CHECK(r.final_eval.accuracy >= 0.78);
 }
+
+}  // namespace test_sage_learning

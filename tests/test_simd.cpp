@@ -8,6 +8,8 @@
 #include "ist/backend/eigen/conv2d.hpp"
 #include "ist/model/presets.hpp"
 
+namespace test_simd {
+
 namespace {
 
 constexpr int kFloats = ist::eigen::detail::packet_size<float>;
@@ -54,3 +56,5 @@ TEST_CASE("simd: the ResNet presets' convolutions take the packet kernels") {
   check_channels_in_whole_packets<ist::PreActResNet26Fashion<1, 10>>();
   check_channels_in_whole_packets<ist::PreActResNet56<3, 10>>();
 }
+
+}  // namespace test_simd

@@ -21,6 +21,8 @@
 #include "ist/optim/adam.hpp"
 #include "ist/train/trainer.hpp"
 
+namespace test_trainer {
+
 using namespace ist;
 
 namespace {
@@ -205,12 +207,14 @@ class SoftmaxRegressionNet {
 
 }  // namespace
 
+}  // namespace test_trainer
+
 namespace ist {
 template <int In, int Classes>
-struct ModelTraits<SoftmaxRegression<In, Classes>> {
-  using Model = SoftmaxRegression<In, Classes>;
+struct ModelTraits<test_trainer::SoftmaxRegression<In, Classes>> {
+  using Model = test_trainer::SoftmaxRegression<In, Classes>;
   template <class Compute>
-  using Network = SoftmaxRegressionNet<In, Classes>;
+  using Network = test_trainer::SoftmaxRegressionNet<In, Classes>;
   using Work = ImageBatches;
   static constexpr std::size_t num_params = Model::num_params;
   static constexpr int num_classes = Classes;
@@ -243,6 +247,8 @@ struct ModelTraits<SoftmaxRegression<In, Classes>> {
   }
 };
 }  // namespace ist
+
+namespace test_trainer {
 
 TEST_CASE("trainer: Replicate with L = 1 and carried momentum equals data-parallel SGD with momentum") {
   constexpr int hw = 4, classes = 3, S = 4, rounds = 3;
@@ -612,3 +618,5 @@ TEST_CASE("trainer: AnyComm over InProcessComm trains as InProcessComm does, bit
   std::vector<std::byte> out;
   CHECK_THROWS_WITH_AS(no_bytes.to_worker_bytes(0, {}, out), doctest::Contains("moves no byte payloads"), Error);
 }
+
+}  // namespace test_trainer

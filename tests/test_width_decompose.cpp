@@ -14,6 +14,8 @@
 #include "ist/train/mlp_traits.hpp"
 #include "ist/train/trainer.hpp"
 
+namespace test_width_decompose {
+
 using namespace ist;
 
 static_assert(Decomposer<WidthwiseRandom>);
@@ -347,3 +349,5 @@ TEST_CASE("width: a user-written hybrid depth-and-width policy trains through th
   CHECK(h.total_bytes < l.total_bytes);
   CHECK(h.final_eval.accuracy > 0.5);
 }
+
+}  // namespace test_width_decompose

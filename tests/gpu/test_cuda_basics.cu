@@ -9,6 +9,8 @@
 #include "ist/backend/cuda/check.cuh"
 #include "ist/backend/cuda/compute.cuh"
 
+namespace test_cuda_basics {
+
 using namespace ist;
 
 namespace {
@@ -80,3 +82,5 @@ TEST_SUITE("cuda-device") {
                          doctest::Contains("does not fit input 2x2"), Error);
   }
 }
+
+}  // namespace test_cuda_basics

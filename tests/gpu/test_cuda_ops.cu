@@ -9,6 +9,8 @@
 #include "ist/backend/cuda/compute.cuh"
 #include "ist/backend/eigen/compute.hpp"
 
+namespace test_cuda_ops {
+
 using namespace ist;
 using test::download;
 using test::random_floats;
@@ -222,3 +224,5 @@ TEST_SUITE("cuda-device") {
                          doctest::Contains("sample 7: expected a label in [0, 10), found 12"), Error);
   }
 }
+
+}  // namespace test_cuda_ops

@@ -20,6 +20,8 @@
 #include "ist/model/param_layout.hpp"
 #include "ist/model/presets.hpp"
 
+namespace test_cuda_resnet {
+
 using namespace ist;
 using test::download;
 using test::random_floats;
@@ -230,3 +232,5 @@ TEST_SUITE("cuda-device") {
     }
   }
 }
+
+}  // namespace test_cuda_resnet

@@ -31,6 +31,8 @@
 #if IST_GPU_TESTS_WITH_DATA
 #include "gpu_trainer_util.cuh"
 #include "../skip.hpp"
+
+namespace test_cuda_trainer {
 #endif
 
 namespace {
@@ -261,3 +263,5 @@ TEST_CASE("IST (width-wise) on an MLP with S = 2 workers as streams follows the 
 }  // TEST_SUITE("cuda-device")
 
 }  // namespace
+
+}  // namespace test_cuda_trainer

@@ -19,6 +19,8 @@
 #include "ist/optim/adam.hpp"
 #include "ist/optim/novograd.hpp"
 
+namespace test_cuda_widthwise {
+
 namespace {
 
 using namespace ist;
@@ -197,3 +199,5 @@ TEST_CASE("cuSPARSE spmm and spmm_transposed_add match the Eigen ops (Cora-sized
 }  // TEST_SUITE("cuda-device")
 
 }  // namespace
+
+}  // namespace test_cuda_widthwise

@@ -22,6 +22,8 @@
 #if IST_GPU_TESTS_WITH_DATA
 #include "gpu_trainer_util.cuh"
 #include "../skip.hpp"
+
+namespace test_nccl {
 #endif
 
 namespace {
@@ -97,3 +99,5 @@ TEST_CASE("Trainer on CudaBackend<NcclComm> equals CudaBackend<StreamComm> (S = 
 }  // TEST_SUITE("cuda-device")
 
 }  // namespace
+
+}  // namespace test_nccl

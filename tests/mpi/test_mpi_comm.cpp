@@ -13,6 +13,8 @@
 #include "mpi_test.hpp"
 #include "../skip.hpp"
 
+namespace test_mpi_comm {
+
 using namespace ist;
 using ist::mpi_test::world_rank;
 using ist::mpi_test::world_size;
@@ -180,3 +182,5 @@ TEST_CASE_TEMPLATE_DEFINE("mpi comm: communicator conformance", F, mpi_communica
   conformance::check_communicator_contract(comm);
 }
 TEST_CASE_TEMPLATE_INVOKE(mpi_communicator_conformance, OverMpi, AnyOverMpi);
+
+}  // namespace test_mpi_comm

@@ -28,6 +28,8 @@
 #include "../cora.hpp"
 #include "mpi_test.hpp"
 
+namespace test_mpi_gist {
+
 using namespace ist;
 using ist::mpi_test::synthetic;
 using ist::mpi_test::TinyNet;
@@ -181,3 +183,5 @@ TEST_CASE("mpi gist: Cluster-GCN GraphSAGE read from a mapped file, the whole gr
   MPI_Barrier(MPI_COMM_WORLD);
   if (root) std::filesystem::remove_all(dir);
 }
+
+}  // namespace test_mpi_gist

@@ -25,6 +25,8 @@
 #if __has_include("ist/train/mlp_traits.hpp")
 #include "ist/decompose/widthwise_random.hpp"
 #include "ist/train/mlp_traits.hpp"
+
+namespace test_mpi_trainer {
 #define IST_MPI_TEST_WIDTHWISE 1
 #endif
 
@@ -382,3 +384,5 @@ TEST_CASE("mpi trainer: a worker that fails in round 2 is dropped on every rank,
   if (world_rank() == 0)
     CHECK(std::memcmp(mpi.params().data(), ref.params().data(), ref.params().size_bytes()) == 0);
 }
+
+}  // namespace test_mpi_trainer
