@@ -26,7 +26,13 @@ for c in clang++ clang++-14; do
 done
 [ -n "$cxx" ] || { echo "run-fuzz.sh: clang++ not found (Debian: clang-14 libclang-rt-14-dev)" >&2; exit 1; }
 cmake -S tests/fuzz -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DIST_FUZZERS=ON -DIST_SANITIZER_TESTS=OFF >/dev/null
-cmake --build "$build" -j"$jobs" --target "${names[@]/#/fuzz_}"
+if [ $# -eq 0 ]; then
+  cmake --build "$build" -j"$jobs" --target fuzzers  # all of them, in parallel
+else
+  cmake --build "$build" -j"$jobs" --target "${names[@]/#/fuzz_}"
+fi
+# IST_BUILD_ONLY=1: build the harnesses and stop (scripts/run-tests.sh builds them beside the sanitizer tests).
+[ "${IST_BUILD_ONLY:-0}" = 1 ] && exit 0
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ist-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT

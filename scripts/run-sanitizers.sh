@@ -15,6 +15,11 @@ cmake -S tests/fuzz -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DIST_FUZZERS=OFF -D
 t0=$(date +%s)
 cmake --build "$build" -j"$jobs" --target ist_tests_asan
 t1=$(date +%s)
+# IST_BUILD_ONLY=1: build the tests and stop (scripts/run-tests.sh builds them beside the fuzzers).
+if [ "${IST_BUILD_ONLY:-0}" = 1 ]; then
+  echo "run-sanitizers.sh: built $build/ist_tests_asan in $(( t1 - t0 )) s"
+  exit 0
+fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:check_initialization_order=1:strict_init_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
