@@ -32,5 +32,5 @@ function(ist_add_header_check target)
   target_link_libraries(${target} PRIVATE ${arg_LINK})
   # The objects never run: -O0 (after the build type's -O flag, so it wins) saves the optimizer's time, about
   # 12% of the check; parsing every header, its templates' definitions included, is the rest.
-  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-O0>)
+  target_compile_options(${target} PRIVATE -O0)
 endfunction()

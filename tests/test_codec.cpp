@@ -289,10 +289,10 @@ TEST_CASE("codec: every decoder rejects malformed payloads, naming what it expec
     c.encode_values(w, good);
     REQUIRE(good.size() == 8 + 100);
     CHECK(c.values_bytes(100) == good.size());
-    CHECK(contains(error_of([&] { c.decode_values(with_word(good, 4, std::bit_cast<std::uint32_t>(-1.f)), values); }),
-                   "ist::codec::TopK::decode_values: expected block scale 1 in [0, "));
-    CHECK(contains(error_of([&] { c.decode_values(with_word(good, 4, std::bit_cast<std::uint32_t>(-1.f)), values); }),
-                   "] (127 steps of it stay finite), found -1"));
+    const std::string negative =
+        error_of([&] { c.decode_values(with_word(good, 4, std::bit_cast<std::uint32_t>(-1.f)), values); });
+    CHECK(contains(negative, "ist::codec::TopK::decode_values: expected block scale 1 in [0, "));
+    CHECK(contains(negative, "] (127 steps of it stay finite), found -1"));
     CHECK(contains(error_of([&] { c.decode_values(with_word(good, 0, 0x7fc00000u), values); }),
                    "expected block scale 0 in [0, "));
     // A finite scale whose steps overflow (found by fuzz_codec: 4.25e37 x -24 is -inf).
