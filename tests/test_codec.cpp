@@ -152,7 +152,7 @@ TEST_CASE("codec: top-k keeps exactly k entries, the k largest a full sort finds
       const codec::TopK c{f, false};
       codec::Bytes b;
       c.encode_update(a, std::span<float>(), b);
-      const std::size_t index_bytes = (n + 7) / 8 < 4 * k ? (n + 7) / 8 : 4 * k;
+      const std::size_t index_bytes = k == n ? 0 : (n + 7) / 8 < 4 * k ? (n + 7) / 8 : 4 * k;  // k = n: none
       CHECK(codec::top_k_index_bytes(n, k) == index_bytes);
       CHECK(b.size() == 8 + index_bytes + 2 * k);
       CHECK(c.update_bytes(n) == b.size());
@@ -191,8 +191,15 @@ TEST_CASE("codec: parse_codec reads --codec and rejects what it cannot, saying w
   CHECK(codec::parse_codec("topk:0.1").keeps_residual());
   CHECK_FALSE(codec::parse_codec("topk:0.1:no-ef").keeps_residual());
   CHECK(codec::parse_codec("topk:0.1:f32-down").keeps_residual());
+  // ":flush": the run's last round sends every entry (k = n); the other codecs' last round is themselves.
+  CHECK(codec::parse_codec("topk:0.1:flush").name() == "topk:0.1:flush");
+  CHECK(codec::parse_codec("topk:0.05:no-ef:f32-down:flush").name() == "topk:0.05:no-ef:f32-down:flush");
+  CHECK(codec::parse_codec("topk:0.1:flush").last_round().name() == "topk:1");
+  CHECK(codec::parse_codec("topk:0.1:f32-down:flush").last_round().name() == "topk:1:f32-down");
+  CHECK(codec::parse_codec("topk:0.1").last_round().name() == "topk:0.1");
+  CHECK(codec::parse_codec("bf16").last_round().name() == "bf16");
   for (const char* bad : {"int8", "topk", "topk:", "topk:0", "topk:1.5", "topk:x", "topk:0.1x", "",
-                          "topk:0.1:f32-down:no-ef", "topk:0.1:int8"}) {
+                          "topk:0.1:f32-down:no-ef", "topk:0.1:int8", "topk:0.1:flush:f32-down", "topk:flush"}) {
     CAPTURE(bad);
     const std::string m = error_of([&] { (void)codec::parse_codec(bad, "--codec"); });
     CHECK(contains(m, "--codec"));
@@ -207,7 +214,7 @@ TEST_CASE("codec: every decoder rejects malformed payloads, naming what it expec
   const std::vector<float> v = random_values(40, 4);
   std::vector<float> out(40);
   codec::Bytes good;
-  for (const char* name : {"float32", "bf16", "fp16", "topk:0.1", "topk:0.1:f32-down"}) {
+  for (const char* name : {"float32", "bf16", "fp16", "topk:0.1", "topk:0.1:f32-down", "topk:1"}) {
     CAPTURE(name);
     const codec::AnyCodec c = codec::parse_codec(name);
     c.encode_values(v, good);
@@ -566,6 +573,54 @@ TEST_CASE("codec trainer: with k = 100% and error feedback the residual holds on
   }
   MESSAGE("largest weight difference to float32 after 2 rounds ", diff, " (largest weight ", norm, ")");
   CHECK(diff < 0.01 * norm);
+}
+
+TEST_CASE("codec trainer: topk:F:flush sends every entry in the run's last round only, leaving only bf16 rounding behind") {
+  // Rounds before the last are topk:0.1's, bit for bit; the last (max_rounds = 3) sends each worker's whole
+  // update plus residual: 8 + 2n bytes, no indices. Inside the last slice the residual then holds only the
+  // bf16 rounding of what was sent (updates of 3 local steps and their residuals are below 0.5: below 2^-9);
+  // outside it the residual is untouched.
+  const auto data = quadrant_images(96, 29);
+  Trainer<CodecMlp, WidthwiseRandom> flush(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),
+                                           codec_config("topk:0.1:flush"));
+  Trainer<CodecMlp, WidthwiseRandom> plain(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),
+                                           codec_config("topk:0.1"));
+  flush.prepare(data);
+  plain.prepare(data);
+  for (int r = 0; r < 3; ++r) {
+    CAPTURE(r);
+    std::vector<std::vector<float>> before(4);
+    for (int w = 0; w < 4; ++w) before[std::size_t(w)].assign(flush.codec_residual(w).begin(), flush.codec_residual(w).end());
+    const RoundRecord a = flush.train_round(std::uint64_t(r));
+    const RoundRecord b = plain.train_round(std::uint64_t(r));
+    const Plan plan = WidthwiseRandom{}.plan(flush.info(), {1, std::uint64_t(r), 4});
+    for (int w = 0; w < 4; ++w) {
+      CAPTURE(w);
+      const SliceSet set = ModelTraits<CodecMlp>::slices(plan.workers[std::size_t(w)]);
+      const std::size_t n = set.size();
+      const std::size_t k = r < 2 ? codec::top_k_count(n, 0.1) : n;
+      CHECK(a.worker_traffic[std::size_t(w)].to_worker == b.worker_traffic[std::size_t(w)].to_worker);
+      CHECK(a.worker_traffic[std::size_t(w)].from_worker == 8 + (r < 2 ? codec::top_k_index_bytes(n, k) : 0) + 2 * k);
+      if (r < 2) continue;
+      std::vector<float> inside(flush.params().size(), 0.f);
+      std::vector<float> ones(n, 1.f);
+      scatter(std::span<const float>(ones), set, std::span<float>(inside));
+      const std::span<const float> now = flush.codec_residual(w), held = plain.codec_residual(w);
+      float largest_held = 0;
+      for (std::size_t i = 0; i < now.size(); ++i) {
+        if (inside[i] != 0.f) {
+          REQUIRE(std::fabs(now[i]) <= 0x1p-10f);
+          largest_held = std::max(largest_held, std::fabs(held[i]));
+        } else {
+          REQUIRE(std::memcmp(&now[i], &before[std::size_t(w)][i], 4) == 0);
+        }
+      }
+      CHECK(largest_held > 0x1p-10f);  // without the flush, more than rounding waits there
+    }
+    if (r < 2) CHECK(bitwise_equal(flush.params(), plain.params()));
+  }
+  CHECK_FALSE(bitwise_equal(flush.params(), plain.params()));
+  CHECK(flush.transfer_codec().name() == "topk:0.1:flush");
 }
 
 TEST_CASE("codec trainer: a top-k run stopped after round 2 and resumed from its checkpoint ends bit for bit as one run") {

@@ -258,6 +258,20 @@ TEST_CASE("IST (width-wise) on an MLP with S = 2 workers as streams follows the 
       WidthwiseRandom{}, test::short_run_config(6, {0.1, 0.0, 0.0, false}), *data);
 }
 
+TEST_CASE("Transfer codecs with S = 2 workers as streams follow the Eigen run with the same codec, bytes identical") {
+  // The codec encodes on the host on both backends (the CUDA worker downloads its trained values), so the
+  // payloads' sizes, and with them the ledger, are the Eigen run's exactly; the values follow it as the
+  // float32 run does.
+  const auto data = test::fashion_subset(1024);
+  if (!data) IST_SKIP_TEST("Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
+  for (const char* name : {"bf16", "fp16", "topk:0.1", "topk:0.1:flush"}) {
+    CAPTURE(name);
+    TrainerConfig cfg = test::short_run_config(6, {0.05, 0.9, 5e-4, false});
+    cfg.codec = name;
+    compare_with_cpu<ResNet20>(LayerwiseRandom{}, cfg, *data);
+  }
+}
+
 #endif  // IST_GPU_TESTS_WITH_DATA
 
 }  // TEST_SUITE("cuda-device")

@@ -68,6 +68,20 @@ TEST_CASE("NcclComm (one rank): slices through NCCL to the worker and back bit f
                        doctest::Contains("to_worker: expected a worker in [0, 1), found 1"), Error);
   CHECK_THROWS_WITH_AS(comm.to_worker(0, std::span<const float>(host), std::span<float>(dev.data(), 5)),
                        doctest::Contains("expected equal sizes, found 100003 and 5"), Error);
+
+  // Byte payloads (transfer codecs): host bytes through NCCL and back, the length first; empty ones too.
+  comm.ledger().begin_round(1, 1);
+  std::vector<std::byte> payload(70001), arrived, returned;
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = std::byte(std::uint8_t(i * 131 + 7));
+  comm.to_worker_bytes(0, std::span<const std::byte>(payload), arrived);
+  CHECK(arrived == payload);
+  comm.to_coordinator_bytes(0, std::span<const std::byte>(payload.data(), 5), returned);
+  CHECK(returned == std::vector<std::byte>(payload.begin(), payload.begin() + 5));
+  comm.to_worker_bytes(0, std::span<const std::byte>(), arrived);
+  CHECK(arrived.empty());
+  CHECK(CommLedger::total(comm.ledger().this_round()) == payload.size() + 5);
+  CHECK_THROWS_WITH_AS(comm.to_coordinator_bytes(2, std::span<const std::byte>(payload), returned),
+                       doctest::Contains("to_coordinator_bytes: expected a worker in [0, 1), found 2"), Error);
 }
 
 #if IST_GPU_TESTS_WITH_DATA
@@ -93,6 +107,35 @@ TEST_CASE("Trainer on CudaBackend<NcclComm> equals CudaBackend<StreamComm> (S = 
   CHECK(a.final_eval.accuracy == b.final_eval.accuracy);
   MESSAGE("ist-gpu: NcclComm trainer: 2 rounds, train loss " << a.rounds[1].train_loss << ", " << a.total_bytes
                                                              << " bytes, equal to StreamComm bit for bit");
+}
+
+TEST_CASE("Transfer codecs on CudaBackend<NcclComm> equal CudaBackend<StreamComm> (S = 1): weights and residuals bit for bit") {
+  const auto data = test::fashion_subset(512);
+  if (!data) IST_SKIP_TEST("Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
+  using Net = PreActResNet20<1, 10>;
+  for (const char* name : {"bf16", "topk:0.1:flush"}) {
+    CAPTURE(name);
+    TrainerConfig cfg = test::short_run_config(4, {0.05, 0.9, 5e-4, false});
+    cfg.codec = name;
+    IndependentSubnetTrainer<Net, LayerwiseRandom, HolderAverage, CudaBackend<cuda::NcclComm>> nccl(
+        LayerwiseRandom{}, HolderAverage{}, CudaBackend<cuda::NcclComm>(cuda::NcclComm::single_process(0)), cfg);
+    IndependentSubnetTrainer<Net, LayerwiseRandom, HolderAverage, CudaBackend<cuda::StreamComm>> streams(
+        LayerwiseRandom{}, HolderAverage{}, CudaBackend<cuda::StreamComm>(cuda::StreamComm(1)), cfg);
+    const FitResult a = nccl.fit(*data, *data), b = streams.fit(*data, *data);
+    REQUIRE(a.rounds.size() == 2);
+    REQUIRE(b.rounds.size() == 2);
+    for (std::size_t r = 0; r < 2; ++r) {
+      CHECK(a.rounds[r].train_loss == b.rounds[r].train_loss);
+      CHECK(a.rounds[r].bytes_to_workers == b.rounds[r].bytes_to_workers);
+      CHECK(a.rounds[r].bytes_from_workers == b.rounds[r].bytes_from_workers);
+    }
+    CHECK(std::vector<float>(nccl.params().begin(), nccl.params().end()) ==
+          std::vector<float>(streams.params().begin(), streams.params().end()));
+    const auto ra = nccl.codec_residual(0), rb = streams.codec_residual(0);
+    CHECK(std::vector<float>(ra.begin(), ra.end()) == std::vector<float>(rb.begin(), rb.end()));
+    MESSAGE("ist-gpu: NcclComm trainer, codec " << name << ": " << a.total_bytes
+                                               << " bytes in 2 rounds, equal to StreamComm bit for bit");
+  }
 }
 #endif
 

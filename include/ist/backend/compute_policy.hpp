@@ -12,6 +12,12 @@
 //   static void upload(Context&, std::span<const float> host, std::span<float> dst)
 //                                         from host memory into a buffer of the policy; returns when done
 //                                         (the engine evaluates the global model, held on the host, with it)
+// Optional:
+//   static void download(Context&, std::span<const float> src, std::span<float> host)
+//                                         from a buffer of the policy into host memory; returns when done.
+//                                         A transfer codec other than float32 encodes a worker's trained
+//                                         values on the host: a policy whose Buffer is not a host vector
+//                                         needs download for that (DownloadsToHost)
 // The networks (ist/layers) call the policy's layer ops as well (conv2d_forward, batch_norm_*,
 // linear_forward, softmax_cross_entropy, ...): a policy provides those a network it runs uses; the
 // Eigen policy (ist/backend/eigen/compute.hpp) lists them all. Optimizer policies bring their
@@ -32,6 +38,12 @@ concept ComputePolicy = requires(typename C::Context& ctx, typename C::template 
   { b.data() } -> std::same_as<float*>;
   C::copy(ctx, src, dst);
   C::upload(ctx, src, dst);
+};
+
+// The optional member download (above).
+template <class C>
+concept DownloadsToHost = requires(typename C::Context& ctx, std::span<const float> src, std::span<float> host) {
+  C::download(ctx, src, host);
 };
 
 // One static_assert per required member, so a type that misses one gets a single sentence naming it.

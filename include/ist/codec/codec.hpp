@@ -71,6 +71,11 @@ class AnyCodec {
   std::string name() const { return std::visit([](const auto& c) { return c.name(); }, c_); }
   bool returns_update() const { return std::visit([](const auto& c) { return c.returns_update(); }, c_); }
   bool keeps_residual() const { return std::visit([](const auto& c) { return c.keeps_residual(); }, c_); }
+  // The codec of the run's last round (TopK with flush_last_round: every entry; otherwise this one).
+  AnyCodec last_round() const {
+    if (const TopK* t = std::get_if<TopK>(&c_)) return t->last_round();
+    return *this;
+  }
   // Float32: slices travel as floats through Communicator::to_worker / to_coordinator, as before codecs.
   bool is_float32() const { return std::holds_alternative<Float32>(c_); }
   void encode_values(std::span<const float> v, Bytes& out) const {
@@ -91,9 +96,10 @@ class AnyCodec {
 };
 static_assert(TransferCodec<AnyCodec>);
 
-// "float32" | "bf16" | "fp16" | "topk:F[:no-ef][:f32-down]": F in (0, 1], the fraction of each update sent;
-// ":no-ef" plain top-k without error feedback (for comparison); ":f32-down" the values travel down as float32
-// instead of int8 blocks. Throws naming `who`, what was expected and what was found.
+// "float32" | "bf16" | "fp16" | "topk:F[:no-ef][:f32-down][:flush]": F in (0, 1], the fraction of each update
+// sent; ":no-ef" plain top-k without error feedback (for comparison); ":f32-down" the values travel down as
+// float32 instead of int8 blocks; ":flush" the last round of the run sends every entry (k = n). Throws naming
+// `who`, what was expected and what was found.
 inline AnyCodec parse_codec(std::string_view s, std::string_view who = "ist::codec::parse_codec") {
   if (s == "float32" || s == "fp32") return Float32{};
   if (s == "bf16" || s == "bfloat16") return BFloat16{};
@@ -102,6 +108,10 @@ inline AnyCodec parse_codec(std::string_view s, std::string_view who = "ist::cod
     std::string_view rest = s.substr(5);
     TopK t;
     // The flags in the order name() writes them, stripped from the end.
+    if (rest.ends_with(":flush")) {
+      t.flush_last_round = true;
+      rest.remove_suffix(6);
+    }
     if (rest.ends_with(":f32-down")) {
       t.downlink = Downlink::Float32;
       rest.remove_suffix(9);
@@ -119,12 +129,12 @@ inline AnyCodec parse_codec(std::string_view s, std::string_view who = "ist::cod
       used = 0;
     }
     IST_CHECK(used == text.size() && !text.empty() && f > 0.0 && f <= 1.0, who, ": codec ", s,
-              ": expected topk:F[:no-ef][:f32-down] with F a fraction in (0, 1] (e.g. topk:0.1), found F = '",
+              ": expected topk:F[:no-ef][:f32-down][:flush] with F a fraction in (0, 1] (e.g. topk:0.1), found F = '",
               text, "'");
     t.fraction = f;
     return t;
   }
-  fail(who, ": expected a codec float32 | bf16 | fp16 | topk:F[:no-ef][:f32-down] (F in (0, 1]), found '", s, "'");
+  fail(who, ": expected a codec float32 | bf16 | fp16 | topk:F[:no-ef][:f32-down][:flush] (F in (0, 1]), found '", s, "'");
 }
 
 }  // namespace ist::codec

@@ -11,7 +11,7 @@
 //   up (worker -> coordinator):   u32 n, u32 k, the indices, k x bf16 value (in index order). The indices
 //                                 are a bitmap of n bits (LSB first; bits at and above n zero) when that is
 //                                 smaller than k u32 indices, i.e. when k > n / 32, else k x u32 (strictly
-//                                 increasing, < n). k = top_k_count(n, fraction). The coordinator adds the
+//                                 increasing, < n); none when k = n (every entry, in order). k = top_k_count(n, fraction). The coordinator adds the
 //                                 values to its FP32 master copy of the slice; entries not sent add zero.
 //                                 With error feedback the bf16 rounding of a sent value stays in the residual.
 //
@@ -116,24 +116,37 @@ enum class Downlink {
 
 // Bytes of the index section of a top-k update of k entries out of n: a bitmap of n bits when that is
 // smaller than k u32 indices (k > n / 32), else the k indices.
-inline bool top_k_uses_bitmap(std::size_t n, std::size_t k) noexcept { return (n + 7) / 8 < 4 * k; }
+// With k = n every entry travels, in order, and there is no index section.
+inline bool top_k_uses_bitmap(std::size_t n, std::size_t k) noexcept { return k < n && (n + 7) / 8 < 4 * k; }
 inline std::size_t top_k_index_bytes(std::size_t n, std::size_t k) noexcept {
-  return top_k_uses_bitmap(n, k) ? (n + 7) / 8 : 4 * k;
+  return k == n ? 0 : top_k_uses_bitmap(n, k) ? (n + 7) / 8 : 4 * k;
 }
 
 // The TopK codec. fraction: k / n of every update, in (0, 1]; error_feedback: keep what was not sent;
-// downlink: how the values travel down.
+// downlink: how the values travel down; flush_last_round: in the run's last round every worker sends its
+// whole update plus residual (k = n, bf16; `last_round()`), so that no computed update is left unsent when
+// training ends.
 struct TopK {
   double fraction = 0.1;
   bool error_feedback = true;
   Downlink downlink = Downlink::Int8;
+  bool flush_last_round = false;
+
+  // The codec of the run's last round: with flush_last_round, k = n (every entry, no index section).
+  TopK last_round() const {
+    if (!flush_last_round) return *this;
+    TopK t = *this;
+    t.fraction = 1.0;
+    t.flush_last_round = false;
+    return t;
+  }
 
   std::string name() const {
     std::string f = std::to_string(fraction);  // "0.100000": trim the zeros
     while (f.size() > 1 && f.back() == '0') f.pop_back();
     if (!f.empty() && f.back() == '.') f.pop_back();
     return std::string("topk:") + f + (error_feedback ? "" : ":no-ef") +
-           (downlink == Downlink::Float32 ? ":f32-down" : "");
+           (downlink == Downlink::Float32 ? ":f32-down" : "") + (flush_last_round ? ":flush" : "");
   }
   bool returns_update() const { return true; }
   bool keeps_residual() const { return error_feedback; }
@@ -183,7 +196,7 @@ struct TopK {
       const std::uint32_t i = idx[j];
       if (bitmap)
         at_idx[i / 8] |= std::byte(std::uint8_t(1u << (i % 8)));
-      else
+      else if (index_bytes > 0)
         detail::put<std::uint32_t>(at_idx + 4 * j, i);
       detail::put<std::uint16_t>(at_val + 2 * j, float_to_bf16(a[i]));
     }
@@ -205,8 +218,9 @@ struct TopK {
     const bool bitmap = top_k_uses_bitmap(n, k);
     const std::size_t index_bytes = top_k_index_bytes(n, k);
     const std::string layout = "an 8-byte header, " +
-                               (bitmap ? "a bitmap of " + std::to_string(n) + " bits"
-                                       : std::to_string(k) + " u32 indices") +
+                               (k == n ? std::string("no indices (every entry)")
+                                : bitmap ? "a bitmap of " + std::to_string(n) + " bits"
+                                         : std::to_string(k) + " u32 indices") +
                                ", then " + std::to_string(k) + " bf16 values";
     IST_CHECK(in.size() >= 8, who, ": expected a payload of ", 8 + index_bytes + 2 * k, " bytes (", layout,
               "), found ", in.size(), " bytes");
@@ -219,6 +233,10 @@ struct TopK {
     const std::byte* at_idx = in.data() + 8;
     const std::byte* at_val = at_idx + index_bytes;
     const auto value = [&](std::size_t j) { return bf16_to_float(detail::get<std::uint16_t>(at_val + 2 * j)); };
+    if (k == n) {
+      for (std::size_t i = 0; i < n; ++i) u[i] = value(i);
+      return;
+    }
     if (bitmap) {
       std::size_t set = 0;
       for (std::size_t byte = 0; byte < index_bytes; ++byte)

@@ -29,9 +29,11 @@
 // cfg.throttle slows chosen workers down for experiments, and set_compute_timer() injects timings for tests.
 // Steps 3 and 5 go through the transfer codec (cfg.codec, ist/codec/codec.hpp, docs/codecs.md): float32 moves
 // the slices as floats (bit-exact); bf16/fp16 send 16-bit values down and 16-bit updates (trained minus
-// received) back; topk:F sends float32 values down and the top F of each update back, keeping the rest in the
-// worker's error-feedback residual (per global parameter index). The coordinator adds returned updates to
-// its FP32 master copy of the slice, so the global model stays FP32.
+// received) back; topk:F sends int8 blocks down and the top F of each update back, keeping the rest in the
+// worker's error-feedback residual (per global parameter index); with ":flush" the run's last round sends
+// every entry (codec::AnyCodec::last_round). The coordinator adds returned updates to its FP32 master copy
+// of the slice, so the global model stays FP32. Codecs encode and decode on the host; a device backend's
+// worker uploads what it decoded and downloads what it encodes (ComputePolicy's optional download).
 //
 // The policies are checked when the trainer is constructed: a decomposer, aggregator, backend or model family
 // that misses a member (or declares one non-const that must be const) stops compilation there with one
@@ -414,6 +416,8 @@ class IndependentSubnetTrainer {
       comm.ledger().begin_round(round, num_workers());
       bool broadcast = false;
       const bool encoded = !codec_.is_float32();  // slices travel through the codec as bytes
+      // The run's last round may travel differently (topk:F:flush sends every entry of the update).
+      const codec::AnyCodec& codec = int(round) + 1 == planned_rounds() ? last_round_codec_ : codec_;
       if constexpr (BroadcastsToWorkers<Comm>)
         broadcast = !encoded && S > 1 && S == num_workers() && offers_broadcast(comm) && same_subnet_everywhere(plan);
       for (auto& wk : workers_)
@@ -426,7 +430,7 @@ class IndependentSubnetTrainer {
         if (wk && !local) local = wk;
         if (broadcast) continue;
         if (encoded)
-          send_encoded(i, wk);
+          send_encoded(codec, i, wk);
         else
           send_slices(i, std::span<const float>(global_), wk ? view(wk->params) : std::span<float>());
         for (std::size_t b = 0; b < buffers; ++b)
@@ -535,7 +539,7 @@ class IndependentSubnetTrainer {
         const int w = active_[std::size_t(i)];
         Worker* wk = workers_[std::size_t(w)].get();
         if (encoded)
-          receive_encoded(i, wk, results_[std::size_t(i)]);
+          receive_encoded(codec, i, wk, results_[std::size_t(i)]);
         else
           receive(i, wk ? std::span<const float>(view(wk->params)) : std::span<const float>(), results_[std::size_t(i)]);
         for (std::size_t b = 0; b < buffers; ++b)
@@ -797,22 +801,26 @@ class IndependentSubnetTrainer {
   // buffers) is refused here with a message, before any round: it moves float32 slices only.
   void set_codec() {
     codec_ = codec::parse_codec(cfg_.codec, "ist::TrainerConfig: codec");
+    last_round_codec_ = codec_.last_round();
     if (codec_.is_float32()) return;
     IST_CHECK(MovesBytes<Comm>, "ist::IndependentSubnetTrainer: codec ", codec_.name(),
               " needs a communicator that moves byte payloads (to_worker_bytes, to_coordinator_bytes: InProcessComm, "
-              "MpiComm); this backend's communicator has none: use --codec float32");
-    IST_CHECK(host_buffers, "ist::IndependentSubnetTrainer: codec ", codec_.name(),
-              " runs on host (CPU) buffers only so far; the CUDA backend moves float32 slices (docs/codecs.md)");
+              "MpiComm, cuda::StreamComm, cuda::NcclComm); this backend's communicator has none: use --codec float32");
+    IST_CHECK(codec_buffers, "ist::IndependentSubnetTrainer: codec ", codec_.name(),
+              " encodes on the host: this backend's compute policy keeps parameters off the host and has no "
+              "download (ComputePolicy's optional member): use --codec float32");
     lanes_.clear();
     lanes_.resize(std::size_t(num_workers()));
     residuals_.assign(codec_.keeps_residual() ? std::size_t(num_workers()) : 0, std::vector<float>());
   }
   static constexpr bool host_buffers = std::is_same_v<typename Compute::template Buffer<float>, std::vector<float>>;
+  // Codecs encode and decode on the host: a worker's parameters are there, or its policy downloads them.
+  static constexpr bool codec_buffers = host_buffers || DownloadsToHost<Compute>;
 
   // Coordinator -> worker active_[i] through the codec: the coordinator encodes the slices of `global_`, the
   // worker decodes them into its parameters and keeps what it received (for its update).
-  void send_encoded(int i, Worker* wk) {
-    if constexpr (MovesBytes<Comm> && host_buffers) {
+  void send_encoded(const codec::AnyCodec& codec, int i, Worker* wk) {
+    if constexpr (MovesBytes<Comm> && codec_buffers) {
       auto& comm = backend_.comm();
       const int w = active_[std::size_t(i)];
       CodecLane& lane = lanes_[std::size_t(w)];
@@ -820,17 +828,18 @@ class IndependentSubnetTrainer {
       if (comm.is_coordinator()) {
         send_buffer_.resize(set.size());
         gather(std::span<const float>(global_), set, std::span<float>(send_buffer_));
-        codec_.encode_values(send_buffer_, send_bytes_);
+        codec.encode_values(send_buffer_, send_bytes_);
       } else {
         send_bytes_.clear();
       }
       comm.to_worker_bytes(w, std::span<const std::byte>(send_bytes_), lane.payload);
       if (wk) {
         lane.received.resize(set.size());
-        codec_.decode_values(std::span<const std::byte>(lane.payload), std::span<float>(lane.received));
+        codec.decode_values(std::span<const std::byte>(lane.payload), std::span<float>(lane.received));
         Compute::upload(wk->ctx, std::span<const float>(lane.received), view(wk->params));
       }
     } else {
+      (void)codec;
       (void)i;
       (void)wk;
       fail("ist::IndependentSubnetTrainer: codec ", codec_.name(), " needs a byte-moving communicator on host buffers");
@@ -840,29 +849,34 @@ class IndependentSubnetTrainer {
   // Worker active_[i] -> coordinator through the codec, into `dst` on the coordinator: the trained values
   // (Float32) or the master copy of the slice plus the decoded update. With error feedback the worker's
   // residual for this slice is added to its update and keeps what was not sent.
-  void receive_encoded(int i, Worker* wk, std::vector<float>& dst) {
-    if constexpr (MovesBytes<Comm> && host_buffers) {
+  void receive_encoded(const codec::AnyCodec& codec, int i, Worker* wk, std::vector<float>& dst) {
+    if constexpr (MovesBytes<Comm> && codec_buffers) {
       auto& comm = backend_.comm();
       const int w = active_[std::size_t(i)];
       CodecLane& lane = lanes_[std::size_t(w)];
       const SliceSet& set = slices_[std::size_t(i)];
       const std::size_t n = set.size();
       if (wk) {
-        const std::span<const float> trained = view(wk->params);
-        if (!codec_.returns_update()) {
-          codec_.encode_values(trained, lane.payload);
+        std::span<const float> trained = view(wk->params);
+        if constexpr (!host_buffers) {  // device parameters (CUDA): encoded on the host
+          lane.trained.resize(n);
+          Compute::download(wk->ctx, trained, std::span<float>(lane.trained));
+          trained = lane.trained;
+        }
+        if (!codec.returns_update()) {
+          codec.encode_values(trained, lane.payload);
         } else {
           lane.update.resize(n);
           for (std::size_t j = 0; j < n; ++j) lane.update[j] = trained[j] - lane.received[j];
-          if (codec_.keeps_residual()) {
+          if (codec.keeps_residual()) {
             std::vector<float>& residual = residuals_[std::size_t(w)];
             if (residual.empty()) residual.assign(Traits::num_params, 0.f);
             lane.residual.resize(n);
             gather(std::span<const float>(residual), set, std::span<float>(lane.residual));
-            codec_.encode_update(lane.update, lane.residual, lane.payload);
+            codec.encode_update(lane.update, lane.residual, lane.payload);
             scatter(std::span<const float>(lane.residual), set, std::span<float>(residual));
           } else {
-            codec_.encode_update(lane.update, std::span<float>(), lane.payload);
+            codec.encode_update(lane.update, std::span<float>(), lane.payload);
           }
         }
       } else {
@@ -874,15 +888,16 @@ class IndependentSubnetTrainer {
         return;
       }
       dst.resize(n);
-      if (!codec_.returns_update()) {
-        codec_.decode_values(std::span<const std::byte>(receive_bytes_), std::span<float>(dst));
+      if (!codec.returns_update()) {
+        codec.decode_values(std::span<const std::byte>(receive_bytes_), std::span<float>(dst));
         return;
       }
       update_buffer_.resize(n);
-      codec_.decode_update(std::span<const std::byte>(receive_bytes_), std::span<float>(update_buffer_));
+      codec.decode_update(std::span<const std::byte>(receive_bytes_), std::span<float>(update_buffer_));
       gather(std::span<const float>(global_), set, std::span<float>(dst));
       for (std::size_t j = 0; j < n; ++j) dst[j] += update_buffer_[j];
     } else {
+      (void)codec;
       (void)i;
       (void)wk;
       (void)dst;
@@ -1169,12 +1184,14 @@ class IndependentSubnetTrainer {
   std::vector<SliceSet> slices_;
   std::vector<float> send_buffer_;
   // The transfer codec, and per worker id what it needs where the worker runs: the payload, the values it
-  // received (its update is trained minus received), its update, and its residual slice.
+  // received (its update is trained minus received), its trained values on the host (device backends), its
+  // update, and its residual slice.
   struct CodecLane {
     codec::Bytes payload;
-    std::vector<float> received, update, residual;
+    std::vector<float> received, trained, update, residual;
   };
   codec::AnyCodec codec_;
+  codec::AnyCodec last_round_codec_;  // codec_.last_round(): the codec of the run's last round
   std::vector<CodecLane> lanes_;
   std::vector<std::vector<float>> residuals_;  // per worker id, one value per global parameter (TopK's memory)
   codec::Bytes send_bytes_, receive_bytes_;

@@ -119,6 +119,14 @@ struct Compute {
     IST_CUDA_CHECK(cudaMemcpyAsync(dst.data(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice, ctx.stream()));
     ctx.synchronize();
   }
+  // Device memory into host memory; returns when done (a transfer codec encodes a worker's values on the host).
+  static void download(CudaContext& ctx, std::span<const float> src, std::span<float> host) {
+    IST_CHECK(src.size() == host.size(), "ist::cuda::Compute::download: expected equal sizes, found ", src.size(),
+              " and ", host.size());
+    if (src.empty()) return;
+    IST_CUDA_CHECK(cudaMemcpyAsync(host.data(), src.data(), src.size_bytes(), cudaMemcpyDeviceToHost, ctx.stream()));
+    ctx.synchronize();
+  }
 };
 
 }  // namespace ist::cuda

@@ -9,7 +9,8 @@
 //   auto one = ist::cuda::NcclComm::single_process(0);
 //
 // Transfers: to_worker stages the coordinator's host slices on its GPU and ncclSend's them to rank w, which
-// ncclRecv's into its worker's device buffer; to_coordinator is the reverse. Rank 0's own worker goes through
+// ncclRecv's into its worker's device buffer; to_coordinator is the reverse; to_worker_bytes and
+// to_coordinator_bytes move a transfer codec's host payloads, staged on the GPUs. Rank 0's own worker goes through
 // NCCL too (a send to itself), so a single GPU exercises the same calls. Every call returns when its data
 // has arrived. The ledger counts what the CPU communicators count: on the coordinator every transfer, on a
 // worker its own. check_round (ncclAllReduce of min and max of the fingerprint) and all_sum (of doubles) are
@@ -21,6 +22,7 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -133,6 +135,19 @@ class NcclComm {
     ledger_.add_from_worker(w, n * sizeof(float));
   }
 
+  // Byte payloads of a transfer codec (ist/codec), host memory on both sides: staged on the GPUs, the length
+  // first (the receiver does not know it), then the bytes. The ledger counts the payload's length.
+  void to_worker_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst) {
+    check_worker(w, "to_worker_bytes");
+    if (!is_coordinator() && rank_ != w) return;
+    ledger_.add_to_worker(w, move_bytes(kCoordinator, w, src, dst));
+  }
+  void to_coordinator_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst) {
+    check_worker(w, "to_coordinator_bytes");
+    if (!is_coordinator() && rank_ != w) return;
+    ledger_.add_from_worker(w, move_bytes(w, kCoordinator, src, dst));
+  }
+
   // f(rank): this process's worker, with its GPU current.
   void run_workers(std::function<void(int)> f) {
     select_device();
@@ -208,16 +223,54 @@ class NcclComm {
     IST_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
   }
 
+  // Rank `from` sends src, rank `to` receives it into dst (resized to the sent length); either may be this
+  // rank, or both (rank 0's own worker). Returns the payload's length in bytes.
+  std::size_t move_bytes(int from, int to, std::span<const std::byte> src, std::vector<std::byte>& dst) {
+    const bool sending = rank_ == from, receiving = rank_ == to;
+    select_device();
+    length_.resize(2);  // [0] the length sent, [1] the length received
+    std::uint64_t length = src.size();
+    if (sending)
+      IST_CUDA_CHECK(cudaMemcpyAsync(length_.data(), &length, sizeof(length), cudaMemcpyHostToDevice, stream_.get()));
+    IST_NCCL_CHECK(ncclGroupStart());
+    if (sending) IST_NCCL_CHECK(ncclSend(length_.data(), 1, ncclUint64, to, comm_.get(), stream_.get()));
+    if (receiving) IST_NCCL_CHECK(ncclRecv(length_.data() + 1, 1, ncclUint64, from, comm_.get(), stream_.get()));
+    IST_NCCL_CHECK(ncclGroupEnd());
+    if (receiving)
+      IST_CUDA_CHECK(cudaMemcpyAsync(&length, length_.data() + 1, sizeof(length), cudaMemcpyDeviceToHost, stream_.get()));
+    IST_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+    if (length == 0) {
+      if (receiving) dst.clear();
+      return 0;
+    }
+    if (sending) {
+      bytes_out_.resize(length);
+      IST_CUDA_CHECK(cudaMemcpyAsync(bytes_out_.data(), src.data(), length, cudaMemcpyHostToDevice, stream_.get()));
+    }
+    if (receiving) bytes_in_.resize(length);
+    IST_NCCL_CHECK(ncclGroupStart());
+    if (sending) IST_NCCL_CHECK(ncclSend(bytes_out_.data(), length, ncclUint8, to, comm_.get(), stream_.get()));
+    if (receiving) IST_NCCL_CHECK(ncclRecv(bytes_in_.data(), length, ncclUint8, from, comm_.get(), stream_.get()));
+    IST_NCCL_CHECK(ncclGroupEnd());
+    if (receiving) {
+      dst.resize(length);
+      IST_CUDA_CHECK(cudaMemcpyAsync(dst.data(), bytes_in_.data(), length, cudaMemcpyDeviceToHost, stream_.get()));
+    }
+    IST_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+    return std::size_t(length);
+  }
+
   int rank_, size_, device_;
   std::unique_ptr<ncclComm, CommDeleter> comm_;
   std::unique_ptr<CUstream_st, StreamDeleter> stream_;
   DeviceBuffer<float> staging_;
   DeviceBuffer<double> sums_;
-  DeviceBuffer<std::uint64_t> u64_;
+  DeviceBuffer<std::uint64_t> u64_, length_;
+  DeviceBuffer<std::uint8_t> bytes_out_, bytes_in_;
   CommLedger ledger_;
 };
 
-static_assert(Communicator<NcclComm>);
+static_assert(Communicator<NcclComm> && MovesBytes<NcclComm>);
 static_assert(ChecksRounds<NcclComm> && SumsOverProcesses<NcclComm> && !BroadcastsToWorkers<NcclComm>);
 
 }  // namespace ist::cuda

@@ -11,9 +11,11 @@
 // memory (any memory works: the copy kind is inferred from the pointers, cudaMemcpyDefault).
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "ist/backend/cuda/check.cuh"
 #include "ist/backend/cuda/cuda_context.cuh"
@@ -59,6 +61,18 @@ class StreamComm {
     ledger_.add_from_worker(w, src.size_bytes());
   }
 
+  // Byte payloads of a transfer codec (ist/codec): encoded and decoded on the host on both sides (the worker
+  // uploads what it decoded, and downloads what it encodes), so a payload moves as a host copy; the ledger
+  // counts its length, as a message between processes would be counted.
+  void to_worker_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst) {
+    dst.assign(src.begin(), src.end());
+    ledger_.add_to_worker(w, src.size());
+  }
+  void to_coordinator_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst) {
+    dst.assign(src.begin(), src.end());
+    ledger_.add_from_worker(w, src.size());
+  }
+
   // f(w) for every worker, each on its own thread with this communicator's device current.
   void run_workers(std::function<void(int)> f) {
     run_on_threads(workers_, concurrent_, [&](int w) {
@@ -92,6 +106,6 @@ class StreamComm {
   CommLedger ledger_;
 };
 
-static_assert(Communicator<StreamComm>);
+static_assert(Communicator<StreamComm> && MovesBytes<StreamComm>);
 
 }  // namespace ist::cuda
