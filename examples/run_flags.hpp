@@ -96,9 +96,9 @@ inline void add_run_flags(CLI::App& app, RunFlags& f, TrainerConfig& t) {
   app.add_option("--inject-failure", f.inject_failure, "W:R: worker W throws in its local steps of round R");
   app.add_option("--codec", t.codec,
                  "how slices travel between coordinator and workers: float32 | bf16 | fp16 | "
-                 "topk:F[:no-ef][:f32-down][:flush] (the top F of each worker's update in bf16, with error feedback; "
-                 "values down as int8 blocks, or float32 with :f32-down; :flush sends the whole residual in the last "
-                 "round; docs/codecs.md)")
+                 "topk:F[:no-ef][:f32-down][:warmup][:flush] (the top F of each worker's update in bf16, with error "
+                 "feedback; values down as int8 blocks, or float32 with :f32-down; :warmup / :flush send every entry "
+                 "in the first / last round; docs/codecs.md)")
       ->capture_default_str()
       ->check(CLI::Validator(
           [](std::string& s) {

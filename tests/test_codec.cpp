@@ -194,12 +194,18 @@ TEST_CASE("codec: parse_codec reads --codec and rejects what it cannot, saying w
   // ":flush": the run's last round sends every entry (k = n); the other codecs' last round is themselves.
   CHECK(codec::parse_codec("topk:0.1:flush").name() == "topk:0.1:flush");
   CHECK(codec::parse_codec("topk:0.05:no-ef:f32-down:flush").name() == "topk:0.05:no-ef:f32-down:flush");
-  CHECK(codec::parse_codec("topk:0.1:flush").last_round().name() == "topk:1");
-  CHECK(codec::parse_codec("topk:0.1:f32-down:flush").last_round().name() == "topk:1:f32-down");
-  CHECK(codec::parse_codec("topk:0.1").last_round().name() == "topk:0.1");
-  CHECK(codec::parse_codec("bf16").last_round().name() == "bf16");
+  CHECK(codec::parse_codec("topk:0.1:warmup:flush").name() == "topk:0.1:warmup:flush");
+  CHECK(codec::parse_codec("topk:0.1:flush").for_round(9, 10).name() == "topk:1");
+  CHECK(codec::parse_codec("topk:0.1:flush").for_round(0, 10).name() == "topk:0.1:flush");
+  CHECK(codec::parse_codec("topk:0.1:f32-down:flush").for_round(9, 10).name() == "topk:1:f32-down");
+  CHECK(codec::parse_codec("topk:0.1:warmup").for_round(0, 10).name() == "topk:1");
+  CHECK(codec::parse_codec("topk:0.1:warmup").for_round(9, 10).name() == "topk:0.1:warmup");
+  CHECK(codec::parse_codec("topk:0.1:warmup:flush").for_round(5, 10).name() == "topk:0.1:warmup:flush");
+  CHECK(codec::parse_codec("topk:0.1").for_round(9, 10).name() == "topk:0.1");
+  CHECK(codec::parse_codec("bf16").for_round(0, 1).name() == "bf16");
   for (const char* bad : {"int8", "topk", "topk:", "topk:0", "topk:1.5", "topk:x", "topk:0.1x", "",
-                          "topk:0.1:f32-down:no-ef", "topk:0.1:int8", "topk:0.1:flush:f32-down", "topk:flush"}) {
+                          "topk:0.1:f32-down:no-ef", "topk:0.1:int8", "topk:0.1:flush:f32-down", "topk:flush",
+                          "topk:0.1:flush:warmup", "topk:0.1:warmup:no-ef"}) {
     CAPTURE(bad);
     const std::string m = error_of([&] { (void)codec::parse_codec(bad, "--codec"); });
     CHECK(contains(m, "--codec"));
@@ -575,52 +581,58 @@ TEST_CASE("codec trainer: with k = 100% and error feedback the residual holds on
   CHECK(diff < 0.01 * norm);
 }
 
-TEST_CASE("codec trainer: topk:F:flush sends every entry in the run's last round only, leaving only bf16 rounding behind") {
-  // Rounds before the last are topk:0.1's, bit for bit; the last (max_rounds = 3) sends each worker's whole
-  // update plus residual: 8 + 2n bytes, no indices. Inside the last slice the residual then holds only the
-  // bf16 rounding of what was sent (updates of 3 local steps and their residuals are below 0.5: below 2^-9);
-  // outside it the residual is untouched.
+TEST_CASE("codec trainer: topk:F:warmup and :flush send every entry in the run's first / last round only, leaving only bf16 rounding behind") {
+  // The dense round (the first with :warmup, the last with :flush; max_rounds = 3) sends each worker's whole
+  // update plus residual: 8 + 2n bytes, no indices; every other round moves topk:0.1's bytes, and the rounds
+  // before the dense one are topk:0.1's bit for bit. After the dense round the residual inside the worker's
+  // slice holds only the bf16 rounding of what was sent (updates of 3 local steps and their residuals are
+  // below 0.5: below 2^-10 after rounding), where plain top-k keeps more; outside the slice it is untouched.
   const auto data = quadrant_images(96, 29);
-  Trainer<CodecMlp, WidthwiseRandom> flush(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),
-                                           codec_config("topk:0.1:flush"));
-  Trainer<CodecMlp, WidthwiseRandom> plain(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),
-                                           codec_config("topk:0.1"));
-  flush.prepare(data);
-  plain.prepare(data);
-  for (int r = 0; r < 3; ++r) {
-    CAPTURE(r);
-    std::vector<std::vector<float>> before(4);
-    for (int w = 0; w < 4; ++w) before[std::size_t(w)].assign(flush.codec_residual(w).begin(), flush.codec_residual(w).end());
-    const RoundRecord a = flush.train_round(std::uint64_t(r));
-    const RoundRecord b = plain.train_round(std::uint64_t(r));
-    const Plan plan = WidthwiseRandom{}.plan(flush.info(), {1, std::uint64_t(r), 4});
-    for (int w = 0; w < 4; ++w) {
-      CAPTURE(w);
-      const SliceSet set = ModelTraits<CodecMlp>::slices(plan.workers[std::size_t(w)]);
-      const std::size_t n = set.size();
-      const std::size_t k = r < 2 ? codec::top_k_count(n, 0.1) : n;
-      CHECK(a.worker_traffic[std::size_t(w)].to_worker == b.worker_traffic[std::size_t(w)].to_worker);
-      CHECK(a.worker_traffic[std::size_t(w)].from_worker == 8 + (r < 2 ? codec::top_k_index_bytes(n, k) : 0) + 2 * k);
-      if (r < 2) continue;
-      std::vector<float> inside(flush.params().size(), 0.f);
-      std::vector<float> ones(n, 1.f);
-      scatter(std::span<const float>(ones), set, std::span<float>(inside));
-      const std::span<const float> now = flush.codec_residual(w), held = plain.codec_residual(w);
-      float largest_held = 0;
-      for (std::size_t i = 0; i < now.size(); ++i) {
-        if (inside[i] != 0.f) {
-          REQUIRE(std::fabs(now[i]) <= 0x1p-10f);
-          largest_held = std::max(largest_held, std::fabs(held[i]));
-        } else {
-          REQUIRE(std::memcmp(&now[i], &before[std::size_t(w)][i], 4) == 0);
+  for (const auto& [name, dense] : {std::pair<const char*, int>{"topk:0.1:warmup", 0}, {"topk:0.1:flush", 2}}) {
+    CAPTURE(name);
+    Trainer<CodecMlp, WidthwiseRandom> t(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),
+                                         codec_config(name));
+    Trainer<CodecMlp, WidthwiseRandom> plain(WidthwiseRandom{}, HolderAverage{}, CpuBackend<>(InProcessComm(4)),
+                                             codec_config("topk:0.1"));
+    t.prepare(data);
+    plain.prepare(data);
+    for (int r = 0; r < 3; ++r) {
+      CAPTURE(r);
+      std::vector<std::vector<float>> before(4);
+      for (int w = 0; w < 4; ++w) before[std::size_t(w)].assign(t.codec_residual(w).begin(), t.codec_residual(w).end());
+      if (before[0].empty())
+        for (auto& b : before) b.assign(t.params().size(), 0.f);  // no residual before a worker's first round
+      const RoundRecord a = t.train_round(std::uint64_t(r));
+      const RoundRecord b = plain.train_round(std::uint64_t(r));
+      const Plan plan = WidthwiseRandom{}.plan(t.info(), {1, std::uint64_t(r), 4});
+      for (int w = 0; w < 4; ++w) {
+        CAPTURE(w);
+        const SliceSet set = ModelTraits<CodecMlp>::slices(plan.workers[std::size_t(w)]);
+        const std::size_t n = set.size();
+        const std::size_t k = r == dense ? n : codec::top_k_count(n, 0.1);
+        CHECK(a.worker_traffic[std::size_t(w)].to_worker == b.worker_traffic[std::size_t(w)].to_worker);
+        CHECK(a.worker_traffic[std::size_t(w)].from_worker ==
+              8 + (r == dense ? 0 : codec::top_k_index_bytes(n, k)) + 2 * k);
+        if (r != dense) continue;
+        std::vector<float> inside(t.params().size(), 0.f);
+        std::vector<float> ones(n, 1.f);
+        scatter(std::span<const float>(ones), set, std::span<float>(inside));
+        const std::span<const float> now = t.codec_residual(w), held = plain.codec_residual(w);
+        float largest_held = 0;
+        for (std::size_t i = 0; i < now.size(); ++i) {
+          if (inside[i] != 0.f) {
+            REQUIRE(std::fabs(now[i]) <= 0x1p-10f);
+            largest_held = std::max(largest_held, std::fabs(held[i]));
+          } else {
+            REQUIRE(std::memcmp(&now[i], &before[std::size_t(w)][i], 4) == 0);
+          }
         }
+        CHECK(largest_held > 0x1p-10f);  // without the dense round, more than rounding waits there
       }
-      CHECK(largest_held > 0x1p-10f);  // without the flush, more than rounding waits there
+      CHECK(bitwise_equal(t.params(), plain.params()) == (r < dense));
     }
-    if (r < 2) CHECK(bitwise_equal(flush.params(), plain.params()));
+    CHECK(t.transfer_codec().name() == name);
   }
-  CHECK_FALSE(bitwise_equal(flush.params(), plain.params()));
-  CHECK(flush.transfer_codec().name() == "topk:0.1:flush");
 }
 
 TEST_CASE("codec trainer: a top-k run stopped after round 2 and resumed from its checkpoint ends bit for bit as one run") {

@@ -1,7 +1,7 @@
 // The trainer on the CUDA backend: the fused SGD kernel against ist::optim::Sgd, StreamComm's transfers
 // and ledger, and IndependentSubnetTrainer with S = 2 workers as streams on one GPU against the same run on
 // the Eigen backend (InProcessComm): losses, bytes moved and the merged global model, for ResIST and local
-// SGD on a PreAct ResNet-20 and for IST on an MLP.
+// SGD on a PreAct ResNet-20 and for IST on an MLP, and for ResIST through each transfer codec.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -264,7 +264,7 @@ TEST_CASE("Transfer codecs with S = 2 workers as streams follow the Eigen run wi
   // float32 run does.
   const auto data = test::fashion_subset(1024);
   if (!data) IST_SKIP_TEST("Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
-  for (const char* name : {"bf16", "fp16", "topk:0.1", "topk:0.1:flush"}) {
+  for (const char* name : {"bf16", "fp16", "topk:0.1", "topk:0.1:warmup:flush"}) {
     CAPTURE(name);
     TrainerConfig cfg = test::short_run_config(6, {0.05, 0.9, 5e-4, false});
     cfg.codec = name;

@@ -1,6 +1,7 @@
 // ist::cuda::NcclComm on one GPU: one process, one rank (ncclCommInitAll), so rank 0's own worker goes
-// through ncclSend/ncclRecv to itself: transfers bit for bit, the ledger, all_sum, check_round, errors, and
-// the trainer on CudaBackend<NcclComm> against CudaBackend<StreamComm> (the same weights, bit for bit, and the
+// through ncclSend/ncclRecv to itself: transfers bit for bit (float slices and codec byte payloads), the
+// ledger, all_sum, check_round, errors, and the trainer on CudaBackend<NcclComm> against
+// CudaBackend<StreamComm> with float32, bf16 and top-k (the same weights and residuals, bit for bit, and the
 // same bytes). Several ranks need several GPUs (NCCL refuses two ranks on one device); nccl_mpi.cuh is
 // compiled here but runs only under mpirun on such a machine.
 #include <doctest/doctest.h>
@@ -85,35 +86,13 @@ TEST_CASE("NcclComm (one rank): slices through NCCL to the worker and back bit f
 }
 
 #if IST_GPU_TESTS_WITH_DATA
-TEST_CASE("Trainer on CudaBackend<NcclComm> equals CudaBackend<StreamComm> (S = 1): weights bit for bit, same bytes") {
+TEST_CASE("Trainer on CudaBackend<NcclComm> equals CudaBackend<StreamComm> (S = 1), with every kind of codec: weights bit for bit, same bytes") {
   const auto data = test::fashion_subset(512);
   if (!data) IST_SKIP_TEST("Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
   using Net = PreActResNet20<1, 10>;
-  const TrainerConfig cfg = test::short_run_config(4, {0.05, 0.9, 5e-4, false});
-  IndependentSubnetTrainer<Net, LayerwiseRandom, HolderAverage, CudaBackend<cuda::NcclComm>> nccl(
-      LayerwiseRandom{}, HolderAverage{}, CudaBackend<cuda::NcclComm>(cuda::NcclComm::single_process(0)), cfg);
-  IndependentSubnetTrainer<Net, LayerwiseRandom, HolderAverage, CudaBackend<cuda::StreamComm>> streams(
-      LayerwiseRandom{}, HolderAverage{}, CudaBackend<cuda::StreamComm>(cuda::StreamComm(1)), cfg);
-  const FitResult a = nccl.fit(*data, *data), b = streams.fit(*data, *data);
-  REQUIRE(a.rounds.size() == 2);
-  REQUIRE(b.rounds.size() == 2);
-  for (std::size_t r = 0; r < 2; ++r) {
-    CHECK(a.rounds[r].train_loss == b.rounds[r].train_loss);
-    CHECK(a.rounds[r].bytes() == b.rounds[r].bytes());
-  }
-  CHECK(a.total_bytes == b.total_bytes);
-  CHECK(std::vector<float>(nccl.params().begin(), nccl.params().end()) ==
-        std::vector<float>(streams.params().begin(), streams.params().end()));
-  CHECK(a.final_eval.accuracy == b.final_eval.accuracy);
-  MESSAGE("ist-gpu: NcclComm trainer: 2 rounds, train loss " << a.rounds[1].train_loss << ", " << a.total_bytes
-                                                             << " bytes, equal to StreamComm bit for bit");
-}
-
-TEST_CASE("Transfer codecs on CudaBackend<NcclComm> equal CudaBackend<StreamComm> (S = 1): weights and residuals bit for bit") {
-  const auto data = test::fashion_subset(512);
-  if (!data) IST_SKIP_TEST("Fashion-MNIST not found (set IST_FASHION_MNIST_DIR)");
-  using Net = PreActResNet20<1, 10>;
-  for (const char* name : {"bf16", "topk:0.1:flush"}) {
+  // float32 moves device slices through NCCL; the others host payloads (to_worker_bytes), and top-k keeps a
+  // residual on the worker's side.
+  for (const char* name : {"float32", "bf16", "topk:0.1:warmup:flush"}) {
     CAPTURE(name);
     TrainerConfig cfg = test::short_run_config(4, {0.05, 0.9, 5e-4, false});
     cfg.codec = name;
@@ -129,12 +108,14 @@ TEST_CASE("Transfer codecs on CudaBackend<NcclComm> equal CudaBackend<StreamComm
       CHECK(a.rounds[r].bytes_to_workers == b.rounds[r].bytes_to_workers);
       CHECK(a.rounds[r].bytes_from_workers == b.rounds[r].bytes_from_workers);
     }
+    CHECK(a.total_bytes == b.total_bytes);
     CHECK(std::vector<float>(nccl.params().begin(), nccl.params().end()) ==
           std::vector<float>(streams.params().begin(), streams.params().end()));
     const auto ra = nccl.codec_residual(0), rb = streams.codec_residual(0);
     CHECK(std::vector<float>(ra.begin(), ra.end()) == std::vector<float>(rb.begin(), rb.end()));
-    MESSAGE("ist-gpu: NcclComm trainer, codec " << name << ": " << a.total_bytes
-                                               << " bytes in 2 rounds, equal to StreamComm bit for bit");
+    CHECK(a.final_eval.accuracy == b.final_eval.accuracy);
+    MESSAGE("ist-gpu: NcclComm trainer, codec " << name << ": 2 rounds, train loss " << a.rounds[1].train_loss
+                                               << ", " << a.total_bytes << " bytes, equal to StreamComm bit for bit");
   }
 }
 #endif

@@ -225,9 +225,9 @@ TEST_CASE("mpi trainer: WidthwiseRandom (IST on an MLP) gives the in-process wei
 }
 #endif
 
-TEST_CASE("mpi trainer: transfer codecs (bf16, fp16, top-k with error feedback, flushed last round) give the in-process weights and ledger") {
+TEST_CASE("mpi trainer: transfer codecs (bf16, fp16, top-k with error feedback, dense first and last rounds) give the in-process weights and ledger") {
   const auto data = synthetic(96, 1, 8, 3, 18);
-  for (const char* codec : {"bf16", "fp16", "topk:0.1", "topk:0.01", "topk:0.1:f32-down", "topk:0.1:flush"}) {
+  for (const char* codec : {"bf16", "fp16", "topk:0.1", "topk:0.01", "topk:0.1:f32-down", "topk:0.1:warmup:flush"}) {
     CAPTURE(codec);
     auto cfg = small_config();
     cfg.codec = codec;

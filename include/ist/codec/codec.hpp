@@ -20,6 +20,7 @@
 // AnyCodec holds one of the shipped codecs (Float32, BFloat16, Float16, TopK); parse_codec reads --codec.
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -71,9 +72,10 @@ class AnyCodec {
   std::string name() const { return std::visit([](const auto& c) { return c.name(); }, c_); }
   bool returns_update() const { return std::visit([](const auto& c) { return c.returns_update(); }, c_); }
   bool keeps_residual() const { return std::visit([](const auto& c) { return c.keeps_residual(); }, c_); }
-  // The codec of the run's last round (TopK with flush_last_round: every entry; otherwise this one).
-  AnyCodec last_round() const {
-    if (const TopK* t = std::get_if<TopK>(&c_)) return t->last_round();
+  // The codec of round `round` (0-based) of a run of `rounds` rounds: this one, or for TopK's warm-up and
+  // flush rounds its dense() form (every entry).
+  AnyCodec for_round(std::uint64_t round, std::uint64_t rounds) const {
+    if (const TopK* t = std::get_if<TopK>(&c_); t && t->dense_round(round, rounds)) return t->dense();
     return *this;
   }
   // Float32: slices travel as floats through Communicator::to_worker / to_coordinator, as before codecs.
@@ -96,10 +98,10 @@ class AnyCodec {
 };
 static_assert(TransferCodec<AnyCodec>);
 
-// "float32" | "bf16" | "fp16" | "topk:F[:no-ef][:f32-down][:flush]": F in (0, 1], the fraction of each update
+// "float32" | "bf16" | "fp16" | "topk:F[:no-ef][:f32-down][:warmup][:flush]": F in (0, 1], the fraction of each update
 // sent; ":no-ef" plain top-k without error feedback (for comparison); ":f32-down" the values travel down as
-// float32 instead of int8 blocks; ":flush" the last round of the run sends every entry (k = n). Throws naming
-// `who`, what was expected and what was found.
+// float32 instead of int8 blocks; ":warmup" the first and ":flush" the last round of the run send every entry
+// (k = n). Throws naming `who`, what was expected and what was found.
 inline AnyCodec parse_codec(std::string_view s, std::string_view who = "ist::codec::parse_codec") {
   if (s == "float32" || s == "fp32") return Float32{};
   if (s == "bf16" || s == "bfloat16") return BFloat16{};
@@ -111,6 +113,10 @@ inline AnyCodec parse_codec(std::string_view s, std::string_view who = "ist::cod
     if (rest.ends_with(":flush")) {
       t.flush_last_round = true;
       rest.remove_suffix(6);
+    }
+    if (rest.ends_with(":warmup")) {
+      t.warmup_first_round = true;
+      rest.remove_suffix(7);
     }
     if (rest.ends_with(":f32-down")) {
       t.downlink = Downlink::Float32;
@@ -129,12 +135,12 @@ inline AnyCodec parse_codec(std::string_view s, std::string_view who = "ist::cod
       used = 0;
     }
     IST_CHECK(used == text.size() && !text.empty() && f > 0.0 && f <= 1.0, who, ": codec ", s,
-              ": expected topk:F[:no-ef][:f32-down][:flush] with F a fraction in (0, 1] (e.g. topk:0.1), found F = '",
+              ": expected topk:F[:no-ef][:f32-down][:warmup][:flush] with F a fraction in (0, 1] (e.g. topk:0.1), found F = '",
               text, "'");
     t.fraction = f;
     return t;
   }
-  fail(who, ": expected a codec float32 | bf16 | fp16 | topk:F[:no-ef][:f32-down][:flush] (F in (0, 1]), found '", s, "'");
+  fail(who, ": expected a codec float32 | bf16 | fp16 | topk:F[:no-ef][:f32-down][:warmup][:flush] (F in (0, 1]), found '", s, "'");
 }
 
 }  // namespace ist::codec

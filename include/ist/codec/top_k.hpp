@@ -123,21 +123,27 @@ inline std::size_t top_k_index_bytes(std::size_t n, std::size_t k) noexcept {
 }
 
 // The TopK codec. fraction: k / n of every update, in (0, 1]; error_feedback: keep what was not sent;
-// downlink: how the values travel down; flush_last_round: in the run's last round every worker sends its
-// whole update plus residual (k = n, bf16; `last_round()`), so that no computed update is left unsent when
-// training ends.
+// downlink: how the values travel down. Two rounds of a run may send every entry of the update instead
+// (k = n, bf16, no index section; dense()):
+//   warmup_first_round (":warmup"): the run's first round, whose update from the initial weights is the
+//     largest (the shortest form of Deep Gradient Compression's warm-up): top-k would hold most of it back;
+//   flush_last_round (":flush"): the run's last round, so that no computed update is left unsent at the end.
 struct TopK {
   double fraction = 0.1;
   bool error_feedback = true;
   Downlink downlink = Downlink::Int8;
+  bool warmup_first_round = false;
   bool flush_last_round = false;
 
-  // The codec of the run's last round: with flush_last_round, k = n (every entry, no index section).
-  TopK last_round() const {
-    if (!flush_last_round) return *this;
+  // Whether round `round` (0-based) of a run of `rounds` rounds sends every entry.
+  bool dense_round(std::uint64_t round, std::uint64_t rounds) const {
+    return (warmup_first_round && round == 0) || (flush_last_round && round + 1 == rounds);
+  }
+  // This codec with k = n: every entry, no index section (the codec of a dense round).
+  TopK dense() const {
     TopK t = *this;
     t.fraction = 1.0;
-    t.flush_last_round = false;
+    t.warmup_first_round = t.flush_last_round = false;
     return t;
   }
 
@@ -146,7 +152,8 @@ struct TopK {
     while (f.size() > 1 && f.back() == '0') f.pop_back();
     if (!f.empty() && f.back() == '.') f.pop_back();
     return std::string("topk:") + f + (error_feedback ? "" : ":no-ef") +
-           (downlink == Downlink::Float32 ? ":f32-down" : "") + (flush_last_round ? ":flush" : "");
+           (downlink == Downlink::Float32 ? ":f32-down" : "") + (warmup_first_round ? ":warmup" : "") +
+           (flush_last_round ? ":flush" : "");
   }
   bool returns_update() const { return true; }
   bool keeps_residual() const { return error_feedback; }

@@ -17,6 +17,19 @@
 
 namespace ist {
 
+// A transfer codec's byte payload between the coordinator and worker w of one process: a copy, counted in the
+// ledger as the message between processes would be. How the in-process communicators (InProcessComm here,
+// cuda::StreamComm for workers on one GPU, whose codecs encode on the host too) move payloads.
+enum class PayloadWay { ToWorker, ToCoordinator };
+inline void copy_payload(CommLedger& ledger, PayloadWay way, int w, std::span<const std::byte> src,
+                         std::vector<std::byte>& dst) {
+  dst.assign(src.begin(), src.end());
+  if (way == PayloadWay::ToWorker)
+    ledger.add_to_worker(w, src.size());
+  else
+    ledger.add_from_worker(w, src.size());
+}
+
 // Runs f(w) for w in [0, workers): each on its own thread when `concurrent` (and workers > 1), else one after
 // another on the calling thread. Waits for all; rethrows the first exception. The worker loop of the
 // in-process communicators (InProcessComm here, cuda::StreamComm for workers on one GPU).
@@ -64,12 +77,10 @@ class InProcessComm {
 
   // Encoded slices (ist/codec): the payload is copied; the ledger counts its bytes.
   void to_worker_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst) {
-    dst.assign(src.begin(), src.end());
-    ledger_.add_to_worker(w, src.size());
+    copy_payload(ledger_, PayloadWay::ToWorker, w, src, dst);
   }
   void to_coordinator_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst) {
-    dst.assign(src.begin(), src.end());
-    ledger_.add_from_worker(w, src.size());
+    copy_payload(ledger_, PayloadWay::ToCoordinator, w, src, dst);
   }
 
   void run_workers(std::function<void(int)> f) { run_on_threads(workers_, concurrent_, f); }

@@ -30,10 +30,11 @@
 // Steps 3 and 5 go through the transfer codec (cfg.codec, ist/codec/codec.hpp, docs/codecs.md): float32 moves
 // the slices as floats (bit-exact); bf16/fp16 send 16-bit values down and 16-bit updates (trained minus
 // received) back; topk:F sends int8 blocks down and the top F of each update back, keeping the rest in the
-// worker's error-feedback residual (per global parameter index); with ":flush" the run's last round sends
-// every entry (codec::AnyCodec::last_round). The coordinator adds returned updates to its FP32 master copy
-// of the slice, so the global model stays FP32. Codecs encode and decode on the host; a device backend's
-// worker uploads what it decoded and downloads what it encodes (ComputePolicy's optional download).
+// worker's error-feedback residual (per global parameter index); with ":warmup" / ":flush" the run's first /
+// last round sends every entry (codec::AnyCodec::for_round). The coordinator adds returned updates to its
+// FP32 master copy of the slice, so the global model stays FP32. Codecs encode and decode on the host; a
+// device backend's worker uploads what it decoded and downloads what it encodes (ComputePolicy's optional
+// download).
 //
 // The policies are checked when the trainer is constructed: a decomposer, aggregator, backend or model family
 // that misses a member (or declares one non-const that must be const) stops compilation there with one
@@ -416,8 +417,8 @@ class IndependentSubnetTrainer {
       comm.ledger().begin_round(round, num_workers());
       bool broadcast = false;
       const bool encoded = !codec_.is_float32();  // slices travel through the codec as bytes
-      // The run's last round may travel differently (topk:F:flush sends every entry of the update).
-      const codec::AnyCodec& codec = int(round) + 1 == planned_rounds() ? last_round_codec_ : codec_;
+      // The run's first and last rounds may travel differently (topk:F:warmup, :flush send every entry).
+      const codec::AnyCodec codec = codec_.for_round(round, std::uint64_t(planned_rounds()));
       if constexpr (BroadcastsToWorkers<Comm>)
         broadcast = !encoded && S > 1 && S == num_workers() && offers_broadcast(comm) && same_subnet_everywhere(plan);
       for (auto& wk : workers_)
@@ -801,7 +802,6 @@ class IndependentSubnetTrainer {
   // buffers) is refused here with a message, before any round: it moves float32 slices only.
   void set_codec() {
     codec_ = codec::parse_codec(cfg_.codec, "ist::TrainerConfig: codec");
-    last_round_codec_ = codec_.last_round();
     if (codec_.is_float32()) return;
     IST_CHECK(MovesBytes<Comm>, "ist::IndependentSubnetTrainer: codec ", codec_.name(),
               " needs a communicator that moves byte payloads (to_worker_bytes, to_coordinator_bytes: InProcessComm, "
@@ -1191,7 +1191,6 @@ class IndependentSubnetTrainer {
     std::vector<float> received, trained, update, residual;
   };
   codec::AnyCodec codec_;
-  codec::AnyCodec last_round_codec_;  // codec_.last_round(): the codec of the run's last round
   std::vector<CodecLane> lanes_;
   std::vector<std::vector<float>> residuals_;  // per worker id, one value per global parameter (TopK's memory)
   codec::Bytes send_bytes_, receive_bytes_;

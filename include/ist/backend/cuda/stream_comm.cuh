@@ -65,12 +65,10 @@ class StreamComm {
   // uploads what it decoded, and downloads what it encodes), so a payload moves as a host copy; the ledger
   // counts its length, as a message between processes would be counted.
   void to_worker_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst) {
-    dst.assign(src.begin(), src.end());
-    ledger_.add_to_worker(w, src.size());
+    copy_payload(ledger_, PayloadWay::ToWorker, w, src, dst);
   }
   void to_coordinator_bytes(int w, std::span<const std::byte> src, std::vector<std::byte>& dst) {
-    dst.assign(src.begin(), src.end());
-    ledger_.add_from_worker(w, src.size());
+    copy_payload(ledger_, PayloadWay::ToCoordinator, w, src, dst);
   }
 
   // f(w) for every worker, each on its own thread with this communicator's device current.
