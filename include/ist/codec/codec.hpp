@@ -98,10 +98,10 @@ class AnyCodec {
 };
 static_assert(TransferCodec<AnyCodec>);
 
-// "float32" | "bf16" | "fp16" | "topk:F[:no-ef][:f32-down][:warmup][:flush]": F in (0, 1], the fraction of each update
-// sent; ":no-ef" plain top-k without error feedback (for comparison); ":f32-down" the values travel down as
-// float32 instead of int8 blocks; ":warmup" the first and ":flush" the last round of the run send every entry
-// (k = n). Throws naming `who`, what was expected and what was found.
+// "float32" | "bf16" | "fp16" | "topk:F[:no-ef][:f32-down][:warmup][:flush]": F in (0, 1], the fraction of
+// each update sent; ":no-ef" plain top-k without error feedback (for comparison); ":f32-down" the values
+// travel down as float32 instead of int8 blocks; ":warmup" the first and ":flush" the last round of the run
+// send every entry (k = n). Throws naming `who`, what was expected and what was found.
 inline AnyCodec parse_codec(std::string_view s, std::string_view who = "ist::codec::parse_codec") {
   if (s == "float32" || s == "fp32") return Float32{};
   if (s == "bf16" || s == "bfloat16") return BFloat16{};
@@ -135,12 +135,13 @@ inline AnyCodec parse_codec(std::string_view s, std::string_view who = "ist::cod
       used = 0;
     }
     IST_CHECK(used == text.size() && !text.empty() && f > 0.0 && f <= 1.0, who, ": codec ", s,
-              ": expected topk:F[:no-ef][:f32-down][:warmup][:flush] with F a fraction in (0, 1] (e.g. topk:0.1), found F = '",
-              text, "'");
+              ": expected topk:F[:no-ef][:f32-down][:warmup][:flush] with F a fraction in (0, 1] (e.g. topk:0.1), "
+              "found F = '", text, "'");
     t.fraction = f;
     return t;
   }
-  fail(who, ": expected a codec float32 | bf16 | fp16 | topk:F[:no-ef][:f32-down][:warmup][:flush] (F in (0, 1]), found '", s, "'");
+  fail(who, ": expected a codec float32 | bf16 | fp16 | topk:F[:no-ef][:f32-down][:warmup][:flush] (F in (0, 1]), "
+       "found '", s, "'");
 }
 
 }  // namespace ist::codec

@@ -11,8 +11,9 @@
 //   up (worker -> coordinator):   u32 n, u32 k, the indices, k x bf16 value (in index order). The indices
 //                                 are a bitmap of n bits (LSB first; bits at and above n zero) when that is
 //                                 smaller than k u32 indices, i.e. when k > n / 32, else k x u32 (strictly
-//                                 increasing, < n); none when k = n (every entry, in order). k = top_k_count(n, fraction). The coordinator adds the
-//                                 values to its FP32 master copy of the slice; entries not sent add zero.
+//                                 increasing, < n); none when k = n (every entry, in order).
+//                                 k = top_k_count(n, fraction). The coordinator adds the values to its FP32
+//                                 master copy of the slice; entries not sent add zero.
 //                                 With error feedback the bf16 rounding of a sent value stays in the residual.
 //
 // At k = 10%: 1.0625n + (8 + n/8 + 0.2n) bytes against float32's 8n, about 0.17x.

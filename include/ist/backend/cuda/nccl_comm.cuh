@@ -10,8 +10,8 @@
 //
 // Transfers: to_worker stages the coordinator's host slices on its GPU and ncclSend's them to rank w, which
 // ncclRecv's into its worker's device buffer; to_coordinator is the reverse; to_worker_bytes and
-// to_coordinator_bytes move a transfer codec's host payloads, staged on the GPUs. Rank 0's own worker goes through
-// NCCL too (a send to itself), so a single GPU exercises the same calls. Every call returns when its data
+// to_coordinator_bytes move a transfer codec's host payloads, staged on the GPUs. Rank 0's own worker goes
+// through NCCL too (a send to itself), so a single GPU exercises the same calls. Every call returns when its data
 // has arrived. The ledger counts what the CPU communicators count: on the coordinator every transfer, on a
 // worker its own. check_round (ncclAllReduce of min and max of the fingerprint) and all_sum (of doubles) are
 // provided, so the trainer runs on every rank as it does under MpiComm. to_all_workers is not: the trainer
@@ -237,7 +237,8 @@ class NcclComm {
     if (receiving) IST_NCCL_CHECK(ncclRecv(length_.data() + 1, 1, ncclUint64, from, comm_.get(), stream_.get()));
     IST_NCCL_CHECK(ncclGroupEnd());
     if (receiving)
-      IST_CUDA_CHECK(cudaMemcpyAsync(&length, length_.data() + 1, sizeof(length), cudaMemcpyDeviceToHost, stream_.get()));
+      IST_CUDA_CHECK(
+          cudaMemcpyAsync(&length, length_.data() + 1, sizeof(length), cudaMemcpyDeviceToHost, stream_.get()));
     IST_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
     if (length == 0) {
       if (receiving) dst.clear();
