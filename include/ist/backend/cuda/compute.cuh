@@ -104,27 +104,26 @@ struct Compute {
 
   // A device-to-device copy that returns when done (the Eigen policy has the same member). Optimizers are
   // policies of their own (ist/optim/optimizer.hpp; their CUDA implementations in sgd.cuh, adam.cuh, ...).
+  // Returns when done, like the host copy: a communicator may read dst next.
   static void copy(CudaContext& ctx, std::span<const float> src, std::span<float> dst) {
-    IST_CHECK(src.size() == dst.size(), "ist::cuda::Compute::copy: expected equal sizes, found ", src.size(), " and ",
-              dst.size());
-    if (src.empty()) return;
-    IST_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), src.size_bytes(), cudaMemcpyDeviceToDevice, ctx.stream()));
-    ctx.synchronize();  // returns when done, like the host copy: a communicator may read dst next
+    copy_and_wait(ctx, src, dst, cudaMemcpyDeviceToDevice, "copy");
   }
   // Host memory into device memory; returns when done (the host memory may be reused at once).
   static void upload(CudaContext& ctx, std::span<const float> host, std::span<float> dst) {
-    IST_CHECK(host.size() == dst.size(), "ist::cuda::Compute::upload: expected equal sizes, found ", host.size(),
-              " and ", dst.size());
-    if (host.empty()) return;
-    IST_CUDA_CHECK(cudaMemcpyAsync(dst.data(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice, ctx.stream()));
-    ctx.synchronize();
+    copy_and_wait(ctx, host, dst, cudaMemcpyHostToDevice, "upload");
   }
   // Device memory into host memory; returns when done (a transfer codec encodes a worker's values on the host).
   static void download(CudaContext& ctx, std::span<const float> src, std::span<float> host) {
-    IST_CHECK(src.size() == host.size(), "ist::cuda::Compute::download: expected equal sizes, found ", src.size(),
-              " and ", host.size());
+    copy_and_wait(ctx, src, host, cudaMemcpyDeviceToHost, "download");
+  }
+
+ private:
+  static void copy_and_wait(CudaContext& ctx, std::span<const float> src, std::span<float> dst, cudaMemcpyKind kind,
+                            const char* what) {
+    IST_CHECK(src.size() == dst.size(), "ist::cuda::Compute::", what, ": expected equal sizes, found ", src.size(),
+              " and ", dst.size());
     if (src.empty()) return;
-    IST_CUDA_CHECK(cudaMemcpyAsync(host.data(), src.data(), src.size_bytes(), cudaMemcpyDeviceToHost, ctx.stream()));
+    IST_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), src.size_bytes(), kind, ctx.stream()));
     ctx.synchronize();
   }
 };
