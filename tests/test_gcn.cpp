@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "grad_check.hpp"
@@ -184,6 +185,80 @@ TEST_CASE("gcn: non-affine layer norm: known values and finite differences (doub
       CAPTURE(threads);
       CHECK(err < 1e-7);
     }
+}
+
+TEST_CASE("gcn: sparse-dense products equal the plain row loops bit for bit, for every width and tail") {
+  // The plain loops the packet code replaced: y = 0, then y_row += w * b_row per nonzero (one fused multiply-add
+  // per element where the target has FMA, as Eigen's pmadd and g++'s contraction of the loop compute it).
+  const auto madd = [](float a, float b, float c) {
+#ifdef EIGEN_VECTORIZE_FMA
+    return std::fma(a, b, c);
+#else
+    return a * b + c;
+#endif
+  };
+  constexpr int L = Eigen::internal::packet_traits<float>::size;
+  const auto ad = random_sparse(37, 29, 0.25, 9);
+  const eigen::SparseRowMatrix<float> a = ad.cast<float>();
+  for (int threads : {1, 2}) {
+    eigen::CpuContext ctx(threads);
+    for (int n : {1, L - 1, L, L + 3, 4 * L, 4 * L + 1, 5 * L + 7, 9 * L + 2}) {
+      CAPTURE(threads);
+      CAPTURE(n);
+      std::vector<float> b(std::size_t(29) * n), c(std::size_t(37) * n);
+      for (std::size_t i = 0; i < b.size(); ++i) b[i] = float(std::sin(0.37 * double(i)));
+      for (std::size_t i = 0; i < c.size(); ++i) c[i] = float(std::cos(0.11 * double(i)));
+      std::vector<float> y(std::size_t(37) * n, 5.f), want(y.size(), 0.f);
+      eigen::spmm(ctx, a, b.data(), n, y.data());
+      for (int i = 0; i < 37; ++i)
+        for (int k = a.outerIndexPtr()[i]; k < a.outerIndexPtr()[i + 1]; ++k)
+          for (int j = 0; j < n; ++j) {
+            float& v = want[std::size_t(i) * n + j];
+            v = madd(a.valuePtr()[k], b[std::size_t(a.innerIndexPtr()[k]) * n + j], v);
+          }
+      CHECK(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)) == 0);
+      // Rows [5, 19) alone equal those rows of the whole product.
+      std::vector<float> part(std::size_t(14) * n);
+      eigen::spmm_rows(ctx, a, 5, 14, b.data(), n, part.data());
+      CHECK(std::memcmp(part.data(), want.data() + std::size_t(5) * n, part.size() * sizeof(float)) == 0);
+      std::vector<float> yt(std::size_t(29) * n, 0.25f), want_t = yt;
+      eigen::spmm_transposed_add(ctx, a, c.data(), n, yt.data());
+      for (int i = 0; i < 37; ++i)
+        for (int k = a.outerIndexPtr()[i]; k < a.outerIndexPtr()[i + 1]; ++k)
+          for (int j = 0; j < n; ++j) {
+            float& v = want_t[std::size_t(a.innerIndexPtr()[k]) * n + j];
+            v = madd(a.valuePtr()[k], c[std::size_t(i) * n + j], v);
+          }
+      CHECK(std::memcmp(yt.data(), want_t.data(), yt.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
+TEST_CASE("gcn: float dropout masks drawn in SIMD lanes equal one random stream per chunk") {
+  eigen::CpuContext one(1), two(2);
+  const std::size_t chunk = eigen::detail::kDropoutChunk, lanes = eigen::detail::kDropoutLanes;
+  for (std::size_t count : {std::size_t(0), std::size_t(1), chunk - 1, lanes * chunk, lanes * chunk + 3,
+                            (2 * lanes + 1) * chunk + chunk - 1}) {
+    for (double p : {0.0, 0.3, 0.5, 0.999}) {
+      CAPTURE(count);
+      CAPTURE(p);
+      std::vector<float> got(count), got2(count), want(count);
+      eigen::dropout_mask(one, count, p, 77 + count, got.data());
+      eigen::dropout_mask(two, count, p, 77 + count, got2.data());
+      const float keep = float(1.0 / (1.0 - p));
+      const std::uint64_t threshold = std::uint64_t(p * 4294967296.0);  // kept: 32 random bits >= p 2^32
+      for (std::size_t k = 0; k * chunk < count; ++k) {  // chunk k: Rng(seed, {k}), two elements per draw
+        Rng rng(77 + count, {std::uint64_t(k)});
+        for (std::size_t i = k * chunk; i < std::min(count, (k + 1) * chunk); i += 2) {
+          const std::uint64_t r = rng();
+          want[i] = (r & 0xffffffffu) >= threshold ? keep : 0.f;
+          if (i + 1 < count) want[i + 1] = (r >> 32) >= threshold ? keep : 0.f;
+        }
+      }
+      CHECK(got == want);
+      CHECK(got2 == want);
+    }
+  }
 }
 
 TEST_CASE("gcn: dropout keeps 1 - p of the elements, scales them, and depends only on the seed") {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -538,6 +539,76 @@ TEST_CASE("layers: batch norm (+ReLU) float32 backward agrees with double on the
       CHECK(worst_error(dgf, dg) < 1e-5);
       CHECK(worst_error(dbf, db) < 1e-5);
     }
+}
+
+// a * b + c as Eigen's pmadd computes it: fused where the target has FMA (packets and scalars alike).
+template <class T>
+T madd(T a, T b, T c) {
+#ifdef EIGEN_VECTORIZE_FMA
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+template <class T>
+std::vector<T> random_values(std::size_t n, std::uint64_t seed) {
+  const std::vector<double> d = random_vector(n, seed);
+  std::vector<T> v(d.begin(), d.end());
+  return v;
+}
+
+template <class T>
+void check_packet_loops_bitwise() {
+  constexpr int L = Eigen::internal::packet_traits<T>::size;
+  for (std::size_t n = 0; n <= std::size_t(4 * L + 3); ++n) {
+    CAPTURE(n);
+    std::vector<T> x = random_values<T>(n, 11 + n), y0 = random_values<T>(n, 12 + n), b = random_values<T>(n, 13 + n);
+    if (n > 2) x[1] = T(-0.0), x[2] = std::numeric_limits<T>::quiet_NaN();
+    const T w = T(0.3125), s = T(-1.7);
+    std::vector<T> got = y0, want = y0;
+    eigen::detail::axpy(w, x.data(), got.data(), n);
+    for (std::size_t j = 0; j < n; ++j) want[j] = madd(w, x[j], want[j]);
+    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+    got = y0, want = y0;
+    eigen::detail::scale_add(s, b.data(), got.data(), n);
+    for (std::size_t j = 0; j < n; ++j) want[j] = madd(s, want[j], b[j]);
+    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+    got = y0, want = y0;
+    eigen::detail::add(x.data(), got.data(), n);
+    for (std::size_t j = 0; j < n; ++j) want[j] = want[j] + x[j];
+    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+    eigen::detail::multiply(x.data(), b.data(), got.data(), n);
+    for (std::size_t j = 0; j < n; ++j) want[j] = x[j] * b[j];
+    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+    got = x;
+    eigen::detail::scale(s, got.data(), got.data(), n);  // in place
+    for (std::size_t j = 0; j < n; ++j) want[j] = x[j] * s;
+    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+    eigen::detail::relu(x.data(), got.data(), n);  // -0 stays -0 and NaN stays NaN, as std::max(x, 0) leaves them
+    for (std::size_t j = 0; j < n; ++j) want[j] = std::max(x[j], T(0));
+    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+    got = y0, want = y0;
+    eigen::detail::relu_mask(x.data(), got.data(), n);
+    for (std::size_t j = 0; j < n; ++j) want[j] = x[j] > T(0) ? want[j] : T(0);
+    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+  }
+}
+
+TEST_CASE("layers: the packet loops equal the plain loops bit for bit, for every length and tail") {
+  check_packet_loops_bitwise<float>();
+  check_packet_loops_bitwise<double>();
+  // The element-wise ops over one range per thread: the same values with 1 and 2 threads.
+  const std::size_t n = 3 * 4096 + 5;
+  const std::vector<float> x = random_values<float>(n, 3), sc = random_values<float>(n, 4);
+  std::vector<float> a = random_values<float>(n, 5), b = a;
+  eigen::CpuContext one(1), two(2);
+  eigen::residual_add(one, n, 0.7f, sc.data(), a.data());
+  eigen::residual_add(two, n, 0.7f, sc.data(), b.data());
+  CHECK(a == b);
+  eigen::relu_backward(one, n, x.data(), sc.data(), a.data());
+  eigen::relu_backward(two, n, x.data(), sc.data(), b.data());
+  CHECK(a == b);
 }
 
 TEST_CASE("layers: relu, residual add, pooling, linear: known values and finite differences") {

@@ -2,6 +2,7 @@
 // Deterministic random streams. Every random decision in ist comes from an Rng built from a seed and
 // a list of stream ids (for example {seed, round, worker}), so results depend only on those numbers and
 // never on thread timing or the standard library's distribution implementations.
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -87,6 +88,10 @@ class Rng {
     has_spare_ = true;
     return r * std::cos(a);
   }
+
+  // The four words of the xoshiro256** state, for code that steps several streams side by side (SIMD lanes)
+  // exactly as operator() steps one.
+  constexpr std::array<std::uint64_t, 4> state() const noexcept { return {s_[0], s_[1], s_[2], s_[3]}; }
 
   // Fisher-Yates shuffle, identical on every platform.
   template <class T>

@@ -154,8 +154,7 @@ class GcnNetwork {
           eigen::layer_norm_backward(*ctx_, rows, cols, at(L.h), g, at(L.invstd), g);
         }
         const T* z = at(L.z);
-        for (std::size_t i = 0; i < count; ++i)
-          if (!(z[i] > T(0))) g[i] = T(0);
+        eigen::detail::relu_mask(z, g, count);
       }
       // dT = A_hat^T g
       T* dt = at(g == at(grad_a_) ? grad_b_ : grad_a_);
@@ -194,7 +193,7 @@ class GcnNetwork {
     const std::size_t count = std::size_t(nodes_) * std::size_t(k);
     const T* z = at(L.z);
     T* h = at(L.h);
-    for (std::size_t i = 0; i < count; ++i) h[i] = std::max(z[i], T(0));
+    eigen::detail::relu(z, h, count);
     if (opt_.norm != GraphNorm::None) {
       const auto [rows, cols] = detail::graph_norm_shape(opt_.norm, nodes_, k);
       eigen::layer_norm_forward(*ctx_, rows, cols, h, h, at(L.mean), at(L.invstd));

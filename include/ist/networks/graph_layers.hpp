@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "ist/backend/eigen/cpu_context.hpp"
+#include "ist/backend/eigen/packet_loops.hpp"
 #include "ist/backend/eigen/sparse_matmul.hpp"
 #include "ist/core/error.hpp"
 #include "ist/model/graph_norm.hpp"
@@ -51,8 +52,7 @@ inline void check_graph_forward_options(const GraphForwardOptions& opt, int laye
 // p[i] *= s (nothing when s == 1).
 template <class T>
 void scale_values(T* p, std::size_t n, T s) {
-  if (s != T(1))
-    for (std::size_t i = 0; i < n; ++i) p[i] *= s;
+  if (s != T(1)) eigen::detail::scale(s, static_cast<const T*>(p), p, n);
 }
 
 // The [rows, cols] that GraphNorm `norm` normalizes row by row for an activation of `nodes` x `width`.

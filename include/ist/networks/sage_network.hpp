@@ -213,8 +213,7 @@ class SageNetwork {
       const std::size_t count = N * std::size_t(k);
       if (l < num_hidden) {  // through the ReLU and the norm
         const T* h = at(L.h);
-        for (std::size_t i = 0; i < count; ++i)
-          if (!(h[i] > T(0))) g[i] = T(0);
+        eigen::detail::relu_mask(h, g, count);
         if (opt_.norm != GraphNorm::None) {
           const auto [rows, cols] = detail::graph_norm_shape(opt_.norm, nodes_, k);
           eigen::layer_norm_backward(*ctx_, rows, cols, at(L.y), g, at(L.invstd), g);
@@ -315,7 +314,7 @@ class SageNetwork {
           eigen::layer_norm_forward(*ctx_, rows, cols, static_cast<const T*>(next), next, at(inf_mean_),
                                     at(inf_invstd_));
         }
-        for (std::size_t i = 0; i < count; ++i) next[i] = std::max(next[i], T(0));
+        eigen::detail::relu(static_cast<const T*>(next), next, count);
       }
       std::swap(prev, next);
     }
@@ -370,7 +369,7 @@ class SageNetwork {
       y = at(L.y);
     }
     T* h = at(L.h);
-    for (std::size_t i = 0; i < count; ++i) h[i] = std::max(y[i], T(0));
+    eigen::detail::relu(y, h, count);
   }
 
   void check_ready(const ParamLayout& layout, const char* what) const {

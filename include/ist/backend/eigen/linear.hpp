@@ -7,6 +7,7 @@
 
 #include "ist/backend/eigen/cpu_context.hpp"
 #include "ist/backend/eigen/gemm.hpp"
+#include "ist/backend/eigen/packet_loops.hpp"
 
 namespace ist::eigen {
 
@@ -36,18 +37,13 @@ void linear_backward(CpuContext&, int n, int in, int out, const T* x, const T* w
 // after a bias-free linear_forward (IST's fully connected layers).
 template <class T>
 void scale_add_bias(CpuContext&, int n, int out, T s, const T* b, T* y) {
-  for (int i = 0; i < n; ++i)
-    for (int c = 0; c < out; ++c) {
-      T& v = y[std::size_t(i) * out + std::size_t(c)];
-      v = s * v + b[c];
-    }
+  for (int i = 0; i < n; ++i) detail::scale_add(s, b, y + std::size_t(i) * std::size_t(out), std::size_t(out));
 }
 
 // db [out] += the sum over the n rows of dy [n, out], sample by sample.
 template <class T>
 void bias_grad_add(CpuContext&, int n, int out, const T* dy, T* db) {
-  for (int i = 0; i < n; ++i)
-    for (int c = 0; c < out; ++c) db[c] += dy[std::size_t(i) * out + std::size_t(c)];
+  for (int i = 0; i < n; ++i) detail::add(dy + std::size_t(i) * std::size_t(out), db, std::size_t(out));
 }
 
 }  // namespace ist::eigen
