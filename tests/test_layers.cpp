@@ -558,6 +558,12 @@ std::vector<T> random_values(std::size_t n, std::uint64_t seed) {
   return v;
 }
 
+// The same values bit for bit (NaN included).
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+
 template <class T>
 void check_packet_loops_bitwise() {
   constexpr int L = Eigen::internal::packet_traits<T>::size;
@@ -569,29 +575,29 @@ void check_packet_loops_bitwise() {
     std::vector<T> got = y0, want = y0;
     eigen::detail::axpy(w, x.data(), got.data(), n);
     for (std::size_t j = 0; j < n; ++j) want[j] = madd(w, x[j], want[j]);
-    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+    CHECK(same_bits(got, want));
     got = y0, want = y0;
     eigen::detail::scale_add(s, b.data(), got.data(), n);
     for (std::size_t j = 0; j < n; ++j) want[j] = madd(s, want[j], b[j]);
-    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+    CHECK(same_bits(got, want));
     got = y0, want = y0;
     eigen::detail::add(x.data(), got.data(), n);
     for (std::size_t j = 0; j < n; ++j) want[j] = want[j] + x[j];
-    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+    CHECK(same_bits(got, want));
     eigen::detail::multiply(x.data(), b.data(), got.data(), n);
     for (std::size_t j = 0; j < n; ++j) want[j] = x[j] * b[j];
-    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+    CHECK(same_bits(got, want));
     got = x;
     eigen::detail::scale(s, got.data(), got.data(), n);  // in place
     for (std::size_t j = 0; j < n; ++j) want[j] = x[j] * s;
-    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+    CHECK(same_bits(got, want));
     eigen::detail::relu(x.data(), got.data(), n);  // -0 stays -0 and NaN stays NaN, as std::max(x, 0) leaves them
     for (std::size_t j = 0; j < n; ++j) want[j] = std::max(x[j], T(0));
-    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+    CHECK(same_bits(got, want));
     got = y0, want = y0;
     eigen::detail::relu_mask(x.data(), got.data(), n);
     for (std::size_t j = 0; j < n; ++j) want[j] = x[j] > T(0) ? want[j] : T(0);
-    CHECK(std::memcmp(got.data(), want.data(), n * sizeof(T)) == 0);
+    CHECK(same_bits(got, want));
   }
 }
 

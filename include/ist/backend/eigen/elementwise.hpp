@@ -13,8 +13,9 @@ namespace ist::eigen {
 
 namespace detail {
 
-// f(first, n) over [0, count): one contiguous range per thread (whole cache lines apart), for element-wise
-// loops, whose results do not depend on which thread does which element. Ranges of at least 4096 elements.
+// f(first, n) over [0, count): one contiguous range per thread (starts 16 elements apart: whole cache lines of
+// floats), at most one thread per 4096 elements; for element-wise loops, whose results do not depend on which
+// thread does which element.
 template <class F>
 void over_ranges(CpuContext& ctx, std::size_t count, F&& f) {
   const std::size_t most = (count + 4095) / 4096;
