@@ -595,7 +595,7 @@ void check_packet_loops_bitwise() {
     for (std::size_t j = 0; j < n; ++j) want[j] = std::max(x[j], T(0));
     CHECK(same_bits(got, want));
     got = y0, want = y0;
-    eigen::detail::relu_mask(x.data(), got.data(), n);
+    eigen::detail::relu_mask(x.data(), static_cast<const T*>(got.data()), got.data(), n);
     for (std::size_t j = 0; j < n; ++j) want[j] = x[j] > T(0) ? want[j] : T(0);
     CHECK(same_bits(got, want));
   }

@@ -154,7 +154,7 @@ class GcnNetwork {
           eigen::layer_norm_backward(*ctx_, rows, cols, at(L.h), g, at(L.invstd), g);
         }
         const T* z = at(L.z);
-        eigen::detail::relu_mask(z, g, count);
+        eigen::detail::relu_mask(z, static_cast<const T*>(g), g, count);
       }
       // dT = A_hat^T g
       T* dt = at(g == at(grad_a_) ? grad_b_ : grad_a_);

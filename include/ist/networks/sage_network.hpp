@@ -213,7 +213,7 @@ class SageNetwork {
       const std::size_t count = N * std::size_t(k);
       if (l < num_hidden) {  // through the ReLU and the norm
         const T* h = at(L.h);
-        eigen::detail::relu_mask(h, g, count);
+        eigen::detail::relu_mask(h, static_cast<const T*>(g), g, count);
         if (opt_.norm != GraphNorm::None) {
           const auto [rows, cols] = detail::graph_norm_shape(opt_.norm, nodes_, k);
           eigen::layer_norm_backward(*ctx_, rows, cols, at(L.y), g, at(L.invstd), g);

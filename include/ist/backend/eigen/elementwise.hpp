@@ -43,10 +43,7 @@ void relu_forward(CpuContext& ctx, std::size_t count, const T* x, T* y) {
 // dx = dy where y > 0, else 0 (y is the forward output); dx may alias dy.
 template <class T>
 void relu_backward(CpuContext& ctx, std::size_t count, const T* y, const T* dy, T* dx) {
-  detail::over_ranges(ctx, count, [&](std::size_t i, std::size_t n) {
-    if (dx != dy) std::copy(dy + i, dy + i + n, dx + i);
-    detail::relu_mask(y + i, dx + i, n);
-  });
+  detail::over_ranges(ctx, count, [&](std::size_t i, std::size_t n) { detail::relu_mask(y + i, dy + i, dx + i, n); });
 }
 
 // out = scale * out + shortcut  (out holds the residual branch on entry).

@@ -92,9 +92,9 @@ inline void relu(const T* x, T* y, std::size_t n) {
       [&](std::size_t j) { y[j] = x[j] < T(0) ? T(0) : x[j]; });
 }
 
-// g[j] = y[j] > 0 ? g[j] : 0   (the ReLU's backward from its output y; NaN in y gives 0)
+// out[j] = y[j] > 0 ? g[j] : 0   (the ReLU's backward from its output y; NaN in y gives 0; out may alias g)
 template <class T>
-inline void relu_mask(const T* y, T* g, std::size_t n) {
+inline void relu_mask(const T* y, const T* g, T* out, std::size_t n) {
   namespace ei = Eigen::internal;
   using P = LoopPacket<T>;
   const P zero = ei::pset1<P>(T(0));
@@ -102,11 +102,9 @@ inline void relu_mask(const T* y, T* g, std::size_t n) {
       n,
       [&](std::size_t j) {
         const P keep = ei::pcmp_lt(zero, ei::ploadu<P>(y + j));
-        ei::pstoreu(g + j, ei::pand(keep, ei::ploadu<P>(g + j)));
+        ei::pstoreu(out + j, ei::pand(keep, ei::ploadu<P>(g + j)));
       },
-      [&](std::size_t j) {
-        if (!(y[j] > T(0))) g[j] = T(0);
-      });
+      [&](std::size_t j) { out[j] = y[j] > T(0) ? g[j] : T(0); });
 }
 
 }  // namespace ist::eigen::detail

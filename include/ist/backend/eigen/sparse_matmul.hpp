@@ -33,7 +33,7 @@ namespace detail {
 // four packets of columns stay in registers over all the nonzeros.
 template <class T>
 inline void sparse_row_times_dense(const T* w, const int* col, int nnz, const T* b, int n, T* y) {
-  using P = typename Eigen::internal::packet_traits<T>::type;
+  using P = LoopPacket<T>;
   constexpr int L = Eigen::internal::packet_traits<T>::size;
   const P zero = Eigen::internal::pset1<P>(T(0));
   const std::size_t pitch = std::size_t(n);
