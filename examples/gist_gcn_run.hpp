@@ -97,9 +97,10 @@ ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphSourc
                 o.norm.c_str(), o.run.optimizer_state.c_str(), (unsigned long long)seed);
     std::fflush(stdout);
   }
-  ist::examples::install_fault_injector(trainer, o.run, workers);
+  typename Trainer::Engine& engine = trainer;  // the helpers below are compiled once, not per model
+  ist::examples::install_fault_injector(engine, o.run, workers);
   ist::examples::load_initial_weights<Net>(o.run, trainer, root && verbose);
-  ist::examples::install_live_progress(trainer, root && verbose && cfg.progress);  // a live step counter
+  ist::examples::install_live_progress(engine, root && verbose && cfg.progress);  // a live step counter
   ist::FitResult r = trainer.fit(g, ist::examples::resume_point(o.run, cfg, root && verbose));
   if (root && verbose)  // the first seed's model
     ist::examples::save_final_weights<Net>(o.run, trainer, decomposer, workers,
@@ -107,8 +108,13 @@ ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphSourc
   return r;
 }
 
-template <class Net>
-int run(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi) {
+// One training run of a model type (run_once<Net>), with the communicator of this invocation.
+using RunOnce = ist::FitResult (*)(const Options&, ist::CpuBackend<ist::AnyComm>, const ist::GraphSource&,
+                                   std::uint64_t seed, bool verbose);
+
+// Trains o.seeds times (seeds o.trainer.seed, +1, ...) and prints each run's summary and their mean.
+inline int run_seeds(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi,
+                     RunOnce run_once) {
   std::vector<double> acc;
   std::uint64_t bytes = 0, local = 0;
   double wall = 0;
@@ -121,7 +127,7 @@ int run(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSes
 #endif
       return ist::InProcessComm(o.protocol == "single" ? 1 : o.workers, !o.sequential);
     };
-    const ist::FitResult r = run_once<Net>(o, ist::CpuBackend<ist::AnyComm>(comm(), o.threads), g, seed, s == 0);
+    const ist::FitResult r = run_once(o, ist::CpuBackend<ist::AnyComm>(comm(), o.threads), g, seed, s == 0);
     // Every rank prints its summary: the final evaluation is shared, so all ranks print the same figures.
     std::printf("summary%s: %s %s on %s (width %d, %d layers), seed %llu, %zu rounds, final test accuracy %.4f (loss "
                 "%.4f), val accuracy %.4f, moved %.2f MB = %.3fx local SGD's %.2f MB (data-parallel all-reduce: "
@@ -150,6 +156,11 @@ int run(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSes
                 o.seeds, 100 * mean, 100 * std::sqrt(var), bytes / 1e6, local / 1e6, wall / o.seeds);
   }
   return 0;
+}
+
+template <class Net>
+int run(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi) {
+  return run_seeds(o, g, mpi, &run_once<Net, ist::CpuBackend<ist::AnyComm>>);
 }
 
 // The model registries, one per translation unit: the compile-time widths and depths each model has.

@@ -76,8 +76,9 @@ int run(const TrainOptions& o, Backend backend, const std::string& where, const 
     std::fflush(stdout);
   }
   load_initial_weights<Net>(o.run, trainer, root);
-  install_fault_injector(trainer, o.run, workers);
-  install_live_progress(trainer, root && o.trainer.progress);  // a live step counter on a terminal
+  typename Trainer::Engine& engine = trainer;  // the helpers below are compiled once, not per model
+  install_fault_injector(engine, o.run, workers);
+  install_live_progress(engine, root && o.trainer.progress);  // a live step counter on a terminal
   const std::string resume_from = resume_point(o.run, o.trainer, root);
   const FitResult r = trainer.fit(train, test, resume_from);  // under MPI every rank trains; rank 0 prints the rounds
   if (!root) return 0;

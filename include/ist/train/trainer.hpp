@@ -36,12 +36,18 @@
 // device backend's worker uploads what it decoded and downloads what it encodes (ComputePolicy's optional
 // download).
 //
-// The policies are checked when the trainer is constructed: a decomposer, aggregator, backend or model family
-// that misses a member (or declares one non-const that must be const) stops compilation there with one
+// The policies are checked when the trainer type is instantiated: a decomposer, aggregator, backend or model
+// family that misses a member (or declares one non-const that must be const) stops compilation there with one
 // sentence naming it, whether or not fit() is ever called. What differs between families is only the
 // local work and the evaluation (ist/train/local_work.hpp); what differs between optimizers is only the
 // policy (ist/optim/optimizer.hpp): the engine slices, sends, merges and checkpoints the policy's named
 // state buffers without knowing which optimizer it is.
+//
+// Compiled once, not per model: the trainer is detail::RoundEngine<D, A, B, Work>, all of the above, with
+// the model's part behind five virtual members (its slices and compact layout, a network, the local steps and
+// the evaluation), which detail::ModelEngine<Model, D, A, B> implements from ModelTraits<Model>. A program
+// that trains many model types under the same policies (gist-gcn: one type per graph, depth and width)
+// compiles the round once; each model adds only its own network and traits.
 //
 // Reliability: fit() writes round-atomic checkpoints (cfg.checkpoint_dir) and resumes from one bit for bit
 // (fit(train, test, resume_from)); with cfg.on_worker_failure = DropForRound a worker that fails in its local
@@ -128,62 +134,55 @@ struct WorkOf<Traits> {
 };
 }  // namespace detail
 
-template <class Model, class D, class A = HolderAverage, class B = CpuBackend<>>
-class IndependentSubnetTrainer {
-  static constexpr bool policies_ok =
-      check_model_family<Model>() && check_decomposer<D>() && check_aggregator<A>() && check_backend<B>();
+namespace detail {
 
+// The round engine of IndependentSubnetTrainer (below): everything of a run that does not depend on the
+// model's type (the round of train_round, fit, checkpoints, codecs, failures, figures), compiled once per
+// decomposer, aggregator, backend and family's local work, whatever the number of models a program trains.
+// What does depend on the model (its slices and compact layout, its network, its local steps and its
+// evaluation) it asks through the virtual members under "The model's part", which ModelEngine implements.
+template <class D, class A, class B, class Work>
+class RoundEngine {
  public:
-  using Traits = ModelTraits<Model>;
-  // The family's local work (an ImageBatches stand-in when Traits lacks one: then check_model_family has
-  // already said so, and nothing below is compiled further).
-  using Work = typename detail::WorkOf<Traits>::type;
   using Data = typename Work::Data;
   using EvalData = typename Work::EvalData;
   using Compute = typename B::Compute;
-  using Network = typename Traits::template Network<Compute>;
   using Context = typename Compute::Context;
   using Comm = std::remove_cvref_t<decltype(std::declval<B&>().comm())>;
   using Optimizer = optim::AnyOptimizer<Context>;
 
-  // The optimizer is SGD with config.sgd.
-  IndependentSubnetTrainer(D decomposer, A aggregator, B backend, TrainerConfig config)
-      : IndependentSubnetTrainer(std::move(decomposer), std::move(aggregator), std::move(backend), config,
-                                 Optimizer(config.sgd)) {}
+  RoundEngine(const RoundEngine&) = delete;
+  RoundEngine& operator=(const RoundEngine&) = delete;
+  virtual ~RoundEngine() = default;
 
-  // The optimizer is any OptimizerPolicy: optim::SgdConfig, AdamConfig, NovoGradConfig, or a user's.
-  IndependentSubnetTrainer(D decomposer, A aggregator, B backend, TrainerConfig config, Optimizer optimizer)
+  // Decomposer, aggregator, backend, config and optimizer as IndependentSubnetTrainer's constructor takes
+  // them; `info` and `num_params` describe the model. The global parameters are zeros on the coordinator
+  // (ModelEngine's constructor initializes them).
+ protected:
+  RoundEngine(D decomposer, A aggregator, B backend, TrainerConfig config, Optimizer optimizer, ModelInfo info,
+              std::size_t num_params)
       : decomposer_(std::move(decomposer)),
         aggregator_(std::move(aggregator)),
         backend_(std::move(backend)),
         cfg_(std::move(config)),
+        info_(std::move(info)),
+        num_params_(num_params),
         optimizer_(std::move(optimizer)) {
-    // Evaluating policies_ok here runs the policy checks (check_model_family, check_decomposer, ...) at
-    // construction: a missing or non-const member is one compile error naming it. Nothing below is
-    // compiled for policies that fail, so that error stays the only one.
-    if constexpr (policies_ok) {
-      info_ = Traits::info();
-      validate(cfg_);
-      set_codec();
-      IST_CHECK(backend_.comm().num_workers() >= 1, "ist::IndependentSubnetTrainer: expected S >= 1 workers, found ",
-                backend_.comm().num_workers());
-      for (const WorkerThrottle& t : cfg_.throttle)
-        IST_CHECK(t.worker < backend_.comm().num_workers(), "ist::TrainerConfig: throttle names worker ", t.worker,
-                  " but the run has ", backend_.comm().num_workers(), " workers (ids 0 to ",
-                  backend_.comm().num_workers() - 1, ")");
-      // The global model lives on the coordinator only: a worker process holds its sub-network, never the
-      // whole model (what lets a model too wide for one worker's memory train; docs/training.md).
-      if (backend_.comm().is_coordinator()) {
-        global_.assign(Traits::num_params, 0.f);
-        if constexpr (requires(std::span<float> p) { Traits::init(p, cfg_.seed, cfg_.init_scheme); })
-          Traits::init(std::span<float>(global_), cfg_.seed, cfg_.init_scheme);
-        else
-          Traits::init(std::span<float>(global_), cfg_.seed);
-      }
-      set_optimizer(optimizer_);
-    }
+    validate(cfg_);
+    set_codec();
+    IST_CHECK(backend_.comm().num_workers() >= 1, "ist::IndependentSubnetTrainer: expected S >= 1 workers, found ",
+              backend_.comm().num_workers());
+    for (const WorkerThrottle& t : cfg_.throttle)
+      IST_CHECK(t.worker < backend_.comm().num_workers(), "ist::TrainerConfig: throttle names worker ", t.worker,
+                " but the run has ", backend_.comm().num_workers(), " workers (ids 0 to ",
+                backend_.comm().num_workers() - 1, ")");
+    // The global model lives on the coordinator only: a worker process holds its sub-network, never the
+    // whole model (what lets a model too wide for one worker's memory train; docs/training.md).
+    if (backend_.comm().is_coordinator()) global_.assign(num_params_, 0.f);
+    set_optimizer(optimizer_);
   }
 
+ public:
   // Replaces the optimizer policy (before fit or at a round boundary); carried state starts from zero.
   void set_optimizer(Optimizer optimizer) {
     optimizer_ = std::move(optimizer);
@@ -192,7 +191,7 @@ class IndependentSubnetTrainer {
     // As many buffers on every process (they travel in rounds), their values on the coordinator only.
     if (carry())
       state_.assign(state_names_.size(),
-                    std::vector<float>(backend_.comm().is_coordinator() ? Traits::num_params : 0, 0.f));
+                    std::vector<float>(backend_.comm().is_coordinator() ? num_params_ : 0, 0.f));
   }
 
   int num_workers() { return backend_.comm().num_workers(); }
@@ -223,46 +222,44 @@ class IndependentSubnetTrainer {
   // every cfg.checkpoint_every rounds and after the last.
   FitResult fit(const Data& train, const EvalData& test, const std::string& resume_from = {}) {
     FitResult result;
-    if constexpr (policies_ok) {
-      prepare(train);
-      const std::uint64_t first = resume_from.empty() ? 0 : resume(resume_from);
-      const bool coordinator = backend_.comm().is_coordinator();
-      MetricsLog log(coordinator ? cfg_.metrics_path : std::string(), first);
-      const int rounds = planned_rounds();
-      const auto start = Clock::now();
-      run_ = RunClock{start, rounds, first};
-      struct EndRun {  // train_round() driven by hand after fit() reports no run
-        std::optional<RunClock>& run;
-        ~EndRun() { run.reset(); }
-      } end_run{run_};
-      for (int r = int(first); r < rounds; ++r) {
-        RoundRecord rec = train_round(std::uint64_t(r));
-        const bool last = r + 1 == rounds;
-        if (last || (cfg_.eval_every > 0 && (r + 1) % cfg_.eval_every == 0)) {
-          const Evaluation e = evaluate_on_coordinator(test);
-          rec.test_loss = e.test.loss;
-          rec.test_accuracy = e.test.accuracy;
-          if (e.val.samples > 0) {
-            rec.val_loss = e.val.loss;
-            rec.val_accuracy = e.val.accuracy;
-          }
-          if (last) keep_final(result, e);
+    prepare(train);
+    const std::uint64_t first = resume_from.empty() ? 0 : resume(resume_from);
+    const bool coordinator = backend_.comm().is_coordinator();
+    MetricsLog log(coordinator ? cfg_.metrics_path : std::string(), first);
+    const int rounds = planned_rounds();
+    const auto start = Clock::now();
+    run_ = RunClock{start, rounds, first};
+    struct EndRun {  // train_round() driven by hand after fit() reports no run
+      std::optional<RunClock>& run;
+      ~EndRun() { run.reset(); }
+    } end_run{run_};
+    for (int r = int(first); r < rounds; ++r) {
+      RoundRecord rec = train_round(std::uint64_t(r));
+      const bool last = r + 1 == rounds;
+      if (last || (cfg_.eval_every > 0 && (r + 1) % cfg_.eval_every == 0)) {
+        const Evaluation e = evaluate_on_coordinator(test);
+        rec.test_loss = e.test.loss;
+        rec.test_accuracy = e.test.accuracy;
+        if (e.val.samples > 0) {
+          rec.val_loss = e.val.loss;
+          rec.val_accuracy = e.val.accuracy;
         }
-        const bool checkpoint = !cfg_.checkpoint_dir.empty() && (last || (r + 1) % cfg_.checkpoint_every == 0);
-        if (checkpoint) share_residuals();  // every process takes part (residuals live where workers run)
-        if (checkpoint && coordinator)
-          save_round_checkpoint(cfg_.checkpoint_dir, info_, training_state(std::uint64_t(r + 1)),
-                                cfg_.keep_checkpoints);
-        rec.wall_seconds = seconds(start);
-        result.total_bytes += rec.bytes();
-        result.local_sgd_bytes += rec.local_sgd_bytes;
-        result.ddp_bytes += rec.ddp_bytes;
-        report(rec, rounds, log);
-        result.rounds.push_back(rec);
+        if (last) keep_final(result, e);
       }
-      if (result.rounds.empty()) keep_final(result, evaluate_on_coordinator(test));  // resumed a finished run
-      result.wall_seconds = seconds(start);
+      const bool checkpoint = !cfg_.checkpoint_dir.empty() && (last || (r + 1) % cfg_.checkpoint_every == 0);
+      if (checkpoint) share_residuals();  // every process takes part (residuals live where workers run)
+      if (checkpoint && coordinator)
+        save_round_checkpoint(cfg_.checkpoint_dir, info_, training_state(std::uint64_t(r + 1)),
+                              cfg_.keep_checkpoints);
+      rec.wall_seconds = seconds(start);
+      result.total_bytes += rec.bytes();
+      result.local_sgd_bytes += rec.local_sgd_bytes;
+      result.ddp_bytes += rec.ddp_bytes;
+      report(rec, rounds, log);
+      result.rounds.push_back(rec);
     }
+    if (result.rounds.empty()) keep_final(result, evaluate_on_coordinator(test));  // resumed a finished run
+    result.wall_seconds = seconds(start);
     return result;
   }
 
@@ -286,7 +283,7 @@ class IndependentSubnetTrainer {
     if (codec_.keeps_residual())  // after the optimizer's buffers, one per worker (zeros before its first round)
       for (int w = 0; w < int(residuals_.size()); ++w)
         s.optimizer_state.push_back({residual_name(w), residuals_[std::size_t(w)].empty()
-                                                           ? std::vector<float>(Traits::num_params, 0.f)
+                                                           ? std::vector<float>(num_params_, 0.f)
                                                            : residuals_[std::size_t(w)]});
     return s;
   }
@@ -375,6 +372,7 @@ class IndependentSubnetTrainer {
         continue;
       }
       auto wk = std::make_unique<Worker>([this] { return backend_.make_context(); });
+      wk->net = make_network(wk->ctx);
       Work::prepare(wk->data, train, cfg_, w, S);
       workers_.push_back(std::move(wk));
     }
@@ -394,183 +392,182 @@ class IndependentSubnetTrainer {
   // sends nothing back; the merge averages over the others, so what only it held keeps its previous value.
   RoundRecord train_round(std::uint64_t round) {
     RoundRecord rec;
-    if constexpr (policies_ok) {
-      IST_CHECK(steps_per_epoch_ > 0, "ist::IndependentSubnetTrainer::train_round: call prepare() (or fit()) first");
-      const auto round_start = Clock::now();
-      auto& comm = backend_.comm();
-      const int S = int(active_.size());  // workers in this round's plan
-      const std::size_t buffers = state_.size();  // optimizer state buffers that travel (0 unless carried)
+    IST_CHECK(steps_per_epoch_ > 0, "ist::IndependentSubnetTrainer::train_round: call prepare() (or fit()) first");
+    const auto round_start = Clock::now();
+    auto& comm = backend_.comm();
+    const int S = int(active_.size());  // workers in this round's plan
+    const std::size_t buffers = state_.size();  // optimizer state buffers that travel (0 unless carried)
 
-      // 1-2. Plan, checked before any byte moves.
-      pace_slots_.assign(pace_.size(), std::vector<float>(std::size_t(S), 0.f));
-      for (std::size_t k = 0; k < pace_.size(); ++k)
-        for (int i = 0; i < S; ++i) pace_slots_[k][std::size_t(i)] = pace_[k][std::size_t(active_[std::size_t(i)])];
-      const RoundContext ctx{cfg_.seed, round, S, pace_slots_, cfg_.local_steps};
-      const Plan plan = decomposer_.plan(info_, ctx);
-      validate_plan(plan, info_, ctx, decomposer_.rules());
-      slices_.resize(std::size_t(S));
-      for (int i = 0; i < S; ++i) slices_[std::size_t(i)] = Traits::slices(plan.workers[std::size_t(i)]);
-      // Processes that disagree on the round would wait on each other's messages forever: compare a hash.
-      if constexpr (ChecksRounds<Comm>) comm.check_round(round, round_fingerprint(plan));
+    // 1-2. Plan, checked before any byte moves.
+    pace_slots_.assign(pace_.size(), std::vector<float>(std::size_t(S), 0.f));
+    for (std::size_t k = 0; k < pace_.size(); ++k)
+      for (int i = 0; i < S; ++i) pace_slots_[k][std::size_t(i)] = pace_[k][std::size_t(active_[std::size_t(i)])];
+    const RoundContext ctx{cfg_.seed, round, S, pace_slots_, cfg_.local_steps};
+    const Plan plan = decomposer_.plan(info_, ctx);
+    validate_plan(plan, info_, ctx, decomposer_.rules());
+    slices_.resize(std::size_t(S));
+    for (int i = 0; i < S; ++i) slices_[std::size_t(i)] = slices_of(plan.workers[std::size_t(i)]);
+    // Processes that disagree on the round would wait on each other's messages forever: compare a hash.
+    if constexpr (ChecksRounds<Comm>) comm.check_round(round, round_fingerprint(plan));
 
-      // 3. Coordinator -> workers (one broadcast where the communicator has one and all sub-networks agree).
-      comm.ledger().begin_round(round, num_workers());
-      bool broadcast = false;
-      const bool encoded = !codec_.is_float32();  // slices travel through the codec as bytes
-      // The run's first and last rounds may travel differently (topk:F:warmup, :flush send every entry).
-      const codec::AnyCodec codec = codec_.for_round(round, std::uint64_t(planned_rounds()));
-      if constexpr (BroadcastsToWorkers<Comm>)
-        broadcast = !encoded && S > 1 && S == num_workers() && offers_broadcast(comm) && same_subnet_everywhere(plan);
-      for (auto& wk : workers_)
-        if (wk) wk->slot = -1;
-      Worker* local = nullptr;
-      for (int i = 0; i < S; ++i) {
-        const int w = active_[std::size_t(i)];
-        Worker* wk = workers_[std::size_t(w)].get();
-        if (wk) wk->receive_spec(i, plan.workers[std::size_t(i)], slices_[std::size_t(i)], info_, buffers);
-        if (wk && !local) local = wk;
-        if (broadcast) continue;
-        if (encoded)
-          send_encoded(codec, i, wk);
-        else
-          send_slices(i, std::span<const float>(global_), wk ? view(wk->params) : std::span<float>());
+    // 3. Coordinator -> workers (one broadcast where the communicator has one and all sub-networks agree).
+    comm.ledger().begin_round(round, num_workers());
+    bool broadcast = false;
+    const bool encoded = !codec_.is_float32();  // slices travel through the codec as bytes
+    // The run's first and last rounds may travel differently (topk:F:warmup, :flush send every entry).
+    const codec::AnyCodec codec = codec_.for_round(round, std::uint64_t(planned_rounds()));
+    if constexpr (BroadcastsToWorkers<Comm>)
+      broadcast = !encoded && S > 1 && S == num_workers() && offers_broadcast(comm) && same_subnet_everywhere(plan);
+    for (auto& wk : workers_)
+      if (wk) wk->slot = -1;
+    Worker* local = nullptr;
+    for (int i = 0; i < S; ++i) {
+      const int w = active_[std::size_t(i)];
+      Worker* wk = workers_[std::size_t(w)].get();
+      if (wk)
+        wk->receive_spec(i, plan.workers[std::size_t(i)], layout_of(plan.workers[std::size_t(i)]),
+                         slices_[std::size_t(i)], info_, buffers);
+      if (wk && !local) local = wk;
+      if (broadcast) continue;
+      if (encoded)
+        send_encoded(codec, i, wk);
+      else
+        send_slices(i, std::span<const float>(global_), wk ? view(wk->params) : std::span<float>());
+      for (std::size_t b = 0; b < buffers; ++b)
+        send_slices(i, std::span<const float>(state_[b]), wk ? view(wk->state[b]) : std::span<float>());
+    }
+    if constexpr (BroadcastsToWorkers<Comm>) {
+      if (broadcast) {
+        broadcast_slices(std::span<const float>(global_), local ? view(local->params) : std::span<float>());
         for (std::size_t b = 0; b < buffers; ++b)
-          send_slices(i, std::span<const float>(state_[b]), wk ? view(wk->state[b]) : std::span<float>());
+          broadcast_slices(std::span<const float>(state_[b]), local ? view(local->state[b]) : std::span<float>());
       }
-      if constexpr (BroadcastsToWorkers<Comm>) {
-        if (broadcast) {
-          broadcast_slices(std::span<const float>(global_), local ? view(local->params) : std::span<float>());
-          for (std::size_t b = 0; b < buffers; ++b)
-            broadcast_slices(std::span<const float>(state_[b]), local ? view(local->state[b]) : std::span<float>());
-        }
-      }
+    }
 
-      // 4. Local work, all workers at once.
-      const std::uint64_t first_step = round * std::uint64_t(cfg_.local_steps);
-      const bool own_decay = Work::applies_weight_decay(cfg_);
-      const Optimizer worker_optimizer = own_decay ? optimizer_.with_weight_decay(0.0) : optimizer_;
-      // Progress: every local step of this process's workers is counted (through lr_of, which each step
-      // calls once) and reported to the callback, under a lock. Nothing of it reaches the training.
-      StepCounter counter;
-      if (step_progress_) {
-        counter.base = progress_base(round);
-        for (const auto& wk : workers_)
-          if (wk && wk->slot >= 0) counter.base.steps_total += steps_of(wk->spec);
-      }
-      const auto note_step = [&](int w, int steps) {
-        std::lock_guard<std::mutex> lock(counter.mutex);
-        ++counter.base.steps_done;
-        if (counter.error) return;
-        StepProgress p = counter.base;
-        p.worker = w;
-        p.worker_steps = steps;
-        p.round_seconds = seconds(round_start);
-        p.run_seconds = run_ ? seconds(run_->start) : p.round_seconds;
-        try {
-          step_progress_(p);
-        } catch (...) {
-          counter.error = std::current_exception();
-        }
-      };
-      // Every worker's data stream ends the round where L local steps leave it: one outside the plan, one that
-      // failed (where it stands is arbitrary) and one that trained fewer steps are moved there, so that the
-      // batches of later rounds, and of a resumed run, do not depend on them.
-      const std::uint64_t round_end = first_step + std::uint64_t(cfg_.local_steps);
-      comm.run_workers([&](int w) {
-        Worker& wk = *workers_[std::size_t(w)];
-        wk.stats = {};
-        wk.compute_seconds = wk.compute_cpu_seconds = wk.pace_seconds = 0;
-        wk.failure.clear();
-        if (wk.slot < 0) {
-          Work::seek(wk.data, round_end);
-          return;
-        }
-        bool full_round = false;
-        try {
-          if (fault_injector_) fault_injector_(w, round);
-          auto opt = worker_optimizer.make(wk.ctx, wk.tensors);
-          if (buffers > 0) {
-            std::vector<std::span<const float>> carried;
-            for (auto& b : wk.state) carried.emplace_back(b.data(), b.size());
-            opt->load_state(carried, std::int64_t(first_step));
-          }
-          LocalRun run;
-          run.config = &cfg_;
-          run.round = round;
-          run.worker = w;
-          run.steps = steps_of(wk.spec);
-          run.weight_decay = own_decay ? optimizer_.weight_decay() : 0.0;
-          const auto t0 = Clock::now();
-          const double cpu0 = thread_cpu_seconds();
-          const bool counting = bool(step_progress_);
-          wk.stats = Work::template run<Traits>(wk.ctx, wk.net, *opt, view(wk.params), view(wk.grads), wk.layout,
-                                                wk.spec, wk.data, run, [&](int i) {
-                                                  if (counting) note_step(w, i + 1);
-                                                  return lr_at_step(first_step + std::uint64_t(i));
-                                                });
-          wk.compute_cpu_seconds = thread_cpu_seconds() - cpu0;
-          const double factor = throttle_factor(w);
-          if (factor > 1.0)  // an experiment's slow worker: its steps take `factor` times as long
-            std::this_thread::sleep_for(std::chrono::duration<double>((factor - 1.0) * seconds(t0)));
-          wk.compute_seconds = seconds(t0);
-          wk.pace_seconds = cfg_.pace_clock == PaceClock::Cpu ? wk.compute_cpu_seconds * factor : wk.compute_seconds;
-          if (compute_timer_)
-            wk.pace_seconds = compute_timer_(ComputeTiming{w, round, wk.stats.steps, wk.params.size(), wk.pace_seconds});
-          for (std::size_t b = 0; b < buffers; ++b)
-            Compute::copy(wk.ctx, std::span<const float>(opt->state_buffer(b)), view(wk.state[b]));
-          full_round = run.steps == cfg_.local_steps;
-        } catch (const std::exception& e) {
-          if (cfg_.on_worker_failure == WorkerFailure::Abort) throw;
-          wk.failure = e.what();
-          wk.stats = {};
-        }
-        if (!full_round) Work::seek(wk.data, round_end);
-      });
-      if (counter.error) std::rethrow_exception(counter.error);
-      const std::vector<int> failed = failed_slots(round);
-
-      // 5. Workers -> coordinator (a failed worker sends nothing).
-      results_.resize(std::size_t(S));
-      state_results_.resize(buffers);
-      for (auto& r : state_results_) r.resize(std::size_t(S));
-      for (int i = 0; i < S; ++i) {
-        results_[std::size_t(i)].clear();
-        for (auto& r : state_results_) r[std::size_t(i)].clear();
-        if (failed[std::size_t(i)]) continue;
-        const int w = active_[std::size_t(i)];
-        Worker* wk = workers_[std::size_t(w)].get();
-        if (encoded)
-          receive_encoded(codec, i, wk, results_[std::size_t(i)]);
-        else
-          receive(i, wk ? std::span<const float>(view(wk->params)) : std::span<const float>(), results_[std::size_t(i)]);
-        for (std::size_t b = 0; b < buffers; ++b)
-          receive(i, wk ? std::span<const float>(view(wk->state[b])) : std::span<const float>(),
-                  state_results_[b][std::size_t(i)]);
-      }
-
-      // Every worker's figures (statistics, traffic) where the round's record and the merge need them.
-      collect_figures();
-      record_pace(failed);
-
-      // 6. Merge what came back, each worker weighted by its samples where the aggregator asks.
-      if (comm.is_coordinator()) {
-        samples_.assign(std::size_t(S), 0.0);
-        for (int i = 0; i < S; ++i)
-          samples_[std::size_t(i)] = double(figures_[std::size_t(active_[std::size_t(i)])].stats.samples);
-        merge_into(std::span<float>(global_), plan, results_, failed);
-        for (std::size_t b = 0; b < buffers; ++b) merge_into(std::span<float>(state_[b]), plan, state_results_[b], failed);
-      }
-
-      fill_record(rec, plan, round, round_start, failed);
-      plan_workers_ = S;
-      update_active_workers(failed, round);
-      if (step_progress_) {
-        StepProgress p = counter.base;
-        p.round_finished = true;
-        p.round_seconds = seconds(round_start);
-        p.run_seconds = run_ ? seconds(run_->start) : p.round_seconds;
+    // 4. Local work, all workers at once.
+    const std::uint64_t first_step = round * std::uint64_t(cfg_.local_steps);
+    const bool own_decay = Work::applies_weight_decay(cfg_);
+    const Optimizer worker_optimizer = own_decay ? optimizer_.with_weight_decay(0.0) : optimizer_;
+    // Progress: every local step of this process's workers is counted (through lr_of, which each step
+    // calls once) and reported to the callback, under a lock. Nothing of it reaches the training.
+    StepCounter counter;
+    if (step_progress_) {
+      counter.base = progress_base(round);
+      for (const auto& wk : workers_)
+        if (wk && wk->slot >= 0) counter.base.steps_total += steps_of(wk->spec);
+    }
+    const auto note_step = [&](int w, int steps) {
+      std::lock_guard<std::mutex> lock(counter.mutex);
+      ++counter.base.steps_done;
+      if (counter.error) return;
+      StepProgress p = counter.base;
+      p.worker = w;
+      p.worker_steps = steps;
+      p.round_seconds = seconds(round_start);
+      p.run_seconds = run_ ? seconds(run_->start) : p.round_seconds;
+      try {
         step_progress_(p);
+      } catch (...) {
+        counter.error = std::current_exception();
       }
+    };
+    // Every worker's data stream ends the round where L local steps leave it: one outside the plan, one that
+    // failed (where it stands is arbitrary) and one that trained fewer steps are moved there, so that the
+    // batches of later rounds, and of a resumed run, do not depend on them.
+    const std::uint64_t round_end = first_step + std::uint64_t(cfg_.local_steps);
+    comm.run_workers([&](int w) {
+      Worker& wk = *workers_[std::size_t(w)];
+      wk.stats = {};
+      wk.compute_seconds = wk.compute_cpu_seconds = wk.pace_seconds = 0;
+      wk.failure.clear();
+      if (wk.slot < 0) {
+        Work::seek(wk.data, round_end);
+        return;
+      }
+      bool full_round = false;
+      try {
+        if (fault_injector_) fault_injector_(w, round);
+        auto opt = worker_optimizer.make(wk.ctx, wk.tensors);
+        if (buffers > 0) {
+          std::vector<std::span<const float>> carried;
+          for (auto& b : wk.state) carried.emplace_back(b.data(), b.size());
+          opt->load_state(carried, std::int64_t(first_step));
+        }
+        LocalRun run;
+        run.config = &cfg_;
+        run.round = round;
+        run.worker = w;
+        run.steps = steps_of(wk.spec);
+        run.weight_decay = own_decay ? optimizer_.weight_decay() : 0.0;
+        const auto t0 = Clock::now();
+        const double cpu0 = thread_cpu_seconds();
+        const bool counting = bool(step_progress_);
+        wk.stats = train_steps(wk, *opt, run, [&](int i) {
+          if (counting) note_step(w, i + 1);
+          return lr_at_step(first_step + std::uint64_t(i));
+        });
+        wk.compute_cpu_seconds = thread_cpu_seconds() - cpu0;
+        const double factor = throttle_factor(w);
+        if (factor > 1.0)  // an experiment's slow worker: its steps take `factor` times as long
+          std::this_thread::sleep_for(std::chrono::duration<double>((factor - 1.0) * seconds(t0)));
+        wk.compute_seconds = seconds(t0);
+        wk.pace_seconds = cfg_.pace_clock == PaceClock::Cpu ? wk.compute_cpu_seconds * factor : wk.compute_seconds;
+        if (compute_timer_)
+          wk.pace_seconds = compute_timer_(ComputeTiming{w, round, wk.stats.steps, wk.params.size(), wk.pace_seconds});
+        for (std::size_t b = 0; b < buffers; ++b)
+          Compute::copy(wk.ctx, std::span<const float>(opt->state_buffer(b)), view(wk.state[b]));
+        full_round = run.steps == cfg_.local_steps;
+      } catch (const std::exception& e) {
+        if (cfg_.on_worker_failure == WorkerFailure::Abort) throw;
+        wk.failure = e.what();
+        wk.stats = {};
+      }
+      if (!full_round) Work::seek(wk.data, round_end);
+    });
+    if (counter.error) std::rethrow_exception(counter.error);
+    const std::vector<int> failed = failed_slots(round);
+
+    // 5. Workers -> coordinator (a failed worker sends nothing).
+    results_.resize(std::size_t(S));
+    state_results_.resize(buffers);
+    for (auto& r : state_results_) r.resize(std::size_t(S));
+    for (int i = 0; i < S; ++i) {
+      results_[std::size_t(i)].clear();
+      for (auto& r : state_results_) r[std::size_t(i)].clear();
+      if (failed[std::size_t(i)]) continue;
+      const int w = active_[std::size_t(i)];
+      Worker* wk = workers_[std::size_t(w)].get();
+      if (encoded)
+        receive_encoded(codec, i, wk, results_[std::size_t(i)]);
+      else
+        receive(i, wk ? std::span<const float>(view(wk->params)) : std::span<const float>(), results_[std::size_t(i)]);
+      for (std::size_t b = 0; b < buffers; ++b)
+        receive(i, wk ? std::span<const float>(view(wk->state[b])) : std::span<const float>(),
+                state_results_[b][std::size_t(i)]);
+    }
+
+    // Every worker's figures (statistics, traffic) where the round's record and the merge need them.
+    collect_figures();
+    record_pace(failed);
+
+    // 6. Merge what came back, each worker weighted by its samples where the aggregator asks.
+    if (comm.is_coordinator()) {
+      samples_.assign(std::size_t(S), 0.0);
+      for (int i = 0; i < S; ++i)
+        samples_[std::size_t(i)] = double(figures_[std::size_t(active_[std::size_t(i)])].stats.samples);
+      merge_into(std::span<float>(global_), plan, results_, failed);
+      for (std::size_t b = 0; b < buffers; ++b) merge_into(std::span<float>(state_[b]), plan, state_results_[b], failed);
+    }
+
+    fill_record(rec, plan, round, round_start, failed);
+    plan_workers_ = S;
+    update_active_workers(failed, round);
+    if (step_progress_) {
+      StepProgress p = counter.base;
+      p.round_finished = true;
+      p.round_seconds = seconds(round_start);
+      p.run_seconds = run_ ? seconds(run_->start) : p.round_seconds;
+      step_progress_(p);
     }
     return rec;
   }
@@ -590,6 +587,7 @@ class IndependentSubnetTrainer {
         if constexpr (requires(const B& b) { b.make_context(threads); }) return backend_.make_context(threads);
         else return backend_.make_context();
       });
+      eval_->net = make_network(eval_->ctx);
     }
     eval_->params.resize(global_.size());
     Compute::upload(eval_->ctx, std::span<const float>(global_), view(eval_->params));
@@ -603,8 +601,8 @@ class IndependentSubnetTrainer {
       scale = s;
     }
     const SubnetSpec all = full_spec(info_);
-    return Work::template evaluate<Traits>(eval_->ctx, eval_->net, std::span<const float>(view(eval_->params)), all,
-                                           Traits::layout(all), data, cfg_, scale);
+    return score(eval_->ctx, *eval_->net, std::span<const float>(view(eval_->params)), all, layout_of(all), data,
+                 scale);
   }
 
   // The seed of worker w's data order (image families): epoch e of worker w is a function of (seed, w, e).
@@ -655,11 +653,17 @@ class IndependentSubnetTrainer {
   // This run's configuration as checkpoints record it: the config and the optimizer policy.
   nlohmann::ordered_json run_config() const { return run_config_json(cfg_, optimizer_.config_json()); }
 
+ protected:
   // A buffer of the compute policy (host vector, device array) as a span of its memory.
   template <class Buf>
   static std::span<float> view(Buf& b) {
     return {b.data(), b.size()};
   }
+
+  // A network of the model's type (ModelTraits::Network on the backend's compute policy), built on one context.
+  struct AnyNetwork {
+    virtual ~AnyNetwork() = default;
+  };
 
   // One worker's state where it runs: context, network, its data (the family's local work), and its
   // sub-network's parameters, gradients and carried optimizer state in the compute policy's memory (host
@@ -667,9 +671,9 @@ class IndependentSubnetTrainer {
   struct Worker {
     // make_context() is called in place: a context (device handles, caches) need not be movable.
     template <class MakeContext>
-    explicit Worker(MakeContext&& make_context) : ctx(make_context()), net(ctx) {}
+    explicit Worker(MakeContext&& make_context) : ctx(make_context()) {}
     Context ctx;
-    Network net;
+    std::unique_ptr<AnyNetwork> net;  // make_network(ctx); destroyed before ctx
     SubnetSpec spec;
     ParamLayout layout;
     optim::TensorSegments tensors;  // the model's tensors in the compact buffer
@@ -682,11 +686,11 @@ class IndependentSubnetTrainer {
     int slot = -1;        // this round's plan slot; -1: not in this round
     std::string failure;  // why this round's local steps failed ("" = they did not)
 
-    void receive_spec(int plan_slot, const SubnetSpec& s, const SliceSet& slices, const ModelInfo& info,
-                      std::size_t buffers) {
+    void receive_spec(int plan_slot, const SubnetSpec& s, ParamLayout compact, const SliceSet& slices,
+                      const ModelInfo& info, std::size_t buffers) {
       slot = plan_slot;
       spec = s;
-      layout = Traits::layout(spec);
+      layout = std::move(compact);
       const std::size_t n = slices.size();
       IST_CHECK(layout.size() == n, "ist::IndependentSubnetTrainer: the compact layout holds ", layout.size(),
                 " values but the slices hold ", n, " (ModelTraits::layout and ::slices disagree)");
@@ -702,12 +706,25 @@ class IndependentSubnetTrainer {
   // parameters in the policy's memory.
   struct EvalModel {
     template <class MakeContext>
-    explicit EvalModel(MakeContext&& make_context) : ctx(make_context()), net(ctx) {}
+    explicit EvalModel(MakeContext&& make_context) : ctx(make_context()) {}
     Context ctx;
-    Network net;
+    std::unique_ptr<AnyNetwork> net;
     typename Compute::template Buffer<float> params;
   };
 
+  // ---- The model's part (ModelEngine, for ModelTraits<Model>) --------------------------------------------
+  // ModelTraits::slices and ::layout: a sub-network's global indices, and its compact buffer's layout.
+  virtual SliceSet slices_of(const SubnetSpec& spec) const = 0;
+  virtual ParamLayout layout_of(const SubnetSpec& spec) const = 0;
+  virtual std::unique_ptr<AnyNetwork> make_network(Context& ctx) const = 0;
+  // Work::run for the model: worker wk's local steps of this round on its network.
+  virtual StepStats train_steps(Worker& wk, optim::WorkerOptimizer<Context>& opt, const LocalRun& run,
+                                const std::function<double(int)>& lr_of) = 0;
+  // Work::evaluate for the model: the global model (`params`, at full width `all`) on `net`.
+  virtual Evaluation score(Context& ctx, AnyNetwork& net, std::span<const float> params, const SubnetSpec& all,
+                           const ParamLayout& layout, const EvalData& data, std::span<const double> scale) = 0;
+
+ private:
   void keep_final(FitResult& result, const Evaluation& e) const {
     result.final_eval = e.test;
     result.final_val = e.val;
@@ -742,7 +759,7 @@ class IndependentSubnetTrainer {
     std::uint64_t h = mix64(std::uint64_t(plan.num_workers()));
     auto add = [&h](std::uint64_t v) { h = mix64(h ^ v); };
     add(std::uint64_t(cfg_.local_steps));
-    add(std::uint64_t(Traits::num_params));
+    add(std::uint64_t(num_params_));
     add(state_.size());
     add(std::uint64_t(steps_per_epoch_));
     for (char ch : codec_.name()) add(std::uint64_t(std::uint8_t(ch)));  // ranks must agree on the payloads
@@ -870,7 +887,7 @@ class IndependentSubnetTrainer {
           for (std::size_t j = 0; j < n; ++j) lane.update[j] = trained[j] - lane.received[j];
           if (codec.keeps_residual()) {
             std::vector<float>& residual = residuals_[std::size_t(w)];
-            if (residual.empty()) residual.assign(Traits::num_params, 0.f);
+            if (residual.empty()) residual.assign(num_params_, 0.f);
             lane.residual.resize(n);
             gather(std::span<const float>(residual), set, std::span<float>(lane.residual));
             codec.encode_update(lane.update, lane.residual, lane.payload);
@@ -915,7 +932,7 @@ class IndependentSubnetTrainer {
     if (!codec_.keeps_residual()) return;
     if constexpr (SumsOverProcesses<Comm>) {
       auto& comm = backend_.comm();
-      std::vector<double> bits(Traits::num_params);
+      std::vector<double> bits(num_params_);
       for (int w = 0; w < int(residuals_.size()); ++w) {
         std::vector<float>& r = residuals_[std::size_t(w)];
         const bool mine = comm.is_local(w) && !r.empty();
@@ -925,7 +942,7 @@ class IndependentSubnetTrainer {
         for (std::size_t j = 0; j < bits.size(); ++j)
           bits[j] = mine ? double(std::bit_cast<std::uint32_t>(r[j])) : 0.0;
         comm.all_sum(std::span<double>(bits));
-        r.resize(Traits::num_params);
+        r.resize(num_params_);
         for (std::size_t j = 0; j < bits.size(); ++j) r[j] = std::bit_cast<float>(std::uint32_t(bits[j]));
       }
     }
@@ -1129,7 +1146,7 @@ class IndependentSubnetTrainer {
         tally.add_worker(f.stats, f.compute_seconds, f.compute_cpu_seconds);
       traffic.push_back(f.traffic);
     }
-    tally.fill(rec, traffic, slices_, Traits::num_params, cfg_.local_steps, int(state_.size()));
+    tally.fill(rec, traffic, slices_, num_params_, cfg_.local_steps, int(state_.size()));
     rec.step_losses.clear();
     rec.worker_pace_seconds.clear();
     rec.worker_local_steps.clear();
@@ -1176,6 +1193,7 @@ class IndependentSubnetTrainer {
   B backend_;
   TrainerConfig cfg_;
   ModelInfo info_;
+  std::size_t num_params_;  // the global model's
   std::vector<float> global_;
   Optimizer optimizer_;
   std::vector<std::string> state_names_;
@@ -1212,6 +1230,96 @@ class IndependentSubnetTrainer {
   optim::LrSchedule schedule_ = optim::ConstantSchedule{0.1};
   int steps_per_epoch_ = 0;
   std::unique_ptr<EvalModel> eval_;
+};
+
+// The model's part of IndependentSubnetTrainer<Model, D, A, B>: ModelTraits<Model>'s slices, layout,
+// network, initialization, local steps and evaluation, behind RoundEngine's virtual members. The only code
+// compiled per model type.
+template <class Model, class D, class A, class B>
+class ModelEngine : public RoundEngine<D, A, B, typename WorkOf<ModelTraits<Model>>::type> {
+ public:
+  // The model-independent part: helpers that take an Engine& are compiled once for all models.
+  using Engine = RoundEngine<D, A, B, typename WorkOf<ModelTraits<Model>>::type>;
+  using Traits = ModelTraits<Model>;
+  using Work = typename WorkOf<Traits>::type;
+  using typename Engine::Compute;
+  using typename Engine::Context;
+  using typename Engine::EvalData;
+  using typename Engine::Optimizer;
+  using Network = typename Traits::template Network<Compute>;
+
+  // The optimizer is SGD with config.sgd.
+  ModelEngine(D decomposer, A aggregator, B backend, TrainerConfig config)
+      : ModelEngine(std::move(decomposer), std::move(aggregator), std::move(backend), config, Optimizer(config.sgd)) {}
+
+  // The optimizer is any OptimizerPolicy: optim::SgdConfig, AdamConfig, NovoGradConfig, or a user's.
+  ModelEngine(D decomposer, A aggregator, B backend, TrainerConfig config, Optimizer optimizer)
+      : Engine(std::move(decomposer), std::move(aggregator), std::move(backend), std::move(config),
+               std::move(optimizer), Traits::info(), Traits::num_params) {
+    if (!this->backend().comm().is_coordinator()) return;  // the global model lives on the coordinator only
+    const TrainerConfig& cfg = this->config();
+    if constexpr (requires(std::span<float> p) { Traits::init(p, cfg.seed, cfg.init_scheme); })
+      Traits::init(this->params(), cfg.seed, cfg.init_scheme);
+    else
+      Traits::init(this->params(), cfg.seed);
+  }
+
+ private:
+  using typename Engine::AnyNetwork;
+  using typename Engine::Worker;
+  struct NetworkOf final : AnyNetwork {
+    explicit NetworkOf(Context& ctx) : net(ctx) {}
+    Network net;
+  };
+  static Network& network(AnyNetwork& n) { return static_cast<NetworkOf&>(n).net; }
+
+  SliceSet slices_of(const SubnetSpec& spec) const override { return Traits::slices(spec); }
+  ParamLayout layout_of(const SubnetSpec& spec) const override { return Traits::layout(spec); }
+  std::unique_ptr<AnyNetwork> make_network(Context& ctx) const override { return std::make_unique<NetworkOf>(ctx); }
+  StepStats train_steps(Worker& wk, optim::WorkerOptimizer<Context>& opt, const LocalRun& run,
+                        const std::function<double(int)>& lr_of) override {
+    return Work::template run<Traits>(wk.ctx, network(*wk.net), opt, Engine::view(wk.params), Engine::view(wk.grads),
+                                      wk.layout, wk.spec, wk.data, run, lr_of);
+  }
+  Evaluation score(Context& ctx, AnyNetwork& net, std::span<const float> params, const SubnetSpec& all,
+                   const ParamLayout& layout, const EvalData& data, std::span<const double> scale) override {
+    return Work::template evaluate<Traits>(ctx, network(net), params, all, layout, data, this->config(), scale);
+  }
+};
+
+// What IndependentSubnetTrainer derives from when a policy fails its check: nothing, so that the check's
+// message is the only compile error.
+template <class D, class A, class B>
+struct FailedPolicies {
+  FailedPolicies(D, A, B, TrainerConfig) {}
+  template <class O>
+  FailedPolicies(D, A, B, TrainerConfig, O&&) {}
+};
+
+// The policy checks: check_model_family, check_decomposer, check_aggregator and check_backend, each of which
+// stops compilation with one sentence naming a missing or non-const member.
+template <class Model, class D, class A, class B>
+inline constexpr bool policies_ok =
+    check_model_family<Model>() && check_decomposer<D>() && check_aggregator<A>() && check_backend<B>();
+template <class Model, class D, class A, class B>
+using TrainerBase =
+    std::conditional_t<policies_ok<Model, D, A, B>, ModelEngine<Model, D, A, B>, FailedPolicies<D, A, B>>;
+
+}  // namespace detail
+
+// The trainer: RoundEngine (the round, compiled once per decomposer, aggregator, backend and family) and
+// ModelEngine (the model's part). Constructors: (decomposer, aggregator, backend, config) trains with SGD
+// (config.sgd); (..., config, optimizer) with any optimizer policy, as optim::AnyOptimizer<Context>.
+//
+// The policies are checked where the class is instantiated (detail::policies_ok): a missing or non-const
+// member is one compile error naming it, whether or not fit() is ever called, and nothing of the engine is
+// compiled for policies that fail.
+template <class Model, class D, class A = HolderAverage, class B = CpuBackend<>>
+class IndependentSubnetTrainer : public detail::TrainerBase<Model, D, A, B> {
+  using Base = detail::TrainerBase<Model, D, A, B>;
+
+ public:
+  using Base::Base;
 };
 
 }  // namespace ist
