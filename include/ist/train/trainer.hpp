@@ -123,18 +123,6 @@ struct FitResult {
 };
 
 namespace detail {
-template <class Traits>
-struct WorkOf {
-  using type = ImageBatches;
-};
-template <class Traits>
-  requires requires { typename Traits::Work; }
-struct WorkOf<Traits> {
-  using type = typename Traits::Work;
-};
-}  // namespace detail
-
-namespace detail {
 
 // The round engine of IndependentSubnetTrainer (below): everything of a run that does not depend on the
 // model's type (the round of train_round, fit, checkpoints, codecs, failures, figures), compiled once per
@@ -1236,12 +1224,12 @@ class RoundEngine {
 // network, initialization, local steps and evaluation, behind RoundEngine's virtual members. The only code
 // compiled per model type.
 template <class Model, class D, class A, class B>
-class ModelEngine : public RoundEngine<D, A, B, typename WorkOf<ModelTraits<Model>>::type> {
+class ModelEngine : public RoundEngine<D, A, B, typename ModelTraits<Model>::Work> {
  public:
   // The model-independent part: helpers that take an Engine& are compiled once for all models.
-  using Engine = RoundEngine<D, A, B, typename WorkOf<ModelTraits<Model>>::type>;
+  using Engine = RoundEngine<D, A, B, typename ModelTraits<Model>::Work>;
   using Traits = ModelTraits<Model>;
-  using Work = typename WorkOf<Traits>::type;
+  using Work = typename Traits::Work;
   using typename Engine::Compute;
   using typename Engine::Context;
   using typename Engine::EvalData;
