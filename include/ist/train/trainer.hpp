@@ -139,9 +139,10 @@ class RoundEngine {
   using Comm = std::remove_cvref_t<decltype(std::declval<B&>().comm())>;
   using Optimizer = optim::AnyOptimizer<Context>;
 
-  RoundEngine(const RoundEngine&) = delete;
-  RoundEngine& operator=(const RoundEngine&) = delete;
   virtual ~RoundEngine() = default;
+  // Movable (workers, their contexts and networks live on the heap and keep their addresses), not copyable.
+  RoundEngine(RoundEngine&&) = default;
+  RoundEngine& operator=(RoundEngine&&) = default;
 
   // Decomposer, aggregator, backend, config and optimizer as IndependentSubnetTrainer's constructor takes
   // them; `info` and `num_params` describe the model. The global parameters are zeros on the coordinator
