@@ -24,26 +24,27 @@ inline void packets_then_tail(std::size_t n, Vec&& vec, One&& one) {
   for (std::size_t t = 0; t < tail; ++t) one(body + t);
 }
 
+// out[j] = s * u[j] + v[j]   (one multiply-add; out may alias u or v)
+template <class T>
+inline void multiply_add(T s, const T* u, const T* v, T* out, std::size_t n) {
+  namespace ei = Eigen::internal;
+  using P = LoopPacket<T>;
+  const P sv = ei::pset1<P>(s);
+  packets_then_tail<T>(
+      n, [&](std::size_t j) { ei::pstoreu(out + j, ei::pmadd(sv, ei::ploadu<P>(u + j), ei::ploadu<P>(v + j))); },
+      [&](std::size_t j) { out[j] = ei::pmadd(s, u[j], v[j]); });
+}
+
 // y[j] = w * x[j] + y[j]   (y += w x)
 template <class T>
 inline void axpy(T w, const T* x, T* y, std::size_t n) {
-  namespace ei = Eigen::internal;
-  using P = LoopPacket<T>;
-  const P wv = ei::pset1<P>(w);
-  packets_then_tail<T>(
-      n, [&](std::size_t j) { ei::pstoreu(y + j, ei::pmadd(wv, ei::ploadu<P>(x + j), ei::ploadu<P>(y + j))); },
-      [&](std::size_t j) { y[j] = ei::pmadd(w, x[j], y[j]); });
+  multiply_add(w, x, static_cast<const T*>(y), y, n);
 }
 
 // y[j] = s * y[j] + b[j]
 template <class T>
 inline void scale_add(T s, const T* b, T* y, std::size_t n) {
-  namespace ei = Eigen::internal;
-  using P = LoopPacket<T>;
-  const P sv = ei::pset1<P>(s);
-  packets_then_tail<T>(
-      n, [&](std::size_t j) { ei::pstoreu(y + j, ei::pmadd(sv, ei::ploadu<P>(y + j), ei::ploadu<P>(b + j))); },
-      [&](std::size_t j) { y[j] = ei::pmadd(s, y[j], b[j]); });
+  multiply_add(s, static_cast<const T*>(y), b, y, n);
 }
 
 // y[j] = y[j] + x[j]
