@@ -240,7 +240,7 @@ TEST_CASE("layers: conv2d padded-plane copies equal element-wise copies for ever
 }
 
 // The stride-2 row moves (phase planes, 1x1 stride-2 subsampling, their input gradients) are packets with
-// masked ends for float: each against the element-wise definition for every row length 1-40 (around the
+// masked or overlapping ends for float: each against the element-wise definition for every row length 1-40 (around the
 // 8- and 16-float packets), with a marker after what each may read or write, and the odd elements between
 // scattered ones untouched.
 TEST_CASE("layers: conv2d stride-2 row moves equal element-wise moves for every row length") {
@@ -283,6 +283,33 @@ TEST_CASE("layers: conv2d stride-2 row moves equal element-wise moves for every 
         same = same && out[e] == (e < std::size_t(m) ? (e % 2 ? 0.0f : src[e / 2]) : -7.0f);
       CHECK(same);
     }
+  }
+}
+
+// The padding copies' row moves: move_row copies or adds exactly d[0, n) from s[0, n), and pad_row copies
+// d[0, n) and may write only zeros after it, within a packet, for every row length 1-40 and both ends (masked
+// with AVX-512; overlapping packets or half packets, or element by element, elsewhere). s holds exactly n
+// elements, so a read past it is a sanitizer's finding.
+TEST_CASE("layers: conv2d padding row moves copy and add exactly the row, for every row length") {
+  constexpr int L = eigen::detail::packet_size<float>;
+  for (int n = 1; n <= 40; ++n) {
+    CAPTURE(n);
+    const auto sd = random_vector(std::size_t(n), 41);
+    const std::vector<float> s(sd.begin(), sd.end());
+    std::vector<float> base(std::size_t(n) + 16);
+    for (std::size_t e = 0; e < base.size(); ++e) base[e] = float(e % 13) - 6.0f;
+    std::vector<float> copy = base, sum = base, padded = base;
+    eigen::detail::move_row(copy.data(), s.data(), n);
+    eigen::detail::move_row<float, true>(sum.data(), s.data(), n);
+    eigen::detail::pad_row(padded.data(), s.data(), n);
+    bool ok = true;
+    for (std::size_t e = 0; e < base.size(); ++e) {
+      const bool in = e < std::size_t(n);
+      ok = ok && copy[e] == (in ? s[e] : base[e]);
+      ok = ok && sum[e] == (in ? base[e] + s[e] : base[e]);
+      ok = ok && (in ? padded[e] == s[e] : (padded[e] == base[e] || (padded[e] == 0.0f && e < std::size_t(n + L))));
+    }
+    CHECK(ok);
   }
 }
 

@@ -183,10 +183,20 @@ struct Padded {
   int tap(int kh, int kw) const { return front + (kh - pad) * pw + (kw - pad); }
 };
 
+// Masked loads and stores for the ends of rows only with AVX-512. AVX2's (vmaskmovps) are slow on AMD's
+// cores: on an AVX2-only Zen 3, the masked loads at the ends of the rows of a copy took 30-70% of the
+// copy (and of a 1x1 stride-2 projection, 70%). Without them a row ends in overlapping packets or half
+// packets, or element by element.
+#if defined(EIGEN_VECTORIZE_AVX512)
+inline constexpr bool kMaskedRowEnds = true;
+#else
+inline constexpr bool kMaskedRowEnds = false;
+#endif
+
 // Row moves of the padding copies, in packets: d[0, n) <- s[0, n) (or += with Add). Exactly d[0, n) is
-// written and s[0, n) read: a row shorter than a packet takes a masked load and store where the target has
-// them (AVX, AVX-512), a copy of a longer row ends with a packet overlapping the previous one, and only an
-// add of a longer row, or a short row without masks, finishes element by element.
+// written and s[0, n) read. A copy of a row of a packet or more ends with a packet overlapping the previous
+// one. Otherwise the rest takes a masked load and store where kMaskedRowEnds, else a half packet (AVX: 4
+// floats), for a copy a second half packet overlapping the first, and element by element what is left.
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wignored-attributes"  // a vector type as template argument, as in Eigen
@@ -209,27 +219,43 @@ inline void move_row(T* d, const T* s, int n) {
       return;
     }
   }
-  if constexpr (bool(Traits::masked_load_available) && bool(Traits::masked_store_available)) {
+  if constexpr (kMaskedRowEnds && bool(Traits::masked_load_available) && bool(Traits::masked_store_available)) {
     using Mask = typename Traits::mask_t;
     const Mask m = Mask((1u << (n - j)) - 1u);
     P v = Eigen::internal::ploadu<P>(s + j, m);
     if constexpr (Add) v = Eigen::internal::padd(v, Eigen::internal::ploadu<P>(d + j, m));
     Eigen::internal::pstoreu(d + j, v, m);
   } else {
+    using H = typename Traits::half;
+    constexpr int HL = Eigen::internal::unpacket_traits<H>::size;
+    if constexpr (HL < L) {
+      if (n - j >= HL) {
+        H v = Eigen::internal::ploadu<H>(s + j);
+        if constexpr (Add) v = Eigen::internal::padd(v, Eigen::internal::ploadu<H>(d + j));
+        Eigen::internal::pstoreu(d + j, v);
+        j += HL;
+      }
+      if constexpr (!Add) {
+        if (j < n && n >= HL) {
+          Eigen::internal::pstoreu(d + n - HL, Eigen::internal::ploadu<H>(s + n - HL));
+          return;
+        }
+      }
+    }
     for (; j < n; ++j) d[j] = Add ? d[j] + s[j] : s[j];
   }
 }
 
-// d[0, n) <- s[0, n) for a row of a padded plane that is not the plane's last: with masked loads (AVX,
-// AVX-512) the row's last packet is loaded masked (zeros past n) and stored whole, so up to a packet past n
-// is written with zeros, over the row's border and the start of the next row, which is written after it.
-// A masked store there is what made the old copy slow. Without masked loads, move_row.
+// d[0, n) <- s[0, n) for a row of a padded plane that is not the plane's last: where kMaskedRowEnds the
+// row's last packet is loaded masked (zeros past n) and stored whole, so up to a packet past n is written
+// with zeros, over the row's border and the start of the next row, which is written after it (a masked
+// store there was slow). Otherwise move_row.
 template <class T>
 inline void pad_row(T* d, const T* s, int n) {
   using P = Packet<T>;
   using Traits = Eigen::internal::unpacket_traits<P>;
   constexpr int L = packet_size<T>;
-  if constexpr (bool(Traits::masked_load_available)) {
+  if constexpr (kMaskedRowEnds && bool(Traits::masked_load_available)) {
     int j = 0;
     for (; j + L <= n; j += L) Eigen::internal::pstoreu(d + j, Eigen::internal::ploadu<P>(s + j));
     if (j < n) {
@@ -767,10 +793,11 @@ inline std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) /
 // d[v] <- s[v * 2] (gather_even) and d[v * 2] <- or += s[v] (scatter_even) along a row. Rows are short (7-28
 // elements), so a loop the compiler vectorizes spends most of its time in scalar remainders (those loops were
 // 27-40% of a 1x1 stride-2 convolution): for float with AVX-512 or AVX2 they are packets and one permute,
-// the row's end masked. Other types (double, in tests) and targets take the plain loops.
+// the row's end masked (AVX-512) or, for gather_even with AVX2, overlapping. Other types (double, in tests)
+// and targets take the plain loops.
 
-// With Spill, the last packet is stored whole: up to a packet past d[n) is overwritten (cells the caller writes
-// after), instead of a masked store, which is slow on AMD with AVX2.
+// With Spill (AVX-512), the last packet is stored whole: up to a packet past d[n) is overwritten (cells the
+// caller writes after), instead of a masked store.
 template <class T, bool Spill = false>
 inline void gather_even(T* __restrict d, const T* __restrict s, int n) {
   int v = 0;
@@ -794,23 +821,29 @@ inline void gather_even(T* __restrict d, const T* __restrict s, int n) {
   }
 #elif defined(EIGEN_VECTORIZE_AVX2)
   if constexpr (std::is_same_v<T, float>) {
-    // shuffle: a0 a2 b0 b2 | a4 a6 b4 b6; the 64-bit lane permute puts the four pairs in order.
-    const auto evens = [](__m256 a, __m256 b) {
-      return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    // No masked loads or stores here: on an AVX2-only AMD core (Zen 3) the masked loads of a row's end took
+    // 70% of a 1x1 stride-2 projection. The end is one packet (n >= 8) or two half packets (4 <= n < 8)
+    // overlapping what is already written, each reading only s[0, 2n - 1): its second load starts one
+    // element early and the shuffle takes that load's odd elements. Spill is not needed.
+    // shuffle 0x88: a0 a2 b0 b2 | a4 a6 b4 b6; 0xD8: a0 a2 b1 b3 | a4 a6 b5 b7; the 64-bit lane permute
+    // puts the four pairs in order.
+    const auto in_order = [](__m256 q) {
+      return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(q), 0xD8));
     };
-    for (; v + 8 <= n; v += 8) _mm256_storeu_ps(d + v, evens(_mm256_loadu_ps(s + 2 * v), _mm256_loadu_ps(s + 2 * v + 8)));
-    if (v < n) {
-      const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-      const int read = 2 * (n - v) - 1;
-      const __m256i lo = _mm256_cmpgt_epi32(_mm256_set1_epi32(read), lane);
-      const __m256i hi = _mm256_cmpgt_epi32(_mm256_set1_epi32(read - 8), lane);
-      const __m256 e = evens(_mm256_maskload_ps(s + 2 * v, lo), _mm256_maskload_ps(s + 2 * v + 8, hi));
-      if constexpr (Spill)
-        _mm256_storeu_ps(d + v, e);
-      else
-        _mm256_maskstore_ps(d + v, _mm256_cmpgt_epi32(_mm256_set1_epi32(n - v), lane), e);
+    for (; v + 8 <= n; v += 8)
+      _mm256_storeu_ps(d + v, in_order(_mm256_shuffle_ps(_mm256_loadu_ps(s + 2 * v), _mm256_loadu_ps(s + 2 * v + 8), 0x88)));
+    if (v == n) return;
+    if (n >= 8) {
+      const int e = n - 8;
+      _mm256_storeu_ps(d + e, in_order(_mm256_shuffle_ps(_mm256_loadu_ps(s + 2 * e), _mm256_loadu_ps(s + 2 * e + 7), 0xD8)));
+      return;
     }
-    return;
+    if (n >= 4) {
+      _mm_storeu_ps(d, _mm_shuffle_ps(_mm_loadu_ps(s), _mm_loadu_ps(s + 3), 0xD8));
+      const int e = n - 4;
+      _mm_storeu_ps(d + e, _mm_shuffle_ps(_mm_loadu_ps(s + 2 * e), _mm_loadu_ps(s + 2 * e + 3), 0xD8));
+      return;
+    }
   }
 #endif
   for (; v < n; ++v) d[v] = s[2 * v];
