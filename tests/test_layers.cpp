@@ -240,9 +240,9 @@ TEST_CASE("layers: conv2d padded-plane copies equal element-wise copies for ever
 }
 
 // The stride-2 row moves (phase planes, 1x1 stride-2 subsampling, their input gradients) are packets with
-// masked or overlapping ends for float: each against the element-wise definition for every row length 1-40 (around the
-// 8- and 16-float packets), with a marker after what each may read or write, and the odd elements between
-// scattered ones untouched.
+// masked or overlapping ends for float: each against the element-wise definition for every row length 1-40
+// (around the 8- and 16-float packets), with a marker after what each may read or write, and the odd
+// elements between scattered ones untouched.
 TEST_CASE("layers: conv2d stride-2 row moves equal element-wise moves for every row length") {
   for (int n = 1; n <= 40; ++n) {
     CAPTURE(n);

@@ -831,11 +831,13 @@ inline void gather_even(T* __restrict d, const T* __restrict s, int n) {
       return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(q), 0xD8));
     };
     for (; v + 8 <= n; v += 8)
-      _mm256_storeu_ps(d + v, in_order(_mm256_shuffle_ps(_mm256_loadu_ps(s + 2 * v), _mm256_loadu_ps(s + 2 * v + 8), 0x88)));
+      _mm256_storeu_ps(d + v,
+                       in_order(_mm256_shuffle_ps(_mm256_loadu_ps(s + 2 * v), _mm256_loadu_ps(s + 2 * v + 8), 0x88)));
     if (v == n) return;
     if (n >= 8) {
       const int e = n - 8;
-      _mm256_storeu_ps(d + e, in_order(_mm256_shuffle_ps(_mm256_loadu_ps(s + 2 * e), _mm256_loadu_ps(s + 2 * e + 7), 0xD8)));
+      _mm256_storeu_ps(d + e,
+                       in_order(_mm256_shuffle_ps(_mm256_loadu_ps(s + 2 * e), _mm256_loadu_ps(s + 2 * e + 7), 0xD8)));
       return;
     }
     if (n >= 4) {
