@@ -950,8 +950,8 @@ void pad_phases(const Padded<T>& g, int h, int w, int channels, const T* x, T* o
         T* base = out + (std::size_t(c) * 4 + ph) * g.plane;
         std::fill(base, base + g.front, T(0));
         T* d = base + g.front;
-        // A row's last packet may spill over its border and the next rows (all written after it) while it
-        // stays inside the plane (whose tail is zeroed last).
+        // With AVX-512 a row's last packet may spill over its border and the next rows (all written after
+        // it) while it stays inside the plane (whose tail is zeroed last); AVX2 writes the row exactly.
         const std::size_t whole = round_up(std::size_t(cols), std::size_t(packet_size<T>));
         for (int u = 0; u < rows; ++u, d += g.pw) {
           if (std::size_t(d - base) + whole <= g.plane)
