@@ -147,6 +147,20 @@ ModelInfo chain_model_info(std::string name) {
   return info;
 }
 
+// The sizes of a chain Model (Mlp, Gcn, Sage) as values. MlpNetwork, GcnNetwork and SageNetwork take them at run
+// time, so their code compiles once per value type, not once per model (gist-gcn alone has a hundred models).
+struct ChainShape {
+  int in_features = 0;
+  int num_classes = 0;
+  int num_hidden = 0;
+  int num_layers = 0;
+  int num_blocks = 0;
+};
+template <class Model>
+constexpr ChainShape chain_shape() {
+  return {Model::in_features, Model::num_classes, Model::num_hidden, Model::num_layers, Model::num_blocks};
+}
+
 // The width of each hidden layer of a chain Model (Mlp, Gcn) that a network runs at: `kept` (num_hidden
 // values, 1 <= k_l <= U_l), or every layer at full width when `kept` is empty. `who` names the caller in errors.
 template <class Model>

@@ -37,34 +37,26 @@
 #include "ist/backend/eigen/sparse_matmul.hpp"
 #include "ist/core/error.hpp"
 #include "ist/core/rng.hpp"
+#include "ist/model/dense_chain.hpp"
 #include "ist/model/gcn.hpp"
 #include "ist/model/param_layout.hpp"
 #include "ist/networks/graph_layers.hpp"
 
 namespace ist {
 
-template <class Model, class T = float, class Compute = eigen::Compute>
-class GcnNetwork {
-  static_assert(is_gcn<Model>::value, "ist::GcnNetwork: Model must be an ist::Gcn<...>");
-  static_assert(std::is_same_v<Compute, eigen::Compute>,
-                "ist::GcnNetwork: only the Eigen compute policy has the sparse ops so far");
+namespace detail {
+
+// GcnNetwork's code for every model of one value type T: the model's sizes come as values (ChainShape),
+// so it compiles once per T, not once per model (gist-gcn has a hundred models of fixed widths).
+// GcnNetwork<Model> below adds the model's sizes as constants and checks the widths against the model.
+template <class T>
+class GcnNetworkCore {
+  using Compute = eigen::Compute;
 
  public:
   using Context = typename Compute::Context;
   using Sparse = eigen::SparseRowMatrix<T>;
-  static constexpr int num_blocks = Model::num_blocks;
-  static constexpr int num_classes = Model::num_classes;
-  static constexpr int num_hidden = Model::num_hidden;
-  static constexpr int num_layers = Model::num_layers;
 
-  explicit GcnNetwork(Context& ctx)
-      : ctx_(&ctx), widths_(detail::hidden_widths<Model>({}, "ist::GcnNetwork")) {}
-
-  // Kept units of each hidden layer (num_hidden values, 1 <= k_l <= U_l). Empty: full width.
-  void set_widths(std::span<const int> kept) {
-    widths_ = detail::hidden_widths<Model>(kept, "ist::GcnNetwork::set_widths");
-    if (nodes_ > 0) plan_workspace();
-  }
   std::span<const int> widths() const noexcept { return widths_; }
 
   // The number of nodes of the graphs forward() will see.
@@ -81,17 +73,17 @@ class GcnNetwork {
   const T* forward(const T* params, const ParamLayout& layout, const Sparse& features, const Sparse& adjacency,
                    const GraphForwardOptions& opt = {}) {
     check_ready(layout, "forward");
-    IST_CHECK(features.rows() == nodes_ && features.cols() == Model::in_features,
-              "ist::GcnNetwork::forward: expected features of ", nodes_, " x ", Model::in_features, ", found ",
+    IST_CHECK(features.rows() == nodes_ && features.cols() == shape_.in_features,
+              "ist::GcnNetwork::forward: expected features of ", nodes_, " x ", shape_.in_features, ", found ",
               features.rows(), " x ", features.cols());
     IST_CHECK(adjacency.rows() == nodes_ && adjacency.cols() == nodes_, "ist::GcnNetwork::forward: expected an ",
               nodes_, " x ", nodes_, " adjacency, found ", adjacency.rows(), " x ", adjacency.cols());
-    detail::check_graph_forward_options(opt, num_layers, "ist::GcnNetwork::forward");
+    detail::check_graph_forward_options(opt, shape_.num_layers, "ist::GcnNetwork::forward");
     features_ = &features;
     adjacency_ = &adjacency;
     opt_ = opt;
     opt_.input_scale = {};
-    scale_.assign(std::size_t(num_layers), T(1));
+    scale_.assign(std::size_t(shape_.num_layers), T(1));
     for (std::size_t l = 0; l < opt.input_scale.size(); ++l) scale_[l] = T(opt.input_scale[l]);
     dropped_ = opt.training && opt.dropout > 0.0;
     const std::size_t N = std::size_t(nodes_);
@@ -114,9 +106,9 @@ class GcnNetwork {
                                           at(layers_[0].t), xvals);
       detail::scale_values(at(layers_[0].t), N * std::size_t(k), scale_[0]);
       eigen::spmm(*ctx_, adjacency, at(layers_[0].t), k, at(layers_[0].z));
-      if (num_hidden > 0) activate(0);
+      if (shape_.num_hidden > 0) activate(0);
     }
-    for (int l = 1; l < num_layers; ++l) {
+    for (int l = 1; l < shape_.num_layers; ++l) {
       const Layer& L = layers_[std::size_t(l)];
       const int in_w = width(l - 1), k = width(l);
       const T* h = at(layers_[std::size_t(l) - 1].h);
@@ -130,7 +122,7 @@ class GcnNetwork {
                               static_cast<const T*>(nullptr), at(L.t));
       detail::scale_values(at(L.t), N * std::size_t(k), scale_[std::size_t(l)]);
       eigen::spmm(*ctx_, adjacency, at(L.t), k, at(L.z));
-      if (l < num_hidden) activate(l);
+      if (l < shape_.num_hidden) activate(l);
     }
     return at(layers_.back().z);
   }
@@ -144,11 +136,11 @@ class GcnNetwork {
     IST_CHECK(features_ && opt_.training, "ist::GcnNetwork::backward: needs a forward with training = true first");
     const std::size_t N = std::size_t(nodes_);
     T* g = at(dlogits_);  // dL/d(output of layer l)
-    for (int l = num_layers - 1; l >= 0; --l) {
+    for (int l = shape_.num_layers - 1; l >= 0; --l) {
       const Layer& L = layers_[std::size_t(l)];
       const int k = width(l);
       const std::size_t count = N * std::size_t(k);
-      if (l < num_hidden) {  // through the norm and the ReLU
+      if (l < shape_.num_hidden) {  // through the norm and the ReLU
         if (opt_.norm != GraphNorm::None) {
           const auto [rows, cols] = detail::graph_norm_shape(opt_.norm, nodes_, k);
           eigen::layer_norm_backward(*ctx_, rows, cols, at(L.h), g, at(L.invstd), g);
@@ -177,6 +169,15 @@ class GcnNetwork {
     }
   }
 
+ protected:
+  GcnNetworkCore(Context& ctx, const ChainShape& shape, std::vector<int> widths)
+      : ctx_(&ctx), shape_(shape), widths_(std::move(widths)) {}
+  // Kept units of each hidden layer, checked by the caller.
+  void assign_widths(std::vector<int> widths) {
+    widths_ = std::move(widths);
+    if (nodes_ > 0) plan_workspace();
+  }
+
  private:
   struct Layer {
     std::size_t d = 0, mask = 0;  // dropped input and its mask (l > 0)
@@ -185,7 +186,7 @@ class GcnNetwork {
     std::size_t mean = 0, invstd = 0;
   };
 
-  int width(int l) const { return l < num_hidden ? widths_[std::size_t(l)] : num_classes; }
+  int width(int l) const { return l < shape_.num_hidden ? widths_[std::size_t(l)] : shape_.num_classes; }
 
   void activate(int l) {
     const Layer& L = layers_[std::size_t(l)];
@@ -202,11 +203,11 @@ class GcnNetwork {
 
   void check_ready(const ParamLayout& layout, const char* what) const {
     IST_CHECK(nodes_ > 0, "ist::GcnNetwork::", what, ": call configure() first");
-    IST_CHECK(layout.num_blocks() == num_blocks, "ist::GcnNetwork::", what, ": expected a layout of ", num_blocks,
-              " blocks, found ", layout.num_blocks());
+    IST_CHECK(layout.num_blocks() == shape_.num_blocks, "ist::GcnNetwork::", what, ": expected a layout of ",
+              shape_.num_blocks, " blocks, found ", layout.num_blocks());
     std::size_t n = 0;
-    for (int l = 0; l < num_layers; ++l)
-      n += std::size_t(width(l)) * std::size_t(l > 0 ? width(l - 1) : Model::in_features);
+    for (int l = 0; l < shape_.num_layers; ++l)
+      n += std::size_t(width(l)) * std::size_t(l > 0 ? width(l - 1) : shape_.in_features);
     IST_CHECK(layout.size() == n, "ist::GcnNetwork::", what, ": the layout holds ", layout.size(),
               " values, but the configured widths need ", n, " (was the layout made for another sub-network?)");
   }
@@ -215,9 +216,9 @@ class GcnNetwork {
     detail::ArenaPlan arena;
     auto take = [&](std::size_t n) { return arena.take(n); };
     const std::size_t N = std::size_t(nodes_);
-    layers_.assign(std::size_t(num_layers), Layer{});
-    std::size_t widest = std::size_t(num_classes);
-    for (int l = 0; l < num_layers; ++l) {
+    layers_.assign(std::size_t(shape_.num_layers), Layer{});
+    std::size_t widest = std::size_t(shape_.num_classes);
+    for (int l = 0; l < shape_.num_layers; ++l) {
       Layer& L = layers_[std::size_t(l)];
       const std::size_t k = std::size_t(width(l));
       widest = std::max(widest, k);
@@ -227,14 +228,14 @@ class GcnNetwork {
       }
       L.t = take(N * k);
       L.z = take(N * k);
-      if (l < num_hidden) {
+      if (l < shape_.num_hidden) {
         L.h = take(N * k);
         L.mean = take(N);
         L.invstd = take(N);
       }
     }
-    w0t_ = take(std::size_t(Model::in_features) * std::size_t(width(0)));
-    gw0t_ = take(std::size_t(Model::in_features) * std::size_t(width(0)));
+    w0t_ = take(std::size_t(shape_.in_features) * std::size_t(width(0)));
+    gw0t_ = take(std::size_t(shape_.in_features) * std::size_t(width(0)));
     grad_a_ = take(N * widest);
     grad_b_ = take(N * widest);
     dlogits_ = grad_a_;  // the caller's dL/dlogits is the first gradient buffer
@@ -244,6 +245,7 @@ class GcnNetwork {
   T* at(std::size_t off) { return arena_.data() + off; }
 
   Context* ctx_;
+  ChainShape shape_;
   int nodes_ = 0;
   std::vector<int> widths_;
   std::vector<T> scale_;
@@ -254,6 +256,32 @@ class GcnNetwork {
   const Sparse* adjacency_ = nullptr;
   GraphForwardOptions opt_;
   bool dropped_ = false;
+};
+
+}  // namespace detail
+
+template <class Model, class T = float, class Compute = eigen::Compute>
+class GcnNetwork : public detail::GcnNetworkCore<T> {
+  static_assert(is_gcn<Model>::value, "ist::GcnNetwork: Model must be an ist::Gcn<...>");
+  static_assert(std::is_same_v<Compute, eigen::Compute>,
+                "ist::GcnNetwork: only the Eigen compute policy has the sparse ops so far");
+
+ public:
+  using Context = typename detail::GcnNetworkCore<T>::Context;
+  using Sparse = typename detail::GcnNetworkCore<T>::Sparse;
+  static constexpr int num_blocks = Model::num_blocks;
+  static constexpr int num_classes = Model::num_classes;
+  static constexpr int num_hidden = Model::num_hidden;
+  static constexpr int num_layers = Model::num_layers;
+
+  explicit GcnNetwork(Context& ctx)
+      : detail::GcnNetworkCore<T>(ctx, detail::chain_shape<Model>(),
+                               detail::hidden_widths<Model>({}, "ist::GcnNetwork")) {}
+
+  // Kept units of each hidden layer (num_hidden values, 1 <= k_l <= U_l). Empty: full width.
+  void set_widths(std::span<const int> kept) {
+    this->assign_widths(detail::hidden_widths<Model>(kept, "ist::GcnNetwork::set_widths"));
+  }
 };
 
 }  // namespace ist

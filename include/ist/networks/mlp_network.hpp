@@ -28,35 +28,29 @@
 #include <cstdint>
 #include <span>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ist/backend/eigen/batch_norm_1d.hpp"
 #include "ist/backend/eigen/compute.hpp"
 #include "ist/core/error.hpp"
 #include "ist/networks/resnet_network.hpp"
+#include "ist/model/dense_chain.hpp"
 #include "ist/model/mlp.hpp"
 #include "ist/model/param_layout.hpp"
 
 namespace ist {
 
-template <class Model, class T = float, class Compute = eigen::Compute>
-class MlpNetwork {
-  static_assert(is_mlp<Model>::value, "ist::MlpNetwork: Model must be an ist::Mlp<...>");
+namespace detail {
 
+// MlpNetwork's code for every model of one value type T and compute policy: the model's sizes come as values
+// (ChainShape), so it compiles once per (T, Compute), not once per model. MlpNetwork<Model> below adds the
+// model's sizes as constants and checks the widths against the model.
+template <class T, class Compute>
+class MlpNetworkCore {
  public:
   using Context = typename Compute::Context;
-  static constexpr int num_blocks = Model::num_blocks;
-  static constexpr int num_classes = Model::num_classes;
-  static constexpr int num_hidden = Model::num_hidden;
 
-  explicit MlpNetwork(Context& ctx)
-      : ctx_(&ctx), widths_(detail::hidden_widths<Model>({}, "ist::MlpNetwork")) {}
-
-  // Kept units of each hidden layer (num_hidden values, 1 <= k_l <= U_l). Empty: every layer at full width.
-  void set_widths(std::span<const int> kept) {
-    widths_ = detail::hidden_widths<Model>(kept, "ist::MlpNetwork::set_widths");
-    if (batch_ > 0) plan_workspace();
-  }
   std::span<const int> widths() const noexcept { return widths_; }
 
   // Batch size. height and width are accepted for the trainer's sake (an image's c*h*w must equal
@@ -64,8 +58,8 @@ class MlpNetwork {
   // decomposable blocks).
   void configure(int batch, int /*height*/ = 1, int /*width*/ = 1, std::span<const std::uint8_t> active = {}) {
     IST_CHECK(batch > 0, "ist::MlpNetwork::configure: expected a positive batch size, found ", batch);
-    IST_CHECK(active.empty() || active.size() == std::size_t(num_blocks), "ist::MlpNetwork::configure: expected ",
-              num_blocks, " block flags, found ", active.size());
+    IST_CHECK(active.empty() || active.size() == std::size_t(shape_.num_blocks),
+              "ist::MlpNetwork::configure: expected ", shape_.num_blocks, " block flags, found ", active.size());
     for (auto a : active) IST_CHECK(a, "ist::MlpNetwork::configure: an Mlp's layers are never left out");
     batch_ = batch;
     plan_workspace();
@@ -79,15 +73,15 @@ class MlpNetwork {
     check_ready(layout, "forward");
     IST_CHECK(opt.bn == BnStatistics::Batch, "ist::MlpNetwork::forward: IST normalizes with batch statistics; "
               "BnStatistics::Running is not supported");
-    IST_CHECK(opt.residual_scale.empty() || opt.residual_scale.size() == std::size_t(num_blocks),
-              "ist::MlpNetwork::forward: expected ", num_blocks, " input scales (one per layer), found ",
+    IST_CHECK(opt.residual_scale.empty() || opt.residual_scale.size() == std::size_t(shape_.num_blocks),
+              "ist::MlpNetwork::forward: expected ", shape_.num_blocks, " input scales (one per layer), found ",
               opt.residual_scale.size());
     input_ = x;
-    scale_.assign(std::size_t(num_blocks), T(1));
+    scale_.assign(std::size_t(shape_.num_blocks), T(1));
     std::copy(opt.residual_scale.begin(), opt.residual_scale.end(), scale_.begin());
     const T* in = x;
-    int in_w = Model::in_features;
-    for (int l = 0; l < num_hidden; ++l) {
+    int in_w = shape_.in_features;
+    for (int l = 0; l < shape_.num_hidden; ++l) {
       const int k = widths_[std::size_t(l)];
       const T* w = params + layout.block_offset(l);
       const T* gamma = w + std::size_t(k) * in_w;
@@ -100,11 +94,11 @@ class MlpNetwork {
       in = at(h.y);
       in_w = k;
     }
-    const T* w = params + layout.block_offset(num_hidden);
-    const T* b = w + std::size_t(num_classes) * in_w;
+    const T* w = params + layout.block_offset(shape_.num_hidden);
+    const T* b = w + std::size_t(shape_.num_classes) * in_w;
     T* logits = at(logits_);
-    Compute::linear_forward(*ctx_, batch_, in_w, num_classes, in, w, static_cast<const T*>(nullptr), logits);
-    Compute::scale_add_bias(*ctx_, batch_, num_classes, scale_[std::size_t(num_hidden)], b, logits);
+    Compute::linear_forward(*ctx_, batch_, in_w, shape_.num_classes, in, w, static_cast<const T*>(nullptr), logits);
+    Compute::scale_add_bias(*ctx_, batch_, shape_.num_classes, scale_[std::size_t(shape_.num_hidden)], b, logits);
     return logits;
   }
 
@@ -114,23 +108,25 @@ class MlpNetwork {
   // Backward of the last forward. grads: same layout as params.
   void backward(const T* params, T* grads, const ParamLayout& layout) {
     check_ready(layout, "backward");
-    const int last_w = num_hidden > 0 ? widths_.back() : Model::in_features;
-    const T* last_in = num_hidden > 0 ? at(hidden_.back().y) : input_;
+    const int last_w = shape_.num_hidden > 0 ? widths_.back() : shape_.in_features;
+    const T* last_in = shape_.num_hidden > 0 ? at(hidden_.back().y) : input_;
     {
-      const T* w = params + layout.block_offset(num_hidden);
-      T* gw = grads + layout.block_offset(num_hidden);
-      T* gb = gw + std::size_t(num_classes) * last_w;
+      const T* w = params + layout.block_offset(shape_.num_hidden);
+      T* gw = grads + layout.block_offset(shape_.num_hidden);
+      T* gb = gw + std::size_t(shape_.num_classes) * last_w;
       const T* dl = at(dlogits_);
-      Compute::bias_grad_add(*ctx_, batch_, num_classes, dl, gb);
+      Compute::bias_grad_add(*ctx_, batch_, shape_.num_classes, dl, gb);
       // The weight sees the gradient times its input scale.
       T* dz = at(grad_b_);
-      Compute::scale_copy(*ctx_, std::size_t(batch_) * num_classes, scale_[std::size_t(num_hidden)], dl, dz);
-      Compute::linear_backward(*ctx_, batch_, last_w, num_classes, last_in, w, static_cast<const T*>(dz),
-                               num_hidden > 0 ? at(grad_a_) : static_cast<T*>(nullptr), gw, static_cast<T*>(nullptr));
+      Compute::scale_copy(*ctx_, std::size_t(batch_) * shape_.num_classes, scale_[std::size_t(shape_.num_hidden)], dl,
+                          dz);
+      Compute::linear_backward(*ctx_, batch_, last_w, shape_.num_classes, last_in, w, static_cast<const T*>(dz),
+                               shape_.num_hidden > 0 ? at(grad_a_) : static_cast<T*>(nullptr), gw,
+                               static_cast<T*>(nullptr));
     }
-    for (int l = num_hidden - 1; l >= 0; --l) {
+    for (int l = shape_.num_hidden - 1; l >= 0; --l) {
       const int k = widths_[std::size_t(l)];
-      const int in_w = l > 0 ? widths_[std::size_t(l) - 1] : Model::in_features;
+      const int in_w = l > 0 ? widths_[std::size_t(l) - 1] : shape_.in_features;
       const T* in = l > 0 ? at(hidden_[std::size_t(l) - 1].y) : input_;
       const T* w = params + layout.block_offset(l);
       T* gw = grads + layout.block_offset(l);
@@ -145,6 +141,15 @@ class MlpNetwork {
     }
   }
 
+ protected:
+  MlpNetworkCore(Context& ctx, const ChainShape& shape, std::vector<int> widths)
+      : ctx_(&ctx), shape_(shape), widths_(std::move(widths)) {}
+  // Kept units of each hidden layer, checked by the caller.
+  void assign_widths(std::vector<int> widths) {
+    widths_ = std::move(widths);
+    if (batch_ > 0) plan_workspace();
+  }
+
  private:
   struct Hidden {
     std::size_t z = 0, y = 0, mean = 0, invstd = 0;
@@ -156,8 +161,8 @@ class MlpNetwork {
 
   void check_ready(const ParamLayout& layout, const char* what) const {
     IST_CHECK(batch_ > 0, "ist::MlpNetwork::", what, ": call configure() first");
-    IST_CHECK(layout.num_blocks() == num_blocks, "ist::MlpNetwork::", what, ": expected a layout of ", num_blocks,
-              " blocks, found ", layout.num_blocks());
+    IST_CHECK(layout.num_blocks() == shape_.num_blocks, "ist::MlpNetwork::", what, ": expected a layout of ",
+              shape_.num_blocks, " blocks, found ", layout.num_blocks());
     IST_CHECK(layout.size() == expected_params(), "ist::MlpNetwork::", what, ": the layout holds ", layout.size(),
               " values, but the configured widths need ", expected_params(),
               " (was the layout made for another sub-network?)");
@@ -165,12 +170,12 @@ class MlpNetwork {
 
   std::size_t expected_params() const {
     std::size_t n = 0;
-    int in_w = Model::in_features;
+    int in_w = shape_.in_features;
     for (int k : widths_) {
       n += std::size_t(k) * in_w + 2 * std::size_t(k);
       in_w = k;
     }
-    return n + std::size_t(num_classes) * in_w + num_classes;
+    return n + std::size_t(shape_.num_classes) * in_w + shape_.num_classes;
   }
 
   void plan_workspace() {
@@ -181,9 +186,9 @@ class MlpNetwork {
       return at;
     };
     const std::size_t b = std::size_t(batch_);
-    hidden_.assign(std::size_t(num_hidden), Hidden{});
-    std::size_t widest = std::size_t(num_classes);
-    for (int l = 0; l < num_hidden; ++l) {
+    hidden_.assign(std::size_t(shape_.num_hidden), Hidden{});
+    std::size_t widest = std::size_t(shape_.num_classes);
+    for (int l = 0; l < shape_.num_hidden; ++l) {
       const std::size_t k = std::size_t(widths_[std::size_t(l)]);
       widest = std::max(widest, k);
       Hidden& h = hidden_[std::size_t(l)];
@@ -192,17 +197,18 @@ class MlpNetwork {
       h.mean = take(k);
       h.invstd = take(k);
     }
-    logits_ = take(b * num_classes);
-    dlogits_ = take(b * num_classes);
+    logits_ = take(b * shape_.num_classes);
+    dlogits_ = take(b * shape_.num_classes);
     grad_a_ = take(b * widest);
     grad_b_ = take(b * widest);
     if (arena_.size() < off) arena_.resize(off);
-    active_.assign(std::size_t(num_blocks), 1);
+    active_.assign(std::size_t(shape_.num_blocks), 1);
   }
 
   T* at(std::size_t off) { return arena_.data() + off; }
 
   Context* ctx_;
+  ChainShape shape_;
   int batch_ = 0;
   std::vector<int> widths_;
   std::vector<T> scale_;
@@ -211,6 +217,28 @@ class MlpNetwork {
   typename Compute::template Buffer<T> arena_;  // host memory (Eigen) or device memory (CUDA)
   std::vector<std::uint8_t> active_;
   const T* input_ = nullptr;
+};
+
+}  // namespace detail
+
+template <class Model, class T = float, class Compute = eigen::Compute>
+class MlpNetwork : public detail::MlpNetworkCore<T, Compute> {
+  static_assert(is_mlp<Model>::value, "ist::MlpNetwork: Model must be an ist::Mlp<...>");
+
+ public:
+  using Context = typename detail::MlpNetworkCore<T, Compute>::Context;
+  static constexpr int num_blocks = Model::num_blocks;
+  static constexpr int num_classes = Model::num_classes;
+  static constexpr int num_hidden = Model::num_hidden;
+
+  explicit MlpNetwork(Context& ctx)
+      : detail::MlpNetworkCore<T, Compute>(ctx, detail::chain_shape<Model>(),
+                                           detail::hidden_widths<Model>({}, "ist::MlpNetwork")) {}
+
+  // Kept units of each hidden layer (num_hidden values, 1 <= k_l <= U_l). Empty: every layer at full width.
+  void set_widths(std::span<const int> kept) {
+    this->assign_widths(detail::hidden_widths<Model>(kept, "ist::MlpNetwork::set_widths"));
+  }
 };
 
 }  // namespace ist

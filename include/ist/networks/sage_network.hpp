@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <span>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <Eigen/SparseCore>
@@ -47,33 +48,26 @@
 #include "ist/backend/eigen/sparse_matmul.hpp"
 #include "ist/core/error.hpp"
 #include "ist/core/rng.hpp"
+#include "ist/model/dense_chain.hpp"
 #include "ist/model/param_layout.hpp"
 #include "ist/model/sage.hpp"
 #include "ist/networks/graph_layers.hpp"
 
 namespace ist {
 
-template <class Model, class T = float, class Compute = eigen::Compute>
-class SageNetwork {
-  static_assert(is_sage<Model>::value, "ist::SageNetwork: Model must be an ist::Sage<...>");
-  static_assert(std::is_same_v<Compute, eigen::Compute>,
-                "ist::SageNetwork: only the Eigen compute policy has the sparse ops so far");
+namespace detail {
+
+// SageNetwork's code for every model of one value type T: the model's sizes come as values (ChainShape),
+// so it compiles once per T, not once per model (gist-gcn has a hundred models of fixed widths).
+// SageNetwork<Model> below adds the model's sizes as constants and checks the widths against the model.
+template <class T>
+class SageNetworkCore {
+  using Compute = eigen::Compute;
 
  public:
   using Context = typename Compute::Context;
   using Sparse = eigen::SparseRowMatrix<T>;
-  static constexpr int num_blocks = Model::num_blocks;
-  static constexpr int num_classes = Model::num_classes;
-  static constexpr int num_hidden = Model::num_hidden;
-  static constexpr int num_layers = Model::num_layers;
 
-  explicit SageNetwork(Context& ctx) : ctx_(&ctx), widths_(detail::hidden_widths<Model>({}, "ist::SageNetwork")) {}
-
-  // Kept units of each hidden layer (num_hidden values, 1 <= k_l <= U_l). Empty: full width.
-  void set_widths(std::span<const int> kept) {
-    widths_ = detail::hidden_widths<Model>(kept, "ist::SageNetwork::set_widths");
-    if (nodes_ > 0) plan_workspace();
-  }
   std::span<const int> widths() const noexcept { return widths_; }
 
   // GraphPass::Inference in blocks: graphs of more than kBlockedInferenceNodes nodes are evaluated in blocks of
@@ -122,8 +116,8 @@ class SageNetwork {
   const T* forward(const T* params, const ParamLayout& layout, const Sparse& features, const Sparse& mean_aggregation,
                    const GraphForwardOptions& opt = {}) {
     check_ready(layout, "forward");
-    IST_CHECK(features.rows() == nodes_ && features.cols() == Model::in_features,
-              "ist::SageNetwork::forward: expected features of ", nodes_, " x ", Model::in_features, ", found ",
+    IST_CHECK(features.rows() == nodes_ && features.cols() == shape_.in_features,
+              "ist::SageNetwork::forward: expected features of ", nodes_, " x ", shape_.in_features, ", found ",
               features.rows(), " x ", features.cols());
     IST_CHECK(mean_aggregation.rows() == nodes_ && mean_aggregation.cols() == nodes_,
               "ist::SageNetwork::forward: expected the mean-aggregation matrix D^-1 A of ", nodes_, " x ", nodes_,
@@ -131,13 +125,13 @@ class SageNetwork {
               " (build it with ist::mean_aggregation_matrix; load_planetoid fills GraphDataset::mean_aggregation)");
     IST_CHECK(features.isCompressed() && mean_aggregation.isCompressed(),
               "ist::SageNetwork::forward: expected compressed sparse matrices (call makeCompressed())");
-    detail::check_graph_forward_options(opt, num_layers, "ist::SageNetwork::forward");
+    detail::check_graph_forward_options(opt, shape_.num_layers, "ist::SageNetwork::forward");
     IST_CHECK(!opt.training || pass_ == GraphPass::Training,
               "ist::SageNetwork::forward: configured with GraphPass::Inference, so training = false only");
     mean_ = &mean_aggregation;
     opt_ = opt;
     opt_.input_scale = {};
-    scale_.assign(std::size_t(num_layers), T(1));
+    scale_.assign(std::size_t(shape_.num_layers), T(1));
     for (std::size_t l = 0; l < opt.input_scale.size(); ++l) scale_[l] = T(opt.input_scale[l]);
     if (pass_ == GraphPass::Inference) return forward_blocks(params, layout, features, mean_aggregation);
     build_input(features, mean_aggregation);
@@ -161,11 +155,11 @@ class SageNetwork {
       const int k = width(0);
       const T* w = params + layout.block_offset(0);
       detail::sparse_input_linear_forward(*ctx_, input_, w, k, at(w0t_), at(layers_[0].z), xvals);
-      Compute::scale_add_bias(*ctx_, nodes_, k, scale_[0], w + std::size_t(k) * std::size_t(2 * Model::in_features),
+      Compute::scale_add_bias(*ctx_, nodes_, k, scale_[0], w + std::size_t(k) * std::size_t(2 * shape_.in_features),
                               at(layers_[0].z));
-      if (num_hidden > 0) activate(0);
+      if (shape_.num_hidden > 0) activate(0);
     }
-    for (int l = 1; l < num_layers; ++l) {
+    for (int l = 1; l < shape_.num_layers; ++l) {
       const Layer& L = layers_[std::size_t(l)];
       const int in_w = width(l - 1), k = width(l);
       const T* h = at(layers_[std::size_t(l) - 1].h);
@@ -185,7 +179,7 @@ class SageNetwork {
                               at(L.z));
       Compute::scale_add_bias(*ctx_, nodes_, k, scale_[std::size_t(l)], w + std::size_t(k) * std::size_t(2 * in_w),
                               at(L.z));
-      if (l < num_hidden) activate(l);
+      if (l < shape_.num_hidden) activate(l);
     }
     return at(layers_.back().z);
   }
@@ -206,12 +200,12 @@ class SageNetwork {
     IST_CHECK(mean_ && trained_, "ist::SageNetwork::backward: needs a forward with training = true first");
     const std::size_t N = std::size_t(nodes_);
     T* g = at(dlogits_);  // dL/dZ_l once through the norm and the ReLU
-    for (int l = num_layers - 1; l >= 0; --l) {
+    for (int l = shape_.num_layers - 1; l >= 0; --l) {
       const Layer& L = layers_[std::size_t(l)];
       const int k = width(l);
-      const int in_w = l > 0 ? width(l - 1) : Model::in_features;
+      const int in_w = l > 0 ? width(l - 1) : shape_.in_features;
       const std::size_t count = N * std::size_t(k);
-      if (l < num_hidden) {  // through the ReLU and the norm
+      if (l < shape_.num_hidden) {  // through the ReLU and the norm
         const T* h = at(L.h);
         eigen::detail::relu_mask(h, static_cast<const T*>(g), g, count);
         if (opt_.norm != GraphNorm::None) {
@@ -245,6 +239,15 @@ class SageNetwork {
     }
   }
 
+ protected:
+  SageNetworkCore(Context& ctx, const ChainShape& shape, std::vector<int> widths)
+      : ctx_(&ctx), shape_(shape), widths_(std::move(widths)) {}
+  // Kept units of each hidden layer, checked by the caller.
+  void assign_widths(std::vector<int> widths) {
+    widths_ = std::move(widths);
+    if (nodes_ > 0) plan_workspace();
+  }
+
  private:
   struct Layer {
     std::size_t c = 0, mask = 0;       // l > 0: the (dropped) concatenation [H ‖ M H] and its dropout mask
@@ -263,7 +266,7 @@ class SageNetwork {
     bool operator==(const InputKey&) const = default;
   };
 
-  int width(int l) const { return l < num_hidden ? widths_[std::size_t(l)] : num_classes; }
+  int width(int l) const { return l < shape_.num_hidden ? widths_[std::size_t(l)] : shape_.num_classes; }
 
   // GraphPass::Inference (see the top of the file): layer l's rows [r, r + b) from H_{l-1} whole, written to H_l;
   // then the norm and the ReLU over the whole H_l (GraphNorm::Whole needs all of it), in place.
@@ -271,7 +274,7 @@ class SageNetwork {
     const std::size_t N = std::size_t(nodes_);
     const std::size_t B = inference_block_rows();
     const bool whole = B >= N;
-    const int F = Model::in_features;
+    const int F = shape_.in_features;
     T* prev = at(inf_prev_);
     T* next = at(inf_next_);
     if (whole) {
@@ -280,7 +283,7 @@ class SageNetwork {
       input_ = Sparse();  // a kept whole-graph [X ‖ M X] would defeat the blocks
       key_ = InputKey{};
     }
-    for (int l = 0; l < num_layers; ++l) {
+    for (int l = 0; l < shape_.num_layers; ++l) {
       const int k = width(l);
       const T* w = params + layout.block_offset(l);
       const int in_w = l > 0 ? width(l - 1) : F;
@@ -307,7 +310,7 @@ class SageNetwork {
         Compute::scale_add_bias(*ctx_, int(b), k, scale_[std::size_t(l)], w + std::size_t(k) * std::size_t(2 * in_w),
                                 z);
       }
-      if (l < num_hidden) {  // H_l = relu(norm(Z_l)), in place
+      if (l < shape_.num_hidden) {  // H_l = relu(norm(Z_l)), in place
         const std::size_t count = N * std::size_t(k);
         if (opt_.norm != GraphNorm::None) {
           const auto [rows, cols] = detail::graph_norm_shape(opt_.norm, nodes_, k);
@@ -339,8 +342,8 @@ class SageNetwork {
   }
 
   // out = [x ‖ mx], row by row: x's entries (columns < F), then mx's shifted by F; both sorted, so the row is.
-  static void join_input(const Sparse& x, const Sparse& mx, Sparse& out) {
-    const int F = Model::in_features;
+  void join_input(const Sparse& x, const Sparse& mx, Sparse& out) const {
+    const int F = shape_.in_features;
     out = Sparse(x.rows(), 2 * F);
     out.resizeNonZeros(x.nonZeros() + mx.nonZeros());
     int at = 0;
@@ -374,11 +377,11 @@ class SageNetwork {
 
   void check_ready(const ParamLayout& layout, const char* what) const {
     IST_CHECK(nodes_ > 0, "ist::SageNetwork::", what, ": call configure() first");
-    IST_CHECK(layout.num_blocks() == num_blocks, "ist::SageNetwork::", what, ": expected a layout of ", num_blocks,
-              " blocks, found ", layout.num_blocks());
+    IST_CHECK(layout.num_blocks() == shape_.num_blocks, "ist::SageNetwork::", what, ": expected a layout of ",
+              shape_.num_blocks, " blocks, found ", layout.num_blocks());
     std::size_t n = 0;
-    for (int l = 0; l < num_layers; ++l)
-      n += std::size_t(width(l)) * (2 * std::size_t(l > 0 ? width(l - 1) : Model::in_features) + 1);
+    for (int l = 0; l < shape_.num_layers; ++l)
+      n += std::size_t(width(l)) * (2 * std::size_t(l > 0 ? width(l - 1) : shape_.in_features) + 1);
     IST_CHECK(layout.size() == n, "ist::SageNetwork::", what, ": the layout holds ", layout.size(),
               " values, but the configured widths need ", n, " (was the layout made for another sub-network?)");
   }
@@ -386,25 +389,25 @@ class SageNetwork {
   void plan_workspace() {
     detail::ArenaPlan arena;
     const std::size_t N = std::size_t(nodes_);
-    layers_.assign(std::size_t(num_layers), Layer{});
+    layers_.assign(std::size_t(shape_.num_layers), Layer{});
     if (pass_ == GraphPass::Inference) {
       // forward_blocks: H_{l-1} and H_l whole, C for one block; M H_{l-1} goes to H_l's rows of the block.
-      std::size_t widest = std::size_t(num_classes);
-      for (int l = 0; l < num_hidden; ++l) widest = std::max(widest, std::size_t(width(l)));
+      std::size_t widest = std::size_t(shape_.num_classes);
+      for (int l = 0; l < shape_.num_hidden; ++l) widest = std::max(widest, std::size_t(width(l)));
       const std::size_t B = inference_block_rows();
       inf_prev_ = arena.take(N * widest);
       inf_next_ = arena.take(N * widest);
       inf_c_ = arena.take(B * 2 * widest);
       inf_mean_ = arena.take(N);
       inf_invstd_ = arena.take(N);
-      w0t_ = arena.take(2 * std::size_t(Model::in_features) * std::size_t(width(0)));
+      w0t_ = arena.take(2 * std::size_t(shape_.in_features) * std::size_t(width(0)));
       half_ = gw0t_ = grad_a_ = grad_b_ = dcat_ = dlogits_ = 0;
       arena_.resize(arena.size);
       arena_.shrink_to_fit();
       return;
     }
-    std::size_t widest = std::size_t(num_classes);
-    for (int l = 0; l < num_layers; ++l) {
+    std::size_t widest = std::size_t(shape_.num_classes);
+    for (int l = 0; l < shape_.num_layers; ++l) {
       Layer& L = layers_[std::size_t(l)];
       const std::size_t k = std::size_t(width(l));
       widest = std::max(widest, k);
@@ -413,15 +416,15 @@ class SageNetwork {
         L.mask = arena.take(N * 2 * std::size_t(width(l - 1)));
       }
       L.z = arena.take(N * k);
-      if (l < num_hidden) {
+      if (l < shape_.num_hidden) {
         L.y = arena.take(N * k);
         L.h = arena.take(N * k);
         L.mean = arena.take(N);
         L.invstd = arena.take(N);
       }
     }
-    w0t_ = arena.take(2 * std::size_t(Model::in_features) * std::size_t(width(0)));
-    gw0t_ = arena.take(2 * std::size_t(Model::in_features) * std::size_t(width(0)));
+    w0t_ = arena.take(2 * std::size_t(shape_.in_features) * std::size_t(width(0)));
+    gw0t_ = arena.take(2 * std::size_t(shape_.in_features) * std::size_t(width(0)));
     grad_a_ = arena.take(N * widest);
     grad_b_ = arena.take(N * widest);
     half_ = arena.take(N * widest);
@@ -433,6 +436,7 @@ class SageNetwork {
   T* at(std::size_t off) { return arena_.data() + off; }
 
   Context* ctx_;
+  ChainShape shape_;
   int nodes_ = 0;
   std::vector<int> widths_;
   std::vector<T> scale_;
@@ -448,6 +452,32 @@ class SageNetwork {
   GraphForwardOptions opt_;
   bool dropped_ = false, trained_ = false;
   GraphPass pass_ = GraphPass::Training;
+};
+
+}  // namespace detail
+
+template <class Model, class T = float, class Compute = eigen::Compute>
+class SageNetwork : public detail::SageNetworkCore<T> {
+  static_assert(is_sage<Model>::value, "ist::SageNetwork: Model must be an ist::Sage<...>");
+  static_assert(std::is_same_v<Compute, eigen::Compute>,
+                "ist::SageNetwork: only the Eigen compute policy has the sparse ops so far");
+
+ public:
+  using Context = typename detail::SageNetworkCore<T>::Context;
+  using Sparse = typename detail::SageNetworkCore<T>::Sparse;
+  static constexpr int num_blocks = Model::num_blocks;
+  static constexpr int num_classes = Model::num_classes;
+  static constexpr int num_hidden = Model::num_hidden;
+  static constexpr int num_layers = Model::num_layers;
+
+  explicit SageNetwork(Context& ctx)
+      : detail::SageNetworkCore<T>(ctx, detail::chain_shape<Model>(),
+                               detail::hidden_widths<Model>({}, "ist::SageNetwork")) {}
+
+  // Kept units of each hidden layer (num_hidden values, 1 <= k_l <= U_l). Empty: full width.
+  void set_widths(std::span<const int> kept) {
+    this->assign_widths(detail::hidden_widths<Model>(kept, "ist::SageNetwork::set_widths"));
+  }
 };
 
 }  // namespace ist
