@@ -20,11 +20,13 @@
 // of its sub-network's own concatenation [h_K ‖ mean of neighbours of h_K].
 #include <cstddef>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "ist/core/error.hpp"
 #include "ist/decompose/plan.hpp"
 #include "ist/decompose/slices.hpp"
+#include "ist/model/dense_chain.hpp"
 #include "ist/model/param_layout.hpp"
 #include "ist/model/model_desc.hpp"
 
@@ -34,13 +36,17 @@ namespace ist::detail {
 inline int kept_count(const std::vector<int>& kept, int units) { return kept.empty() ? units : int(kept.size()); }
 
 // The kept widths of a chain model's hidden layers under `spec`.
+inline std::vector<int> chain_kept_widths(const ChainDesc& c, const SubnetSpec& spec, const char* who) {
+  const int hidden = c.shape.num_hidden;
+  IST_CHECK(spec.kept_units.size() == std::size_t(hidden), who, ": expected ", hidden,
+            " unit lists (one per hidden layer), found ", spec.kept_units.size());
+  std::vector<int> w(static_cast<std::size_t>(hidden));
+  for (std::size_t l = 0; l < w.size(); ++l) w[l] = kept_count(spec.kept_units[l], c.widths[l + 1]);
+  return w;
+}
 template <class Model>
 std::vector<int> chain_kept_widths(const SubnetSpec& spec, const char* who) {
-  IST_CHECK(spec.kept_units.size() == std::size_t(Model::num_hidden), who, ": expected ", Model::num_hidden,
-            " unit lists (one per hidden layer), found ", spec.kept_units.size());
-  std::vector<int> w(static_cast<std::size_t>(Model::num_hidden));
-  for (std::size_t l = 0; l < w.size(); ++l) w[l] = kept_count(spec.kept_units[l], Model::widths[l + 1]);
-  return w;
+  return chain_kept_widths(chain_desc<Model>(), spec, who);
 }
 
 // The weight columns of a layer whose input keeps `kept` of its `units` (empty = all), each input unit
@@ -55,19 +61,18 @@ inline std::vector<int> input_columns(const std::vector<int>& kept, int units, i
 }
 
 // The slices of a chain model under `spec`, in block order and, inside a block, tensor order.
-template <class Model>
-SliceSet chain_slices(const SubnetSpec& spec, const char* who) {
-  (void)chain_kept_widths<Model>(spec, who);  // checks the number of lists
+inline SliceSet chain_slices(const ChainDesc& c, const SubnetSpec& spec, const char* who) {
+  (void)chain_kept_widths(c, spec, who);  // checks the number of lists
   static const std::vector<int> all;
+  const int layers = c.shape.num_layers, hidden = c.shape.num_hidden;
   SliceSet set;
-  for (int l = 0; l < Model::num_layers; ++l) {
-    const BlockDesc& b = Model::blocks[std::size_t(l)];
-    const std::vector<int>& rows = l < Model::num_hidden ? spec.kept_units[std::size_t(l)] : all;
+  for (int l = 0; l < layers; ++l) {
+    const BlockDesc& b = c.blocks[std::size_t(l)];
+    const std::vector<int>& rows = l < hidden ? spec.kept_units[std::size_t(l)] : all;
     const std::vector<int> cols =
-        l > 0 ? input_columns(spec.kept_units[std::size_t(l - 1)], b.in_channels, Model::parts.input_copies)
-              : std::vector<int>{};
+        l > 0 ? input_columns(spec.kept_units[std::size_t(l - 1)], b.in_channels, c.input_copies) : std::vector<int>{};
     for (int t = b.first_tensor; t < b.first_tensor + b.num_tensors; ++t) {
-      const TensorDesc& d = Model::tensors[std::size_t(t)];
+      const TensorDesc& d = c.tensors[std::size_t(t)];
       TensorSlice s;
       s.offset = d.offset;
       if (d.role == TensorRole::LinearWeight) {
@@ -75,7 +80,7 @@ SliceSet chain_slices(const SubnetSpec& spec, const char* who) {
         s.num_cols = d.shape[1];
         s.rows = rows;
         s.cols = cols;
-      } else if (d.role == TensorRole::LinearBias && l == Model::num_layers - 1) {
+      } else if (d.role == TensorRole::LinearBias && l == layers - 1) {
         s.num_rows = 1;  // the classifier's bias: whole, shared
         s.num_cols = int(d.size);
       } else {  // a per-unit vector of a hidden layer
@@ -88,25 +93,33 @@ SliceSet chain_slices(const SubnetSpec& spec, const char* who) {
   }
   return set;
 }
+template <class Model>
+SliceSet chain_slices(const SubnetSpec& spec, const char* who) {
+  return chain_slices(chain_desc<Model>(), spec, who);
+}
 
 // Compact layout matching chain_slices(spec): each block's kept tensors packed in model order.
-template <class Model>
-ParamLayout chain_layout(const SubnetSpec& spec, const char* who) {
-  const std::vector<int> kept = chain_kept_widths<Model>(spec, who);
+inline ParamLayout chain_layout(const ChainDesc& c, const SubnetSpec& spec, const char* who) {
+  const std::vector<int> kept = chain_kept_widths(c, spec, who);
+  const int layers = c.shape.num_layers, hidden = c.shape.num_hidden;
   std::vector<std::size_t> offsets;
   std::size_t off = 0;
-  for (int l = 0; l < Model::num_layers; ++l) {
+  for (int l = 0; l < layers; ++l) {
     offsets.push_back(off);
-    const BlockDesc& b = Model::blocks[std::size_t(l)];
-    const std::size_t out = l < Model::num_hidden ? std::size_t(kept[std::size_t(l)]) : std::size_t(b.out_channels);
-    const std::size_t in = std::size_t(Model::parts.input_copies) *
+    const BlockDesc& b = c.blocks[std::size_t(l)];
+    const std::size_t out = l < hidden ? std::size_t(kept[std::size_t(l)]) : std::size_t(b.out_channels);
+    const std::size_t in = std::size_t(c.input_copies) *
                            (l > 0 ? std::size_t(kept[std::size_t(l - 1)]) : std::size_t(b.in_channels));
     for (int t = b.first_tensor; t < b.first_tensor + b.num_tensors; ++t) {
-      const TensorDesc& d = Model::tensors[std::size_t(t)];
-      off += d.role == TensorRole::LinearWeight ? out * in : (l < Model::num_hidden ? out : d.size);
+      const TensorDesc& d = c.tensors[std::size_t(t)];
+      off += d.role == TensorRole::LinearWeight ? out * in : (l < hidden ? out : d.size);
     }
   }
   return ParamLayout::from_offsets(std::move(offsets), off);
+}
+template <class Model>
+ParamLayout chain_layout(const SubnetSpec& spec, const char* who) {
+  return chain_layout(chain_desc<Model>(), spec, who);
 }
 
 }  // namespace ist::detail

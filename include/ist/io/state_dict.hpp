@@ -203,15 +203,11 @@ std::vector<float> load_weights(const std::string& path) {
   return load_state_dict(path, info, state_dict_names(info, state_dict_naming<Model>()));
 }
 
-// The metadata entry "ist.evaluation_scale": how ist evaluates the global model, given one scale per block
-// (a decomposer's evaluation_scale(info, S)): a JSON object mapping the weight to multiply by each scale
-// that is not 1, e.g. {"blocks.5.conv2.weight": 0.25} (ResNet: the residual branch ends in conv2) or
-// {"3.weight": 0.25} (Mlp: layer l computes s * (x W^T)). Multiplying those weights gives PyTorch ist's
-// evaluation; the weights in the file are the global model's, unscaled.
-template <class Model>
-std::string evaluation_scale_metadata(std::span<const double> block_scale) {
-  const ModelInfo info = weights_model_info<Model>();
-  const std::vector<std::string> names = state_dict_names(info, state_dict_naming<Model>());
+namespace detail {
+
+// evaluation_scale_metadata's work, for the model whose ModelInfo is `info` and state-dict names `names`.
+inline std::string evaluation_scale_json(const ModelInfo& info, const std::vector<std::string>& names, bool resnet,
+                                         std::span<const double> block_scale) {
   IST_CHECK(block_scale.size() == info.blocks.size(), "ist::evaluation_scale_metadata: expected ", info.blocks.size(),
             " scales (one per block), found ", block_scale.size());
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
@@ -220,13 +216,27 @@ std::string evaluation_scale_metadata(std::span<const double> block_scale) {
     // The tensor the scale multiplies: a ResNet basic block's conv2 (its residual branch's last op); a
     // chain layer's weight. ResNet stems and heads are never scaled.
     const BlockInfo& block = info.blocks[b];
-    IST_CHECK(!is_resnet<Model>::value || block.kind == BlockKind::Basic, "ist::evaluation_scale_metadata: block ",
-              block.name, " has scale ", block_scale[b], ", but only basic blocks have a residual branch to scale");
-    const std::string scaled = block.name + (is_resnet<Model>::value ? ".conv2.weight" : ".weight");
+    IST_CHECK(!resnet || block.kind == BlockKind::Basic, "ist::evaluation_scale_metadata: block ", block.name,
+              " has scale ", block_scale[b], ", but only basic blocks have a residual branch to scale");
+    const std::string scaled = block.name + (resnet ? ".conv2.weight" : ".weight");
     for (int t = block.first_tensor; t < block.first_tensor + block.num_tensors; ++t)
       if (info.tensors[std::size_t(t)].name == scaled) j[names[std::size_t(t)]] = block_scale[b];
   }
-  return detail::json_text(j);
+  return json_text(j);
+}
+
+}  // namespace detail
+
+// The metadata entry "ist.evaluation_scale": how ist evaluates the global model, given one scale per block
+// (a decomposer's evaluation_scale(info, S)): a JSON object mapping the weight to multiply by each scale
+// that is not 1, e.g. {"blocks.5.conv2.weight": 0.25} (ResNet: the residual branch ends in conv2) or
+// {"3.weight": 0.25} (Mlp: layer l computes s * (x W^T)). Multiplying those weights gives PyTorch ist's
+// evaluation; the weights in the file are the global model's, unscaled.
+template <class Model>
+std::string evaluation_scale_metadata(std::span<const double> block_scale) {
+  const ModelInfo info = weights_model_info<Model>();
+  return detail::evaluation_scale_json(info, state_dict_names(info, state_dict_naming<Model>()),
+                                       is_resnet<Model>::value, block_scale);
 }
 
 }  // namespace ist

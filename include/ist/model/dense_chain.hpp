@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ist/core/error.hpp"
@@ -115,38 +116,6 @@ inline std::string chain_block_name(std::size_t l, std::size_t layers) {
   return l + 1 == layers ? std::string("output") : "layer" + std::to_string(l + 1);
 }
 
-// ModelInfo of a chain model: one block per layer (none decomposable), its tensors, and one width layer
-// per hidden layer ("layer1", ...).
-template <class Model>
-ModelInfo chain_model_info(std::string name) {
-  ModelInfo info;
-  info.name = std::move(name);
-  info.in_channels = 0;  // not an image model: any c x h x w with c*h*w == in_features
-  info.in_features = Model::in_features;
-  info.num_classes = Model::num_classes;
-  info.num_params = Model::num_params;
-  info.num_bn_stats = 0;
-  const std::size_t L = Model::blocks.size();
-  for (std::size_t l = 0; l < L; ++l) {
-    const BlockDesc& d = Model::blocks[l];
-    BlockInfo b;
-    b.name = chain_block_name(l, L);
-    b.kind = d.kind;
-    b.index_in_stage = d.index_in_stage;
-    b.in_channels = d.in_channels;
-    b.out_channels = d.out_channels;
-    b.first_tensor = d.first_tensor;
-    b.num_tensors = d.num_tensors;
-    b.param_offset = d.param_offset;
-    b.param_count = d.param_count;
-    info.blocks.push_back(std::move(b));
-    if (l + 1 < L)
-      info.width_layers.push_back(WidthLayerInfo{chain_block_name(l, L), d.out_channels, int(l) + 1, int(l)});
-  }
-  ist::append_tensor_infos(info, Model::tensors);
-  return info;
-}
-
 // The sizes of a chain Model (Mlp, Gcn, Sage) as values. MlpNetwork, GcnNetwork and SageNetwork take them at run
 // time, so their code compiles once per value type, not once per model (gist-gcn alone has a hundred models).
 struct ChainShape {
@@ -161,20 +130,75 @@ constexpr ChainShape chain_shape() {
   return {Model::in_features, Model::num_classes, Model::num_hidden, Model::num_layers, Model::num_blocks};
 }
 
+// A chain Model's compile-time description as values, for the helpers here and in
+// ist/decompose/width_slices.hpp, which then compile once rather than once per model.
+struct ChainDesc {
+  ChainShape shape;
+  std::size_t num_params = 0;
+  int input_copies = 1;
+  std::span<const int> widths;          // num_layers + 1 values: the input, each hidden layer's units, the classes
+  std::span<const BlockDesc> blocks;    // one per layer
+  std::span<const TensorDesc> tensors;  // in block order
+};
+template <class Model>
+ChainDesc chain_desc() {
+  return {chain_shape<Model>(), Model::num_params, Model::parts.input_copies, Model::widths, Model::blocks,
+          Model::tensors};
+}
+
+// ModelInfo of a chain model: one block per layer (none decomposable), its tensors, and one width layer
+// per hidden layer ("layer1", ...).
+inline ModelInfo chain_model_info(const ChainDesc& c, std::string name) {
+  ModelInfo info;
+  info.name = std::move(name);
+  info.in_channels = 0;  // not an image model: any c x h x w with c*h*w == in_features
+  info.in_features = c.shape.in_features;
+  info.num_classes = c.shape.num_classes;
+  info.num_params = c.num_params;
+  info.num_bn_stats = 0;
+  const std::size_t L = c.blocks.size();
+  for (std::size_t l = 0; l < L; ++l) {
+    const BlockDesc& d = c.blocks[l];
+    BlockInfo b;
+    b.name = chain_block_name(l, L);
+    b.kind = d.kind;
+    b.index_in_stage = d.index_in_stage;
+    b.in_channels = d.in_channels;
+    b.out_channels = d.out_channels;
+    b.first_tensor = d.first_tensor;
+    b.num_tensors = d.num_tensors;
+    b.param_offset = d.param_offset;
+    b.param_count = d.param_count;
+    info.blocks.push_back(std::move(b));
+    if (l + 1 < L)
+      info.width_layers.push_back(WidthLayerInfo{chain_block_name(l, L), d.out_channels, int(l) + 1, int(l)});
+  }
+  ist::append_tensor_infos(info, c.tensors);
+  return info;
+}
+template <class Model>
+ModelInfo chain_model_info(std::string name) {
+  return chain_model_info(chain_desc<Model>(), std::move(name));
+}
+
 // The width of each hidden layer of a chain Model (Mlp, Gcn) that a network runs at: `kept` (num_hidden
 // values, 1 <= k_l <= U_l), or every layer at full width when `kept` is empty. `who` names the caller in errors.
-template <class Model>
-std::vector<int> hidden_widths(std::span<const int> kept, const char* who) {
-  IST_CHECK(kept.empty() || kept.size() == std::size_t(Model::num_hidden), who, ": expected ", Model::num_hidden,
+inline std::vector<int> hidden_widths(const ChainDesc& c, std::span<const int> kept, const char* who) {
+  const int hidden = c.shape.num_hidden;
+  IST_CHECK(kept.empty() || kept.size() == std::size_t(hidden), who, ": expected ", hidden,
             " widths (one per hidden layer), found ", kept.size());
-  std::vector<int> widths(static_cast<std::size_t>(Model::num_hidden));
-  for (int l = 0; l < Model::num_hidden; ++l) {
-    const int full = Model::widths[std::size_t(l) + 1];
+  std::vector<int> widths(static_cast<std::size_t>(hidden));
+  for (int l = 0; l < hidden; ++l) {
+    const int full = c.widths[std::size_t(l) + 1];
     const int k = kept.empty() ? full : kept[std::size_t(l)];
     IST_CHECK(k >= 1 && k <= full, who, ": hidden layer ", l + 1, ": expected a width in [1, ", full, "], found ", k);
     widths[std::size_t(l)] = k;
   }
   return widths;
+}
+template <class Model>
+std::vector<int> hidden_widths(std::span<const int> kept, const char* who) {
+  return hidden_widths(chain_desc<Model>(), kept, who);
 }
 
 }  // namespace detail

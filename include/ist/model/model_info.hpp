@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <sstream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -74,8 +75,7 @@ struct ModelInfo {
 
 // Appends one TensorInfo per compile-time tensor, named "<block name>.<local name>"; info.blocks must
 // already hold the blocks the tensors refer to.
-template <std::size_t N>
-void append_tensor_infos(ModelInfo& info, const std::array<TensorDesc, N>& tensors) {
+inline void append_tensor_infos(ModelInfo& info, std::span<const TensorDesc> tensors) {
   for (const TensorDesc& d : tensors) {
     TensorInfo t;
     t.name = info.blocks[std::size_t(d.block)].name + "." + d.name;
@@ -86,6 +86,10 @@ void append_tensor_infos(ModelInfo& info, const std::array<TensorDesc, N>& tenso
     t.shape.assign(d.shape.begin(), d.shape.begin() + d.rank);
     info.tensors.push_back(std::move(t));
   }
+}
+template <std::size_t N>
+void append_tensor_infos(ModelInfo& info, const std::array<TensorDesc, N>& tensors) {
+  append_tensor_infos(info, std::span<const TensorDesc>(tensors));
 }
 
 template <class Model>

@@ -17,6 +17,11 @@
 
 namespace ist::detail {
 
+// "ist::ModelTraits<name>::what", for messages.
+inline std::string width_chain_where(const char* name, const char* what) {
+  return std::string("ist::ModelTraits<") + name + ">::" + what;
+}
+
 // Name: the family's name for messages and the default ModelInfo name ("mlp", "gcn", "sage").
 template <class Model, const char* Name>
 struct WidthChainTraits {
@@ -35,7 +40,7 @@ struct WidthChainTraits {
   }
 
  private:
-  static std::string where(const char* what) { return std::string("ist::ModelTraits<") + Name + ">::" + what; }
+  static std::string where(const char* what) { return width_chain_where(Name, what); }
 };
 
 inline constexpr char kMlpName[] = "mlp";
