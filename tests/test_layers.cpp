@@ -393,6 +393,57 @@ TEST_CASE("layers: conv2d 1x1 stride-2 gradients agree with the definition acros
   }
 }
 
+// The weight gradient alone (no input gradient: the stem) of a "same" convolution with fewer input planes (times r)
+// than output planes reads dy where it lies, against shifted copies of x, when the image is whole packets of
+// pixels (28x28, 32x32, 8x8); 7x7 keeps the padded planes. Both against the definition, in double and float,
+// over thread counts and groups, accumulated (+=) as every weight gradient is.
+TEST_CASE("layers: conv2d weight gradient alone (dy in place) agrees with the definition") {
+  const ConvShape cases[] = {
+      {5, 1, 28, 28, 16, 3, 1, 1},   // the Fashion-MNIST stem
+      {3, 3, 32, 32, 16, 3, 1, 1},   // the CIFAR stem
+      {40, 1, 8, 8, 16, 5, 1, 2},    // 5x5, more images than a group
+      {4, 2, 8, 16, 24, 3, 1, 1},    // two input channels, a wide image
+      {3, 1, 7, 7, 16, 3, 1, 1},     // 49 pixels: padded planes
+  };
+  for (const auto& s : cases) {
+    INFO("shape ", shape_text(s));
+    const auto xd = random_vector(s.in_size(), 61), wd = random_vector(s.weight_size(), 62);
+    const auto dyd = random_vector(s.out_size(), 63);
+    const int pad = s.pad;
+    std::vector<double> dw_ref(s.weight_size(), 0.0);
+    for (int n = 0; n < s.n; ++n)
+      for (int k = 0; k < s.k; ++k)
+        for (int c = 0; c < s.c; ++c)
+          for (int kh = 0; kh < s.r; ++kh)
+            for (int kw = 0; kw < s.r; ++kw) {
+              double sum = 0;
+              for (int i = 0; i < s.h; ++i)
+                for (int j = 0; j < s.w; ++j) {
+                  const int xi = i + kh - pad, xj = j + kw - pad;
+                  if (xi < 0 || xi >= s.h || xj < 0 || xj >= s.w) continue;
+                  sum += dyd[((std::size_t(n) * s.k + k) * s.h + i) * s.w + j] *
+                         xd[((std::size_t(n) * s.c + c) * s.h + xi) * s.w + xj];
+                }
+              dw_ref[((std::size_t(k) * s.c + c) * s.r + kh) * s.r + kw] += sum;
+            }
+    const std::vector<float> xf(xd.begin(), xd.end()), wf(wd.begin(), wd.end()), dyf(dyd.begin(), dyd.end());
+    for (int threads : {1, 2, 3}) {
+      CAPTURE(threads);
+      eigen::CpuContext ctx(threads);
+      std::vector<double> dwd(s.weight_size(), 0.0);
+      eigen::conv2d_backward(ctx, s, xd.data(), wd.data(), dyd.data(), static_cast<double*>(nullptr), dwd.data());
+      CHECK(worst_error(dwd, dw_ref) < 1e-12);
+      std::vector<float> dwf(s.weight_size(), 0.0f);
+      eigen::conv2d_backward(ctx, s, xf.data(), wf.data(), dyf.data(), static_cast<float*>(nullptr), dwf.data());
+      CHECK(worst_error(dwf, dw_ref) < 1e-5);
+      // Accumulated: a second call adds the same gradient.
+      std::vector<float> twice = dwf;
+      eigen::conv2d_backward(ctx, s, xf.data(), wf.data(), dyf.data(), static_cast<float*>(nullptr), twice.data());
+      for (std::size_t i = 0; i < twice.size(); ++i) REQUIRE(twice[i] == doctest::Approx(2 * dwf[i]));
+    }
+  }
+}
+
 // A "same" 3x3 convolution with whole packets of channels runs on padded planes or, for small images, on the
 // channel-vectorized kernel (whichever computes less): both, forced, against double on small and odd sizes,
 // forward and both gradients, the input gradient overwritten and added.

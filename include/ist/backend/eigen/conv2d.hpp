@@ -14,7 +14,9 @@
 //   same kernel on the padded dy with the flipped, transposed weights (no col2im scatter, no memset).
 //   The weight gradient reads a position-major (channel-fastest) padded copy of the input: packets over
 //   input channels, dy values broadcast (direct_weight_grad_t); with fewer input channels than a packet,
-//   packet dot products of dy with the shifted input views instead (direct_weight_grad).
+//   packet dot products of dy with the shifted input views instead (dot_weight_grad); when only the weight
+//   gradient is wanted and the input has fewer planes than dy (the stem), dy where it lies against shifted
+//   copies of the input.
 // * "Same" 3x3 stride-1 convolutions whose input and output channels are whole packets (16, 32, 64 with
 //   AVX-512; multiples of 8 with AVX2) run as Winograd F(2x2, 3x3) instead, all three products (forward,
 //   input gradient, weight gradient): 2.25x fewer multiply-adds per output, plus additions in the
@@ -454,54 +456,126 @@ inline int* int_scratch(std::size_t count) {
   return buf.data();
 }
 
-// dw[k][c][kh][kw] += sum_{img, q} dyp[img][k][q] * xp[img][c][q + tap(kh, kw)] over a group of images,
-// q over the grid (dy's don't-care columns are the zero borders of its padded copy; its loads are
-// aligned). Images of the group are img_stride elements apart in xp and in dyp. The
-// packet sums are reduced once per group, so small images (7x7) do not pay a reduction per image.
+// Where the packet dot products of a weight gradient (dot_weight_grad) read: entry e (an input channel and a
+// tap) reads the input at xoff[e] + q and output channel k reads dy at k * dy_plane + dy_front + q, for the
+// positions q in [0, positions), whole packets; the images of a group lie x_img (input) and dy_img (dy)
+// elements apart. Two layouts use it: padded planes of x and dy, whose don't-care columns are zero in dy's
+// copy (weight_grad_terms_padded), and dy where it lies, against shifted copies of x
+// (weight_grad_terms_in_place).
+struct DotTerms {
+  const int* xoff;
+  int entries;
+  int positions;
+  std::size_t x_img, dy_plane, dy_front, dy_img;
+};
+
+// dw[k * entries + e] += sum_{img, q} dy[img][k][q] * x[img][xoff[e] + q] over a group of images: KB output
+// channels x JB entries of packet sums, reduced once per group, so that small images (7x7) do not pay a
+// reduction per image.
 template <class T>
-void direct_weight_grad(const Padded<T>& g, int c_in, int k_out, int r, const T* xp, const T* dyp,
-                        std::size_t x_img, std::size_t dy_img, int images, T* dw) {
+void dot_weight_grad(const DotTerms& d, int k_out, const T* x, const T* dy, int images, T* dw) {
   using P = Packet<T>;
   constexpr int L = packet_size<T>;
   constexpr int KB = kDirectKB;
-  constexpr int JB = 3;  // taps of one kernel row held at once
-  const int nv = (g.h * g.pw + L - 1) / L;
-  const int rr = r * r;
+  constexpr int JB = 3;  // entries held at once: the 3 taps of a kernel row for 3x3
   for (int k0 = 0; k0 < k_out; k0 += KB) {
     const int kn = std::min(KB, k_out - k0);
     std::size_t dk[KB];
     IST_UNROLL_FULLY
-    for (int kk = 0; kk < KB; ++kk) dk[kk] = std::size_t(k0 + std::min(kk, kn - 1)) * g.plane + std::size_t(g.front);
-    for (int c = 0; c < c_in; ++c) {
-      for (int kh = 0; kh < r; ++kh) {
-        const std::size_t xr = std::size_t(c) * g.plane + std::size_t(g.tap(kh, 0));
-        for (int j0 = 0; j0 < r; j0 += JB) {
-          const int jn = std::min(JB, r - j0);
-          P acc[KB][JB];
+    for (int kk = 0; kk < KB; ++kk) dk[kk] = std::size_t(k0 + std::min(kk, kn - 1)) * d.dy_plane + d.dy_front;
+    for (int e0 = 0; e0 < d.entries; e0 += JB) {
+      const int jn = std::min(JB, d.entries - e0);
+      std::size_t xo[JB];
+      IST_UNROLL_FULLY
+      for (int j = 0; j < JB; ++j) xo[j] = std::size_t(d.xoff[e0 + std::min(j, jn - 1)]);
+      P acc[KB][JB];
+      IST_UNROLL_FULLY
+      for (int kk = 0; kk < KB; ++kk)
+        IST_UNROLL_FULLY
+        for (int j = 0; j < JB; ++j) acc[kk][j] = Eigen::internal::pset1<P>(T(0));
+      for (int img = 0; img < images; ++img) {
+        const T* xi = x + img * d.x_img;
+        const T* di = dy + img * d.dy_img;
+        for (int q = 0; q < d.positions; q += L) {
+          P xv[JB];
           IST_UNROLL_FULLY
-          for (int kk = 0; kk < KB; ++kk)
-            for (int j = 0; j < JB; ++j) acc[kk][j] = Eigen::internal::pset1<P>(T(0));
-          for (int img = 0; img < images; ++img) {
-            const T* xi = xp + img * x_img + xr + j0;
-            const T* di = dyp + img * dy_img;
-            for (int v = 0; v < nv; ++v) {
-              const int q = v * L;
-              P xv[JB];
-              for (int j = 0; j < JB; ++j) xv[j] = Eigen::internal::ploadu<P>(xi + q + j);
-              IST_UNROLL_FULLY
-              for (int kk = 0; kk < KB; ++kk) {
-                const P d = Eigen::internal::ploadu<P>(di + dk[kk] + q);  // aligned
-                for (int j = 0; j < JB; ++j) acc[kk][j] = Eigen::internal::pmadd(d, xv[j], acc[kk][j]);
-              }
-            }
+          for (int j = 0; j < JB; ++j) xv[j] = Eigen::internal::ploadu<P>(xi + xo[j] + q);
+          IST_UNROLL_FULLY
+          for (int kk = 0; kk < KB; ++kk) {
+            const P dv = Eigen::internal::ploadu<P>(di + dk[kk] + q);
+            IST_UNROLL_FULLY
+            for (int j = 0; j < JB; ++j) acc[kk][j] = Eigen::internal::pmadd(dv, xv[j], acc[kk][j]);
           }
-          for (int kk = 0; kk < kn; ++kk)
-            for (int j = 0; j < jn; ++j)
-              dw[(std::size_t(k0 + kk) * c_in + c) * rr + kh * r + j0 + j] += Eigen::internal::predux(acc[kk][j]);
         }
       }
+      for (int kk = 0; kk < kn; ++kk)
+        for (int j = 0; j < jn; ++j)
+          dw[std::size_t(k0 + kk) * d.entries + std::size_t(e0 + j)] += Eigen::internal::predux(acc[kk][j]);
     }
   }
+}
+
+// The terms of a weight gradient on padded planes (xp and dyp, grid g, r x r taps): e = (c*r + kh)*r + kw
+// reads tap (kh, kw) of plane c; every position of the grid's rows, rounded up to whole packets (dy's copy is
+// zero there).
+template <class T>
+DotTerms weight_grad_terms_padded(const Padded<T>& g, int c_in, int r, std::size_t x_img, std::size_t dy_img,
+                                  int* xoff) {
+  constexpr int L = packet_size<T>;
+  same_entries(g, c_in, r, xoff);
+  return {xoff, c_in * r * r, (g.h * g.pw + L - 1) / L * L, x_img, g.plane, std::size_t(g.front), dy_img};
+}
+
+// ---- a "same" convolution's weight gradient with dy where it lies ----------------------------------------
+//
+// When only the weight gradient is wanted (the stem: its input is the data), padding dy into the planes'
+// layout took a third of the time, being k planes against x's c (1 for the stem). Instead x is copied r times
+// per channel, each copy at dy's pitch w and shifted by kw - pad columns with zeros shifted in, with pad zero
+// rows above and below: tap (kh, kw) at pixel q = i*w + j is xs[c][kw][kh*w + q], and dy is read in place.
+// Needs h*w to be whole packets (so that no dy load runs past an image's last plane).
+
+template <class T>
+bool use_dy_in_place(const ConvShape& s) {
+  return use_direct(s) && s.c * s.r < s.k && (s.h * s.w) % packet_size<T> == 0;
+}
+
+// Elements per shifted copy: (h + 2*pad) rows at pitch w, rounded up to whole packets.
+inline std::size_t shifted_plane(const ConvShape& s, int L) {
+  return (std::size_t(s.h + s.r - 1) * s.w + L - 1) / L * L;
+}
+
+// xs[c*r + kw][(i + pad)*w + j] <- x[c][i][j + kw - pad] (zero where that is outside the image), zero rows
+// above and below.
+template <class T>
+void shifted_copies(const ConvShape& s, const T* x, T* xs) {
+  const int pad = (s.r - 1) / 2;
+  const std::size_t cp = shifted_plane(s, packet_size<T>);
+  for (int c = 0; c < s.c; ++c)
+    for (int kw = 0; kw < s.r; ++kw) {
+      T* d = xs + (std::size_t(c) * s.r + kw) * cp;
+      zero_fill(d, d + std::size_t(pad) * s.w);
+      const int shift = kw - pad, lo = std::max(0, -shift), n = s.w - std::abs(shift);
+      for (int i = 0; i < s.h; ++i) {
+        T* row = d + std::size_t(i + pad) * s.w;
+        const T* src = x + (std::size_t(c) * s.h + i) * s.w;
+        for (int j = 0; j < lo; ++j) row[j] = T(0);
+        move_row(row + lo, src + lo + shift, n);
+        for (int j = lo + n; j < s.w; ++j) row[j] = T(0);
+      }
+      zero_fill(d + std::size_t(s.h + pad) * s.w, d + cp);
+    }
+}
+
+// The terms on those copies: e = (c*r + kh)*r + kw reads copy (c, kw) from row kh; dy's planes as they lie.
+template <class T>
+DotTerms weight_grad_terms_in_place(const ConvShape& s, std::size_t x_img, int* xoff) {
+  const std::size_t cp = shifted_plane(s, packet_size<T>);
+  for (int c = 0; c < s.c; ++c)
+    for (int kh = 0; kh < s.r; ++kh)
+      for (int kw = 0; kw < s.r; ++kw)
+        xoff[(c * s.r + kh) * s.r + kw] = int((std::size_t(c) * s.r + kw) * cp + std::size_t(kh) * s.w);
+  const int hw = s.h * s.w;
+  return {xoff, s.c * s.r * s.r, hw, x_img, std::size_t(hw), 0, std::size_t(s.k) * hw};
 }
 
 #if defined(__GNUC__)
@@ -1614,10 +1688,15 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
     const detail::Padded<T> g = phases ? detail::phase_grid<T>(s) : detail::Padded<T>(s.h, s.w, s.r);
     const int c_pad = (s.c + detail::kDirectKB - 1) / detail::kDirectKB * detail::kDirectKB;
     const std::size_t wt_size = detail::round_up(std::size_t(c_pad) * s.k * s.r * s.r, 64);
-    const std::size_t x_img = detail::round_up(std::size_t(s.c) * (phases ? 4 : 1) * g.plane, 64);
-    const std::size_t dy_img = detail::round_up(std::size_t(s.k) * g.plane, 64);
     // 3x3 with whole packets of input channels: weight gradient from the transposed input (dwt[k][tap][c]).
     const bool transposed = s.r == 3 && s.c % detail::packet_size<T> == 0;
+    // The weight gradient alone, of fewer input planes (times r) than output planes: dy where it lies, against
+    // shifted copies of x (the stem).
+    const bool in_place = !dx && !phases && !transposed && detail::use_dy_in_place<T>(s);
+    const std::size_t x_img = detail::round_up(
+        in_place ? std::size_t(s.c) * s.r * detail::shifted_plane(s, detail::packet_size<T>)
+                 : std::size_t(s.c) * (phases ? 4 : 1) * g.plane, 64);
+    const std::size_t dy_img = in_place ? 0 : detail::round_up(std::size_t(s.k) * g.plane, 64);
     // Small images with whole packets of both channel counts: the input gradient from the channel-vectorized
     // kernel, on each image's dy transposed (the weight gradient keeps dy's planes: measured faster).
     const bool nhwc = detail::use_nhwc<T>(s);
@@ -1640,9 +1719,13 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
       // Entry offsets: [0, rr) the weight-gradient taps; then the input gradient's entries (stride 1:
       // k*rr of them; stride 2: per phase, at most k*4 each at eoff + k*4*phase, weights packed phase
       // after phase).
-      int* toff = detail::int_scratch(std::size_t(rr) + std::size_t(s.k) * std::max(16, rr) + std::size_t(pixels));
+      int* toff = detail::int_scratch(std::size_t(rr) + std::size_t(s.k) * std::max(16, rr) + std::size_t(pixels) +
+                                      std::size_t(crr));
       int* eoff = toff + rr;
       int* pbase = eoff + std::size_t(s.k) * std::max(16, rr);  // the channel-vectorized kernel's pixels
+      int* xoff = pbase + pixels;  // the weight gradient's entries (dot_weight_grad)
+      const detail::DotTerms terms = in_place ? detail::weight_grad_terms_in_place<T>(s, x_img, xoff)
+                                              : detail::weight_grad_terms_padded(g, s.c, s.r, x_img, dy_img, xoff);
       int phase_entries[4] = {0, 0, 0, 0};
       for (int kh = 0; kh < s.r; ++kh)
         for (int kw = 0; kw < s.r; ++kw)
@@ -1670,6 +1753,10 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
       for (int i0 = int(std::int64_t(s.n) * t / nt); i0 < i_end; i0 += group) {
         const int gn = std::min(group, i_end - i0);
         for (int j = 0; j < gn; ++j) {
+          if (in_place) {
+            detail::shifted_copies(s, x + (i0 + j) * in_img, xp + j * x_img);
+            continue;
+          }
           if (phases)
             detail::pad_phases(g, s.h, s.w, s.c, x + (i0 + j) * in_img, xp + j * x_img, true);
           else if (transposed)
@@ -1681,7 +1768,7 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
         if (transposed)
           detail::direct_weight_grad_t(g, s.c, s.k, toff, xp, dyp, x_img, dy_img, gn, dW);
         else
-          detail::direct_weight_grad(g, s.c, s.k, s.r, xp, dyp, x_img, dy_img, gn, dW);
+          detail::dot_weight_grad(terms, s.k, xp, in_place ? dy + i0 * out_img : dyp, gn, dW);
         if (dx)
           for (int j = 0; j < gn; ++j) {
             T* dxi = dx + (i0 + j) * in_img;
