@@ -1823,7 +1823,7 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num();
-      T* dW = ctx.scratch<T>(t, need);  // (c x k) column-major
+      T* dW = ctx.scratch<T>(t, need);  // (k x c) column-major: dw transposed
       T* wt = dW + wsize;
       T* xsg = wt + wt_size;
       T* dyg = xsg + xs_size;
@@ -1843,7 +1843,9 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
                       dyg + std::size_t(k) * row + std::size_t(j) * ohw);
         }
         detail::zero_fill(dyg + std::size_t(s.k) * row, dyg + std::size_t(s.k) * row + std::size_t(g.nq) + L);
-        gemm(true, false, s.c, s.k, int(row), xsg, int(row), dyg, int(row), dW, s.c, true);  // dW += Xs^T dY
+        // dW^T += dY^T Xs: the GEMM's rows are the k output channels (measured 5% faster for the whole
+        // backward than with the c input channels as rows, 1 thread, Zen 3).
+        gemm(true, false, s.k, s.c, int(row), dyg, int(row), xsg, int(row), dW, s.k, true);
         if (dx)
           for (int j = 0; j < gn; ++j) {
             for (int k = 0; k < s.k; ++k) eoff[k] = int(std::size_t(k) * row + std::size_t(j) * ohw);
@@ -1857,7 +1859,7 @@ void conv2d_backward(CpuContext& ctx, const ConvShape& s, const T* x, const T* w
       }
     }
     detail::ColMap<T> dWout(dw, s.c, s.k);
-    for (int t = 0; t < nt; ++t) dWout += detail::ColMap<T>(ctx.scratch<T>(t, need), s.c, s.k);
+    for (int t = 0; t < nt; ++t) dWout += detail::ColMap<T>(ctx.scratch<T>(t, need), s.k, s.c).transpose();
     return;
   }
   const std::size_t col_size = s.is_pointwise() ? 0 : detail::round_up(std::size_t(crr) * ohw, 64);
