@@ -377,6 +377,13 @@ TEST_CASE("layers: conv2d 1x1 stride-2 gradients agree with the definition acros
       eigen::conv2d_backward(ctx, s, xf.data(), wf.data(), dyf.data(), dxf.data(), dwf.data());
       CHECK(worst_error(dxf, dx_ref) < 1e-6);
       CHECK(worst_error(dwf, dw_ref) < 1e-5);
+      // Added into dx, as a ResNet block runs its projection.
+      std::vector<float> dxa(s.in_size(), 9.0f), dwa(s.weight_size(), 0.0f);
+      eigen::conv2d_backward(ctx, s, xf.data(), wf.data(), dyf.data(), dxa.data(), dwa.data(), true);
+      std::vector<double> dx_plus(dx_ref);
+      for (double& v : dx_plus) v += 9.0;
+      CHECK(worst_error(dxa, dx_plus) < 1e-6);
+      CHECK(dwa == dwf);
       if (threads == 1) {
         dx1 = dxf, dw1 = dwf;
       } else {
