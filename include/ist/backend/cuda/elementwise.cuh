@@ -17,7 +17,7 @@ namespace kernels {
 
 template <class T>
 __global__ void relu_forward(std::size_t count, const T* x, T* y) {
-  for (std::size_t i = detail::global_thread(); i < count; i += detail::grid_threads()) y[i] = x[i] > T(0) ? x[i] : T(0);
+  for (std::size_t i = detail::global_thread(); i < count; i += detail::grid_threads()) y[i] = x[i] < T(0) ? T(0) : x[i];
 }
 
 template <class T>
@@ -44,7 +44,7 @@ __global__ void add_to(std::size_t count, const T* x, T* y) {
 
 }  // namespace kernels
 
-// y = max(x, 0); y may alias x.
+// y = max(x, 0) as eigen::detail::relu (x < 0 ? 0 : x: -0 and NaN stay as they are); y may alias x.
 inline void relu_forward(CudaContext& ctx, std::size_t count, const float* x, float* y) {
   if (count == 0) return;
   kernels::relu_forward<<<detail::grid_for(count), detail::block_threads, 0, ctx.stream()>>>(count, x, y);
