@@ -1,7 +1,8 @@
 // The graph networks' GPU ops (ist/backend/cuda/graph_ops.cuh) against the Eigen ops on random inputs: layer
 // norm per node and over the whole matrix (relative L2 error below 1e-5), dropout masks and outputs bit for
-// bit, row concatenation and split and the ReLU bit for bit, the node cross-entropy (loss to 1e-6, gradient to
-// 1e-5) and its errors. The device random streams are also checked on the host, where no GPU is needed.
+// bit, row concatenation and split, the transposes and the ReLU bit for bit, the node cross-entropy (loss to
+// 1e-6, gradient to 1e-5) and its errors. The device random streams are also checked on the host, where no GPU
+// is needed.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include "ist/backend/cuda/graph_ops.cuh"
 #include "ist/backend/eigen/cpu_context.hpp"
 #include "ist/backend/eigen/dropout.hpp"
+#include "ist/backend/eigen/graph_ops.hpp"
 #include "ist/backend/eigen/layer_norm.hpp"
 #include "ist/backend/eigen/node_cross_entropy.hpp"
 #include "ist/backend/eigen/packet_loops.hpp"
@@ -194,6 +196,33 @@ TEST_SUITE("cuda-device") {
       cuda::split_rows(ctx, s.n, s.a_cols, s.b_cols, C.data(), A2.data(), B2.data());
       CHECK(first_difference(download(A2), a) == -1);
       CHECK(first_difference(download(B2), b) == -1);
+    }
+  }
+
+  TEST_CASE("cuda graph ops: transpose, transpose_add and fill_zero equal the Eigen ops bit for bit") {
+    auto& ctx = test::gpu();
+    eigen::CpuContext cpu(1);
+    struct Shape {
+      int rows, cols;
+    };
+    const Shape shapes[] = {{256, 1433}, {7, 3}, {1, 50}, {50, 1}, {0, 4}};
+    std::uint64_t seed = 3500;
+    for (const Shape& s : shapes) {
+      CAPTURE(s.rows);
+      CAPTURE(s.cols);
+      const std::size_t n = std::size_t(s.rows) * std::size_t(s.cols);
+      const auto src = random_floats(n, ++seed), base = random_floats(n, ++seed);
+      std::vector<float> t(n), sum = base;
+      eigen::transpose(cpu, s.rows, s.cols, src.data(), t.data());
+      eigen::transpose_add(cpu, s.rows, s.cols, src.data(), sum.data());
+      auto S = upload(src), D = upload(base);
+      cuda::DeviceBuffer<float> T(n);
+      cuda::transpose(ctx, s.rows, s.cols, S.data(), T.data());
+      CHECK(first_difference(download(T), t) == -1);
+      cuda::transpose_add(ctx, s.rows, s.cols, S.data(), D.data());
+      CHECK(first_difference(download(D), sum) == -1);
+      cuda::fill_zero(ctx, n, D.data());
+      CHECK(first_difference(download(D), std::vector<float>(n, 0.0f)) == -1);
     }
   }
 

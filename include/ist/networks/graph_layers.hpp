@@ -1,22 +1,21 @@
 #pragma once
 // What the networks of the graph families (GcnNetwork, SageNetwork) share: their forward options, and the
-// pieces of a layer both compute the same way:
+// pieces of a layer both compute the same way, written against a compute policy (ist::eigen::Compute,
+// ist::cuda::Compute: their graph ops, spmm to transpose_add):
 // - a linear map of sparse node features X [N, F] (the first layer), whose dropout hits X's nonzeros, as
 //   Kipf's sparse_dropout (zeros stay zero, so this is dropout of the dense X in distribution);
 // - the per-layer input scale (WidthwiseRandom's evaluation of the global model);
 // - the shape GraphNorm normalizes over;
-// - the workspace arena's offsets.
-// The sparse products themselves are ist::eigen::spmm and spmm_transposed_add: they take any compressed
-// row-major sparse matrix (the whole graph's, or later a batch subgraph's).
+// - the workspace arena's offsets, and the resizing of a policy's buffer.
+// The sparse products themselves are the policy's spmm and spmm_transposed_add on a Compute::SparseOperand:
+// any compressed row-major sparse matrix of the host (the whole graph's, or a batch subgraph's), used in place
+// on the CPU, uploaded once on the GPU.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <utility>
 
-#include "ist/backend/eigen/cpu_context.hpp"
-#include "ist/backend/eigen/packet_loops.hpp"
-#include "ist/backend/eigen/sparse_matmul.hpp"
 #include "ist/core/error.hpp"
 #include "ist/model/graph_norm.hpp"
 
@@ -50,9 +49,9 @@ inline void check_graph_forward_options(const GraphForwardOptions& opt, int laye
 }
 
 // p[i] *= s (nothing when s == 1).
-template <class T>
-void scale_values(T* p, std::size_t n, T s) {
-  if (s != T(1)) eigen::detail::scale(s, static_cast<const T*>(p), p, n);
+template <class Compute, class T>
+void scale_values(typename Compute::Context& ctx, T* p, std::size_t n, T s) {
+  if (s != T(1)) Compute::scale(ctx, n, s, static_cast<const T*>(p), p);
 }
 
 // The [rows, cols] that GraphNorm `norm` normalizes row by row for an activation of `nodes` x `width`.
@@ -61,26 +60,23 @@ inline std::pair<std::size_t, std::size_t> graph_norm_shape(GraphNorm norm, int 
   return {std::size_t(nodes), std::size_t(width)};
 }
 
-// y [N, k] = X W^T for sparse X [N, F] and W [k, F] row-major, through the transposed copy wt [F, k] (scratch).
-// `values`: X's nonzeros after dropout (nullptr: X's own).
-template <class T>
-void sparse_input_linear_forward(eigen::CpuContext& ctx, const eigen::SparseRowMatrix<T>& x, const T* w, int k, T* wt,
-                                 T* y, const T* values = nullptr) {
-  const int F = int(x.cols());
-  for (int r = 0; r < k; ++r)
-    for (int c = 0; c < F; ++c) wt[std::size_t(c) * k + r] = w[std::size_t(r) * F + c];
-  eigen::spmm(ctx, x, wt, k, y, values);
+// y [N, k] = X W^T for sparse X [N, F] (x: Compute::SparseOperand<T>::get()) and W [k, F] row-major, through
+// the transposed copy wt [F, k] (scratch). `values`: X's nonzeros after dropout (nullptr: X's own).
+template <class Compute, class T, class SparseX>
+void sparse_input_linear_forward(typename Compute::Context& ctx, SparseX& x, const T* w, int k, T* wt, T* y,
+                                 const T* values = nullptr) {
+  Compute::transpose(ctx, k, int(x.cols()), w, wt);
+  Compute::spmm(ctx, x, static_cast<const T*>(wt), k, y, values);
 }
 
 // gw [k, F] += (X^T dy)^T for dy [N, k], through gwt [F, k] (scratch); `values` as in the forward.
-template <class T>
-void sparse_input_linear_backward(eigen::CpuContext& ctx, const eigen::SparseRowMatrix<T>& x, const T* dy, int k,
-                                  T* gwt, T* gw, const T* values = nullptr) {
+template <class Compute, class T, class SparseX>
+void sparse_input_linear_backward(typename Compute::Context& ctx, SparseX& x, const T* dy, int k, T* gwt, T* gw,
+                                  const T* values = nullptr) {
   const int F = int(x.cols());
-  std::fill(gwt, gwt + std::size_t(F) * k, T(0));
-  eigen::spmm_transposed_add(ctx, x, dy, k, gwt, values);
-  for (int r = 0; r < k; ++r)
-    for (int c = 0; c < F; ++c) gw[std::size_t(r) * F + c] += gwt[std::size_t(c) * k + r];
+  Compute::fill_zero(ctx, std::size_t(F) * std::size_t(k), gwt);
+  Compute::spmm_transposed_add(ctx, x, dy, k, gwt, values);
+  Compute::transpose_add(ctx, F, k, static_cast<const T*>(gwt), gw);
 }
 
 // Offsets of a network's workspaces in one arena, each aligned to 16 values.
@@ -92,6 +88,19 @@ struct ArenaPlan {
     return at;
   }
 };
+
+// buf holds n values: a std::vector is resized and its spare capacity released; a buffer without
+// shrink_to_fit (the CUDA policy's) is allocated afresh when its size differs.
+template <class Buffer>
+void fit_buffer(Buffer& buf, std::size_t n) {
+  if constexpr (requires { buf.shrink_to_fit(); }) {
+    buf.resize(n);
+    buf.shrink_to_fit();
+  } else if (buf.size() != n) {
+    buf = Buffer();
+    buf.resize(n);
+  }
+}
 
 }  // namespace detail
 }  // namespace ist

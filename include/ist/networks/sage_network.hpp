@@ -1,9 +1,10 @@
 #pragma once
 // SageNetwork: forward and backward of an ist::Sage (GraphSAGE, mean aggregator) over a whole graph (full
-// batch), or of any width-wise sub-network of it.
+// batch), or of any width-wise sub-network of it, written once against a compute policy (Compute, the third
+// template parameter: ist::eigen::Compute by default, or ist::cuda::Compute).
 //
 //   ist::eigen::CpuContext ctx(2);
-//   ist::SageNetwork<Net> net(ctx);
+//   ist::SageNetwork<Net> net(ctx);                    // = SageNetwork<Net, float, ist::eigen::Compute>
 //   net.set_widths({128});                             // kept units per hidden layer (default: all)
 //   net.configure(graph.num_nodes);
 //   ist::GraphForwardOptions opt{.training = true, .dropout = 0.5, .seed = step_seed};
@@ -23,28 +24,31 @@
 //                                 matrix as one), or the identity with GraphNorm::None
 //   logits = Z_{L-1}
 //
+// On the GPU (ist::cuda::Compute, float; from .cu files): ist::cuda::CudaContext ctx; SageNetwork<Net, float,
+// ist::cuda::Compute> net(ctx); params, grads, the returned logits and dlogits() are device memory, and X and M
+// stay Eigen matrices of the host: C_0 = [X ‖ M X] is built on the host and uploaded with M (cuSPARSE, both
+// kept while the same (X, M) pair comes back), so the loss is ist::cuda::node_cross_entropy on device labels.
+//
 // Workspaces are sized by configure() and set_widths() and reused: forward and backward allocate nothing
-// once a shape has been seen (building C_0 for a new (X, M) pair allocates).
+// once a shape has been seen (building C_0 for a new (X, M) pair allocates, and on the GPU uploads).
 // GraphPass::Inference runs layer by layer, in blocks of rows (set_inference_block_rows; by default the whole
 // graph at once up to kBlockedInferenceNodes nodes, blocks of kInferenceBlockRows above): H_{l-1} and H_l are
 // whole [N, k] buffers, C_l, M H_{l-1} and, with more than one block, C_0 = [X ‖ M X] exist one block at a time,
 // so the peak is about 2 k N values (k the widest layer) plus one block. Every row goes through the same
 // arithmetic as in the training pass (blocks start at multiples of kInferenceRowAlign rows, so the GEMM's
-// panels fall on the same rows), so the logits are the same bit for bit.
+// panels fall on the same rows), so the logits are the same bit for bit. On the GPU (Compute::sparse_row_blocks
+// false) GraphPass::Inference evaluates the whole graph as one block, whatever set_inference_block_rows says.
 // Gradient contract: parameter gradients accumulate (+=) into `grads`, laid out like `params`.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <Eigen/SparseCore>
 
 #include "ist/backend/eigen/compute.hpp"
-#include "ist/backend/eigen/dropout.hpp"
-#include "ist/backend/eigen/layer_norm.hpp"
 #include "ist/backend/eigen/sparse_matmul.hpp"
 #include "ist/core/error.hpp"
 #include "ist/core/rng.hpp"
@@ -57,16 +61,14 @@ namespace ist {
 
 namespace detail {
 
-// SageNetwork's code for every model of one value type T: the model's sizes come as values (ChainShape),
-// so it compiles once per T, not once per model (gist-gcn has a hundred models of fixed widths).
-// SageNetwork<Model> below adds the model's sizes as constants and checks the widths against the model.
-template <class T>
+// SageNetwork's code for every model of one value type T and compute policy: the model's sizes come as values
+// (ChainShape), so it compiles once per (T, Compute), not once per model (gist-gcn has a hundred models of fixed
+// widths). SageNetwork<Model> below adds the model's sizes as constants and checks the widths against the model.
+template <class T, class Compute>
 class SageNetworkCore {
-  using Compute = eigen::Compute;
-
  public:
   using Context = typename Compute::Context;
-  using Sparse = eigen::SparseRowMatrix<T>;
+  using Sparse = eigen::SparseRowMatrix<T>;  // X and M: host matrices with either policy
 
   std::span<const int> widths() const noexcept { return widths_; }
 
@@ -88,6 +90,7 @@ class SageNetworkCore {
   // The rows of each inference block (configure() first): the whole graph, or blocks.
   std::size_t inference_block_rows() const noexcept {
     const std::size_t N = std::size_t(nodes_);
+    if constexpr (!Compute::sparse_row_blocks) return N;
     const std::size_t b = block_rows_ > 0 ? block_rows_ : nodes_ > kBlockedInferenceNodes ? kInferenceBlockRows : N;
     return std::min(b, N);
   }
@@ -128,13 +131,14 @@ class SageNetworkCore {
     detail::check_graph_forward_options(opt, shape_.num_layers, "ist::SageNetwork::forward");
     IST_CHECK(!opt.training || pass_ == GraphPass::Training,
               "ist::SageNetwork::forward: configured with GraphPass::Inference, so training = false only");
-    mean_ = &mean_aggregation;
     opt_ = opt;
     opt_.input_scale = {};
     scale_.assign(std::size_t(shape_.num_layers), T(1));
     for (std::size_t l = 0; l < opt.input_scale.size(); ++l) scale_[l] = T(opt.input_scale[l]);
+    mean_.bind(*ctx_, mean_aggregation);
     if (pass_ == GraphPass::Inference) return forward_blocks(params, layout, features, mean_aggregation);
     build_input(features, mean_aggregation);
+    input_op_.bind(*ctx_, input_);
     dropped_ = opt.training && opt.dropout > 0.0;
     trained_ = opt.training;
     const std::size_t N = std::size_t(nodes_);
@@ -142,19 +146,19 @@ class SageNetworkCore {
     // Layer 0: Z_0 = s_0 dropout([X ‖ M X]) W_0^T + b_0, sparse times the transposed copy of W_0 [2F, k_0].
     const T* xvals = nullptr;
     if (dropped_) {
-      const std::size_t nnz = std::size_t(input_.nonZeros());
+      const std::size_t nnz = input_op_.nnz();
       if (xmask_.size() < nnz) {
         xmask_.resize(nnz);
         xvals_.resize(nnz);
       }
-      eigen::dropout_forward(*ctx_, nnz, opt.dropout, derive_seed(opt.seed, {0}), input_.valuePtr(), xvals_.data(),
-                             xmask_.data());
+      Compute::dropout_forward(*ctx_, nnz, opt.dropout, derive_seed(opt.seed, {0}), input_op_.values(), xvals_.data(),
+                               xmask_.data());
       xvals = xvals_.data();
     }
     {
       const int k = width(0);
       const T* w = params + layout.block_offset(0);
-      detail::sparse_input_linear_forward(*ctx_, input_, w, k, at(w0t_), at(layers_[0].z), xvals);
+      detail::sparse_input_linear_forward<Compute>(*ctx_, input_op_.get(), w, k, at(w0t_), at(layers_[0].z), xvals);
       Compute::scale_add_bias(*ctx_, nodes_, k, scale_[0], w + std::size_t(k) * std::size_t(2 * shape_.in_features),
                               at(layers_[0].z));
       if (shape_.num_hidden > 0) activate(0);
@@ -165,15 +169,12 @@ class SageNetworkCore {
       const T* h = at(layers_[std::size_t(l) - 1].h);
       // C = [H ‖ M H], then dropout in place.
       T* agg = at(half_);
-      eigen::spmm(*ctx_, mean_aggregation, h, in_w, agg);
+      Compute::spmm(*ctx_, mean_.get(), h, in_w, agg);
       T* c = at(L.c);
-      for (std::size_t i = 0; i < N; ++i) {
-        std::copy(h + i * in_w, h + (i + 1) * in_w, c + i * 2 * in_w);
-        std::copy(agg + i * in_w, agg + (i + 1) * in_w, c + i * 2 * in_w + in_w);
-      }
+      Compute::concat_rows(*ctx_, N, std::size_t(in_w), h, std::size_t(in_w), static_cast<const T*>(agg), c);
       if (dropped_)
-        eigen::dropout_forward(*ctx_, N * std::size_t(2 * in_w), opt.dropout, derive_seed(opt.seed, {std::uint64_t(l)}),
-                               c, c, at(L.mask));
+        Compute::dropout_forward(*ctx_, N * std::size_t(2 * in_w), opt.dropout,
+                                 derive_seed(opt.seed, {std::uint64_t(l)}), static_cast<const T*>(c), c, at(L.mask));
       const T* w = params + layout.block_offset(l);
       Compute::linear_forward(*ctx_, nodes_, 2 * in_w, k, static_cast<const T*>(c), w, static_cast<const T*>(nullptr),
                               at(L.z));
@@ -184,10 +185,15 @@ class SageNetworkCore {
     return at(layers_.back().z);
   }
 
-  // Drops the kept first-layer input [X ‖ M X]: the next forward builds it again.
+  // Drops the kept first-layer input [X ‖ M X] (and, on the GPU, the uploads of it and of M): the next forward
+  // builds it again. Call it after changing X or M in place; backward() then needs a new forward first.
   void forget_input() {
     input_ = Sparse();
     key_ = InputKey{};
+    input_op_.forget();
+    block_op_.forget();
+    mean_.forget();
+    trained_ = false;
   }
 
   // Where the caller writes dL/dlogits before backward(): [N, classes].
@@ -197,7 +203,7 @@ class SageNetworkCore {
   void backward(const T* params, T* grads, const ParamLayout& layout) {
     check_ready(layout, "backward");
     IST_CHECK(pass_ == GraphPass::Training, "ist::SageNetwork::backward: configured with GraphPass::Inference");
-    IST_CHECK(mean_ && trained_, "ist::SageNetwork::backward: needs a forward with training = true first");
+    IST_CHECK(trained_, "ist::SageNetwork::backward: needs a forward with training = true first");
     const std::size_t N = std::size_t(nodes_);
     T* g = at(dlogits_);  // dL/dZ_l once through the norm and the ReLU
     for (int l = shape_.num_layers - 1; l >= 0; --l) {
@@ -207,34 +213,34 @@ class SageNetworkCore {
       const std::size_t count = N * std::size_t(k);
       if (l < shape_.num_hidden) {  // through the ReLU and the norm
         const T* h = at(L.h);
-        eigen::detail::relu_mask(h, static_cast<const T*>(g), g, count);
+        Compute::relu_mask(*ctx_, count, h, static_cast<const T*>(g), g);
         if (opt_.norm != GraphNorm::None) {
           const auto [rows, cols] = detail::graph_norm_shape(opt_.norm, nodes_, k);
-          eigen::layer_norm_backward(*ctx_, rows, cols, at(L.y), g, at(L.invstd), g);
+          Compute::layer_norm_backward(*ctx_, rows, cols, static_cast<const T*>(at(L.y)), static_cast<const T*>(g),
+                                       static_cast<const T*>(at(L.invstd)), g);
         }
       }
       T* gw = grads + layout.block_offset(l);
       T* gb = gw + std::size_t(k) * std::size_t(2 * in_w);
       Compute::bias_grad_add(*ctx_, nodes_, k, static_cast<const T*>(g), gb);
-      detail::scale_values(g, count, scale_[std::size_t(l)]);  // the weight sees s_l dZ
+      detail::scale_values<Compute>(*ctx_, g, count, scale_[std::size_t(l)]);  // the weight sees s_l dZ
       if (l > 0) {
         T* dc = at(dcat_);
         Compute::linear_backward(*ctx_, nodes_, 2 * in_w, k, static_cast<const T*>(at(L.c)),
                                  params + layout.block_offset(l), static_cast<const T*>(g), dc, gw,
                                  static_cast<T*>(nullptr));
-        if (dropped_) eigen::dropout_backward(*ctx_, N * std::size_t(2 * in_w), at(L.mask), dc, dc);
+        if (dropped_)
+          Compute::dropout_backward(*ctx_, N * std::size_t(2 * in_w), static_cast<const T*>(at(L.mask)),
+                                    static_cast<const T*>(dc), dc);
         // dH = dC[:, :in] + M^T dC[:, in:]
         T* dh = at(g == at(grad_a_) ? grad_b_ : grad_a_);
         T* right = at(half_);
-        for (std::size_t i = 0; i < N; ++i) {
-          std::copy(dc + i * 2 * in_w, dc + i * 2 * in_w + in_w, dh + i * in_w);
-          std::copy(dc + i * 2 * in_w + in_w, dc + (i + 1) * 2 * in_w, right + i * in_w);
-        }
-        eigen::spmm_transposed_add(*ctx_, *mean_, static_cast<const T*>(right), in_w, dh);
+        Compute::split_rows(*ctx_, N, std::size_t(in_w), std::size_t(in_w), static_cast<const T*>(dc), dh, right);
+        Compute::spmm_transposed_add(*ctx_, mean_.get(), static_cast<const T*>(right), in_w, dh);
         g = dh;
       } else {  // dW_0 [k_0, 2F] += (D_0^T dZ_0)^T
-        detail::sparse_input_linear_backward(*ctx_, input_, static_cast<const T*>(g), k, at(gw0t_), gw,
-                                             dropped_ ? static_cast<const T*>(xvals_.data()) : nullptr);
+        detail::sparse_input_linear_backward<Compute>(*ctx_, input_op_.get(), static_cast<const T*>(g), k, at(gw0t_),
+                                                      gw, dropped_ ? static_cast<const T*>(xvals_.data()) : nullptr);
       }
     }
   }
@@ -279,9 +285,11 @@ class SageNetworkCore {
     T* next = at(inf_next_);
     if (whole) {
       build_input(x, m);  // kept while the same (X, M) pair comes back
+      input_op_.bind(*ctx_, input_);
     } else {
       input_ = Sparse();  // a kept whole-graph [X ‖ M X] would defeat the blocks
       key_ = InputKey{};
+      input_op_.forget();
     }
     for (int l = 0; l < shape_.num_layers; ++l) {
       const int k = width(l);
@@ -291,19 +299,22 @@ class SageNetworkCore {
         const std::size_t b = std::min(B, N - r);
         T* z = next + r * std::size_t(k);  // Z_l's rows [r, r + b)
         if (l == 0) {
-          if (!whole) build_block_input(x, m, r, b);
-          detail::sparse_input_linear_forward(*ctx_, whole ? input_ : block_input_, w, k, at(w0t_), z);
+          if (!whole) {
+            build_block_input(x, m, r, b);
+            block_op_.forget();  // rebuilt in the same object
+            block_op_.bind(*ctx_, block_input_);
+          }
+          detail::sparse_input_linear_forward<Compute>(*ctx_, whole ? input_op_.get() : block_op_.get(), w, k,
+                                                       at(w0t_), z);
         } else {
           // C = [H ‖ M H] for the block; M H goes first to Z's rows from r on (free until Z is written: b x in_w
           // values from r k end before (r + b) x widest, inside the buffer).
           T* agg = z;
-          eigen::spmm_rows(*ctx_, m, std::ptrdiff_t(r), std::ptrdiff_t(b), static_cast<const T*>(prev), in_w, agg);
+          Compute::spmm_rows(*ctx_, mean_.get(), std::ptrdiff_t(r), std::ptrdiff_t(b), static_cast<const T*>(prev),
+                             in_w, agg);
           T* c = at(inf_c_);
           const T* h = prev + r * std::size_t(in_w);
-          for (std::size_t i = 0; i < b; ++i) {
-            std::copy(h + i * in_w, h + (i + 1) * in_w, c + i * 2 * in_w);
-            std::copy(agg + i * in_w, agg + (i + 1) * in_w, c + i * 2 * in_w + in_w);
-          }
+          Compute::concat_rows(*ctx_, b, std::size_t(in_w), h, std::size_t(in_w), static_cast<const T*>(agg), c);
           Compute::linear_forward(*ctx_, int(b), 2 * in_w, k, static_cast<const T*>(c), w,
                                   static_cast<const T*>(nullptr), z);
         }
@@ -314,10 +325,10 @@ class SageNetworkCore {
         const std::size_t count = N * std::size_t(k);
         if (opt_.norm != GraphNorm::None) {
           const auto [rows, cols] = detail::graph_norm_shape(opt_.norm, nodes_, k);
-          eigen::layer_norm_forward(*ctx_, rows, cols, static_cast<const T*>(next), next, at(inf_mean_),
-                                    at(inf_invstd_));
+          Compute::layer_norm_forward(*ctx_, rows, cols, static_cast<const T*>(next), next, at(inf_mean_),
+                                      at(inf_invstd_));
         }
-        eigen::detail::relu(static_cast<const T*>(next), next, count);
+        Compute::relu(*ctx_, count, static_cast<const T*>(next), next);
       }
       std::swap(prev, next);
     }
@@ -336,6 +347,7 @@ class SageNetworkCore {
   void build_input(const Sparse& x, const Sparse& m) {
     const InputKey key{&x, &m, x.valuePtr(), m.valuePtr(), x.nonZeros(), m.nonZeros(), x.rows()};
     if (key == key_) return;
+    input_op_.forget();  // input_ is rebuilt in the same object
     const Sparse mx = m * x;
     join_input(x, mx, input_);
     key_ = key;
@@ -368,11 +380,11 @@ class SageNetworkCore {
     const T* y = at(L.z);
     if (opt_.norm != GraphNorm::None) {
       const auto [rows, cols] = detail::graph_norm_shape(opt_.norm, nodes_, k);
-      eigen::layer_norm_forward(*ctx_, rows, cols, y, at(L.y), at(L.mean), at(L.invstd));
+      Compute::layer_norm_forward(*ctx_, rows, cols, y, at(L.y), at(L.mean), at(L.invstd));
       y = at(L.y);
     }
     T* h = at(L.h);
-    eigen::detail::relu(y, h, count);
+    Compute::relu(*ctx_, count, y, h);
   }
 
   void check_ready(const ParamLayout& layout, const char* what) const {
@@ -402,8 +414,7 @@ class SageNetworkCore {
       inf_invstd_ = arena.take(N);
       w0t_ = arena.take(2 * std::size_t(shape_.in_features) * std::size_t(width(0)));
       half_ = gw0t_ = grad_a_ = grad_b_ = dcat_ = dlogits_ = 0;
-      arena_.resize(arena.size);
-      arena_.shrink_to_fit();
+      detail::fit_buffer(arena_, arena.size);
       return;
     }
     std::size_t widest = std::size_t(shape_.num_classes);
@@ -444,11 +455,12 @@ class SageNetworkCore {
   std::size_t w0t_ = 0, gw0t_ = 0, grad_a_ = 0, grad_b_ = 0, half_ = 0, dcat_ = 0, dlogits_ = 0;
   std::size_t inf_prev_ = 0, inf_next_ = 0, inf_c_ = 0, inf_mean_ = 0, inf_invstd_ = 0;  // GraphPass::Inference
   std::size_t block_rows_ = 0;  // set_inference_block_rows (0: automatic)
-  std::vector<T> arena_, xmask_, xvals_;
-  Sparse input_;        // [X ‖ M X]
+  typename Compute::template Buffer<T> arena_, xmask_, xvals_;  // host memory (Eigen) or device memory (CUDA)
+  Sparse input_;        // [X ‖ M X], on the host
   Sparse block_input_;  // GraphPass::Inference in blocks: one block's rows of it
   InputKey key_;
-  const Sparse* mean_ = nullptr;
+  // The policy's operands: input_, block_input_ and the last forward's M (on the GPU: their device copies).
+  typename Compute::template SparseOperand<T> input_op_, block_op_, mean_;
   GraphForwardOptions opt_;
   bool dropped_ = false, trained_ = false;
   GraphPass pass_ = GraphPass::Training;
@@ -457,22 +469,20 @@ class SageNetworkCore {
 }  // namespace detail
 
 template <class Model, class T = float, class Compute = eigen::Compute>
-class SageNetwork : public detail::SageNetworkCore<T> {
+class SageNetwork : public detail::SageNetworkCore<T, Compute> {
   static_assert(is_sage<Model>::value, "ist::SageNetwork: Model must be an ist::Sage<...>");
-  static_assert(std::is_same_v<Compute, eigen::Compute>,
-                "ist::SageNetwork: only the Eigen compute policy has the sparse ops so far");
 
  public:
-  using Context = typename detail::SageNetworkCore<T>::Context;
-  using Sparse = typename detail::SageNetworkCore<T>::Sparse;
+  using Context = typename detail::SageNetworkCore<T, Compute>::Context;
+  using Sparse = typename detail::SageNetworkCore<T, Compute>::Sparse;
   static constexpr int num_blocks = Model::num_blocks;
   static constexpr int num_classes = Model::num_classes;
   static constexpr int num_hidden = Model::num_hidden;
   static constexpr int num_layers = Model::num_layers;
 
   explicit SageNetwork(Context& ctx)
-      : detail::SageNetworkCore<T>(ctx, detail::chain_shape<Model>(),
-                               detail::hidden_widths<Model>({}, "ist::SageNetwork")) {}
+      : detail::SageNetworkCore<T, Compute>(ctx, detail::chain_shape<Model>(),
+                                            detail::hidden_widths<Model>({}, "ist::SageNetwork")) {}
 
   // Kept units of each hidden layer (num_hidden values, 1 <= k_l <= U_l). Empty: full width.
   void set_widths(std::span<const int> kept) {

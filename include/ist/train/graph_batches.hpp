@@ -21,8 +21,10 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <vector>
 
+#include "ist/backend/eigen/cpu_context.hpp"
 #include "ist/backend/eigen/node_cross_entropy.hpp"
 #include "ist/core/error.hpp"
 #include "ist/core/rng.hpp"
@@ -157,6 +159,10 @@ struct GraphBatches {
   static StepStats run(Context&, Net& net, Opt& opt, std::span<float> params, std::span<float> grads,
                        const ParamLayout& layout, const SubnetSpec& spec, Worker& wk, const LocalRun& r,
                        LrOf&& lr_of) {
+    // The graph networks compile on the CUDA policy too, but these steps hand them host memory and score the loss
+    // with the Eigen op: a GPU backend is refused until they are wired for it.
+    static_assert(std::is_same_v<Context, eigen::CpuContext>,
+                  "ist::GraphBatches: graph training runs on the CPU backend (eigen::CpuContext) so far");
     const TrainerConfig& cfg = *r.config;
     // Kipf & Welling decay the first layer only: block 0, first in the compact buffer (a GCN: its weight; a
     // GraphSAGE: its weight and bias).
@@ -205,6 +211,8 @@ struct GraphBatches {
   static Evaluation evaluate(Context&, Net& net, std::span<const float> params, const SubnetSpec& all,
                              const ParamLayout& layout, const GraphSource& src, const TrainerConfig& cfg,
                              std::span<const double> scale) {
+    static_assert(std::is_same_v<Context, eigen::CpuContext>,
+                  "ist::GraphBatches: graph evaluation runs on the CPU backend (eigen::CpuContext) so far");
     const GraphDataset& g = src.whole("ist::GraphBatches::evaluate");
     // A network with an inference-only workspace evaluates the whole graph in a fraction of the memory.
     if constexpr (requires { net.configure(1, GraphPass::Inference); })

@@ -14,19 +14,27 @@
 // the loss to the host and so synchronizes. Float only: convolutions and batch norm on cuDNN, the linear
 // layer on cuBLAS, the rest in the kernels of this folder.
 // Differences from ist::eigen::Compute: softmax_cross_entropy takes the context first, and labels on the
-// device.
+// device; the graph networks' sparse operands are device copies of the host's matrices (SparseOperand), and
+// spmm_rows multiplies whole matrices only (sparse_row_blocks = false).
+#include <Eigen/SparseCore>
+
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <type_traits>
 
 #include "ist/backend/cuda/batch_norm.cuh"
 #include "ist/backend/cuda/conv2d.cuh"
 #include "ist/backend/cuda/cuda_context.cuh"
 #include "ist/backend/cuda/device_buffer.cuh"
 #include "ist/backend/cuda/elementwise.cuh"
+#include "ist/backend/cuda/graph_ops.cuh"
 #include "ist/backend/cuda/linear.cuh"
 #include "ist/backend/cuda/pooling.cuh"
 #include "ist/backend/cuda/softmax_cross_entropy.cuh"
+#include "ist/backend/cuda/sparse_matmul.cuh"
+#include "ist/core/error.hpp"
 #include "ist/core/shape.hpp"
 
 namespace ist::cuda {
@@ -100,6 +108,116 @@ struct Compute {
   static LossResult softmax_cross_entropy(CudaContext& ctx, int n, int classes, const float* logits,
                                           const std::int32_t* labels, float* dlogits) {
     return cuda::softmax_cross_entropy(ctx, n, classes, logits, labels, dlogits);
+  }
+
+  // The graph networks' ops (SageNetwork, GcnNetwork), the members of the same names in ist::eigen::Compute:
+  // cuSPARSE products (sparse_matmul.cuh), dropout with the Eigen masks, layer norm and the layout steps
+  // (graph_ops.cuh), ReLU and scale (elementwise.cuh).
+  //
+  // Sparse<T>: a device CSR matrix and its transpose (CsrMatrix; float only).
+  // SparseOperand<T>: a host matrix (Eigen, compressed row-major) as the operand of the sparse products:
+  // bind(ctx, host) uploads it unless it is the matrix uploaded last (the same object, arrays and sizes: a
+  // matrix changed in place keeps them, so forget() first), get() is the device matrix, values() and nnz() its
+  // nonzeros on the device, forget() frees the device copy.
+  template <class T>
+  using Sparse = CsrMatrix;
+  template <class T>
+  class SparseOperand {
+    static_assert(std::is_same_v<T, float>, "ist::cuda::Compute::SparseOperand: float only");
+
+   public:
+    using Host = Eigen::SparseMatrix<float, Eigen::RowMajor, int>;
+    void bind(CudaContext& ctx, const Host& host) {
+      IST_CHECK(host.isCompressed(),
+                "ist::cuda::Compute::SparseOperand::bind: expected a compressed sparse matrix (call makeCompressed())");
+      const Key key{&host, host.outerIndexPtr(), host.innerIndexPtr(), host.valuePtr(), host.nonZeros(), host.rows(),
+                    host.cols()};
+      if (m_ && key == key_) return;
+      const std::size_t rows = std::size_t(host.rows()), nnz = std::size_t(host.nonZeros());
+      m_.reset();
+      m_ = std::make_unique<CsrMatrix>(ctx, int(host.rows()), int(host.cols()),
+                                       std::span<const int>(host.outerIndexPtr(), rows + 1),
+                                       std::span<const int>(host.innerIndexPtr(), nnz),
+                                       std::span<const float>(host.valuePtr(), nnz));
+      key_ = key;
+    }
+    void forget() {
+      m_.reset();
+      key_ = Key{};
+    }
+    CsrMatrix& get() const {
+      IST_CHECK(m_, "ist::cuda::Compute::SparseOperand: no matrix bound");
+      return *m_;
+    }
+    const float* values() const { return get().values(); }
+    std::size_t nnz() const { return get().nnz(); }
+
+   private:
+    struct Key {
+      const Host* host = nullptr;
+      const int* outer = nullptr;
+      const int* inner = nullptr;
+      const float* values = nullptr;
+      Eigen::Index nnz = -1, rows = -1, cols = -1;
+      bool operator==(const Key&) const = default;
+    };
+    std::unique_ptr<CsrMatrix> m_;
+    Key key_;
+  };
+  static constexpr bool sparse_row_blocks = false;
+
+  static void spmm(CudaContext& ctx, CsrMatrix& a, const float* b, int n, float* y, const float* values = nullptr) {
+    cuda::spmm(ctx, a, b, n, y, values);
+  }
+  // Rows [first, first + count) of a times b: the whole matrix only (first = 0, count = a.rows()).
+  static void spmm_rows(CudaContext& ctx, CsrMatrix& a, std::ptrdiff_t first, std::ptrdiff_t count, const float* b,
+                        int n, float* y, const float* values = nullptr) {
+    IST_CHECK(first == 0 && count == a.rows(), "ist::cuda::Compute::spmm_rows: expected all ", a.rows(),
+              " rows (the CUDA policy multiplies whole matrices), found rows [", first, ", ", first + count, ")");
+    cuda::spmm(ctx, a, b, n, y, values);
+  }
+  static void spmm_transposed_add(CudaContext& ctx, CsrMatrix& a, const float* b, int n, float* y,
+                                  const float* values = nullptr) {
+    cuda::spmm_transposed_add(ctx, a, b, n, y, values);
+  }
+  static void dropout_forward(CudaContext& ctx, std::size_t count, double p, std::uint64_t seed, const float* x,
+                              float* y, float* mask) {
+    cuda::dropout_forward(ctx, count, p, seed, x, y, mask);
+  }
+  static void dropout_backward(CudaContext& ctx, std::size_t count, const float* mask, const float* dy, float* dx) {
+    cuda::dropout_backward(ctx, count, mask, dy, dx);
+  }
+  static void layer_norm_forward(CudaContext& ctx, std::size_t rows, std::size_t cols, const float* x, float* y,
+                                 float* save_mean, float* save_invstd, float eps = 1e-5f) {
+    cuda::layer_norm_forward(ctx, rows, cols, x, y, save_mean, save_invstd, eps);
+  }
+  static void layer_norm_backward(CudaContext& ctx, std::size_t rows, std::size_t cols, const float* y,
+                                  const float* dy, const float* invstd, float* dx) {
+    cuda::layer_norm_backward(ctx, rows, cols, y, dy, invstd, dx);
+  }
+  static void concat_rows(CudaContext& ctx, std::size_t n, std::size_t a_cols, const float* a, std::size_t b_cols,
+                          const float* b, float* out) {
+    cuda::concat_rows(ctx, n, a_cols, a, b_cols, b, out);
+  }
+  static void split_rows(CudaContext& ctx, std::size_t n, std::size_t a_cols, std::size_t b_cols, const float* in,
+                         float* a, float* b) {
+    cuda::split_rows(ctx, n, a_cols, b_cols, in, a, b);
+  }
+  static void transpose(CudaContext& ctx, int rows, int cols, const float* src, float* dst) {
+    cuda::transpose(ctx, rows, cols, src, dst);
+  }
+  static void transpose_add(CudaContext& ctx, int rows, int cols, const float* src, float* dst) {
+    cuda::transpose_add(ctx, rows, cols, src, dst);
+  }
+  static void fill_zero(CudaContext& ctx, std::size_t count, float* p) { cuda::fill_zero(ctx, count, p); }
+  static void relu(CudaContext& ctx, std::size_t count, const float* x, float* y) {
+    cuda::relu_forward(ctx, count, x, y);
+  }
+  static void relu_mask(CudaContext& ctx, std::size_t count, const float* y, const float* dy, float* dx) {
+    cuda::relu_backward(ctx, count, y, dy, dx);
+  }
+  static void scale(CudaContext& ctx, std::size_t count, float s, const float* x, float* y) {
+    cuda::scale_copy(ctx, count, s, x, y);
   }
 
   // A device-to-device copy that returns when done (the Eigen policy has the same member). Optimizers are

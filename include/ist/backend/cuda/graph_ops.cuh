@@ -1,8 +1,9 @@
 #pragma once
 // The graph networks' row and element-wise ops on the GPU (what SageNetwork and GcnNetwork use besides the
-// linear maps and the sparse products): the non-affine layer norm, row concatenation and its inverse, dropout
-// with the Eigen backend's masks bit for bit, and the cross-entropy over a subset of the nodes. Same shapes
-// and contracts as the Eigen ops named at each function, plus the context (first parameter). Every pointer is
+// linear maps and the sparse products): the non-affine layer norm, row concatenation and its inverse, a
+// transpose (set or added) and zeroing, dropout with the Eigen backend's masks bit for bit, and the
+// cross-entropy over a subset of the nodes. Same shapes and contracts as the Eigen ops named at each function
+// (layer_norm.hpp, graph_ops.hpp, dropout.hpp, node_cross_entropy.hpp), with the context first. Every pointer is
 // device memory; every op is asynchronous on ctx.stream() except node_cross_entropy, which returns its result
 // to the host (and synchronizes). The ReLU and its backward (eigen::detail::relu, relu_mask) are
 // cuda::relu_forward and relu_backward (elementwise.cuh).
@@ -284,6 +285,17 @@ __global__ void split_rows(std::size_t n, std::size_t a_cols, std::size_t b_cols
   }
 }
 
+// dst [cols, rows] = src^T (kAdd: +=) for src [rows, cols]; a thread per element of src (coalesced reads).
+template <bool kAdd, class T>
+__global__ void transpose(std::size_t rows, std::size_t cols, const T* src, T* dst) {
+  const std::size_t total = rows * cols;
+  for (std::size_t i = detail::global_thread(); i < total; i += detail::grid_threads()) {
+    const std::size_t r = i / cols, c = i - r * cols;
+    if constexpr (kAdd) dst[c * rows + r] += src[i];
+    else dst[c * rows + r] = src[i];
+  }
+}
+
 inline constexpr int dropout_threads = 64;  // threads per block, one per chunk of 4096 elements
 
 // Chunks k of the mask (and y = x * mask where x is not null), one thread per chunk.
@@ -473,6 +485,31 @@ inline void split_rows(CudaContext& ctx, std::size_t n, std::size_t a_cols, std:
   kernels::split_rows<<<detail::grid_for(total), detail::block_threads, 0, ctx.stream()>>>(n, a_cols, b_cols, in, a,
                                                                                           b);
   IST_CUDA_CHECK_LAUNCH("split_rows");
+}
+
+// = eigen::transpose: dst [cols, rows] = src^T for src [rows, cols]. dst must not overlap src.
+inline void transpose(CudaContext& ctx, int rows, int cols, const float* src, float* dst) {
+  IST_CHECK(rows >= 0 && cols >= 0, "ist::cuda::transpose: expected sizes >= 0, found ", rows, " x ", cols);
+  const std::size_t total = std::size_t(rows) * std::size_t(cols);
+  if (total == 0) return;
+  kernels::transpose<false><<<detail::grid_for(total), detail::block_threads, 0, ctx.stream()>>>(
+      std::size_t(rows), std::size_t(cols), src, dst);
+  IST_CUDA_CHECK_LAUNCH("transpose");
+}
+
+// = eigen::transpose_add: dst [cols, rows] += src^T for src [rows, cols]. dst must not overlap src.
+inline void transpose_add(CudaContext& ctx, int rows, int cols, const float* src, float* dst) {
+  IST_CHECK(rows >= 0 && cols >= 0, "ist::cuda::transpose_add: expected sizes >= 0, found ", rows, " x ", cols);
+  const std::size_t total = std::size_t(rows) * std::size_t(cols);
+  if (total == 0) return;
+  kernels::transpose<true><<<detail::grid_for(total), detail::block_threads, 0, ctx.stream()>>>(
+      std::size_t(rows), std::size_t(cols), src, dst);
+  IST_CUDA_CHECK_LAUNCH("transpose_add");
+}
+
+// = eigen::fill_zero: p[0, count) = 0.
+inline void fill_zero(CudaContext& ctx, std::size_t count, float* p) {
+  if (count > 0) IST_CUDA_CHECK(cudaMemsetAsync(p, 0, count * sizeof(float), ctx.stream()));
 }
 
 // = eigen::dropout_forward: y = x * mask with a fresh mask [count] (saved): 0 with probability p, else

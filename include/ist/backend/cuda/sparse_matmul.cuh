@@ -30,7 +30,10 @@ namespace ist::cuda {
 
 namespace kernels {
 
-__global__ void permute_values(std::size_t n, const int* from, const float* src, float* dst) {
+// dst[i] = src[from[i]]. (A template only so that it is inline: this header is in every .cu file that includes
+// compute.cuh.)
+template <class T>
+__global__ void permute_values(std::size_t n, const int* from, const T* src, T* dst) {
   for (std::size_t i = detail::global_thread(); i < n; i += detail::grid_threads()) dst[i] = src[from[i]];
 }
 
@@ -87,6 +90,8 @@ class CsrMatrix {
   int rows() const { return rows_; }
   int cols() const { return cols_; }
   std::size_t nnz() const { return nnz_; }
+  // The nonzero values on the device, in the host matrix's storage order (what `values` overrides).
+  const float* values() const { return values_.data(); }
 
   // y [rows_out, n] = beta * y + op * b, with op = a or a^T.
   void multiply(CudaContext& ctx, bool transpose, const float* b, int n, float* y, float beta, const float* values) {
@@ -95,7 +100,7 @@ class CsrMatrix {
     if (values) {  // this call's nonzero values (a's storage order); the descriptor keeps them until reset below
       const float* v = values;
       if (transpose && nnz_ > 0) {
-        kernels::permute_values<<<detail::grid_for(nnz_), detail::block_threads, 0, ctx.stream()>>>(
+        kernels::permute_values<float><<<detail::grid_for(nnz_), detail::block_threads, 0, ctx.stream()>>>(
             nnz_, from_.data(), values, t_override_.data());
         IST_CUDA_CHECK_LAUNCH("permute_values");
         v = t_override_.data();
