@@ -62,7 +62,7 @@ TEST_CASE("cuda graph ops: the device random streams and dropout chunks equal is
     for (const std::uint64_t id : {0ull, 1ull, 7ull, 4095ull, 1ull << 40}) {
       seeds_equal = seeds_equal && cuda::detail::device_derive_seed(seed, id) == derive_seed(seed, {id});
       Rng rng(seed, {id});
-      cuda::detail::DeviceXoshiro device_rng(cuda::detail::device_derive_seed(seed, id));
+      Rng device_rng(cuda::detail::device_derive_seed(seed, id));
       for (int j = 0; j < 100; ++j) draws_equal = draws_equal && device_rng() == rng();
     }
   CHECK(seeds_equal);

@@ -30,41 +30,14 @@ using LossResult = ::ist::eigen::LossResult;
 
 namespace detail {
 
-// ist::mix64, callable on the device.
-__host__ __device__ constexpr std::uint64_t device_mix64(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-// ist::derive_seed(seed, {id}) (one stream id), callable on the device.
+// ist::derive_seed(seed, {id}) for one stream id, callable on the device (ist::mix64 and ist::Rng are constexpr,
+// so device code calls them as they are under --expt-relaxed-constexpr; derive_seed's initializer_list is not).
 __host__ __device__ constexpr std::uint64_t device_derive_seed(std::uint64_t seed, std::uint64_t id) {
-  return device_mix64(device_mix64(seed) ^ device_mix64(id + 0x632be59bd9b4e019ULL));
+  return ::ist::mix64(::ist::mix64(seed) ^ ::ist::mix64(id + 0x632be59bd9b4e019ULL));
 }
 static_assert(device_derive_seed(0, 0) == ::ist::derive_seed(0, {0}) &&
                   device_derive_seed(20240607, 12345) == ::ist::derive_seed(20240607, {12345}),
               "device_derive_seed must equal ist::derive_seed");
-
-// The xoshiro256** stream of ist::Rng(seed), seeded the same way, callable on the device.
-struct DeviceXoshiro {
-  std::uint64_t s[4];
-  __host__ __device__ explicit DeviceXoshiro(std::uint64_t seed) {
-    for (std::uint64_t i = 0; i < 4; ++i) s[i] = device_mix64(seed + i * 0x9e3779b97f4a7c15ULL);
-  }
-  __host__ __device__ std::uint64_t operator()() {
-    const std::uint64_t x = s[1] * 5;
-    const std::uint64_t result = ((x << 7) | (x >> 57)) * 9;
-    const std::uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
-    return result;
-  }
-};
 
 inline constexpr std::size_t dropout_chunk = 4096;  // elements per random stream, = eigen::detail::kDropoutChunk
 
@@ -84,7 +57,7 @@ inline DropoutDraw dropout_draw(double p) {
 __host__ __device__ inline void dropout_mask_chunk(std::uint64_t seed, std::uint64_t k, DropoutDraw d,
                                                    std::size_t first, std::size_t last, const float* x, float* y,
                                                    float* mask) {
-  DeviceXoshiro rng(device_derive_seed(seed, k));
+  ::ist::Rng rng(device_derive_seed(seed, k));
   for (std::size_t i = first; i < last; i += 2) {
     const std::uint64_t r = rng();
     const float m0 = (r & 0xffffffffu) >= d.threshold ? d.keep : 0.0f;
