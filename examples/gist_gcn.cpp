@@ -13,6 +13,7 @@
 //   gist-gcn --optimizer novograd --lr 0.01           # another optimizer
 //   gist-gcn -S 4 --checkpoint-dir ckpt --resume      # continue a killed run, bit for bit
 //   mpirun -np 4 gist-gcn                             # one sub-GCN per MPI rank (S = ranks)
+//   gist-gcn --backend cuda -S 2                      # the sub-GCNs as CUDA streams on one GPU (cuBLAS, cuSPARSE)
 //
 // Prints one line per round (loss, accuracy, bytes moved, step time), writes one JSON row per round to
 // --metrics, and ends with a summary: final test accuracy, bytes moved versus local SGD, wall time.
@@ -123,6 +124,12 @@ int main(int argc, char** argv) {
   app.add_option("--seeds", o.seeds, "repeat with seeds seed, seed+1, ... and report mean +- std")
       ->capture_default_str();
   app.add_flag("--mpi", o.mpi, "workers are MPI ranks, S = the number of ranks (automatic under mpirun)");
+  app.add_option("--backend", o.backend,
+                 "cpu (Eigen) | cuda (cuBLAS and cuSPARSE; the S workers run as streams on one GPU; the models of "
+                 "docs/graphs.md's GPU list)")
+      ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--gpu", o.gpu, "--backend cuda: the CUDA device")->capture_default_str();
+  app.add_flag("--tf32", o.tf32, "--backend cuda: allow TF32 tensor cores in the dense products (~1e-3 relative error)");
   CLI11_PARSE(app, argc, argv);
   o.workers_given = app.count("--workers") > 0;
 
@@ -130,6 +137,12 @@ int main(int argc, char** argv) {
   ist::examples::MpiSession mpi(argc, argv, use_mpi);
   try {
     mpi.require_built_with_mpi("gist-gcn", o.mpi);
+#if !IST_WITH_CUDA
+    IST_CHECK(o.backend != "cuda", "--backend cuda: this gist-gcn was built without the CUDA backend; reconfigure "
+              "where nvcc, cuBLAS and cuDNN are found (-DIST_ENABLE_CUDA=ON), or use --backend cpu");
+#endif
+    IST_CHECK(o.backend != "cuda" || !use_mpi, "--backend cuda under mpirun: gist-gcn runs its GPU workers as streams "
+              "of one process; run it without mpirun (-S sets the number of workers)");
     if (use_mpi) {
       IST_CHECK(!o.workers_given || o.workers == mpi.ranks(), "-S/--workers: under MPI, S is the number of ranks (",
                 mpi.ranks(), "), found -S ", o.workers);
@@ -215,6 +228,9 @@ int main(int argc, char** argv) {
                     t.graph.clusters_per_batch, ist::GraphBatches::steps_per_epoch(g, t, o.workers));
       std::fflush(stdout);
     }
+#if IST_WITH_CUDA
+    if (o.backend == "cuda") return run_on_cuda(o, g, mpi);
+#endif
     return o.model == "sage" ? run_sage(o, g, mpi) : run_gcn(o, g, mpi);
   } catch (const std::exception& e) {
     return mpi.fail("gist-gcn", e);

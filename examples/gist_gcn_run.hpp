@@ -1,8 +1,10 @@
 #pragma once
-// What gist-gcn's translation units share (gist_gcn.cpp: main and the GCN models; gist_sage_models.cpp: the
-// GraphSAGE models): the options, and one run of a model type on a graph, over seeds.
+// What gist-gcn's translation units share (gist_gcn.cpp: main and the GCN models; gist_sage_models.cpp,
+// gist_large_models.cpp: the GraphSAGE models; gist_gcn_cuda.cu: the models of --backend cuda): the options, and
+// one run of a model type on a graph and a backend, over seeds.
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,9 @@ struct Options {
   int seeds = 1;
   bool sequential = false;
   std::string norm = "none";
+  std::string backend = "cpu";   // cpu (Eigen) | cuda (the workers as CUDA streams on one GPU)
+  int gpu = 0;                   // --backend cuda: the device
+  bool tf32 = false;             // --backend cuda: TF32 tensor cores in the dense products
   ist::examples::OptimizerOptions optimizer;
   ist::examples::RunFlags run;
   ist::TrainerConfig trainer;
@@ -74,10 +79,32 @@ constexpr int kLargeGraphWidths[] = {256, 1024, 8192};
 constexpr int kWidths[] = {16, 32, 64, 128, 256, 512, 1024};
 constexpr int kDeepSageWidths[] = {128, 256};
 
-// Trains once with `seed` on `backend` (in process or MPI ranks); every rank returns the same result.
+// A Sage with `Layers` layers: Layers - 1 hidden SageConv<H>, then the classifier SageConv<C>.
+template <int F, int H, int C, int Layers>
+struct SageOf;
+template <int F, int H, int C>
+struct SageOf<F, H, C, 2> {
+  using type = ist::Sage<ist::Input<F>, ist::SageConv<H>, ist::SageConv<C>>;
+};
+template <int F, int H, int C>
+struct SageOf<F, H, C, 3> {
+  using type = ist::Sage<ist::Input<F>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<C>>;
+};
+template <int F, int H, int C>
+struct SageOf<F, H, C, 4> {
+  using type = ist::Sage<ist::Input<F>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<C>>;
+};
+template <int F, int H, int C>
+struct SageOf<F, H, C, 5> {
+  using type = ist::Sage<ist::Input<F>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<H>,
+                         ist::SageConv<C>>;
+};
+
+// Trains once with `seed` on `backend` (CpuBackend: in process or MPI ranks; CudaBackend: streams on one GPU);
+// every rank returns the same result. `where` says where the workers run, for the run's header.
 template <class Net, class Backend>
-ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphSource& g, std::uint64_t seed,
-                        bool verbose) {
+ist::FitResult run_once(const Options& o, Backend backend, const std::string& where, const ist::GraphSource& g,
+                        std::uint64_t seed, bool verbose) {
   ist::AnyDecomposer decomposer = ist::Replicate{};
   if (o.protocol == "gist") decomposer = ist::examples::with_shares(o.run, ist::WidthwiseRandom{});
   auto cfg = o.trainer;
@@ -89,9 +116,9 @@ ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphSourc
                   ist::examples::make_optimizer<typename Trainer::Context>(o.optimizer));
   if (verbose && root) {
     std::printf("%s", trainer.info().summary().c_str());
-    std::printf("protocol %s (%s), S = %d workers x %d threads, L = %d local steps, %g epochs, optimizer %s%s, "
+    std::printf("protocol %s (%s), S = %d workers %s, L = %d local steps, %g epochs, optimizer %s%s, "
                 "dropout %g, norm %s, optimizer state %s, seed %llu\n",
-                o.protocol.c_str(), std::string(decomposer.name()).c_str(), workers, o.threads, cfg.local_steps,
+                o.protocol.c_str(), std::string(decomposer.name()).c_str(), workers, where.c_str(), cfg.local_steps,
                 cfg.epochs, ist::examples::describe(trainer.optimizer()).c_str(),
                 cfg.graph.decay_first_layer_only ? " (decay on the first layer)" : "", cfg.graph.dropout,
                 o.norm.c_str(), o.run.optimizer_state.c_str(), (unsigned long long)seed);
@@ -108,26 +135,18 @@ ist::FitResult run_once(const Options& o, Backend backend, const ist::GraphSourc
   return r;
 }
 
-// One training run of a model type (run_once<Net>), with the communicator of this invocation.
-using RunOnce = ist::FitResult (*)(const Options&, ist::CpuBackend<ist::AnyComm>, const ist::GraphSource&,
-                                   std::uint64_t seed, bool verbose);
+// One training run of a model type on a backend (run_once<Net>(options, backend, ...)) for a seed.
+using RunSeed = std::function<ist::FitResult(std::uint64_t seed, bool verbose)>;
 
 // Trains o.seeds times (seeds o.trainer.seed, +1, ...) and prints each run's summary and their mean.
 inline int run_seeds(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi,
-                     RunOnce run_once) {
+                     const RunSeed& run_seed) {
   std::vector<double> acc;
   std::uint64_t bytes = 0, local = 0;
   double wall = 0;
   for (int s = 0; s < o.seeds; ++s) {
     const std::uint64_t seed = o.trainer.seed + std::uint64_t(s);
-    // One communicator type for both ways of running, so each model's trainer is compiled once.
-    auto comm = [&]() -> ist::AnyComm {
-#if IST_WITH_MPI
-      if (mpi.active()) return ist::MpiComm();
-#endif
-      return ist::InProcessComm(o.protocol == "single" ? 1 : o.workers, !o.sequential);
-    };
-    const ist::FitResult r = run_once(o, ist::CpuBackend<ist::AnyComm>(comm(), o.threads), g, seed, s == 0);
+    const ist::FitResult r = run_seed(seed, s == 0);
     // Every rank prints its summary: the final evaluation is shared, so all ranks print the same figures.
     std::printf("summary%s: %s %s on %s (width %d, %d layers), seed %llu, %zu rounds, final test accuracy %.4f (loss "
                 "%.4f), val accuracy %.4f, moved %.2f MB = %.3fx local SGD's %.2f MB (data-parallel all-reduce: "
@@ -158,14 +177,31 @@ inline int run_seeds(const Options& o, const ist::GraphSource& g, const ist::exa
   return 0;
 }
 
+// The CPU backend's communicator: MPI ranks under mpirun, else the workers as threads of this process. One
+// communicator type for both ways of running, so each model's trainer is compiled once.
+inline ist::AnyComm cpu_comm(const Options& o, const ist::examples::MpiSession& mpi) {
+#if IST_WITH_MPI
+  if (mpi.active()) return ist::MpiComm();
+#else
+  (void)mpi;
+#endif
+  return ist::InProcessComm(o.protocol == "single" ? 1 : o.workers, !o.sequential);
+}
+
+// Net on the CPU backend, over o.seeds seeds.
 template <class Net>
 int run(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi) {
-  return run_seeds(o, g, mpi, &run_once<Net, ist::CpuBackend<ist::AnyComm>>);
+  const std::string where = "x " + std::to_string(o.threads) + " threads";
+  return run_seeds(o, g, mpi, [&](std::uint64_t seed, bool verbose) {
+    return run_once<Net>(o, ist::CpuBackend<ist::AnyComm>(cpu_comm(o, mpi), o.threads), where, g, seed, verbose);
+  });
 }
 
 // The model registries, one per translation unit: the compile-time widths and depths each model has.
 int run_gcn(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi);
 int run_sage(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi);
 int run_large_sage(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi);
+// --backend cuda (gist_gcn_cuda.cu, built with the CUDA backend: IST_WITH_CUDA): its own, smaller registry.
+int run_on_cuda(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi);
 
 }  // namespace gist_gcn

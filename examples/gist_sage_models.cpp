@@ -6,27 +6,6 @@ namespace gist_gcn {
 
 namespace {
 
-// A Sage with `Layers` layers: Layers - 1 hidden SageConv<H>, then the classifier SageConv<C>.
-template <int F, int H, int C, int Layers>
-struct SageOf;
-template <int F, int H, int C>
-struct SageOf<F, H, C, 2> {
-  using type = ist::Sage<ist::Input<F>, ist::SageConv<H>, ist::SageConv<C>>;
-};
-template <int F, int H, int C>
-struct SageOf<F, H, C, 3> {
-  using type = ist::Sage<ist::Input<F>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<C>>;
-};
-template <int F, int H, int C>
-struct SageOf<F, H, C, 4> {
-  using type = ist::Sage<ist::Input<F>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<C>>;
-};
-template <int F, int H, int C>
-struct SageOf<F, H, C, 5> {
-  using type = ist::Sage<ist::Input<F>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<H>, ist::SageConv<H>,
-                         ist::SageConv<C>>;
-};
-
 template <int F, int C>
 int sage_with_width(const Options& o, const ist::GraphSource& g, const ist::examples::MpiSession& mpi) {
   auto shallow = [&]<int H>() {

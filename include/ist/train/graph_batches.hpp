@@ -21,10 +21,11 @@
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <type_traits>
 #include <vector>
 
 #include "ist/backend/eigen/cpu_context.hpp"
+#include "ist/backend/eigen/elementwise.hpp"
+#include "ist/backend/eigen/graph_ops.hpp"
 #include "ist/backend/eigen/node_cross_entropy.hpp"
 #include "ist/core/error.hpp"
 #include "ist/core/rng.hpp"
@@ -155,14 +156,15 @@ struct GraphBatches {
     return {wk.order.begin() + std::ptrdiff_t(at), wk.order.begin() + std::ptrdiff_t(at + q)};
   }
 
+  // Every policy runs the same steps: params and grads are the policy's memory (the host's, or the GPU's on
+  // ist::CudaBackend), the graph's matrices are host Eigen matrices that the network binds (the CUDA policy
+  // uploads them), and the three ops below are found through the context (ADL): zeroing, y += a x (the first
+  // layer's decay), and the loss of the scored nodes from host label and node lists (eigen::score_nodes, or
+  // cuda::score_nodes, which uploads them).
   template <class Traits, class Context, class Net, class Opt, class LrOf>
-  static StepStats run(Context&, Net& net, Opt& opt, std::span<float> params, std::span<float> grads,
+  static StepStats run(Context& ctx, Net& net, Opt& opt, std::span<float> params, std::span<float> grads,
                        const ParamLayout& layout, const SubnetSpec& spec, Worker& wk, const LocalRun& r,
                        LrOf&& lr_of) {
-    // The graph networks compile on the CUDA policy too, but these steps hand them host memory and score the loss
-    // with the Eigen op: a GPU backend is refused until they are wired for it.
-    static_assert(std::is_same_v<Context, eigen::CpuContext>,
-                  "ist::GraphBatches: graph training runs on the CPU backend (eigen::CpuContext) so far");
     const TrainerConfig& cfg = *r.config;
     // Kipf & Welling decay the first layer only: block 0, first in the compact buffer (a GCN: its weight; a
     // GraphSAGE: its weight and bias).
@@ -191,12 +193,12 @@ struct GraphBatches {
       fwd.seed = derive_seed(cfg.seed, {kDropoutStream, std::uint64_t(r.worker), r.round, std::uint64_t(i)});
       const float* logits =
           net.forward(params.data(), layout, g.features, aggregation<Traits>(g, "ist::GraphBatches"), fwd);
-      const auto l = eigen::node_cross_entropy<float>(std::size_t(g.num_nodes), Net::num_classes, logits,
-                                                      g.labels.data(), g.train, net.dlogits());
-      std::fill(grads.begin(), grads.end(), 0.f);
+      const auto l = score_nodes(ctx, std::size_t(g.num_nodes), Net::num_classes, logits,
+                                 std::span<const std::int32_t>(g.labels), std::span<const std::int32_t>(g.train),
+                                 net.dlogits());
+      fill_zero(ctx, grads.size(), grads.data());
       net.backward(params.data(), grads.data(), layout);
-      if (wd > 0)
-        for (std::size_t k = 0; k < decayed; ++k) grads[k] += wd * params[k];
+      if (wd > 0) add_scaled(ctx, decayed, wd, static_cast<const float*>(params.data()), grads.data());
       opt.step(params, std::span<const float>(grads), lr);
       s.loss_sum += l.loss * double(g.train.size());
       s.step_loss.push_back(l.loss);
@@ -208,11 +210,9 @@ struct GraphBatches {
   }
 
   template <class Traits, class Context, class Net>
-  static Evaluation evaluate(Context&, Net& net, std::span<const float> params, const SubnetSpec& all,
+  static Evaluation evaluate(Context& ctx, Net& net, std::span<const float> params, const SubnetSpec& all,
                              const ParamLayout& layout, const GraphSource& src, const TrainerConfig& cfg,
                              std::span<const double> scale) {
-    static_assert(std::is_same_v<Context, eigen::CpuContext>,
-                  "ist::GraphBatches: graph evaluation runs on the CPU backend (eigen::CpuContext) so far");
     const GraphDataset& g = src.whole("ist::GraphBatches::evaluate");
     // A network with an inference-only workspace evaluates the whole graph in a fraction of the memory.
     if constexpr (requires { net.configure(1, GraphPass::Inference); })
@@ -228,8 +228,9 @@ struct GraphBatches {
     auto score = [&](const std::vector<std::int32_t>& nodes) {
       EvalResult r;
       if (nodes.empty()) return r;
-      const auto l = eigen::node_cross_entropy<float>(std::size_t(g.num_nodes), Net::num_classes, logits,
-                                                      g.labels.data(), nodes, nullptr);
+      const auto l = score_nodes(ctx, std::size_t(g.num_nodes), Net::num_classes, logits,
+                                 std::span<const std::int32_t>(g.labels), std::span<const std::int32_t>(nodes),
+                                 static_cast<float*>(nullptr));
       r.loss = l.loss;
       r.samples = int(nodes.size());
       r.accuracy = double(l.correct) / r.samples;

@@ -1,5 +1,5 @@
 #pragma once
-// Element-wise ops on flat device tensors: ReLU and the scaled residual add of a pre-activation block.
+// Element-wise ops on flat device tensors: ReLU, the scaled residual add of a pre-activation block, sums.
 // Same contracts as ist/backend/eigen/elementwise.hpp; every pointer covers `count` elements, all
 // asynchronous on the context's stream.
 // Gradient contract: input gradients overwrite unless the name says add.
@@ -42,6 +42,11 @@ __global__ void add_to(std::size_t count, const T* x, T* y) {
   for (std::size_t i = detail::global_thread(); i < count; i += detail::grid_threads()) y[i] += x[i];
 }
 
+template <class T>
+__global__ void add_scaled(std::size_t count, T a, const T* x, T* y) {
+  for (std::size_t i = detail::global_thread(); i < count; i += detail::grid_threads()) y[i] = fma(a, x[i], y[i]);
+}
+
 }  // namespace kernels
 
 // y = max(x, 0) as eigen::detail::relu (x < 0 ? 0 : x: -0 and NaN stay as they are); y may alias x.
@@ -78,6 +83,13 @@ inline void add_to(CudaContext& ctx, std::size_t count, const float* x, float* y
   if (count == 0) return;
   kernels::add_to<<<detail::grid_for(count), detail::block_threads, 0, ctx.stream()>>>(count, x, y);
   IST_CUDA_CHECK_LAUNCH("add_to");
+}
+
+// y += a x (one rounding, as the Eigen op's fused multiply-add on processors with FMA).
+inline void add_scaled(CudaContext& ctx, std::size_t count, float a, const float* x, float* y) {
+  if (count == 0) return;
+  kernels::add_scaled<<<detail::grid_for(count), detail::block_threads, 0, ctx.stream()>>>(count, a, x, y);
+  IST_CUDA_CHECK_LAUNCH("add_scaled");
 }
 
 }  // namespace ist::cuda

@@ -4,18 +4,19 @@
 // transpose (set or added) and zeroing, dropout with the Eigen backend's masks bit for bit, and the
 // cross-entropy over a subset of the nodes. Same shapes and contracts as the Eigen ops named at each function
 // (layer_norm.hpp, graph_ops.hpp, dropout.hpp, node_cross_entropy.hpp), with the context first. Every pointer is
-// device memory; every op is asynchronous on ctx.stream() except node_cross_entropy, which returns its result
-// to the host (and synchronizes). The ReLU and its backward (eigen::detail::relu, relu_mask) are
+// device memory (but score_nodes' host lists); every op is asynchronous on ctx.stream() except
+// node_cross_entropy and score_nodes, which return their result to the host (and synchronize). The ReLU and its backward (eigen::detail::relu, relu_mask) are
 // cuda::relu_forward and relu_backward (elementwise.cuh).
 // Gradient contract: input gradients overwrite (none of these ops has parameters).
 // Scratch: slot 1 (node_cross_entropy: per-block sums and the result), slot 2 (layer norm's partial sums, only
-// when a row is split over several blocks).
+// when a row is split over several blocks); score_nodes also uses the context's input slots 0 and 1.
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "ist/backend/cuda/check.cuh"
 #include "ist/backend/cuda/cuda_context.cuh"
@@ -542,6 +543,20 @@ inline LossResult node_cross_entropy(CudaContext& ctx, std::size_t rows, int cla
   result.loss = t.loss_sum * inv_n;
   result.correct = int(t.correct);
   return result;
+}
+
+// = eigen::score_nodes: node_cross_entropy with labels [rows] and the node list in host memory (the graph
+// training loop's form on every policy): both are uploaded to ctx's input slots 0 and 1 (CudaContext::
+// upload_input), then scored as above. Returns to the host.
+inline LossResult score_nodes(CudaContext& ctx, std::size_t rows, int classes, const float* logits,
+                              std::span<const std::int32_t> labels, std::span<const std::int32_t> nodes,
+                              float* dlogits) {
+  IST_CHECK(labels.size() == rows, "ist::cuda::score_nodes: expected ", rows, " labels (one per row), found ",
+            labels.size());
+  IST_CHECK(!nodes.empty(), "ist::cuda::score_nodes: expected at least one node to score, found none");
+  const std::int32_t* y = ctx.upload_input(0, labels.data(), labels.size());
+  const std::int32_t* n = ctx.upload_input(1, nodes.data(), nodes.size());
+  return node_cross_entropy(ctx, rows, classes, logits, y, n, nodes.size(), dlogits);
 }
 
 }  // namespace ist::cuda

@@ -65,4 +65,10 @@ void add_to(CpuContext& ctx, std::size_t count, const T* x, T* y) {
   detail::over_ranges(ctx, count, [&](std::size_t i, std::size_t n) { detail::add(x + i, y + i, n); });
 }
 
+// y += a x.
+template <class T>
+void add_scaled(CpuContext& ctx, std::size_t count, T a, const T* x, T* y) {
+  detail::over_ranges(ctx, count, [&](std::size_t i, std::size_t n) { detail::axpy(a, x + i, y + i, n); });
+}
+
 }  // namespace ist::eigen

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <span>
 
+#include "ist/backend/eigen/cpu_context.hpp"
 #include "ist/backend/eigen/softmax_cross_entropy.hpp"
 #include "ist/core/error.hpp"
 
@@ -46,6 +47,17 @@ LossResult node_cross_entropy(std::size_t rows, int classes, const T* logits, co
   }
   r.loss *= inv_n;
   return r;
+}
+
+// node_cross_entropy with the context first and the labels and the node list in host memory, the form the graph
+// training loop (ist::GraphBatches) calls on every compute policy: logits and dlogits are the policy's memory
+// (ist::cuda::score_nodes uploads the two lists). labels: [rows].
+template <class T>
+LossResult score_nodes(CpuContext&, std::size_t rows, int classes, const T* logits,
+                       std::span<const std::int32_t> labels, std::span<const std::int32_t> nodes, T* dlogits) {
+  IST_CHECK(labels.size() == rows, "ist::eigen::score_nodes: expected ", rows, " labels (one per row), found ",
+            labels.size());
+  return node_cross_entropy(rows, classes, logits, labels.data(), nodes, dlogits);
 }
 
 }  // namespace ist::eigen
