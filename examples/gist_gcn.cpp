@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
                  "docs/graphs.md's GPU list)")
       ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--gpu", o.gpu, "--backend cuda: the CUDA device")->capture_default_str();
-  app.add_flag("--tf32", o.tf32, "--backend cuda: allow TF32 tensor cores in the dense products (~1e-3 relative error)");
+  app.add_flag("--tf32", o.tf32,
+               "--backend cuda: allow TF32 tensor cores in the dense products (~1e-3 relative error)");
   CLI11_PARSE(app, argc, argv);
   o.workers_given = app.count("--workers") > 0;
 

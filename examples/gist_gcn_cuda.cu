@@ -49,8 +49,8 @@ int planetoid(const Options& o, const ist::GraphSource& g, const ist::examples::
   if (o.model == "sage" && o.layers == 3 && o.width == 256)
     return run_cuda<typename SageOf<F, 256, C, 3>::type>(o, g, mpi);
   ist::fail("--backend cuda: no ", o.model, " with ", o.layers, " layers and width ", o.width, " is compiled for the "
-            "GPU on ", g.source(), " (the GPU models of the Planetoid graphs: --model gcn --layers 2 --width 16 or 256; "
-            "--model sage --layers 2 or 3 --width 256); use --backend cpu for the others");
+            "GPU on ", g.source(), " (the GPU models of the Planetoid graphs: --model gcn --layers 2 --width 16 or "
+            "256; --model sage --layers 2 or 3 --width 256); use --backend cpu for the others");
 }
 
 }  // namespace

@@ -86,6 +86,10 @@ TEST_CASE("mlp: ModelInfo names layers, tensors and width layers") {
   CHECK(info.tensors[6].name == "output.weight");
   CHECK(info.tensors[7].name == "output.bias");
   CHECK(info.tensors[7].shape == std::vector<int>{3});
+  // The summary's header names the width-wise layers (not "0 decomposable", the layer-wise count).
+  const std::string head = info.summary().substr(0, info.summary().find('\n'));
+  CHECK(head.find("2 hidden layers split width-wise (layer1: 5 units, layer2: 4 units)") != std::string::npos);
+  CHECK(head.find("decomposable") == std::string::npos);
 }
 
 TEST_CASE("mlp: batch norm over features: known values and finite differences (double)") {

@@ -31,9 +31,9 @@
 #if IST_GPU_TESTS_WITH_DATA
 #include "gpu_trainer_util.cuh"
 #include "../skip.hpp"
+#endif
 
 namespace test_cuda_trainer {
-#endif
 
 namespace {
 

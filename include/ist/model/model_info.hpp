@@ -60,11 +60,19 @@ struct ModelInfo {
       if (b.decomposable) n += b.param_count;
     return n;
   }
-  // One line per block: name, channels, stride, parameters, decomposable.
+  // A header line (for a width-wise model its hidden layers and units, else its layer-wise decomposable blocks),
+  // then one line per block: name, channels, stride, parameters, decomposable.
   std::string summary() const {
     std::ostringstream os;
-    os << name << ": " << num_params << " parameters in " << blocks.size() << " blocks, "
-       << decomposable_blocks().size() << " decomposable (" << decomposable_params() << " parameters)\n";
+    os << name << ": " << num_params << " parameters in " << blocks.size() << " blocks, ";
+    if (!width_layers.empty()) {
+      os << width_layers.size() << " hidden layer" << (width_layers.size() == 1 ? "" : "s") << " split width-wise (";
+      for (std::size_t l = 0; l < width_layers.size(); ++l)
+        os << (l ? ", " : "") << width_layers[l].name << ": " << width_layers[l].units << " units";
+      os << ")\n";
+    } else {
+      os << decomposable_blocks().size() << " decomposable (" << decomposable_params() << " parameters)\n";
+    }
     for (const auto& b : blocks)
       os << "  " << b.name << "  " << b.in_channels << "->" << b.out_channels << "  stride " << b.stride << "  "
          << b.param_count << " params" << (b.projection ? "  projection" : "")

@@ -5,8 +5,8 @@
 // cross-entropy over a subset of the nodes. Same shapes and contracts as the Eigen ops named at each function
 // (layer_norm.hpp, graph_ops.hpp, dropout.hpp, node_cross_entropy.hpp), with the context first. Every pointer is
 // device memory (but score_nodes' host lists); every op is asynchronous on ctx.stream() except
-// node_cross_entropy and score_nodes, which return their result to the host (and synchronize). The ReLU and its backward (eigen::detail::relu, relu_mask) are
-// cuda::relu_forward and relu_backward (elementwise.cuh).
+// node_cross_entropy and score_nodes, which return their result to the host (and synchronize). The ReLU and its
+// backward (eigen::detail::relu, relu_mask) are cuda::relu_forward and relu_backward (elementwise.cuh).
 // Gradient contract: input gradients overwrite (none of these ops has parameters).
 // Scratch: slot 1 (node_cross_entropy: per-block sums and the result), slot 2 (layer norm's partial sums, only
 // when a row is split over several blocks); score_nodes also uses the context's input slots 0 and 1.
