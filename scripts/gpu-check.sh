@@ -3,13 +3,16 @@
 #
 # On a machine with a CUDA GPU, one command for everything the GPU can check:
 #   1. configures a Release build with the CUDA backend (sm_90 unless CMAKE_CUDA_ARCHITECTURES is set);
-#   2. builds the GPU tests, the CUDA header check and (where CLI11 is found) the GPU benchmark and ist-train;
+#   2. builds the GPU tests, the CUDA header check and (where CLI11 is found) the GPU benchmark, ist-train and
+#      gist-gcn;
 #   3. runs ctest's gpu_tests: every op against Eigen, PreAct ResNet-20 against Eigen, the trainer with S = 2
 #      workers as streams against the Eigen trainer;
 #   4. runs bench/gpu/compare_pytorch_gpu.py: the PreAct ResNet-56 step (batch 128, 3x32x32) next to PyTorch,
 #      and the element-wise kernels' bandwidth against the device-to-device copy (skipped without PyTorch);
 #   5. where Fashion-MNIST is found and ist-train was built: one epoch of ResIST and of local SGD with
-#      ist-train --backend cuda (S = 4, L = 50, resnet26-fashion), the headline run on the GPU.
+#      ist-train --backend cuda (S = 4, L = 50, resnet26-fashion), the headline run on the GPU;
+#   6. where gist-gcn was built and ../shared/data/planetoid holds Cora: GIST of a 2-layer GraphSAGE (S = 2,
+#      100 epochs) with gist-gcn --backend cuda and then --backend cpu, the same seed: the GPU run next to the CPU's.
 # Writes OUTDIR/results.md (tables and key numbers) next to the logs (configure, build, test, bench, train).
 # Exits non-zero when a step fails.
 #
@@ -156,13 +159,14 @@ export IST_FASHION_MNIST_DIR="$fmnist"
 epochs=${IST_GPU_TRAIN_EPOCHS:-1}
 
 status_configure=skipped status_build=skipped status_test=skipped status_bench=skipped status_train=skipped
+status_graph=skipped
 t0=$(date +%s)
 echo "gpu-check: cmake -S . -B $build ${args[*]}"
 cmake -S . -B "$build" "${args[@]}" > "$out/configure.log" 2>&1 && status_configure=ok || status_configure=FAILED
 t1=$(date +%s)
 if [ "$status_configure" = ok ]; then
   targets=(ist_gpu_tests ist_cuda_header_check)
-  [ "$examples" = ON ] && targets+=(ist_gpu_bench ist-train)  # both parse their flags with CLI11
+  [ "$examples" = ON ] && targets+=(ist_gpu_bench ist-train gist-gcn)  # all parse their flags with CLI11
   cmake --build "$build" -j"$jobs" --target "${targets[@]}" > "$out/build.log" 2>&1 \
     && status_build=ok || status_build=FAILED
 fi
@@ -195,6 +199,16 @@ if [ "$status_build" = ok ] && [ -x "$build/examples/ist-train" ] && [ "$epochs"
   done
 fi
 t5=$(date +%s)
+if [ "$status_build" = ok ] && [ -x "$build/examples/gist-gcn" ] && [ -d ../shared/data/planetoid/cora ]; then
+  status_graph=ok
+  : > "$out/graph.log"
+  for backend in cuda cpu; do
+    echo "== gist-gcn --backend $backend --model sage -S 2 --epochs 100 (Cora)" >> "$out/graph.log"
+    "$build/examples/gist-gcn" --backend "$backend" --model sage --layers 2 --width 256 -S 2 --epochs 100 --seed 1 \
+      --eval-every 5 --metrics "$build/gpu_gist_$backend.jsonl" >> "$out/graph.log" 2>&1 || status_graph=FAILED
+  done
+fi
+t6=$(date +%s)
 
 {
   echo "# GPU check"
@@ -208,6 +222,7 @@ t5=$(date +%s)
   echo "| ctest gpu_tests | $status_test | $((t3 - t2)) | test.log |"
   echo "| GPU benchmark next to PyTorch | $status_bench | $((t4 - t3)) | bench.log |"
   echo "| ist-train --backend cuda, $epochs epoch(s), ResIST and local SGD | $status_train | $((t5 - t4)) | train.log |"
+  echo "| gist-gcn --backend cuda and cpu, GIST S = 2 on Cora | $status_graph | $((t6 - t5)) | graph.log |"
   echo
   echo "## Machine"
   echo
@@ -237,12 +252,21 @@ t5=$(date +%s)
     grep -E '^== |^protocol|^per-worker|^summary|test acc' "$out/train.log"
     echo '```'
   fi
-  if [ "$status_test" = FAILED ] || [ "$status_build" = FAILED ] || [ "$status_configure" = FAILED ]; then
+  if [ -f "$out/graph.log" ]; then
+    echo
+    echo "## gist-gcn --backend cuda, then cpu"
+    echo
+    echo '```'
+    grep -E '^== |^protocol|^summary|^round (5|50|100)/|error' "$out/graph.log"
+    echo '```'
+  fi
+  if [ "$status_test" = FAILED ] || [ "$status_build" = FAILED ] || [ "$status_configure" = FAILED ] \
+     || [ "$status_graph" = FAILED ]; then
     echo
     echo "## Failure (last lines of the failing step's log)"
     echo
     echo '```'
-    for f in configure build test bench train; do
+    for f in configure build test bench train graph; do
       v="status_$f"
       [ "${!v}" = FAILED ] && tail -60 "$out/$f.log"
     done
@@ -251,4 +275,4 @@ t5=$(date +%s)
 } > "$out/results.md"
 cat "$out/results.md"
 [ "$status_configure" = ok ] && [ "$status_build" = ok ] && [ "$status_test" = ok ] \
-  && [ "$status_bench" != FAILED ] && [ "$status_train" != FAILED ]
+  && [ "$status_bench" != FAILED ] && [ "$status_train" != FAILED ] && [ "$status_graph" != FAILED ]
