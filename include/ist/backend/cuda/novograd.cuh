@@ -28,9 +28,12 @@ namespace kernels {
 
 inline constexpr int novograd_norm_threads = 256;
 
+// The kernels are templates (instantiated for float), so that two translation units including this header do not
+// both define them.
 // Block k: v[k] from ||g over segment k||^2 (first: v = n; else beta2 * v + (1 - beta2) * n).
+template <class T>
 __global__ void novograd_norms(const std::uint64_t* __restrict__ offsets, const std::uint64_t* __restrict__ sizes,
-                               const float* __restrict__ g, double* __restrict__ v, int first, double beta2) {
+                               const T* __restrict__ g, double* __restrict__ v, int first, double beta2) {
   __shared__ double partial[novograd_norm_threads];
   const int k = blockIdx.x;
   const std::uint64_t off = offsets[k], n = sizes[k];
@@ -49,16 +52,17 @@ __global__ void novograd_norms(const std::uint64_t* __restrict__ offsets, const 
 }
 
 // grid.y = tensor k; grid-stride over its elements.
+template <class T>
 __global__ void novograd_update(const std::uint64_t* __restrict__ offsets, const std::uint64_t* __restrict__ sizes,
-                                const double* __restrict__ v, float* __restrict__ p, const float* __restrict__ g,
-                                float* __restrict__ m, float lr, float beta1, float wd, double eps) {
+                                const double* __restrict__ v, T* __restrict__ p, const T* __restrict__ g,
+                                T* __restrict__ m, T lr, T beta1, T wd, double eps) {
   const int k = blockIdx.y;
   const std::uint64_t off = offsets[k], n = sizes[k];
-  const float inv = float(1.0 / (sqrt(v[k]) + eps));
+  const T inv = T(1.0 / (sqrt(v[k]) + eps));
   for (std::uint64_t i = std::uint64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += std::uint64_t(gridDim.x) * blockDim.x) {
     const std::uint64_t j = off + i;
-    const float mi = beta1 * m[j] + g[j] * inv + wd * p[j];
+    const T mi = beta1 * m[j] + g[j] * inv + wd * p[j];
     m[j] = mi;
     p[j] -= lr * mi;
   }
@@ -107,11 +111,11 @@ class NovoGrad {
     IST_CHECK(std::isfinite(lr) && lr >= 0.0, "ist::cuda::NovoGrad::step: expected lr >= 0, found ", lr);
     if (tensors_ == 0) return;
     cudaStream_t s = ctx_->stream();
-    kernels::novograd_norms<<<unsigned(tensors_), kernels::novograd_norm_threads, 0, s>>>(
+    kernels::novograd_norms<float><<<unsigned(tensors_), kernels::novograd_norm_threads, 0, s>>>(
         offsets_.data(), sizes_.data(), grads.data(), v_.data(), first_ ? 1 : 0, config_.beta2);
     IST_CUDA_CHECK_LAUNCH("novograd_norms");
     const dim3 grid(detail::grid_for(largest_), unsigned(tensors_));
-    kernels::novograd_update<<<grid, detail::block_threads, 0, s>>>(
+    kernels::novograd_update<float><<<grid, detail::block_threads, 0, s>>>(
         offsets_.data(), sizes_.data(), v_.data(), params.data(), grads.data(), m_.data(), float(lr),
         float(config_.beta1), float(config_.weight_decay), config_.eps);
     IST_CUDA_CHECK_LAUNCH("novograd_update");

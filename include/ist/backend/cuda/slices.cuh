@@ -53,10 +53,13 @@ class SliceIndex {
 
 namespace kernels {
 
-__global__ void gather_slices(std::size_t n, const std::uint32_t* index, const float* global, float* compact) {
+// Templates (instantiated for float), so that two translation units including this header do not both define them.
+template <class T>
+__global__ void gather_slices(std::size_t n, const std::uint32_t* index, const T* global, T* compact) {
   for (std::size_t i = detail::global_thread(); i < n; i += detail::grid_threads()) compact[i] = global[index[i]];
 }
-__global__ void scatter_slices(std::size_t n, const std::uint32_t* index, const float* compact, float* global) {
+template <class T>
+__global__ void scatter_slices(std::size_t n, const std::uint32_t* index, const T* compact, T* global) {
   for (std::size_t i = detail::global_thread(); i < n; i += detail::grid_threads()) global[index[i]] = compact[i];
 }
 
@@ -68,7 +71,7 @@ inline void gather(CudaContext& ctx, const SliceIndex& index, std::span<const fl
             "compact buffer of ", index.size(), " values and a global one of at least ", index.global_extent(),
             ", found ", compact.size(), " and ", global.size());
   if (compact.empty()) return;
-  kernels::gather_slices<<<detail::grid_for(compact.size()), detail::block_threads, 0, ctx.stream()>>>(
+  kernels::gather_slices<float><<<detail::grid_for(compact.size()), detail::block_threads, 0, ctx.stream()>>>(
       compact.size(), index.data(), global.data(), compact.data());
   IST_CUDA_CHECK_LAUNCH("gather_slices");
 }
@@ -79,7 +82,7 @@ inline void scatter(CudaContext& ctx, const SliceIndex& index, std::span<const f
             "compact buffer of ", index.size(), " values and a global one of at least ", index.global_extent(),
             ", found ", compact.size(), " and ", global.size());
   if (compact.empty()) return;
-  kernels::scatter_slices<<<detail::grid_for(compact.size()), detail::block_threads, 0, ctx.stream()>>>(
+  kernels::scatter_slices<float><<<detail::grid_for(compact.size()), detail::block_threads, 0, ctx.stream()>>>(
       compact.size(), index.data(), compact.data(), global.data());
   IST_CUDA_CHECK_LAUNCH("scatter_slices");
 }
