@@ -31,6 +31,20 @@ Usage (needs Debian's python3-torch and python3-pil):
 The step-time ratio comes from short runs of the two sides in alternation (--timing-reps, --timing-steps),
 not from the epochs, which run minutes apart on a machine whose load may change in between.
 
+--init-weights FILE starts a side from the weights in FILE (safetensors, ist::save_weights' names; ist-train
+--init-weights on the ist side) instead of its own initialization; everything else stays that side's own: the
+PyTorch side still draws its initialization first (torch.manual_seed(--seed)), so its data order and
+augmentation draws are those of its run without the flag. --sides ist or --sides torch runs one side only
+(with --init-weights: one side's own streams from the other side's initial weights):
+  /usr/bin/python3 bench/image_folder_sgd.py --epochs 10 --seed 1 --threads 1 --sides torch \
+      --init-weights ist_init_s1.safetensors --out /tmp/pt-istinit-s1   # PyTorch's run from ist's seed-1 weights
+--save-init FILE writes the PyTorch side's initial weights for --seed (the weights its run starts from) and
+exits; ist-train's for a seed are those it saves after a round at learning rate 0:
+  /usr/bin/python3 bench/image_folder_sgd.py --seed 5 --save-init pt_init_s5.safetensors
+  ist-train --protocol single --format folder --data ../shared/data/cifar10-jpeg --model resnet20 --seed 5 \
+      --lr 0 --wd 0 --momentum 0 -L 1 --max-rounds 1 --epochs 10 --batch 128 --normalization cifar10 \
+      --augment crop-flip --save-weights ist_init_s5.safetensors
+
 bench/image_folder_match.py compares the two step by step instead: the same initial weights, batches and
 augmentation draws (a PyTorch replay of ist-train's run).
 """
@@ -48,7 +62,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_pytorch import FINAL_BN, PRESETS, PreActResNet  # noqa: E402
+from compare_pytorch import FINAL_BN, PRESETS, PreActResNet, load_safetensors, save_safetensors  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -85,6 +99,22 @@ def ist_like_init(model):
             m.running_var = None
 
 
+def load_init_weights(model, path):
+    """Overwrites every parameter of `model` with the tensor of the same name in the safetensors file `path`;
+    a parameter missing from the file, or of another shape, is an error naming it."""
+    tensors, _ = load_safetensors(path)
+    for name, p in model.named_parameters():
+        if name not in tensors:
+            raise SystemExit(f"image_folder_sgd.py: {path}: no tensor '{name}' (expected every parameter of the "
+                             f"PyTorch twin; found {len(tensors)} tensors)")
+        t = torch.as_tensor(tensors[name])
+        if tuple(t.shape) != tuple(p.shape):
+            raise SystemExit(f"image_folder_sgd.py: {path}: tensor '{name}' has shape {tuple(t.shape)}, "
+                             f"expected {tuple(p.shape)}")
+        with torch.no_grad():
+            p.copy_(t)
+
+
 def normalize(u8):
     """uint8 [n, 3, h, w] -> floats normalized with the CIFAR-10 constants (ist's cifar10_normalization)."""
     mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
@@ -95,7 +125,9 @@ def normalize(u8):
 def make_model(a):
     """The PyTorch twin of ist's preset with ist's initialization distributions, and its SGD."""
     model = PreActResNet(PRESETS[a.model], in_channels=3, classes=10, final_bn=FINAL_BN[a.model])
-    ist_like_init(model)
+    ist_like_init(model)  # drawn even with --init-weights, so that the generator's later draws do not change
+    if a.init_weights:
+        load_init_weights(model, a.init_weights)
     return model, torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
 
 
@@ -201,6 +233,8 @@ def run_ist(a, n_train):
            "--epochs", str(a.epochs), "-L", str(spe), "--batch", str(a.batch), "--lr", str(a.lr),
            "--schedule", "step:0.5,0.75", "--threads", str(a.threads), "--seed", str(a.seed),
            "--normalization", "cifar10", "--augment", "crop-flip", "--metrics", metrics]
+    if a.init_weights:
+        cmd += ["--init-weights", a.init_weights]
     if a.train_limit:
         cmd += ["--train-subset", str(a.train_limit)]
     if a.test_limit:
@@ -235,7 +269,20 @@ def main():
     ap.add_argument("--timing-reps", type=int, default=5, help="alternating step-time runs of each side")
     ap.add_argument("--timing-steps", type=int, default=20, help="steps per step-time run")
     ap.add_argument("--timing-only", action="store_true", help="skip the training runs, time steps only")
+    ap.add_argument("--init-weights", default="", help="safetensors file both sides start from (default: each "
+                    "side its own initialization)")
+    ap.add_argument("--save-init", default="", help="write the PyTorch side's initial weights for --seed to this "
+                    "safetensors file and exit")
+    ap.add_argument("--sides", default="ist,torch", choices=["ist,torch", "ist", "torch"],
+                    help="which sides train (the step-time runs time both)")
     a = ap.parse_args()
+    if a.save_init:
+        torch.manual_seed(a.seed)  # as run_torch draws its initialization
+        model, _ = make_model(a)
+        save_safetensors(a.save_init, {k: v.detach() for k, v in model.named_parameters()},
+                         {"source": "bench/image_folder_sgd.py", "model": a.model, "seed": a.seed})
+        print(f"PyTorch's initial weights of {a.model} for seed {a.seed}: {a.save_init}")
+        return
     os.makedirs(a.out, exist_ok=True)
 
     t0 = time.time()
@@ -254,18 +301,25 @@ def main():
 
     ist_rows, torch_rows, cmd = [], [], []
     if not a.timing_only:
-        ist_rows, cmd = run_ist(a, len(xs))
-        with open(os.path.join(a.out, "pytorch.jsonl"), "w") as log:
-            torch_rows = run_torch(a, (xs, ys), (xt, yt), log)
+        if "ist" in a.sides.split(","):
+            ist_rows, cmd = run_ist(a, len(xs))
+        if "torch" in a.sides.split(","):
+            with open(os.path.join(a.out, "pytorch.jsonl"), "w") as log:
+                torch_rows = run_torch(a, (xs, ys), (xt, yt), log)
 
     lines = [f"Single-worker SGD, {a.model}, {len(xs)} training / {len(xt)} test images of {a.data}, batch {a.batch}, "
              f"lr {a.lr} step:0.5,0.75, {a.threads} threads, seed {a.seed}", "",
              "| epoch | ist test accuracy | PyTorch test accuracy | difference (points) |", "|---|---|---|---|"]
     if a.timing_only:
         lines = lines[:2]
-    for i, p in zip(ist_rows, torch_rows):
-        lines.append(f"| {p['epoch']} | {100 * i['test_accuracy']:.2f} % | {100 * p['test_accuracy']:.2f} % | "
-                     f"{100 * (i['test_accuracy'] - p['test_accuracy']):+.2f} |")
+    def cell(rows, e):
+        return f"{100 * rows[e]['test_accuracy']:.2f} %" if e < len(rows) else "-"
+    for e in range(max(len(ist_rows), len(torch_rows))):
+        diff = (f"{100 * (ist_rows[e]['test_accuracy'] - torch_rows[e]['test_accuracy']):+.2f}"
+                if e < min(len(ist_rows), len(torch_rows)) else "-")
+        lines.append(f"| {e + 1} | {cell(ist_rows, e)} | {cell(torch_rows, e)} | {diff} |")
+    if a.init_weights:
+        lines[:0] = [f"Initial weights (every side run): {a.init_weights}.", ""]
     # Step time: the two sides alternately, a short run each, a.timing_reps times, so that a change of load on
     # a shared machine hits both alike (the epoch runs above are minutes apart).
     ist_t, torch_t = [], []
@@ -274,11 +328,13 @@ def main():
         torch_t.append(torch_step_seconds(a, (xs, ys), a.timing_steps))
         print(f"timing: ist {1000 * ist_t[-1]:.0f} ms, PyTorch {1000 * torch_t[-1]:.0f} ms per step", flush=True)
     ratios = sorted(i / t for i, t in zip(ist_t, torch_t))
-    lines += ["", f"Step time, side by side ({a.timing_reps} alternating runs of {a.timing_steps} steps, "
-              f"{a.threads} threads): ist {1000 * float(np.median(ist_t)):.0f} ms, PyTorch "
-              f"{1000 * float(np.median(torch_t)):.0f} ms (medians); ratio ist / PyTorch median "
-              f"{float(np.median(ratios)):.2f} (range {ratios[0]:.2f}-{ratios[-1]:.2f}).",
-              "", "ist command: `" + " ".join(cmd) + "`"]
+    if ratios:
+        lines += ["", f"Step time, side by side ({a.timing_reps} alternating runs of {a.timing_steps} steps, "
+                  f"{a.threads} threads): ist {1000 * float(np.median(ist_t)):.0f} ms, PyTorch "
+                  f"{1000 * float(np.median(torch_t)):.0f} ms (medians); ratio ist / PyTorch median "
+                  f"{float(np.median(ratios)):.2f} (range {ratios[0]:.2f}-{ratios[-1]:.2f})."]
+    if cmd:
+        lines += ["", "ist command: `" + " ".join(cmd) + "`"]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(a.out, "image_folder_timing.md" if a.timing_only else "image_folder_sgd.md"), "w") as f:
         f.write(text)
