@@ -269,8 +269,8 @@ def main():
     ap.add_argument("--timing-reps", type=int, default=5, help="alternating step-time runs of each side")
     ap.add_argument("--timing-steps", type=int, default=20, help="steps per step-time run")
     ap.add_argument("--timing-only", action="store_true", help="skip the training runs, time steps only")
-    ap.add_argument("--init-weights", default="", help="safetensors file both sides start from (default: each "
-                    "side its own initialization)")
+    ap.add_argument("--init-weights", default="", help="safetensors file every side run starts from (default: "
+                    "each side its own initialization)")
     ap.add_argument("--save-init", default="", help="write the PyTorch side's initial weights for --seed to this "
                     "safetensors file and exit")
     ap.add_argument("--sides", default="ist,torch", choices=["ist,torch", "ist", "torch"],
@@ -301,9 +301,10 @@ def main():
 
     ist_rows, torch_rows, cmd = [], [], []
     if not a.timing_only:
-        if "ist" in a.sides.split(","):
+        sides = a.sides.split(",")
+        if "ist" in sides:
             ist_rows, cmd = run_ist(a, len(xs))
-        if "torch" in a.sides.split(","):
+        if "torch" in sides:
             with open(os.path.join(a.out, "pytorch.jsonl"), "w") as log:
                 torch_rows = run_torch(a, (xs, ys), (xt, yt), log)
 
