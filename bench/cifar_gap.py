@@ -13,10 +13,13 @@ each bracket 1 or 0. The runs (directories under --dir):
   replay-istinit-seedS        the same from ist's initialization: (ist, ist, ist) and (ist, ist, torch)
   ist-ptinit-seedS            ist-train on its own streams from PyTorch's initialization: (torch, ist, ist)
   pt-istinit-seedS            PyTorch on its own streams from ist's initialization: (ist, torch, torch)
+  ist-initA-seedS             ist-train on its own streams of seed S from its own initialization of another seed A:
+                              (ist, ist, ist), but the weights and the streams not drawn from one seed
 
 The fit prints a, b, c with their standard errors (ordinary least squares; the runs taken as independent draws,
 which the replays' two sides, starting from the same weights and batches, are only approximately) and the table
-of runs. Usage:
+of runs. Then the test of one more effect, that ist's initial weights and streams hurt only together, when both
+come from one seed (fitted as a fourth term, and paired: ist-initA-seedS against ist's own run of seed S). Usage:
   /usr/bin/python3 bench/cifar_gap.py                # docs/cifar10
 """
 import argparse
@@ -45,7 +48,8 @@ def seed_of(name):
 
 
 def runs(directory):
-    """[(name, seed, init, streams, compute, accuracy)] with init / streams / compute in {"ist", "torch"}."""
+    """[(name, seed, init, streams, compute, accuracy, init_seed)] with init / streams / compute in {"ist", "torch"}
+    and init_seed the seed the initial weights were drawn for (the run's own seed but in ist-initA-seedS)."""
     out = []
     for d in sorted(glob.glob(os.path.join(directory, "*"))):
         name = os.path.basename(d)
@@ -70,7 +74,24 @@ def runs(directory):
             out.append((name, s, "torch", "ist", "ist", last_accuracy(os.path.join(d, "ist.jsonl"))))
         elif re.fullmatch(r"pt-istinit-seed\d+", name):
             out.append((name, s, "ist", "torch", "torch", last_accuracy(os.path.join(d, "pytorch.jsonl"))))
-    return out
+        elif m := re.fullmatch(r"ist-init(\d+)-seed\d+", name):
+            out.append((name, s, "ist", "ist", "ist", last_accuracy(os.path.join(d, "ist.jsonl")), int(m.group(1))))
+    return [r if len(r) == 7 else r + (r[1],) for r in out]
+
+
+def same_seed_ist(run):
+    """1 where ist drew both the initial weights and the streams, from one seed."""
+    _, s, init, streams, _, _, init_seed = run
+    return float(init == "ist" and streams == "ist" and init_seed == s)
+
+
+def least_squares(X, y):
+    """Coefficients, their standard errors, the residual standard deviation and the degrees of freedom."""
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ coef
+    dof = len(y) - X.shape[1]
+    sigma2 = float(resid @ resid) / dof
+    return coef, np.sqrt(np.diag(sigma2 * np.linalg.inv(X.T @ X))), np.sqrt(sigma2), dof
 
 
 def main():
@@ -80,16 +101,25 @@ def main():
     rs = runs(a.dir)
     print("| run | seed | initial weights | data streams | steps computed by | test accuracy |")
     print("|---|---|---|---|---|---|")
-    for name, s, init, streams, compute, acc in rs:
-        print(f"| {name} | {s} | {init} | {streams} | {compute} | {acc:.2f} % |")
-    X = np.array([[1.0, init == "ist", streams == "ist", compute == "ist"] for _, _, init, streams, compute, _ in rs])
+    for name, s, init, streams, compute, acc, init_seed in rs:
+        drawn = f" (seed {init_seed})" if init_seed != s else ""
+        print(f"| {name} | {s} | {init}{drawn} | {streams} | {compute} | {acc:.2f} % |")
+    # The headline: each side's own run of a seed (the sgd directories), paired by seed.
+    own = {(r[1], r[2]): r[5] for r in rs if re.fullmatch(r"sgd(-seed\d+)?", r[0])}
+    seeds = sorted(s for s, side in own if side == "ist" and (s, "torch") in own)
+    if seeds:
+        ist_own = np.array([own[(s, "ist")] for s in seeds])
+        torch_own = np.array([own[(s, "torch")] for s in seeds])
+        gap = torch_own - ist_own
+        se = np.std(gap, ddof=1) / np.sqrt(len(gap)) if len(gap) > 1 else float("nan")
+        print(f"\nEach side's own run, {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}): ist {np.mean(ist_own):.2f} +- "
+              f"{np.std(ist_own, ddof=1):.2f} %, PyTorch {np.mean(torch_own):.2f} +- {np.std(torch_own, ddof=1):.2f} %; "
+              f"PyTorch - ist {np.mean(gap):+.2f} points (standard error {se:.2f}), ist below in "
+              f"{int((gap > 0).sum())} of {len(gap)}")
+    X = np.array([[1.0, init == "ist", streams == "ist", compute == "ist"] for _, _, init, streams, compute, *_ in rs])
     y = np.array([r[5] for r in rs])
-    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-    resid = y - X @ coef
-    dof = len(y) - X.shape[1]
-    sigma2 = float(resid @ resid) / dof
-    se = np.sqrt(np.diag(sigma2 * np.linalg.inv(X.T @ X)))
-    print(f"\n{len(y)} runs; least squares, residual standard deviation {np.sqrt(sigma2):.2f} points ({dof} degrees "
+    coef, se, sd, dof = least_squares(X, y)
+    print(f"\n{len(y)} runs; least squares, residual standard deviation {sd:.2f} points ({dof} degrees "
           "of freedom):")
     for label, c, e in zip(["PyTorch's run (all three PyTorch's)", "initial weights drawn by ist",
                             "data order and augmentation drawn by ist", "steps computed by ist"], coef, se):
@@ -97,7 +127,9 @@ def main():
     # Paired: runs on the same streams (same side, same seed) computed by the same side, from the two sides'
     # initial weights: what swapping the initial weights alone moves.
     groups = {}
-    for _, s, init, streams, compute, acc in rs:
+    for _, s, init, streams, compute, acc, init_seed in rs:
+        if init_seed != s:
+            continue
         groups.setdefault((s, streams, compute), {}).setdefault(init, []).append(acc)
     pairs = [(k, np.mean(g["ist"]) - np.mean(g["torch"])) for k, g in sorted(groups.items())
              if "ist" in g and "torch" in g]
@@ -109,6 +141,25 @@ def main():
             print(f"  seed {s}, {streams:5s} streams, computed by {compute:5s}: {v:+.2f}")
         se = np.std(d, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
         print(f"  mean {np.mean(d):+.2f} (standard error {se:.2f})")
+    # ist's weights and streams drawn from one seed, as a fourth term; then the direct comparison: ist-train from
+    # another seed's initialization against its own run of the same streams.
+    if any(r[6] != r[1] for r in rs):
+        X4 = np.column_stack([X, [same_seed_ist(r) for r in rs]])
+        coef4, se4, sd4, dof4 = least_squares(X4, y)
+        print(f"\nWith a fourth term, ist's initial weights and streams drawn from one seed (residual standard "
+              f"deviation {sd4:.2f}, {dof4} degrees of freedom):")
+        for label, c, e in zip(["initial weights drawn by ist", "data order and augmentation drawn by ist",
+                                "steps computed by ist", "both drawn by ist from one seed"], coef4[1:], se4[1:]):
+            print(f"  {label:42s} {c:+7.2f} points (standard error {e:.2f}, {abs(c) / e:.1f} of them)")
+        cross = [(r[1], r[6], r[5] - own[(r[1], "ist")]) for r in rs if r[6] != r[1] and (r[1], "ist") in own]
+        if cross:
+            d = np.array([v for *_, v in cross])
+            print(f"\nist-train on its own streams of a seed, from another seed's ist initialization minus its own run "
+                  f"({len(d)} pairs, points):")
+            for s, a_seed, v in cross:
+                print(f"  streams of seed {s}, initial weights of seed {a_seed}: {v:+.2f}")
+            se = np.std(d, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+            print(f"  mean {np.mean(d):+.2f} (standard error {se:.2f})")
     print()
     for key, col in (("initial weights", 2), ("data streams", 3), ("steps computed by", 4)):
         for side in ("ist", "torch"):
