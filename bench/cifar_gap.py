@@ -16,10 +16,9 @@ each bracket 1 or 0. The runs (directories under --dir):
   ist-initA-seedS             ist-train on its own streams of seed S from its own initialization of another seed A:
                               (ist, ist, ist), but the weights and the streams not drawn from one seed
 
-It prints the headline first (each side's own run, paired by seed: the gap and its standard error). The fit
-prints a, b, c with their standard errors (ordinary least squares; the runs taken as independent draws,
-which the replays' two sides, starting from the same weights and batches, are only approximately) and the table
-of runs. Then the test of one more effect, that ist's initial weights and streams hurt only together, when both
+It prints the table of runs, then the headline (each side's own run, paired by seed: the gap and its standard
+error), then a, b, c with their standard errors (ordinary least squares; the runs taken as independent draws,
+which the replays' two sides, starting from the same weights and batches, are only approximately). Then the test of one more effect, that ist's initial weights and streams hurt only together, when both
 come from one seed (fitted as a fourth term, and paired: ist-initA-seedS against ist's own run of seed S). Usage:
   /usr/bin/python3 bench/cifar_gap.py                # docs/cifar10
 """
