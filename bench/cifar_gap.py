@@ -18,8 +18,9 @@ each bracket 1 or 0. The runs (directories under --dir):
 
 It prints the table of runs, then the headline (each side's own run, paired by seed: the gap and its standard
 error), then a, b, c with their standard errors (ordinary least squares; the runs taken as independent draws,
-which the replays' two sides, starting from the same weights and batches, are only approximately). Then the test of one more effect, that ist's initial weights and streams hurt only together, when both
-come from one seed (fitted as a fourth term, and paired: ist-initA-seedS against ist's own run of seed S). Usage:
+which the replays' two sides, starting from the same weights and batches, are only approximately). Then the test of
+one more effect, that ist's initial weights and streams hurt only together, when both come from one seed (fitted
+as a fourth term, and paired: ist-initA-seedS against ist's own run of seed S). Usage:
   /usr/bin/python3 bench/cifar_gap.py                # docs/cifar10
 """
 import argparse
