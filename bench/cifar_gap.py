@@ -114,7 +114,8 @@ def main():
         gap = torch_own - ist_own
         se = np.std(gap, ddof=1) / np.sqrt(len(gap)) if len(gap) > 1 else float("nan")
         print(f"\nEach side's own run, {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}): ist {np.mean(ist_own):.2f} +- "
-              f"{np.std(ist_own, ddof=1):.2f} %, PyTorch {np.mean(torch_own):.2f} +- {np.std(torch_own, ddof=1):.2f} %; "
+              f"{np.std(ist_own, ddof=1):.2f} %, PyTorch {np.mean(torch_own):.2f} +- "
+              f"{np.std(torch_own, ddof=1):.2f} %; "
               f"PyTorch - ist {np.mean(gap):+.2f} points (standard error {se:.2f}), ist below in "
               f"{int((gap > 0).sum())} of {len(gap)}")
     X = np.array([[1.0, init == "ist", streams == "ist", compute == "ist"] for _, _, init, streams, compute, *_ in rs])
