@@ -32,6 +32,7 @@ import re
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OWN_RUN = re.compile(r"sgd(-seed\d+)?")  # bench/image_folder_sgd.py: each side's own run of a seed
 ACCURACY = re.compile(r"^test \(\d+ images, batches of \d+\): (ist|torch) t1: loss [0-9.]+, accuracy ([0-9.]+) %$")
 
 
@@ -55,9 +56,13 @@ def runs(directory):
     for d in sorted(glob.glob(os.path.join(directory, "*"))):
         name = os.path.basename(d)
         s = seed_of(name)
-        if re.fullmatch(r"sgd(-seed\d+)?", name):
-            out.append((name, s, "ist", "ist", "ist", last_accuracy(os.path.join(d, "ist.jsonl"))))
-            out.append((name, s, "torch", "torch", "torch", last_accuracy(os.path.join(d, "pytorch.jsonl"))))
+
+        def add(init, streams, compute, accuracy, init_seed=s):
+            out.append((name, s, init, streams, compute, accuracy, init_seed))
+
+        if OWN_RUN.fullmatch(name):
+            add("ist", "ist", "ist", last_accuracy(os.path.join(d, "ist.jsonl")))
+            add("torch", "torch", "torch", last_accuracy(os.path.join(d, "pytorch.jsonl")))
         elif re.fullmatch(r"replay-(istinit-)?seed\d+", name):
             init = "ist" if "istinit" in name else "torch"
             found = {}
@@ -69,21 +74,32 @@ def runs(directory):
             if set(found) != {"ist", "torch"}:
                 raise SystemExit(f"cifar_gap.py: {d}/image_folder_match.log: expected the final test accuracy of "
                                  f"'ist t1' and 'torch t1', found {sorted(found)}")
-            out.append((name, s, init, "ist", "ist", found["ist"]))
-            out.append((name, s, init, "ist", "torch", found["torch"]))
+            add(init, "ist", "ist", found["ist"])
+            add(init, "ist", "torch", found["torch"])
         elif re.fullmatch(r"ist-ptinit-seed\d+", name):
-            out.append((name, s, "torch", "ist", "ist", last_accuracy(os.path.join(d, "ist.jsonl"))))
+            add("torch", "ist", "ist", last_accuracy(os.path.join(d, "ist.jsonl")))
         elif re.fullmatch(r"pt-istinit-seed\d+", name):
-            out.append((name, s, "ist", "torch", "torch", last_accuracy(os.path.join(d, "pytorch.jsonl"))))
+            add("ist", "torch", "torch", last_accuracy(os.path.join(d, "pytorch.jsonl")))
         elif m := re.fullmatch(r"ist-init(\d+)-seed\d+", name):
-            out.append((name, s, "ist", "ist", "ist", last_accuracy(os.path.join(d, "ist.jsonl")), int(m.group(1))))
-    return [r if len(r) == 7 else r + (r[1],) for r in out]
+            add("ist", "ist", "ist", last_accuracy(os.path.join(d, "ist.jsonl")), int(m.group(1)))
+    return out
 
 
 def same_seed_ist(run):
     """1 where ist drew both the initial weights and the streams, from one seed."""
     _, s, init, streams, _, _, init_seed = run
     return float(init == "ist" and streams == "ist" and init_seed == s)
+
+
+def mean_and_se(values):
+    """The mean of `values` and its standard error (nan for fewer than two)."""
+    v = np.asarray(values, dtype=float)
+    return float(np.mean(v)), float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+
+
+def print_terms(labels, coef, se):
+    for label, c, e in zip(labels, coef, se):
+        print(f"  {label:42s} {c:+7.2f} points (standard error {e:.2f}, {abs(c) / e:.1f} of them)")
 
 
 def least_squares(X, y):
@@ -106,26 +122,25 @@ def main():
         drawn = f" (seed {init_seed})" if init_seed != s else ""
         print(f"| {name} | {s} | {init}{drawn} | {streams} | {compute} | {acc:.2f} % |")
     # The headline: each side's own run of a seed (the sgd directories), paired by seed.
-    own = {(r[1], r[2]): r[5] for r in rs if re.fullmatch(r"sgd(-seed\d+)?", r[0])}
+    own = {(r[1], r[2]): r[5] for r in rs if OWN_RUN.fullmatch(r[0])}
     seeds = sorted(s for s, side in own if side == "ist" and (s, "torch") in own)
     if seeds:
         ist_own = np.array([own[(s, "ist")] for s in seeds])
         torch_own = np.array([own[(s, "torch")] for s in seeds])
         gap = torch_own - ist_own
-        se = np.std(gap, ddof=1) / np.sqrt(len(gap)) if len(gap) > 1 else float("nan")
+        mean, se = mean_and_se(gap)
         print(f"\nEach side's own run, {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}): ist {np.mean(ist_own):.2f} +- "
               f"{np.std(ist_own, ddof=1):.2f} %, PyTorch {np.mean(torch_own):.2f} +- "
               f"{np.std(torch_own, ddof=1):.2f} %; "
-              f"PyTorch - ist {np.mean(gap):+.2f} points (standard error {se:.2f}), ist below in "
+              f"PyTorch - ist {mean:+.2f} points (standard error {se:.2f}), ist below in "
               f"{int((gap > 0).sum())} of {len(gap)}")
     X = np.array([[1.0, init == "ist", streams == "ist", compute == "ist"] for _, _, init, streams, compute, *_ in rs])
     y = np.array([r[5] for r in rs])
     coef, se, sd, dof = least_squares(X, y)
     print(f"\n{len(y)} runs; least squares, residual standard deviation {sd:.2f} points ({dof} degrees "
           "of freedom):")
-    for label, c, e in zip(["PyTorch's run (all three PyTorch's)", "initial weights drawn by ist",
-                            "data order and augmentation drawn by ist", "steps computed by ist"], coef, se):
-        print(f"  {label:42s} {c:+7.2f} points (standard error {e:.2f}, {abs(c) / e:.1f} of them)")
+    terms = ["initial weights drawn by ist", "data order and augmentation drawn by ist", "steps computed by ist"]
+    print_terms(["PyTorch's run (all three PyTorch's)"] + terms, coef, se)
     # Paired: runs on the same streams (same side, same seed) computed by the same side, from the two sides'
     # initial weights: what swapping the initial weights alone moves.
     groups = {}
@@ -141,8 +156,7 @@ def main():
               "minus PyTorch's, points):")
         for (s, streams, compute), v in pairs:
             print(f"  seed {s}, {streams:5s} streams, computed by {compute:5s}: {v:+.2f}")
-        se = np.std(d, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-        print(f"  mean {np.mean(d):+.2f} (standard error {se:.2f})")
+        print("  mean {:+.2f} (standard error {:.2f})".format(*mean_and_se(d)))
     # ist's weights and streams drawn from one seed, as a fourth term; then the direct comparison: ist-train from
     # another seed's initialization against its own run of the same streams.
     if any(r[6] != r[1] for r in rs):
@@ -150,9 +164,7 @@ def main():
         coef4, se4, sd4, dof4 = least_squares(X4, y)
         print(f"\nWith a fourth term, ist's initial weights and streams drawn from one seed (residual standard "
               f"deviation {sd4:.2f}, {dof4} degrees of freedom):")
-        for label, c, e in zip(["initial weights drawn by ist", "data order and augmentation drawn by ist",
-                                "steps computed by ist", "both drawn by ist from one seed"], coef4[1:], se4[1:]):
-            print(f"  {label:42s} {c:+7.2f} points (standard error {e:.2f}, {abs(c) / e:.1f} of them)")
+        print_terms(terms + ["both drawn by ist from one seed"], coef4[1:], se4[1:])
         cross = [(r[1], r[6], r[5] - own[(r[1], "ist")]) for r in rs if r[6] != r[1] and (r[1], "ist") in own]
         if cross:
             d = np.array([v for *_, v in cross])
@@ -160,8 +172,7 @@ def main():
                   f"({len(d)} pairs, points):")
             for s, a_seed, v in cross:
                 print(f"  streams of seed {s}, initial weights of seed {a_seed}: {v:+.2f}")
-            se = np.std(d, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-            print(f"  mean {np.mean(d):+.2f} (standard error {se:.2f})")
+            print("  mean {:+.2f} (standard error {:.2f})".format(*mean_and_se(d)))
     print()
     for key, col in (("initial weights", 2), ("data streams", 3), ("steps computed by", 4)):
         for side in ("ist", "torch"):
